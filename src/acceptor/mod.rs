@@ -1,0 +1,25 @@
+//! Acceptors: what turns an accepted TCP stream into the byte stream the
+//! codec reads. One trait, a plain and a TLS implementation; the server runs
+//! `accept` inside the connection's own task, under the handshake timeout,
+//! so a silent client never holds up the accept loop.
+
+mod plain;
+mod tls;
+
+pub use plain::PlainAcceptor;
+pub use tls::{TlsAcceptor, TlsSetupError};
+
+use std::future::Future;
+use std::io;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// Turns an accepted TCP stream into a connection's byte stream.
+pub trait Acceptor: Send + Sync + 'static {
+    /// The stream the codec runs over.
+    type Io: AsyncRead + AsyncWrite + Send + Unpin + 'static;
+
+    /// Completes whatever handshake the stream needs.
+    fn accept(&self, tcp: TcpStream) -> impl Future<Output = io::Result<Self::Io>> + Send;
+}

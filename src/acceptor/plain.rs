@@ -1,0 +1,19 @@
+//! [`PlainAcceptor`]: the TCP stream as it is.
+
+use std::io;
+
+use tokio::net::TcpStream;
+
+use super::Acceptor;
+
+/// Serves plain TCP.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlainAcceptor;
+
+impl Acceptor for PlainAcceptor {
+    type Io = TcpStream;
+
+    async fn accept(&self, tcp: TcpStream) -> io::Result<TcpStream> {
+        Ok(tcp)
+    }
+}

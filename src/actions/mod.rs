@@ -1,0 +1,27 @@
+//! Actions: the registry (`name -> async handler`), the arguments an action
+//! receives, and how a command's action list is run (`ACTIONS.md`).
+//!
+//! Register your own action as LoadDensity's `add_command_to_executor` did:
+//!
+//! ```
+//! use ld_tower::actions::{ActionError, Args, Registry};
+//! use serde_json::{json, Value};
+//!
+//! let mut registry = Registry::with_builtins();
+//! registry.register("MY_echo", |_ctx, args: Args| async move {
+//!     #[derive(serde::Deserialize)]
+//!     struct Echo { text: String }
+//!     let Echo { text } = args.parse(&["text"])?;
+//!     Ok::<Value, ActionError>(json!(text))
+//! });
+//! assert!(registry.contains("MY_echo"));
+//! ```
+
+mod args;
+mod builtin;
+mod registry;
+mod run;
+
+pub use args::Args;
+pub use registry::{Action, ActionContext, ActionError, Registry};
+pub use run::{ActionResult, RunError};

@@ -1,0 +1,155 @@
+//! [`Registry`]: action names to async handlers; [`ActionContext`]: what a
+//! handler can reach.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+use super::run::{run_list, ActionResult, RunError};
+use super::{builtin, Args};
+use crate::state::State;
+
+/// Why an action failed. Its message becomes the action's `Error:` line,
+/// after the action's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionError(String);
+
+impl ActionError {
+    /// An error with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        ActionError(message.into())
+    }
+}
+
+impl fmt::Display for ActionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ActionError {}
+
+/// An action's handler. Any `Fn(ActionContext, Args) -> impl Future` that
+/// resolves to `Result<Value, ActionError>` is one.
+pub trait Action: Send + Sync + 'static {
+    /// Runs the action.
+    fn call(&self, ctx: ActionContext, args: Args) -> BoxFuture<'static, Result<Value, ActionError>>;
+}
+
+impl<F, Fut> Action for F
+where
+    F: Fn(ActionContext, Args) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, ActionError>> + Send + 'static,
+{
+    fn call(&self, ctx: ActionContext, args: Args) -> BoxFuture<'static, Result<Value, ActionError>> {
+        Box::pin(self(ctx, args))
+    }
+}
+
+/// The actions a server knows, by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    actions: HashMap<String, Arc<dyn Action>>,
+}
+
+impl Registry {
+    /// A registry with no action at all.
+    pub fn empty() -> Self {
+        Registry::default()
+    }
+
+    /// A registry with ld-tower's built-in actions.
+    pub fn with_builtins() -> Self {
+        let mut registry = Registry::empty();
+        builtin::register(&mut registry);
+        registry
+    }
+
+    /// Registers `action` under `name`, replacing any action of that name.
+    pub fn register(&mut self, name: impl Into<String>, action: impl Action) -> &mut Self {
+        self.actions.insert(name.into(), Arc::new(action));
+        self
+    }
+
+    /// Whether an action of that name is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.actions.contains_key(name)
+    }
+
+    /// The registered names, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.actions.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<Arc<dyn Action>> {
+        self.actions.get(name).cloned()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("actions", &self.names())
+            .finish()
+    }
+}
+
+/// What an action handler can reach: the server's shared state, and the
+/// registry to run nested action lists.
+#[derive(Clone, Debug)]
+pub struct ActionContext {
+    registry: Arc<Registry>,
+    state: Arc<State>,
+    /// How deeply action lists are nested here (`LD_execute_action`).
+    depth: usize,
+}
+
+/// How deeply `LD_execute_action` may nest.
+const MAX_DEPTH: usize = 16;
+
+impl ActionContext {
+    /// A context over `registry` and `state`.
+    pub fn new(registry: Arc<Registry>, state: Arc<State>) -> Self {
+        ActionContext {
+            registry,
+            state,
+            depth: 0,
+        }
+    }
+
+    /// The server's shared state.
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Runs an action list (`{"load_density": [...]}` or `[...]`) by the
+    /// rules of `ACTIONS.md`: in order, one result per action, a failing
+    /// action not stopping the rest.
+    pub async fn run(&self, actions: &Value) -> Result<Vec<ActionResult>, RunError> {
+        run_list(self, actions).await
+    }
+
+    /// A context one nesting level deeper, or an error past the limit.
+    pub(crate) fn nested(&self) -> Result<ActionContext, ActionError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ActionError::new(format!(
+                "action lists nested more than {MAX_DEPTH} deep"
+            )));
+        }
+        Ok(ActionContext {
+            depth: self.depth + 1,
+            ..self.clone()
+        })
+    }
+}

@@ -1,0 +1,58 @@
+//! The `ld-tower` command line (clap): `serve` and `send`.
+
+mod duration;
+mod send;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use send::SendArgs;
+pub use serve::ServeArgs;
+
+/// ld-tower: a load-testing agent with a hardened control socket.
+///
+/// It speaks the wire protocol of LoadDensity's control socket
+/// (`python -m je_load_density serve`), so that tool's clients keep working.
+#[derive(Debug, Parser)]
+#[command(name = "ld-tower", version, about, long_about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the control socket: run action JSON sent over TCP (or TLS).
+    Serve(ServeArgs),
+    /// Send action JSON to a control socket and print each result line.
+    Send(SendArgs),
+}
+
+/// Exit code: `serve` could not start; `send` got an error line.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Exit code of `send` when the request could not be made or answered.
+pub const EXIT_NO_REPLY: u8 = 3;
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ld-tower: cannot start the async runtime: {error}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Send(args) => runtime.block_on(send::run(args)),
+    }
+}

@@ -1,0 +1,124 @@
+//! `ld-tower send`: sends one request, prints each result line, exits
+//! non-zero if any line is an error.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::duration::parse_duration;
+use super::{EXIT_FAILURE, EXIT_NO_REPLY};
+use crate::client::{Client, ClientConfig, ClientTls};
+use crate::codec::Framing;
+use crate::protocol::TOKEN_ENV;
+
+/// `ld-tower send`'s arguments.
+#[derive(Debug, Args)]
+#[command(after_help = "Exit: 0 when every result line succeeded; 1 when a line is an error \
+(an action failed, or the request was refused); 2 on bad usage; 3 when no complete reply came \
+(cannot connect, TLS failure, timeout).")]
+pub struct SendArgs {
+    /// The request: action JSON (e.g. '{"load_density": [["LD_summary", {}]]}'), quit_server,
+    /// @FILE to read it from a file, or - to read it from stdin.
+    pub request: String,
+
+    /// Server address (name, IPv4 or IPv6).
+    #[arg(long, default_value = "localhost")]
+    pub host: String,
+
+    /// Server port.
+    #[arg(long, default_value_t = 9940)]
+    pub port: u16,
+
+    /// The server uses length-prefixed frames (serve --framed).
+    #[arg(long)]
+    pub framed: bool,
+
+    /// Shared secret: the request is sent in an envelope {"token": ..., "command": ...}
+    /// (quit_server becomes {"token": ..., "op": "quit"}).
+    #[arg(long, env = TOKEN_ENV, hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Connect with TLS, trusting the CA certificates in this PEM file.
+    #[arg(long, value_name = "CA.pem")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// The name the server's certificate must carry (default: --host).
+    #[arg(long, requires = "tls_ca")]
+    pub tls_server_name: Option<String>,
+
+    /// Give up when no complete reply came in this time.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Runs `ld-tower send`.
+pub(super) async fn run(args: SendArgs) -> ExitCode {
+    match send(args).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("ld-tower: {message}");
+            ExitCode::from(EXIT_NO_REPLY)
+        }
+    }
+}
+
+fn read_request(request: &str) -> Result<String, String> {
+    if request == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the request from stdin: {e}"))?;
+        Ok(text)
+    } else if let Some(path) = request.strip_prefix('@') {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read the request from {path}: {e}"))
+    } else {
+        Ok(request.to_owned())
+    }
+}
+
+async fn send(args: SendArgs) -> Result<ExitCode, String> {
+    let request = read_request(&args.request)?;
+    let tls = match &args.tls_ca {
+        None => None,
+        Some(ca) => {
+            let name = args.tls_server_name.as_deref().unwrap_or(&args.host);
+            Some(ClientTls::from_ca_file(ca, name).map_err(|e| e.to_string())?)
+        }
+    };
+    if args.token.as_deref() == Some("") {
+        return Err(format!("an empty token is refused (--token or {TOKEN_ENV})"));
+    }
+    let config = ClientConfig {
+        framing: if args.framed {
+            Framing::Framed
+        } else {
+            Framing::Legacy
+        },
+        tls,
+        token: args.token,
+        timeout: args.timeout,
+    };
+    let host = if args.host.contains(':') && !args.host.starts_with('[') {
+        format!("[{}]", args.host)
+    } else {
+        args.host.clone()
+    };
+    let client = Client::new(format!("{host}:{}", args.port), config);
+    let response = client.send(&request).await.map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    for line in &response.lines {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+    if response.lines.is_empty() && !response.terminated {
+        return Err("the server closed the connection without a reply".into());
+    }
+    Ok(if response.has_errors() {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

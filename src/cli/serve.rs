@@ -1,0 +1,256 @@
+//! `ld-tower serve`: binds, prints `Server started on HOST:PORT`, serves
+//! until a quit request or SIGINT/SIGTERM, prints `Server shutdown complete`.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use ld_tower_layers::Tokens;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use super::duration::parse_duration;
+use super::EXIT_FAILURE;
+use crate::acceptor::{PlainAcceptor, TlsAcceptor};
+use crate::codec::Framing;
+use crate::control::Control;
+use crate::protocol::{MAX_REQUEST_BYTES, TOKEN_ENV};
+use crate::server::{Limits, Server};
+use crate::stack::ControlStack;
+
+/// `ld-tower serve`'s flags: LoadDensity's, spelled the same, then ld-tower's
+/// limits.
+#[derive(Debug, Args)]
+#[command(after_help = "Durations: 30 (seconds), 1.5, 250ms, 2m, 1h.\n\
+Exit: 0 after a clean shutdown (quit request, SIGINT or SIGTERM); 1 when start-up fails.")]
+pub struct ServeArgs {
+    /// Address to bind: IPv4, IPv6 or a name. A name binds its first IPv4 address if it has one.
+    #[arg(long, default_value = "localhost")]
+    pub host: String,
+
+    /// Port to bind; 0 asks the OS for a free one (the `Server started on` line shows it).
+    #[arg(long, default_value_t = 9940)]
+    pub port: u16,
+
+    /// Length-prefixed frames (4-byte big-endian length, then the body) instead of one raw
+    /// request per connection; a framed connection carries many requests.
+    #[arg(long)]
+    pub framed: bool,
+
+    /// Shared secret: every request must then be an envelope {"token": ..., "command": ...}.
+    /// Repeat it to accept several tokens at once (rotation without downtime). Unset: no auth.
+    #[arg(long, env = TOKEN_ENV, hide_env_values = true, action = clap::ArgAction::Append)]
+    pub token: Vec<String>,
+
+    /// PEM certificate chain: serve TLS 1.2/1.3 (needs --tls-key).
+    #[arg(long, requires = "tls_key", value_name = "CERT.pem")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert", value_name = "KEY.pem")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Open connections at most; past it new connections are closed at once.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Requests of one framed connection run at once; 1 runs pipelined requests one after
+    /// the other (always answered in order).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
+
+    /// Close a connection idle this long (nothing in flight), or holding part of a request.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub read_timeout: Duration,
+
+    /// Close a connection whose TLS handshake takes longer than this.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub handshake_timeout: Duration,
+
+    /// Cancel a command running longer than this, replying "Error: timed out ...". Default:
+    /// no limit (a load test may run for hours).
+    #[arg(long, value_parser = parse_duration)]
+    pub command_timeout: Option<Duration>,
+
+    /// On shutdown, how long commands already running may take to finish.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub grace_period: Duration,
+
+    /// Requests larger than this get an "Error: request ... is over the limit" reply (the
+    /// protocol's own cap, 1 MiB, closes the connection instead).
+    #[arg(long, default_value_t = MAX_REQUEST_BYTES, value_parser = parse_request_bytes)]
+    pub max_request_bytes: usize,
+
+    /// Serve without a token on an address other than loopback. Anyone who can reach the port
+    /// can then run load tests from this machine.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+
+    /// Diagnostics on stderr, as a tracing filter (e.g. "debug", or
+    /// "info,ld_tower_layers=info" for one line per request).
+    #[arg(long, env = "LD_TOWER_LOG", default_value = "info,ld_tower_layers=warn")]
+    pub log: String,
+}
+
+fn parse_request_bytes(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_REQUEST_BYTES).contains(&n) => Ok(n),
+        _ => Err(format!("must be a byte count from 1 to {MAX_REQUEST_BYTES}")),
+    }
+}
+
+/// Runs `ld-tower serve`.
+pub(super) async fn run(args: ServeArgs) -> ExitCode {
+    init_tracing(&args.log);
+    match serve(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("ld-tower: {message}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|error| {
+        eprintln!("ld-tower: ignoring bad --log filter {filter:?}: {error}");
+        EnvFilter::new("info")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let tokens = tokens(&args.token)?;
+    let listener = bind(&args.host, args.port).await?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    protect(&args, local, tokens.is_some())?;
+    let stack = ControlStack::new()
+        .tokens(tokens)
+        .command_timeout(args.command_timeout)
+        .max_request_bytes(args.max_request_bytes);
+    let limits = Limits {
+        max_connections: args.max_connections as usize,
+        max_in_flight: args.max_in_flight as usize,
+        read_timeout: args.read_timeout,
+        handshake_timeout: args.handshake_timeout,
+        grace_period: args.grace_period,
+    };
+    let framing = if args.framed {
+        Framing::Framed
+    } else {
+        Framing::Legacy
+    };
+    let control = Control::default();
+    let shutdown = shutdown_signal(control.quit_signal())?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(TlsAcceptor::from_pem_files(cert, key).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
+    announce(&format!("Server started on {}:{}", args.host, local.port()));
+    let served = match tls {
+        Some(tls) => {
+            Server::new(listener, tls)
+                .framing(framing)
+                .limits(limits)
+                .serve(stack, control, shutdown)
+                .await
+        }
+        None => {
+            Server::new(listener, PlainAcceptor)
+                .framing(framing)
+                .limits(limits)
+                .serve(stack, control, shutdown)
+                .await
+        }
+    };
+    served.map_err(|e| format!("serving failed: {e}"))?;
+    announce("Server shutdown complete");
+    Ok(())
+}
+
+/// One line on stdout, flushed at once (scripts wait for it).
+fn announce(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn tokens(given: &[String]) -> Result<Option<Tokens>, String> {
+    if given.is_empty() {
+        return Ok(None);
+    }
+    if given.iter().any(String::is_empty) {
+        return Err(format!(
+            "an empty token is refused: give --token (or {TOKEN_ENV}) a secret, or leave it unset to serve without auth"
+        ));
+    }
+    Tokens::new(given).map(Some).map_err(|e| e.to_string())
+}
+
+/// Binds `host:port`; a name binds its first IPv4 address if it has one (as
+/// LoadDensity's IPv4 server did), else its first address.
+async fn bind(host: &str, port: u16) -> Result<TcpListener, String> {
+    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("cannot resolve --host {host:?}: {e}"))?
+        .collect();
+    addrs.sort_by_key(|addr| !addr.is_ipv4());
+    let addr = addrs
+        .first()
+        .ok_or_else(|| format!("--host {host:?} resolves to no address"))?;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// Protected mode: no token on a non-loopback address is refused unless
+/// `--insecure-no-auth`; a token without TLS there gets a warning.
+fn protect(args: &ServeArgs, local: SocketAddr, has_token: bool) -> Result<(), String> {
+    if local.ip().is_loopback() {
+        return Ok(());
+    }
+    if !has_token && !args.insecure_no_auth {
+        return Err(format!(
+            "refusing to serve {} without a token: anyone who can reach it could run load tests from this machine. \
+             Set --token (or {TOKEN_ENV}), or pass --insecure-no-auth to serve it anyway",
+            local.ip()
+        ));
+    }
+    if has_token && args.tls_cert.is_none() {
+        tracing::warn!(
+            address = %local.ip(),
+            "the token travels in clear on a non-loopback address: serve TLS with --tls-cert and --tls-key"
+        );
+    }
+    Ok(())
+}
+
+/// Completes on a quit request, SIGINT or SIGTERM.
+fn shutdown_signal(
+    quit: tokio_util::sync::CancellationToken,
+) -> Result<impl std::future::Future<Output = ()> + Send, String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            () = quit.cancelled() => tracing::info!("quit requested"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+    })
+}

@@ -1,0 +1,36 @@
+//! ld-tower: a load-testing agent with a hardened control socket that
+//! speaks the wire protocol of LoadDensity's (`je_load_density`).
+//!
+//! # Layout
+//!
+//! The folders follow the request's path through the server:
+//!
+//! - [`server`]: the accept loop, connection cap, per-connection task
+//!   (pipeline server over a framed transport, read timeout) and graceful
+//!   shutdown;
+//! - [`acceptor`]: plain TCP or TLS (rustls), behind one trait;
+//! - [`codec`]: the two framings, legacy and length-prefixed;
+//! - [`protocol`]: the wire vocabulary: [`protocol::Request`],
+//!   [`protocol::Command`] and its parsing, [`protocol::Reply`];
+//! - [`stack`]: the tower stack around the command service (replies, size
+//!   limit, parse, log, token auth, your layers, timeout); the generic layers
+//!   live in the `ld-tower-layers` crate;
+//! - [`control`]: the command service itself;
+//! - [`actions`]: the action registry and the built-in actions;
+//! - [`figures`] and [`state`]: what the actions act on;
+//! - [`client`]: a client for both framings, plain or TLS;
+//! - [`cli`]: the `ld-tower` command line.
+
+#![forbid(unsafe_code)]
+
+pub mod acceptor;
+pub mod actions;
+pub mod cli;
+pub mod client;
+pub mod codec;
+pub mod control;
+pub mod figures;
+pub mod protocol;
+pub mod server;
+pub mod stack;
+pub mod state;

@@ -1,0 +1,136 @@
+//! One connection's life: handshake under a timeout, the pipeline server
+//! over the framed transport, then a clean close (TLS `close_notify`, TCP
+//! FIN) so the client reads every reply byte.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use ld_tower_layers::BoxError;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_tower::pipeline;
+use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::sync::CancellationToken;
+use tower::limit::ConcurrencyLimit;
+use tower::Service;
+
+use super::transport::Transport;
+use super::Limits;
+use crate::acceptor::Acceptor;
+use crate::codec::{Decoded, FramedCodec, Framing, LegacyCodec};
+use crate::protocol::{Reply, Request};
+
+/// How long a close may take before the connection is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// After replying, unread bytes from the client are drained for at most this
+/// long (and this much), so closing does not reset the connection before the
+/// client has read the reply.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// What a connection task needs from the server.
+pub(super) struct Connection<S> {
+    pub(super) peer: SocketAddr,
+    pub(super) framing: Framing,
+    pub(super) limits: Limits,
+    pub(super) service: S,
+    /// Shutdown has begun: stop reading.
+    pub(super) shutdown: CancellationToken,
+    /// The grace period is over: stop everything.
+    pub(super) hard_stop: CancellationToken,
+    /// Held for the connection's life: the connection cap.
+    pub(super) _permit: OwnedSemaphorePermit,
+}
+
+impl<S> Connection<S>
+where
+    S: Service<Request, Response = Reply> + Send + 'static,
+    S::Error: Into<BoxError> + Send,
+    S::Future: Send,
+{
+    /// Serves the connection to its end. Errors are logged, never returned.
+    pub(super) async fn run<A: Acceptor>(self, acceptor: &A, tcp: TcpStream) {
+        let _ = tcp.set_nodelay(true);
+        let io = tokio::select! {
+            io = tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(tcp)) => io,
+            _ = self.hard_stop.cancelled() => return,
+        };
+        let io = match io {
+            Ok(Ok(io)) => io,
+            Ok(Err(error)) => {
+                tracing::debug!(peer = %self.peer, %error, "handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(peer = %self.peer, "handshake timed out");
+                return;
+            }
+        };
+        match self.framing {
+            Framing::Framed => self.serve(io, FramedCodec::new(), false).await,
+            Framing::Legacy => self.serve(io, LegacyCodec::new(), true).await,
+        }
+    }
+
+    async fn serve<IO, C>(self, io: IO, codec: C, one_shot: bool)
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+        C: Decoder<Item = Decoded, Error = io::Error> + Encoder<Reply, Error = io::Error> + Send,
+    {
+        let mut transport = Box::pin(Transport::new(
+            io,
+            codec,
+            Some(self.peer),
+            self.limits.read_timeout,
+            one_shot,
+            self.shutdown.clone(),
+        ));
+        let service = ConcurrencyLimit::new(self.service, self.limits.max_in_flight.max(1));
+        let served = tokio::select! {
+            served = pipeline::Server::new(&mut transport, service) => Some(served),
+            _ = self.hard_stop.cancelled() => None,
+        };
+        match served {
+            Some(Ok(())) => {}
+            Some(Err(pipeline::server::Error::BrokenTransportSend(error))) => {
+                tracing::debug!(peer = %self.peer, %error, "write failed");
+                return;
+            }
+            Some(Err(pipeline::server::Error::BrokenTransportRecv(error))) => {
+                tracing::debug!(peer = %self.peer, %error, "read failed");
+            }
+            Some(Err(pipeline::server::Error::Service(error))) => {
+                let error: BoxError = error.into();
+                tracing::warn!(peer = %self.peer, %error, "service failed; closing connection");
+            }
+            None => tracing::debug!(peer = %self.peer, "grace period over; closing connection"),
+        }
+        if tokio::time::timeout(CLOSE_TIMEOUT, transport.close()).await.is_err() {
+            return;
+        }
+        if !self.shutdown.is_cancelled() {
+            linger(transport.as_mut().io()).await;
+        }
+    }
+}
+
+/// Reads and discards what the client still sends, until it closes, for a
+/// bounded time and size.
+async fn linger<IO: AsyncRead + Unpin>(io: Pin<&mut IO>) {
+    let io = io.get_mut();
+    let mut scratch = [0u8; 4096];
+    let mut total = 0;
+    let _ = tokio::time::timeout(LINGER, async {
+        while total < LINGER_BYTES {
+            match io.read(&mut scratch).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await;
+}

@@ -1,0 +1,33 @@
+//! [`Limits`]: everything a peer could otherwise make unbounded.
+
+use std::time::Duration;
+
+/// The server's bounds and timeouts. `Default` gives `PROTOCOL.md`'s defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections at most; past it new ones are closed at once.
+    pub max_connections: usize,
+    /// Requests of one connection being run at once. Past it the connection
+    /// is not read until one finishes; `1` runs a connection's pipelined
+    /// requests one after the other, in order.
+    pub max_in_flight: usize,
+    /// A connection idle (nothing in flight) this long, or holding only part
+    /// of a request, is closed.
+    pub read_timeout: Duration,
+    /// A TLS handshake not done in this time closes that connection.
+    pub handshake_timeout: Duration,
+    /// On shutdown, how long commands in flight may still run.
+    pub grace_period: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1024,
+            max_in_flight: 1,
+            read_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            grace_period: Duration::from_secs(10),
+        }
+    }
+}

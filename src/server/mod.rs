@@ -1,0 +1,162 @@
+//! The server: an accept loop over a bound listener, one task per
+//! connection running `tokio_tower::pipeline::Server` over a tokio-util
+//! `Framed`, and graceful shutdown with a hard deadline.
+//!
+//! ```no_run
+//! use ld_tower::acceptor::PlainAcceptor;
+//! use ld_tower::control::Control;
+//! use ld_tower::server::Server;
+//! use ld_tower::stack::ControlStack;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let control = Control::default();
+//! let quit = control.quit_signal();
+//! Server::new(listener, PlainAcceptor)
+//!     .serve(ControlStack::new(), control, quit.cancelled_owned())
+//!     .await
+//! # }
+//! ```
+
+mod connection;
+mod limits;
+mod transport;
+
+pub use limits::Limits;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ld_tower_layers::BoxError;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::{Layer, Service};
+
+use crate::acceptor::Acceptor;
+use crate::codec::Framing;
+use crate::protocol::{Reply, Request};
+use connection::Connection;
+
+/// After the grace period, how long cancelled connections get to close.
+const HARD_STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// A control-socket server over a bound listener.
+#[derive(Debug)]
+pub struct Server<A> {
+    listener: TcpListener,
+    acceptor: Arc<A>,
+    framing: Framing,
+    limits: Limits,
+}
+
+impl<A: Acceptor> Server<A> {
+    /// A server accepting on `listener` through `acceptor`, in legacy framing
+    /// with default limits.
+    pub fn new(listener: TcpListener, acceptor: A) -> Self {
+        Server {
+            listener,
+            acceptor: Arc::new(acceptor),
+            framing: Framing::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Sets the framing.
+    pub fn framing(mut self, framing: Framing) -> Self {
+        self.framing = framing;
+        self
+    }
+
+    /// Sets the limits and timeouts.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, closes idle
+    /// connections, lets commands in flight finish within the grace period,
+    /// cancels what is left, and returns once every connection is closed.
+    ///
+    /// Each connection gets its own service, `layer` applied to a clone of
+    /// `service`.
+    pub async fn serve<L, S, F>(self, layer: L, service: S, shutdown: F) -> io::Result<()>
+    where
+        S: Clone + Send + 'static,
+        L: Layer<S>,
+        L::Service: Service<Request, Response = Reply> + Send + 'static,
+        <L::Service as Service<Request>>::Error: Into<BoxError> + Send,
+        <L::Service as Service<Request>>::Future: Send,
+        F: Future<Output = ()> + Send,
+    {
+        let Server {
+            listener,
+            acceptor,
+            framing,
+            limits,
+        } = self;
+        let stopping = CancellationToken::new();
+        let hard_stop = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let permits = Arc::new(Semaphore::new(limits.max_connections));
+        let mut backoff = Duration::from_millis(5);
+        tokio::pin!(shutdown);
+        loop {
+            let (tcp, peer) = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => {
+                        backoff = Duration::from_millis(5);
+                        accepted
+                    }
+                    Err(error) => {
+                        // Out of descriptors or a passing fault: back off, never exit.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                        continue;
+                    }
+                },
+            };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                tracing::warn!(%peer, max = limits.max_connections, "connection limit reached; refusing");
+                drop(tcp);
+                continue;
+            };
+            let connection = Connection {
+                peer,
+                framing,
+                limits,
+                service: layer.layer(service.clone()),
+                shutdown: stopping.clone(),
+                hard_stop: hard_stop.clone(),
+                _permit: permit,
+            };
+            let acceptor = acceptor.clone();
+            tracker.spawn(async move { connection.run(&*acceptor, tcp).await });
+        }
+        drop(listener);
+        stopping.cancel();
+        tracker.close();
+        tracing::info!(connections = tracker.len(), "shutting down");
+        if tokio::time::timeout(limits.grace_period, tracker.wait()).await.is_err() {
+            tracing::warn!(
+                connections = tracker.len(),
+                "grace period over; cancelling commands still running"
+            );
+            hard_stop.cancel();
+            let _ = tokio::time::timeout(HARD_STOP_WAIT, tracker.wait()).await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! [`Replies`]: the one place where every layer's error becomes the reply
+//! `PROTOCOL.md` prescribes, so the transport never sees an `Err`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use ld_tower_layers::token_auth::error::{InvalidToken, MissingToken};
+use ld_tower_layers::BoxError;
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use crate::protocol::Reply;
+#[cfg(doc)]
+use crate::protocol::ParseError;
+
+/// Applies [`Replies`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RepliesLayer;
+
+impl RepliesLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        RepliesLayer
+    }
+}
+
+impl<S> Layer<S> for RepliesLayer {
+    type Service = Replies<S>;
+
+    fn layer(&self, inner: S) -> Replies<S> {
+        Replies { inner }
+    }
+}
+
+/// Turns the errors of the service it wraps into [`Reply`]s.
+#[derive(Clone, Debug)]
+pub struct Replies<S> {
+    inner: S,
+}
+
+/// The reply for a layer's error: an auth refusal is its one line and the
+/// connection closes; anything else (a [`ParseError`], a request over the
+/// size limit, a command timeout, a user layer's error) is `Error: ` + its
+/// message, then the terminator, and the connection stays open.
+pub fn reply_for(error: &BoxError) -> Reply {
+    if error.is::<MissingToken>() {
+        Reply::refusal("token required")
+    } else if error.is::<InvalidToken>() {
+        Reply::refusal("unauthorised")
+    } else {
+        Reply::error(&error.to_string())
+    }
+}
+
+impl<S, R> Service<R> for Replies<S>
+where
+    S: Service<R, Response = Reply>,
+    S::Error: Into<BoxError>,
+{
+    type Response = Reply;
+    type Error = BoxError;
+    type Future = RepliesFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        RepliesFuture {
+            future: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Replies`]: never an error.
+    #[derive(Debug)]
+    pub struct RepliesFuture<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F, E> Future for RepliesFuture<F>
+where
+    F: Future<Output = Result<Reply, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Reply, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().future.poll(cx).map(|result| {
+            Ok(result.unwrap_or_else(|error| {
+                let error = error.into();
+                reply_for(&error)
+            }))
+        })
+    }
+}
