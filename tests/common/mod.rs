@@ -1,0 +1,412 @@
+//! What the integration tests share: a real `ld-tower serve` process or an
+//! in-process server task on port 0, TLS material from an rcgen CA, raw
+//! clients that see the exact bytes.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ld_tower::acceptor::{PlainAcceptor, TlsAcceptor};
+use ld_tower::codec::Framing;
+use ld_tower::control::Control;
+use ld_tower::server::{Limits, Server};
+use ld_tower::stack::ControlStack;
+use ld_tower_layers::Tokens;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+
+/// The terminator.
+pub const END: &[u8] = b"Return_Data_Over_JE\n";
+
+/// How long any wait in a test may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------- processes
+
+/// A running `ld-tower serve` process; killed when dropped.
+pub struct ServeProcess {
+    child: Child,
+    pub port: u16,
+    lines: mpsc::Receiver<String>,
+    stderr: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ld-tower")
+}
+
+/// Starts `ld-tower serve ARGS --port 0` (unless ARGS name a port) and
+/// waits for its `Server started on` line.
+pub fn serve(args: &[&str]) -> ServeProcess {
+    serve_with_env(args, &[])
+}
+
+pub fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stderr = dir.path().join("stderr");
+    let mut cmd = Command::new(bin());
+    cmd.arg("serve").args(args);
+    if !args.contains(&"--port") {
+        cmd.args(["--port", "0"]);
+    }
+    cmd.env_remove("LOAD_DENSITY_SOCKET_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("spawn ld-tower serve");
+    let lines = read_lines(child.stdout.take().expect("stdout"));
+    let first = lines.recv_timeout(DEADLINE).unwrap_or_else(|_| {
+        panic!(
+            "no start line; stderr: {}",
+            std::fs::read_to_string(&stderr).unwrap_or_default()
+        )
+    });
+    let port = first
+        .strip_prefix("Server started on ")
+        .and_then(|rest| rest.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    ServeProcess {
+        child,
+        port,
+        lines,
+        stderr,
+        _dir: dir,
+    }
+}
+
+fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl ServeProcess {
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit (within `within`), returning its status
+    /// and the rest of its stdout.
+    pub fn wait_exit(&mut self, within: Duration) -> (ExitStatus, Vec<String>) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                let mut rest = Vec::new();
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+                    rest.push(line);
+                }
+                return (status, rest);
+            }
+            assert!(
+                start.elapsed() < within,
+                "server still running after {within:?}; stderr: {}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `ld-tower ARGS` to completion: (status, stdout, stderr).
+pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String, String) {
+    let mut cmd = Command::new(bin());
+    cmd.args(args).env_remove("LOAD_DENSITY_SOCKET_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("run ld-tower");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+// ---------------------------------------------------------------- TLS material
+
+/// A CA, and a leaf for `localhost` and 127.0.0.1 signed by it, as PEM files.
+pub struct TlsFiles {
+    pub dir: tempfile::TempDir,
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca_der: CertificateDer<'static>,
+    pub cert_der: CertificateDer<'static>,
+    pub key_der: Vec<u8>,
+}
+
+pub fn tls_files() -> TlsFiles {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "ld-tower test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+    let leaf_key = KeyPair::generate().expect("leaf key");
+    let mut leaf_params =
+        CertificateParams::new(vec!["localhost".to_owned()]).expect("leaf params");
+    leaf_params
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    let leaf = leaf_params
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .expect("leaf cert");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write pem");
+        path
+    };
+    TlsFiles {
+        ca: write("ca.pem", ca.pem()),
+        cert: write("cert.pem", leaf.pem()),
+        key: write("key.pem", leaf_key.serialize_pem()),
+        ca_der: ca.der().clone(),
+        cert_der: leaf.der().clone(),
+        key_der: leaf_key.serialize_der(),
+        dir,
+    }
+}
+
+impl TlsFiles {
+    pub fn acceptor(&self) -> TlsAcceptor {
+        let key = PrivateKeyDer::try_from(self.key_der.clone()).expect("key der");
+        TlsAcceptor::from_der(vec![self.cert_der.clone()], key).expect("tls acceptor")
+    }
+
+    pub fn connector(&self) -> TlsConnector {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca_der.clone()).expect("root");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        TlsConnector::from(Arc::new(config))
+    }
+}
+
+// ---------------------------------------------------------------- in-process servers
+
+/// Options of an in-process server.
+#[derive(Clone, Default)]
+pub struct Options {
+    pub framing: Framing,
+    pub tokens: Vec<&'static str>,
+    pub limits: Option<Limits>,
+    pub command_timeout: Option<Duration>,
+    pub max_request_bytes: Option<usize>,
+    pub tls: bool,
+}
+
+/// A server task on 127.0.0.1:0.
+pub struct InProcess {
+    pub addr: SocketAddr,
+    pub control: Control,
+    pub handle: JoinHandle<std::io::Result<()>>,
+    pub tls: Option<Arc<TlsFiles>>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl InProcess {
+    /// Begins shutdown (as SIGTERM would).
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+    }
+
+    /// A raw connection, through TLS when the server serves it.
+    pub async fn connect(&self) -> Box<dyn Io> {
+        connect(self.addr, self.tls.as_deref()).await
+    }
+}
+
+pub async fn start(options: Options) -> InProcess {
+    start_with(options, Control::default()).await
+}
+
+pub async fn start_with(options: Options, control: Control) -> InProcess {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let tokens =
+        (!options.tokens.is_empty()).then(|| Tokens::new(&options.tokens).expect("tokens"));
+    let stack = ControlStack::new()
+        .tokens(tokens)
+        .command_timeout(options.command_timeout)
+        .max_request_bytes(
+            options
+                .max_request_bytes
+                .unwrap_or(ld_tower::protocol::MAX_REQUEST_BYTES),
+        );
+    let stop = tokio_util::sync::CancellationToken::new();
+    let quit = control.quit_signal();
+    let stop2 = stop.clone();
+    let shutdown = async move {
+        tokio::select! {
+            () = quit.cancelled() => {}
+            () = stop2.cancelled() => {}
+        }
+    };
+    let limits = options.limits.unwrap_or_default();
+    let tls = options.tls.then(|| Arc::new(tls_files()));
+    let handle = match &tls {
+        Some(files) => {
+            let server = Server::new(listener, files.acceptor())
+                .framing(options.framing)
+                .limits(limits);
+            tokio::spawn(server.serve(stack, control.clone(), shutdown))
+        }
+        None => {
+            let server = Server::new(listener, PlainAcceptor)
+                .framing(options.framing)
+                .limits(limits);
+            tokio::spawn(server.serve(stack, control.clone(), shutdown))
+        }
+    };
+    InProcess {
+        addr,
+        control,
+        handle,
+        tls,
+        stop,
+    }
+}
+
+// ---------------------------------------------------------------- raw clients
+
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+pub async fn connect(addr: SocketAddr, tls: Option<&TlsFiles>) -> Box<dyn Io> {
+    let tcp = tokio::time::timeout(DEADLINE, TcpStream::connect(addr))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    match tls {
+        None => Box::new(tcp),
+        Some(files) => {
+            let name = ServerName::try_from("localhost").expect("name");
+            Box::new(
+                tokio::time::timeout(DEADLINE, files.connector().connect(name, tcp))
+                    .await
+                    .expect("handshake in time")
+                    .expect("handshake"),
+            )
+        }
+    }
+}
+
+/// `body` as a frame.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Pieces as the server writes them in a framing.
+pub fn wire(framing: Framing, pieces: &[&[u8]]) -> Vec<u8> {
+    match framing {
+        Framing::Framed => pieces.iter().flat_map(|p| frame(p)).collect(),
+        Framing::Legacy => pieces.concat(),
+    }
+}
+
+/// Everything until the server closes, within the deadline.
+pub async fn read_all(io: &mut (impl AsyncRead + Unpin + ?Sized)) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    let read = async {
+        loop {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, read)
+        .await
+        .expect("server closed in time");
+    out
+}
+
+/// Exactly `n` bytes, within the deadline.
+pub async fn read_exact(io: &mut (impl AsyncRead + Unpin + ?Sized), n: usize) -> Vec<u8> {
+    let mut out = vec![0u8; n];
+    tokio::time::timeout(DEADLINE, io.read_exact(&mut out))
+        .await
+        .expect("reply in time")
+        .expect("reply bytes");
+    out
+}
+
+/// Sends `bytes`, closes our side (a framed connection stays open until
+/// the client closes) and returns all the server sends before it closes.
+pub async fn exchange(
+    io: &mut (impl AsyncRead + AsyncWrite + Unpin + ?Sized),
+    bytes: &[u8],
+) -> Vec<u8> {
+    io.write_all(bytes).await.expect("write");
+    io.shutdown().await.expect("shutdown");
+    read_all(io).await
+}
+
+/// Closes the connection with a reset (SO_LINGER 0) instead of a FIN.
+#[allow(deprecated)] // tokio warns that a lingering close blocks; a zero linger does not.
+pub fn reset(tcp: TcpStream) {
+    let _ = tcp.set_linger(Some(Duration::ZERO));
+    drop(tcp);
+}

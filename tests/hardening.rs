@@ -1,0 +1,426 @@
+//! Framing edge cases, limits, timeouts, shutdown with commands in flight,
+//! and hostile input, against real server tasks on loopback ports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{
+    exchange, frame, read_all, read_exact, start, start_with, wire, Options, DEADLINE, END,
+};
+use ld_tower::actions::{ActionError, Args, Registry};
+use ld_tower::codec::Framing;
+use ld_tower::control::Control;
+use ld_tower::server::Limits;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+const CLEARED: &[u8] = b"{\"status\":\"cleared\"}\n";
+
+fn limits(f: impl FnOnce(&mut Limits)) -> Option<Limits> {
+    let mut limits = Limits::default();
+    f(&mut limits);
+    Some(limits)
+}
+
+/// A control service with `TEST_wait`: it signals `started`, then waits for
+/// `release` and returns "done".
+fn control_with_wait(started: Arc<Notify>, release: Arc<Notify>) -> Control {
+    let mut registry = Registry::with_builtins();
+    registry.register("TEST_wait", move |_ctx, _args: Args| {
+        let (started, release) = (started.clone(), release.clone());
+        async move {
+            started.notify_one();
+            release.notified().await;
+            Ok::<Value, ActionError>(json!("done"))
+        }
+    });
+    Control::new(registry)
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let server = start(Options {
+        framing: Framing::Framed,
+        ..Options::default()
+    })
+    .await;
+    let mut io = server.connect().await;
+    let requests: [&[u8]; 4] = [
+        br#"[["LD_clear_records"]]"#,
+        b"not json",
+        br#"[["LD_nope"]]"#,
+        br#"{"token": "x"}"#,
+    ];
+    let bytes: Vec<u8> = requests.iter().flat_map(|r| frame(r)).collect();
+    let got = exchange(&mut io, &bytes).await;
+    let want = [
+        wire(Framing::Framed, &[CLEARED, END]),
+        wire(
+            Framing::Framed,
+            &[
+                b"Error: request is not JSON: expected ident at line 1 column 2\n",
+                END,
+            ],
+        ),
+        wire(Framing::Framed, &[b"Error: LD_nope: unknown action\n", END]),
+        wire(Framing::Framed, &[END]),
+    ]
+    .concat();
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn legacy_request_split_across_segments() {
+    let server = start(Options::default()).await;
+    let mut io = server.connect().await;
+    for part in [
+        &b"{\"load_density\": [[\"LD_cle"[..],
+        b"ar_records\"",
+        b"]]}",
+    ] {
+        io.write_all(part).await.expect("write");
+        io.flush().await.expect("flush");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(read_all(&mut io).await, [CLEARED, END].concat());
+    let mut io = server.connect().await;
+    io.write_all(b"quit_").await.expect("write");
+    io.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    io.write_all(b"server").await.expect("write");
+    assert_eq!(read_all(&mut io).await, b"Server shutting down\n");
+}
+
+#[tokio::test]
+async fn half_a_header_then_silence_is_dropped_after_the_read_timeout() {
+    let read_timeout = Duration::from_millis(600);
+    let server = start(Options {
+        framing: Framing::Framed,
+        limits: limits(|l| l.read_timeout = read_timeout),
+        ..Options::default()
+    })
+    .await;
+    let began = Instant::now();
+    let mut slow = server.connect().await;
+    slow.write_all(&[0, 0]).await.expect("write");
+    // Meanwhile others are served.
+    for _ in 0..5 {
+        let mut io = server.connect().await;
+        io.write_all(&frame(br#"[["LD_clear_records"]]"#))
+            .await
+            .expect("write");
+        let want = wire(Framing::Framed, &[CLEARED, END]);
+        assert_eq!(read_exact(&mut io, want.len()).await, want);
+    }
+    assert_eq!(read_all(&mut slow).await, b"");
+    assert!(
+        began.elapsed() >= read_timeout,
+        "closed before the read timeout"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_framed_connection_is_closed_after_the_read_timeout_but_not_while_a_command_runs() {
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let read_timeout = Duration::from_millis(300);
+    let server = start_with(
+        Options {
+            framing: Framing::Framed,
+            limits: limits(|l| l.read_timeout = read_timeout),
+            ..Options::default()
+        },
+        control_with_wait(started.clone(), release.clone()),
+    )
+    .await;
+    let mut io = server.connect().await;
+    io.write_all(&frame(br#"[["TEST_wait"]]"#))
+        .await
+        .expect("write");
+    started.notified().await;
+    // Longer than the read timeout with the command in flight: the connection stays.
+    tokio::time::sleep(read_timeout * 3).await;
+    release.notify_one();
+    let want = wire(Framing::Framed, &[b"done\n", END]);
+    assert_eq!(read_exact(&mut io, want.len()).await, want);
+    // Idle now: closed after the read timeout.
+    assert_eq!(read_all(&mut io).await, b"");
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_are_refused_at_once() {
+    let server = start(Options {
+        framing: Framing::Framed,
+        limits: limits(|l| l.max_connections = 2),
+        ..Options::default()
+    })
+    .await;
+    let mut a = server.connect().await;
+    let mut b = server.connect().await;
+    let want = wire(Framing::Framed, &[CLEARED, END]);
+    for io in [&mut a, &mut b] {
+        io.write_all(&frame(br#"[["LD_clear_records"]]"#))
+            .await
+            .expect("write");
+        assert_eq!(read_exact(io, want.len()).await, want);
+    }
+    let mut c = server.connect().await;
+    let _ = c.write_all(&frame(br#"[["LD_clear_records"]]"#)).await;
+    assert_eq!(
+        read_all(&mut c).await,
+        b"",
+        "the third connection is closed without a reply"
+    );
+    // The first two are still served.
+    a.write_all(&frame(br#"[["LD_clear_records"]]"#))
+        .await
+        .expect("write");
+    assert_eq!(read_exact(&mut a, want.len()).await, want);
+    // Closing one frees its place.
+    b.shutdown().await.expect("shutdown");
+    assert_eq!(read_all(&mut b).await, b"");
+    drop(b);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut d = server.connect().await;
+        let _ = d.write_all(&frame(br#"[["LD_clear_records"]]"#)).await;
+        let mut got = vec![0u8; want.len()];
+        let answered = tokio::time::timeout(DEADLINE, d.read_exact(&mut got)).await;
+        if matches!(answered, Ok(Ok(_))) {
+            assert_eq!(got, want);
+            break;
+        }
+        assert!(Instant::now() < deadline, "a place never freed up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_clients_are_all_answered() {
+    let server = start(Options {
+        framing: Framing::Framed,
+        ..Options::default()
+    })
+    .await;
+    let addr = server.addr;
+    let mut tasks = Vec::new();
+    for i in 0..1000u32 {
+        tasks.push(tokio::spawn(async move {
+            let mut io = common::connect(addr, None).await;
+            let body = format!(r#"[["LD_execute_action", {{"action_list": [["LD_clear_records"]]}}], ["LD_nope{i}"]]"#);
+            exchange(&mut io, &frame(body.as_bytes())).await
+        }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let got = task.await.expect("client task");
+        let nope = format!("Error: LD_nope{i}: unknown action\n");
+        let want = wire(
+            Framing::Framed,
+            &[b"[{\"status\":\"cleared\"}]\n", nope.as_bytes(), END],
+        );
+        assert_eq!(got, want, "client {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_bytes_and_resets_never_crash_it() {
+    for framing in [Framing::Framed, Framing::Legacy] {
+        let server = start(Options {
+            framing,
+            limits: limits(|l| l.read_timeout = Duration::from_millis(500)),
+            ..Options::default()
+        })
+        .await;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let len = rng.gen_range(0..70_000);
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+            if i % 4 == 0 && bytes.len() >= 4 {
+                // A plausible header announcing a big frame, then garbage.
+                bytes[..4].copy_from_slice(&(1024u32 * 1024).to_be_bytes());
+            }
+            let reset = i % 3 == 0;
+            let addr = server.addr;
+            tasks.push(tokio::spawn(async move {
+                let tcp = TcpStream::connect(addr).await.expect("connect");
+                let mut tcp = tcp;
+                let _ = tcp.write_all(&bytes).await;
+                if reset {
+                    common::reset(tcp);
+                } else {
+                    let _ = tcp.shutdown().await;
+                    let mut sink = Vec::new();
+                    let _ = tokio::time::timeout(DEADLINE, tcp.read_to_end(&mut sink)).await;
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("client task");
+        }
+        assert!(
+            !server.handle.is_finished(),
+            "{framing:?}: the server stopped"
+        );
+        let mut io = server.connect().await;
+        let request = match framing {
+            Framing::Framed => frame(br#"[["LD_clear_records"]]"#),
+            Framing::Legacy => br#"[["LD_clear_records"]]"#.to_vec(),
+        };
+        io.write_all(&request).await.expect("write");
+        let want = wire(framing, &[CLEARED, END]);
+        assert_eq!(read_exact(&mut io, want.len()).await, want, "{framing:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_reset_in_the_middle_of_a_large_reply_harms_nobody() {
+    let server = start(Options {
+        framing: Framing::Framed,
+        ..Options::default()
+    })
+    .await;
+    // 2,000 actions make a reply of about 80 KB; reset without reading it.
+    let actions: Vec<Value> = (0..2000).map(|_| json!(["LD_summary"])).collect();
+    let body = Value::Array(actions).to_string();
+    for _ in 0..20 {
+        let tcp = TcpStream::connect(server.addr).await.expect("connect");
+        let mut tcp = tcp;
+        tcp.write_all(&frame(body.as_bytes())).await.expect("write");
+        let mut first = [0u8; 4];
+        tcp.read_exact(&mut first).await.expect("reply starts");
+        common::reset(tcp);
+    }
+    let mut io = server.connect().await;
+    io.write_all(&frame(br#"[["LD_clear_records"]]"#))
+        .await
+        .expect("write");
+    let want = wire(Framing::Framed, &[CLEARED, END]);
+    assert_eq!(read_exact(&mut io, want.len()).await, want);
+}
+
+#[tokio::test]
+async fn requests_over_the_configured_size_get_an_error_and_the_connection_stays() {
+    let server = start(Options {
+        framing: Framing::Framed,
+        max_request_bytes: Some(64),
+        ..Options::default()
+    })
+    .await;
+    let mut io = server.connect().await;
+    let big = format!(r#"[["LD_clear_records"]{}]"#, " ".repeat(100));
+    io.write_all(&frame(big.as_bytes())).await.expect("write");
+    let want = wire(
+        Framing::Framed,
+        &[
+            b"Error: request of 122 bytes is over the limit of 64 bytes\n",
+            END,
+        ],
+    );
+    assert_eq!(read_exact(&mut io, want.len()).await, want);
+    io.write_all(&frame(br#"[["LD_clear_records"]]"#))
+        .await
+        .expect("write");
+    let want = wire(Framing::Framed, &[CLEARED, END]);
+    assert_eq!(read_exact(&mut io, want.len()).await, want);
+}
+
+#[tokio::test]
+async fn a_command_over_the_timeout_is_answered_with_an_error() {
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let server = start_with(
+        Options {
+            framing: Framing::Framed,
+            command_timeout: Some(Duration::from_millis(200)),
+            ..Options::default()
+        },
+        control_with_wait(started, release),
+    )
+    .await;
+    let mut io = server.connect().await;
+    io.write_all(&frame(br#"[["TEST_wait"]]"#))
+        .await
+        .expect("write");
+    let want = wire(Framing::Framed, &[b"Error: timed out after 200ms\n", END]);
+    assert_eq!(read_exact(&mut io, want.len()).await, want);
+    // The connection still serves.
+    io.write_all(&frame(br#"[["LD_clear_records"]]"#))
+        .await
+        .expect("write");
+    let want = wire(Framing::Framed, &[CLEARED, END]);
+    assert_eq!(read_exact(&mut io, want.len()).await, want);
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_command_in_flight_finish_and_closes_idle_clients_at_once() {
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let server = start_with(
+        Options {
+            framing: Framing::Framed,
+            ..Options::default()
+        },
+        control_with_wait(started.clone(), release.clone()),
+    )
+    .await;
+    let mut idle = server.connect().await;
+    let mut busy = server.connect().await;
+    busy.write_all(&frame(br#"[["TEST_wait"]]"#))
+        .await
+        .expect("write");
+    started.notified().await;
+    server.shutdown();
+    // The idle client is closed while the command still runs.
+    assert_eq!(read_all(&mut idle).await, b"");
+    assert!(!server.handle.is_finished());
+    // New connections are refused.
+    assert!(
+        TcpStream::connect(server.addr).await.is_err() || {
+            let mut late = common::connect(server.addr, None).await;
+            read_all(&mut late).await.is_empty()
+        }
+    );
+    release.notify_one();
+    assert_eq!(
+        read_all(&mut busy).await,
+        wire(Framing::Framed, &[b"done\n", END])
+    );
+    tokio::time::timeout(DEADLINE, server.handle)
+        .await
+        .expect("stopped in time")
+        .expect("task")
+        .expect("result");
+}
+
+#[tokio::test]
+async fn after_the_grace_period_commands_are_cancelled() {
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let grace = Duration::from_millis(300);
+    let server = start_with(
+        Options {
+            framing: Framing::Framed,
+            limits: limits(|l| l.grace_period = grace),
+            ..Options::default()
+        },
+        control_with_wait(started.clone(), release),
+    )
+    .await;
+    let mut busy = server.connect().await;
+    busy.write_all(&frame(br#"[["TEST_wait"]]"#))
+        .await
+        .expect("write");
+    started.notified().await;
+    let began = Instant::now();
+    server.shutdown();
+    tokio::time::timeout(DEADLINE, server.handle)
+        .await
+        .expect("stopped in time")
+        .expect("task")
+        .expect("result");
+    assert!(began.elapsed() >= grace, "stopped before the grace period");
+    assert_eq!(read_all(&mut busy).await, b"");
+}
