@@ -81,7 +81,12 @@ impl ClientTls {
     pub fn from_ca_file(ca: &Path, server_name: &str) -> Result<Self, ClientError> {
         let certs = CertificateDer::pem_file_iter(ca)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| ClientError::Tls(format!("cannot read CA certificates from {}: {e}", ca.display())))?;
+            .map_err(|e| {
+                ClientError::Tls(format!(
+                    "cannot read CA certificates from {}: {e}",
+                    ca.display()
+                ))
+            })?;
         Self::from_ca_der(certs, server_name)
     }
 
@@ -262,11 +267,17 @@ impl Session {
                 let mut lines = Vec::new();
                 while let Some(piece) = self.read_frame().await? {
                     if piece == END {
-                        return Ok(Response { lines, terminated: true });
+                        return Ok(Response {
+                            lines,
+                            terminated: true,
+                        });
                     }
                     lines.push(text_line(&piece));
                 }
-                Ok(Response { lines, terminated: false })
+                Ok(Response {
+                    lines,
+                    terminated: false,
+                })
             }
             Framing::Legacy => {
                 self.io.write_all(body).await?;
@@ -304,7 +315,9 @@ impl Session {
                 return if self.buffer.is_empty() {
                     Ok(None)
                 } else {
-                    Err(ClientError::BadReply("the stream ended inside a frame".into()))
+                    Err(ClientError::BadReply(
+                        "the stream ended inside a frame".into(),
+                    ))
                 };
             }
         }

@@ -74,14 +74,27 @@ mod tests {
 
     #[test]
     fn positional_and_keyword_bind_alike() {
-        let kw = Args::Keywords(json!({"a": 1, "b": "x"}).as_object().cloned().unwrap_or_default());
+        let kw = Args::Keywords(
+            json!({"a": 1, "b": "x"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
         let pos = Args::Positional(vec![json!(1), json!("x")]);
-        assert_eq!(kw.parse::<Pair>(&["a", "b"]).ok(), pos.parse::<Pair>(&["a", "b"]).ok());
+        assert_eq!(
+            kw.parse::<Pair>(&["a", "b"]).ok(),
+            pos.parse::<Pair>(&["a", "b"]).ok()
+        );
     }
 
     #[test]
     fn unknown_keyword_and_extra_positional_fail() {
-        let kw = Args::Keywords(json!({"a": 1, "zz": 2}).as_object().cloned().unwrap_or_default());
+        let kw = Args::Keywords(
+            json!({"a": 1, "zz": 2})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
         let err = kw.parse::<Pair>(&["a", "b"]).err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("zz")));
         let pos = Args::Positional(vec![json!(1), json!("x"), json!(3)]);

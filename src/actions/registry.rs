@@ -37,7 +37,11 @@ impl std::error::Error for ActionError {}
 /// resolves to `Result<Value, ActionError>` is one.
 pub trait Action: Send + Sync + 'static {
     /// Runs the action.
-    fn call(&self, ctx: ActionContext, args: Args) -> BoxFuture<'static, Result<Value, ActionError>>;
+    fn call(
+        &self,
+        ctx: ActionContext,
+        args: Args,
+    ) -> BoxFuture<'static, Result<Value, ActionError>>;
 }
 
 impl<F, Fut> Action for F
@@ -45,7 +49,11 @@ where
     F: Fn(ActionContext, Args) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Value, ActionError>> + Send + 'static,
 {
-    fn call(&self, ctx: ActionContext, args: Args) -> BoxFuture<'static, Result<Value, ActionError>> {
+    fn call(
+        &self,
+        ctx: ActionContext,
+        args: Args,
+    ) -> BoxFuture<'static, Result<Value, ActionError>> {
         Box::pin(self(ctx, args))
     }
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let duration = match text.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Duration::try_from_secs_f64(seconds)
-            .map_err(|e| format!("{text:?}: {e}"))?,
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+            Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))?
+        }
         Ok(_) => return Err(format!("{text:?} is not a positive number of seconds")),
         Err(_) => humantime::parse_duration(text)
             .map_err(|e| format!("{text:?} is not a duration ({e}); try 30, 30s, 250ms or 2m"))?,

@@ -16,9 +16,11 @@ use crate::protocol::TOKEN_ENV;
 
 /// `ld-tower send`'s arguments.
 #[derive(Debug, Args)]
-#[command(after_help = "Exit: 0 when every result line succeeded; 1 when a line is an error \
+#[command(
+    after_help = "Exit: 0 when every result line succeeded; 1 when a line is an error \
 (an action failed, or the request was refused); 2 on bad usage; 3 when no complete reply came \
-(cannot connect, TLS failure, timeout).")]
+(cannot connect, TLS failure, timeout)."
+)]
 pub struct SendArgs {
     /// The request: action JSON (e.g. '{"load_density": [["LD_summary", {}]]}'), quit_server,
     /// @FILE to read it from a file, or - to read it from stdin.
@@ -73,7 +75,8 @@ fn read_request(request: &str) -> Result<String, String> {
             .map_err(|e| format!("cannot read the request from stdin: {e}"))?;
         Ok(text)
     } else if let Some(path) = request.strip_prefix('@') {
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read the request from {path}: {e}"))
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the request from {path}: {e}"))
     } else {
         Ok(request.to_owned())
     }
@@ -89,7 +92,9 @@ async fn send(args: SendArgs) -> Result<ExitCode, String> {
         }
     };
     if args.token.as_deref() == Some("") {
-        return Err(format!("an empty token is refused (--token or {TOKEN_ENV})"));
+        return Err(format!(
+            "an empty token is refused (--token or {TOKEN_ENV})"
+        ));
     }
     let config = ClientConfig {
         framing: if args.framed {

@@ -46,11 +46,11 @@ pub struct ServeArgs {
     pub token: Vec<String>,
 
     /// PEM certificate chain: serve TLS 1.2/1.3 (needs --tls-key).
-    #[arg(long, requires = "tls_key", value_name = "CERT.pem")]
+    #[arg(long, value_name = "CERT.pem")]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert", value_name = "KEY.pem")]
+    #[arg(long, value_name = "KEY.pem")]
     pub tls_key: Option<PathBuf>,
 
     /// Open connections at most; past it new connections are closed at once.
@@ -91,14 +91,20 @@ pub struct ServeArgs {
 
     /// Diagnostics on stderr, as a tracing filter (e.g. "debug", or
     /// "info,ld_tower_layers=info" for one line per request).
-    #[arg(long, env = "LD_TOWER_LOG", default_value = "info,ld_tower_layers=warn")]
+    #[arg(
+        long,
+        env = "LD_TOWER_LOG",
+        default_value = "info,ld_tower_layers=warn"
+    )]
     pub log: String,
 }
 
 fn parse_request_bytes(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if (1..=MAX_REQUEST_BYTES).contains(&n) => Ok(n),
-        _ => Err(format!("must be a byte count from 1 to {MAX_REQUEST_BYTES}")),
+        _ => Err(format!(
+            "must be a byte count from 1 to {MAX_REQUEST_BYTES}"
+        )),
     }
 }
 
@@ -129,6 +135,14 @@ fn init_tracing(filter: &str) {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let tokens = tokens(&args.token)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(TlsAcceptor::from_pem_files(cert, key).map_err(|e| e.to_string())?)
+        }
+        (Some(_), None) => return Err("--tls-cert needs --tls-key (give both or neither)".into()),
+        (None, Some(_)) => return Err("--tls-key needs --tls-cert (give both or neither)".into()),
+        (None, None) => None,
+    };
     let listener = bind(&args.host, args.port).await?;
     let local = listener
         .local_addr()
@@ -152,12 +166,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let control = Control::default();
     let shutdown = shutdown_signal(control.quit_signal())?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(TlsAcceptor::from_pem_files(cert, key).map_err(|e| e.to_string())?)
-        }
-        _ => None,
-    };
     announce(&format!("Server started on {}:{}", args.host, local.port()));
     let served = match tls {
         Some(tls) => {

@@ -115,12 +115,21 @@ mod tests {
     fn zero_and_huge_lengths_close_without_allocating() {
         let mut codec = FramedCodec::new();
         let mut buf = BytesMut::from(&b"\x00\x00\x00\x00"[..]);
-        assert!(matches!(codec.decode(&mut buf), Ok(Some(Decoded::Close(_)))));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Ok(Some(Decoded::Close(_)))
+        ));
         let mut buf = BytesMut::from(&b"\xff\xff\xff\xff"[..]);
-        assert!(matches!(codec.decode(&mut buf), Ok(Some(Decoded::Close(_)))));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Ok(Some(Decoded::Close(_)))
+        ));
         assert!(buf.capacity() < 1024);
         let mut buf = BytesMut::from(&b"\x00\x10\x00\x01"[..]);
-        assert!(matches!(codec.decode(&mut buf), Ok(Some(Decoded::Close(_)))));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Ok(Some(Decoded::Close(_)))
+        ));
     }
 
     #[test]
@@ -134,9 +143,10 @@ mod tests {
     fn encodes_each_piece_as_a_frame() {
         let mut codec = FramedCodec::new();
         let mut dst = BytesMut::new();
-        codec
-            .encode(Reply::error("x"), &mut dst)
-            .expect("encodes");
-        assert_eq!(&dst[..], b"\x00\x00\x00\x09Error: x\n\x00\x00\x00\x14Return_Data_Over_JE\n");
+        codec.encode(Reply::error("x"), &mut dst).expect("encodes");
+        assert_eq!(
+            &dst[..],
+            b"\x00\x00\x00\x09Error: x\n\x00\x00\x00\x14Return_Data_Over_JE\n"
+        );
     }
 }

@@ -187,19 +187,33 @@ mod tests {
     #[test]
     fn json_split_across_segments() {
         assert_eq!(
-            feed(&["{\"load_density\": [[\"LD_", "summary\", {\"a\": \"]}\"}]", "]}"]),
-            vec![None, None, request("{\"load_density\": [[\"LD_summary\", {\"a\": \"]}\"}]]}")]
+            feed(&[
+                "{\"load_density\": [[\"LD_",
+                "summary\", {\"a\": \"]}\"}]",
+                "]}"
+            ]),
+            vec![
+                None,
+                None,
+                request("{\"load_density\": [[\"LD_summary\", {\"a\": \"]}\"}]]}")
+            ]
         );
     }
 
     #[test]
     fn escaped_quotes_do_not_end_strings() {
-        assert_eq!(feed(&[r#"["a\"]"#, "\"]"]), vec![None, request(r#"["a\"]"]"#)]);
+        assert_eq!(
+            feed(&[r#"["a\"]"#, "\"]"]),
+            vec![None, request(r#"["a\"]"]"#)]
+        );
     }
 
     #[test]
     fn quit_word_split_waits_then_completes() {
-        assert_eq!(feed(&["  quit_", "server"]), vec![None, request("  quit_server")]);
+        assert_eq!(
+            feed(&["  quit_", "server"]),
+            vec![None, request("  quit_server")]
+        );
     }
 
     #[test]
@@ -222,6 +236,9 @@ mod tests {
     fn over_the_cap_closes() {
         let mut codec = LegacyCodec::with_max(8);
         let mut buf = BytesMut::from("[1,2,3,4,5");
-        assert!(matches!(codec.decode(&mut buf), Ok(Some(Decoded::Close(_)))));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Ok(Some(Decoded::Close(_)))
+        ));
     }
 }

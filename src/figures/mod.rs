@@ -37,7 +37,8 @@ impl NameFigures {
     /// Adds one request.
     pub fn record(&mut self, latency: Duration, success: bool) {
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.latency_us.saturating_record(us.clamp(1, MAX_LATENCY_US));
+        self.latency_us
+            .saturating_record(us.clamp(1, MAX_LATENCY_US));
         if success {
             self.successes += 1;
         } else {

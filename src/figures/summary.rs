@@ -115,7 +115,11 @@ impl Summary {
                 p90_ms: quantile_ms(&overall, 0.90),
                 p95_ms: quantile_ms(&overall, 0.95),
                 p99_ms: quantile_ms(&overall, 0.99),
-                max_ms: if overall.is_empty() { 0.0 } else { ms(overall.max()) },
+                max_ms: if overall.is_empty() {
+                    0.0
+                } else {
+                    ms(overall.max())
+                },
             },
             per_name,
         }

@@ -125,15 +125,24 @@ mod tests {
     fn strings_are_raw_unless_multiline() {
         assert_eq!(result_line(&Ok(json!("hi"))), Bytes::from("hi\n"));
         assert_eq!(result_line(&Ok(json!("a\nb"))), Bytes::from("\"a\\nb\"\n"));
-        assert_eq!(result_line(&Ok(json!({"a": [1, null]}))), Bytes::from("{\"a\":[1,null]}\n"));
+        assert_eq!(
+            result_line(&Ok(json!({"a": [1, null]}))),
+            Bytes::from("{\"a\":[1,null]}\n")
+        );
         assert_eq!(result_line(&Ok(json!(true))), Bytes::from("true\n"));
     }
 
     #[test]
     fn errors_stay_on_one_line() {
-        assert_eq!(result_line(&Err("x\ny".into())), Bytes::from("Error: x y\n"));
+        assert_eq!(
+            result_line(&Err("x\ny".into())),
+            Bytes::from("Error: x y\n")
+        );
         let reply = Reply::error("bad");
-        assert_eq!(reply.pieces(), [Bytes::from("Error: bad\n"), Bytes::from_static(END)]);
+        assert_eq!(
+            reply.pieces(),
+            [Bytes::from("Error: bad\n"), Bytes::from_static(END)]
+        );
         assert!(!reply.closes());
         assert!(Reply::refusal("token required").closes());
     }

@@ -109,7 +109,10 @@ where
             }
             None => tracing::debug!(peer = %self.peer, "grace period over; closing connection"),
         }
-        if tokio::time::timeout(CLOSE_TIMEOUT, transport.close()).await.is_err() {
+        if tokio::time::timeout(CLOSE_TIMEOUT, transport.close())
+            .await
+            .is_err()
+        {
             return;
         }
         if !self.shutdown.is_cancelled() {

@@ -149,7 +149,10 @@ impl<A: Acceptor> Server<A> {
         stopping.cancel();
         tracker.close();
         tracing::info!(connections = tracker.len(), "shutting down");
-        if tokio::time::timeout(limits.grace_period, tracker.wait()).await.is_err() {
+        if tokio::time::timeout(limits.grace_period, tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 connections = tracker.len(),
                 "grace period over; cancelling commands still running"

@@ -10,9 +10,9 @@ use ld_tower_layers::BoxError;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::protocol::Reply;
 #[cfg(doc)]
 use crate::protocol::ParseError;
+use crate::protocol::Reply;
 
 /// Applies [`Replies`].
 #[derive(Clone, Copy, Debug, Default)]
