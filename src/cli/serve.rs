@@ -18,7 +18,7 @@ use crate::acceptor::{PlainAcceptor, TlsAcceptor};
 use crate::codec::Framing;
 use crate::control::Control;
 use crate::protocol::{MAX_REQUEST_BYTES, TOKEN_ENV};
-use crate::server::{Limits, Server};
+use crate::server::{self, Limits, Server};
 use crate::stack::ControlStack;
 
 /// `ld-tower serve`'s flags: LoadDensity's, spelled the same, then ld-tower's
@@ -218,9 +218,7 @@ async fn bind(host: &str, port: u16) -> Result<TcpListener, String> {
     let addr = addrs
         .first()
         .ok_or_else(|| format!("--host {host:?} resolves to no address"))?;
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+    server::bind(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
 /// Protected mode: no token on a non-loopback address is refused unless

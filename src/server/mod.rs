@@ -42,6 +42,26 @@ use crate::codec::Framing;
 use crate::protocol::{Reply, Request};
 use connection::Connection;
 
+/// The listen backlog [`bind`] asks for (the kernel caps it at
+/// `net.core.somaxconn`). A burst of a thousand clients connecting at once
+/// overflows the usual 1024 (SYN and accept queues are each held to it), and
+/// an overflow ends in resets.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds a listener for [`Server::new`] with address reuse (the port can be
+/// bound again at once after a shutdown) and a deep backlog
+/// ([`LISTEN_BACKLOG`]).
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// After the grace period, how long cancelled connections get to close.
 const HARD_STOP_WAIT: Duration = Duration::from_secs(2);
 

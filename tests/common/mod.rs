@@ -24,7 +24,7 @@ use ld_tower::server::{Limits, Server};
 use ld_tower::stack::ControlStack;
 use ld_tower_layers::Tokens;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
@@ -280,7 +280,7 @@ pub async fn start(options: Options) -> InProcess {
 }
 
 pub async fn start_with(options: Options, control: Control) -> InProcess {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = ld_tower::server::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
     let addr = listener.local_addr().expect("addr");
     let tokens =
         (!options.tokens.is_empty()).then(|| Tokens::new(&options.tokens).expect("tokens"));

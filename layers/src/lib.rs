@@ -1,0 +1,120 @@
+//! Reusable [tower] layers that know nothing of the protocol they guard.
+//!
+//! Each layer is generic over the request through a small trait, so the same
+//! middleware guards a home-grown `Service<Command>` on a control socket and an
+//! [`http::Request`](https://docs.rs/http) in a hyper or axum service (the
+//! `http` feature, on by default, implements the traits for `http` types).
+//!
+//! | layer | request trait | rejects with |
+//! | --- | --- | --- |
+//! | [`SizeLimitLayer`]: refuses requests bigger than a limit, without calling the inner service | [`WireSize`] | [`size_limit::error::TooLarge`] |
+//! | [`TokenAuthLayer`]: constant-time bearer-token check against one or several accepted [`Tokens`] | [`PresentsToken`] | [`token_auth::error::MissingToken`], [`token_auth::error::InvalidToken`] |
+//! | [`LogLayer`]: one `tracing` span and one event per request: peer, what, outcome, latency, nothing else | [`Loggable`] (and [`Outcome`] for the response) | never |
+//! | [`TimeoutLayer`]: fails a request that takes too long and cancels the inner future | any | [`timeout::error::Elapsed`] |
+//!
+//! Like tower's own middleware, every service answers `Result<_, BoxError>`
+//! and every rejection is a small error struct, so callers find it with
+//! [`downcast_ref`](https://doc.rust-lang.org/std/error/trait.Error.html#method.downcast_ref) whatever the order of the
+//! layers. `poll_ready` is always forwarded to the inner service.
+//!
+//! # Example
+//!
+//! All four layers stacked over a toy request type:
+//!
+//! ```
+//! use std::{borrow::Cow, net::SocketAddr, time::Duration};
+//! use ld_tower_layers::{
+//!     size_limit::error::TooLarge, token_auth::error::InvalidToken, BoxError, Credential,
+//!     LogLayer, Loggable, Outcome, PresentsToken, SizeLimitLayer, TimeoutLayer,
+//!     TokenAuthLayer, Tokens, WireSize,
+//! };
+//! use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
+//!
+//! struct Ask {
+//!     token: Vec<u8>,
+//!     body: String,
+//! }
+//!
+//! impl WireSize for Ask {
+//!     fn wire_size(&self) -> usize {
+//!         self.token.len() + self.body.len()
+//!     }
+//! }
+//! impl PresentsToken for Ask {
+//!     fn credential(&self) -> Credential<'_> {
+//!         Credential::Token(&self.token)
+//!     }
+//! }
+//! impl Loggable for Ask {
+//!     fn peer(&self) -> Option<SocketAddr> {
+//!         None
+//!     }
+//!     fn what(&self) -> Cow<'_, str> {
+//!         Cow::Borrowed("ask") // never the token
+//!     }
+//! }
+//!
+//! struct Answer(String);
+//! impl Outcome for Answer {
+//!     fn outcome(&self) -> Cow<'_, str> {
+//!         Cow::Borrowed("answered")
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! let mut svc = ServiceBuilder::new()
+//!     .layer(LogLayer::new()) // outermost: sees every rejection below it
+//!     .layer(SizeLimitLayer::new(64))
+//!     .layer(TokenAuthLayer::new(Tokens::single("s3cret")?))
+//!     .layer(TimeoutLayer::new(Duration::from_secs(5)))
+//!     .service(service_fn(|ask: Ask| async move {
+//!         Ok::<_, BoxError>(Answer(ask.body.to_uppercase()))
+//!     }));
+//!
+//! let ok = svc
+//!     .ready()
+//!     .await?
+//!     .call(Ask { token: b"s3cret".to_vec(), body: "hello".into() })
+//!     .await?;
+//! assert_eq!(ok.0, "HELLO");
+//!
+//! let err = svc
+//!     .ready()
+//!     .await?
+//!     .call(Ask { token: b"guess".to_vec(), body: "hello".into() })
+//!     .await
+//!     .err()
+//!     .ok_or("a wrong token must be refused")?;
+//! assert!(err.downcast_ref::<InvalidToken>().is_some());
+//!
+//! let err = svc
+//!     .ready()
+//!     .await?
+//!     .call(Ask { token: b"s3cret".to_vec(), body: "x".repeat(100) })
+//!     .await
+//!     .err()
+//!     .ok_or("an oversized request must be refused")?;
+//! let too_large = err.downcast_ref::<TooLarge>().ok_or("not TooLarge")?;
+//! assert_eq!((too_large.size(), too_large.limit()), (106, 64));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [tower]: https://docs.rs/tower
+
+#![forbid(unsafe_code)]
+
+pub mod logging;
+pub mod size_limit;
+pub mod timeout;
+pub mod token_auth;
+
+pub use logging::{Log, LogLayer, Loggable, Outcome};
+pub use size_limit::{SizeLimit, SizeLimitLayer, WireSize};
+pub use timeout::{Timeout, TimeoutLayer};
+pub use token_auth::{Credential, PresentsToken, TokenAuth, TokenAuthLayer, Tokens};
+
+/// The error type of every service in this crate, as in tower: a boxed error
+/// that callers inspect with [`downcast_ref`](https://doc.rust-lang.org/std/error/trait.Error.html#method.downcast_ref).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
