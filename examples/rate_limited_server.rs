@@ -3,7 +3,7 @@
 //!
 //! The stack is [`ControlStack::new()`] (replies, size limit, parse, log,
 //! auth) with two of tower's own layers composed in through
-//! [`ControlStack::layer`]; they sit between auth and the command service,
+//! [`ControlStack::with_layer`]; they sit between auth and the command service,
 //! so they only ever see well-formed, authenticated commands:
 //!
 //! - [`RateLimitLayer`]: each connection may run `RATE` commands per second;
@@ -84,9 +84,9 @@ async fn run() -> Result<(), Box<dyn Error>> {
 
     let stack = ControlStack::new()
         // Outer of the two: each connection's own budget.
-        .layer(RateLimitLayer::new(rate, Duration::from_secs(1)))
+        .with_layer(RateLimitLayer::new(rate, Duration::from_secs(1)))
         // Inner: one semaphore, cloned into every connection's service.
-        .layer(GlobalConcurrencyLimitLayer::new(MAX_IN_FLIGHT));
+        .with_layer(GlobalConcurrencyLimitLayer::new(MAX_IN_FLIGHT));
 
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let local = listener.local_addr()?;

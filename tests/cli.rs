@@ -48,16 +48,28 @@ fn assert_one_line_error(args: &[&str], needle: &str) {
     let (status, stdout, stderr) = run_cli(args, &[]);
     assert_eq!(status.code(), Some(1), "{args:?}: {stderr}");
     assert_eq!(stdout, "", "{args:?}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line: {stderr}");
-    assert!(stderr.contains(needle), "{args:?}: {stderr:?} lacks {needle:?}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{args:?}: not one line: {stderr}"
+    );
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: {stderr:?} lacks {needle:?}"
+    );
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
 }
 
 #[test]
 fn quit_server_prints_shutdown_and_exits_zero_with_idle_clients_connected() {
     let mut server = serve(&[]);
-    let _idle: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(server.addr()).expect("idle")).collect();
-    assert_eq!(legacy(server.port, b"quit_server"), b"Server shutting down\n");
+    let _idle: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(server.addr()).expect("idle"))
+        .collect();
+    assert_eq!(
+        legacy(server.port, b"quit_server"),
+        b"Server shutting down\n"
+    );
     let (status, rest) = server.wait_exit(Duration::from_secs(5));
     assert_eq!(status.code(), Some(0));
     assert_eq!(rest, ["Server shutdown complete"]);
@@ -90,25 +102,54 @@ fn sigterm_and_sigint_shut_down_cleanly() {
 fn the_port_can_be_reused_at_once_after_shutdown() {
     let mut first = serve(&[]);
     let port = first.port.to_string();
-    assert_eq!(legacy(first.port, b"quit_server"), b"Server shutting down\n");
+    assert_eq!(
+        legacy(first.port, b"quit_server"),
+        b"Server shutting down\n"
+    );
     assert_eq!(first.wait_exit(Duration::from_secs(5)).0.code(), Some(0));
     let second = serve(&["--port", &port]);
     assert_eq!(second.port.to_string(), port);
-    assert_eq!(legacy(second.port, br#"[["LD_clear_records"]]"#), [&b"{\"status\":\"cleared\"}\n"[..], END].concat());
+    assert_eq!(
+        legacy(second.port, br#"[["LD_clear_records"]]"#),
+        [&b"{\"status\":\"cleared\"}\n"[..], END].concat()
+    );
 }
 
 #[test]
 fn token_from_the_environment_and_the_flag_wins() {
     let server = serve_with_env(&["--framed"], &[("LOAD_DENSITY_SOCKET_TOKEN", "from-env")]);
-    assert_eq!(framed(server.port, br#"{"token": "from-env", "command": [["LD_clear_records"]]}"#).len(), 2);
-    assert_eq!(framed(server.port, br#"[["LD_clear_records"]]"#), [b"Error: token required\n".to_vec()]);
-    drop(server);
-    let server = serve_with_env(&["--framed", "--token", "from-flag"], &[("LOAD_DENSITY_SOCKET_TOKEN", "from-env")]);
     assert_eq!(
-        framed(server.port, br#"{"token": "from-env", "command": [["LD_clear_records"]]}"#),
+        framed(
+            server.port,
+            br#"{"token": "from-env", "command": [["LD_clear_records"]]}"#
+        )
+        .len(),
+        2
+    );
+    assert_eq!(
+        framed(server.port, br#"[["LD_clear_records"]]"#),
+        [b"Error: token required\n".to_vec()]
+    );
+    drop(server);
+    let server = serve_with_env(
+        &["--framed", "--token", "from-flag"],
+        &[("LOAD_DENSITY_SOCKET_TOKEN", "from-env")],
+    );
+    assert_eq!(
+        framed(
+            server.port,
+            br#"{"token": "from-env", "command": [["LD_clear_records"]]}"#
+        ),
         [b"Error: unauthorised\n".to_vec()]
     );
-    assert_eq!(framed(server.port, br#"{"token": "from-flag", "command": [["LD_clear_records"]]}"#).len(), 2);
+    assert_eq!(
+        framed(
+            server.port,
+            br#"{"token": "from-flag", "command": [["LD_clear_records"]]}"#
+        )
+        .len(),
+        2
+    );
 }
 
 #[test]
@@ -132,10 +173,46 @@ fn bad_start_up_input_is_one_clear_line_and_exit_1() {
     assert_one_line_error(&["serve", "--port", "0", "--token", ""], "empty token");
     assert_one_line_error(&["serve", "--port", "0", "--tls-cert", cert], "--tls-key");
     assert_one_line_error(&["serve", "--port", "0", "--tls-key", key], "--tls-cert");
-    assert_one_line_error(&["serve", "--port", "0", "--tls-cert", "/nonexistent.pem", "--tls-key", key], "/nonexistent.pem");
-    assert_one_line_error(&["serve", "--port", "0", "--tls-cert", key, "--tls-key", key], "certificate");
-    assert_one_line_error(&["serve", "--port", "0", "--tls-cert", cert, "--tls-key", cert], "private key");
-    assert_one_line_error(&["serve", "--port", "0", "--tls-cert", cert, "--tls-key", other_key], "cannot be used together");
+    assert_one_line_error(
+        &[
+            "serve",
+            "--port",
+            "0",
+            "--tls-cert",
+            "/nonexistent.pem",
+            "--tls-key",
+            key,
+        ],
+        "/nonexistent.pem",
+    );
+    assert_one_line_error(
+        &["serve", "--port", "0", "--tls-cert", key, "--tls-key", key],
+        "certificate",
+    );
+    assert_one_line_error(
+        &[
+            "serve",
+            "--port",
+            "0",
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            cert,
+        ],
+        "private key",
+    );
+    assert_one_line_error(
+        &[
+            "serve",
+            "--port",
+            "0",
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            other_key,
+        ],
+        "cannot be used together",
+    );
     let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = busy.local_addr().expect("addr").port().to_string();
     assert_one_line_error(&["serve", "--host", "127.0.0.1", "--port", &port], "in use");
@@ -143,14 +220,24 @@ fn bad_start_up_input_is_one_clear_line_and_exit_1() {
 
 #[test]
 fn protected_mode_refuses_no_token_off_loopback() {
-    assert_one_line_error(&["serve", "--host", "0.0.0.0", "--port", "0"], "--insecure-no-auth");
+    assert_one_line_error(
+        &["serve", "--host", "0.0.0.0", "--port", "0"],
+        "--insecure-no-auth",
+    );
     let mut server = serve(&["--host", "0.0.0.0", "--insecure-no-auth"]);
-    assert_eq!(legacy(server.port, b"quit_server"), b"Server shutting down\n");
+    assert_eq!(
+        legacy(server.port, b"quit_server"),
+        b"Server shutting down\n"
+    );
     assert_eq!(server.wait_exit(Duration::from_secs(5)).0.code(), Some(0));
     let server = serve(&["--host", "0.0.0.0", "--token", "s3cret"]);
     let deadline = std::time::Instant::now() + DEADLINE;
     while !server.stderr().contains("travels in clear") {
-        assert!(std::time::Instant::now() < deadline, "no clear-text warning: {}", server.stderr());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no clear-text warning: {}",
+            server.stderr()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -172,15 +259,34 @@ fn ipv6_loopback_works() {
 #[test]
 fn the_token_never_appears_in_logs_or_help() {
     let server = serve(&["--framed", "--token", "TOPSECRET-1", "--log", "trace"]);
-    assert_eq!(framed(server.port, br#"{"token": "TOPSECRET-1", "command": [["LD_clear_records"]]}"#).len(), 2);
-    framed(server.port, br#"{"token": "TOPSECRET-2", "command": [["LD_summary"]]}"#);
+    assert_eq!(
+        framed(
+            server.port,
+            br#"{"token": "TOPSECRET-1", "command": [["LD_clear_records"]]}"#
+        )
+        .len(),
+        2
+    );
+    framed(
+        server.port,
+        br#"{"token": "TOPSECRET-2", "command": [["LD_summary"]]}"#,
+    );
     framed(server.port, br#"{"token": "TOPSECRET-1", "op": "quit"}"#);
     let mut server = server;
     server.wait_exit(Duration::from_secs(5));
     let log = server.stderr();
-    assert!(log.contains("LD_clear_records"), "the log names the actions: {log}");
-    assert!(!log.contains("TOPSECRET"), "the token leaked into the log: {log}");
-    let (_, help, _) = run_cli(&["serve", "--help"], &[("LOAD_DENSITY_SOCKET_TOKEN", "TOPSECRET-3")]);
+    assert!(
+        log.contains("LD_clear_records"),
+        "the log names the actions: {log}"
+    );
+    assert!(
+        !log.contains("TOPSECRET"),
+        "the token leaked into the log: {log}"
+    );
+    let (_, help, _) = run_cli(
+        &["serve", "--help"],
+        &[("LOAD_DENSITY_SOCKET_TOKEN", "TOPSECRET-3")],
+    );
     assert!(help.contains("--max-connections") && help.contains("LOAD_DENSITY_SOCKET_TOKEN"));
     assert!(!help.contains("TOPSECRET"), "--help printed the secret");
 }
@@ -190,32 +296,64 @@ fn help_explains_every_flag_and_version_prints() {
     let (status, help, _) = run_cli(&["serve", "--help"], &[]);
     assert!(status.success());
     for flag in [
-        "--host", "--port", "--framed", "--token", "--tls-cert", "--tls-key", "--max-connections",
-        "--max-in-flight", "--read-timeout", "--handshake-timeout", "--command-timeout",
-        "--grace-period", "--max-request-bytes", "--insecure-no-auth", "--log",
+        "--host",
+        "--port",
+        "--framed",
+        "--token",
+        "--tls-cert",
+        "--tls-key",
+        "--max-connections",
+        "--max-in-flight",
+        "--read-timeout",
+        "--handshake-timeout",
+        "--command-timeout",
+        "--grace-period",
+        "--max-request-bytes",
+        "--insecure-no-auth",
+        "--log",
     ] {
         assert!(help.contains(flag), "serve --help lacks {flag}");
     }
     let (status, help, _) = run_cli(&["send", "--help"], &[]);
     assert!(status.success());
-    for flag in ["--host", "--port", "--framed", "--token", "--tls-ca", "--tls-server-name", "--timeout", "@FILE"] {
+    for flag in [
+        "--host",
+        "--port",
+        "--framed",
+        "--token",
+        "--tls-ca",
+        "--tls-server-name",
+        "--timeout",
+        "@FILE",
+    ] {
         assert!(help.contains(flag), "send --help lacks {flag}");
     }
     let (status, version, _) = run_cli(&["--version"], &[]);
     assert!(status.success());
-    assert_eq!(version.trim(), format!("ld-tower {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        version.trim(),
+        format!("ld-tower {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
 fn send_prints_lines_and_exits_by_outcome() {
     let tls = common::tls_files();
     let server = serve(&[
-        "--framed", "--token", "s3cret", "--tls-cert", tls.cert.to_str().unwrap(), "--tls-key", tls.key.to_str().unwrap(),
+        "--framed",
+        "--token",
+        "s3cret",
+        "--tls-cert",
+        tls.cert.to_str().unwrap(),
+        "--tls-key",
+        tls.key.to_str().unwrap(),
     ]);
     let port = server.port.to_string();
     let ca = tls.ca.to_str().unwrap();
     let base = ["send", "--port", &port, "--framed", "--tls-ca", ca];
-    let args = |extra: &[&str]| -> Vec<String> { base.iter().chain(extra).map(|s| s.to_string()).collect() };
+    let args = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
     let run = |extra: &[&str], env: &[(&str, &str)]| {
         let args = args(extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -225,9 +363,19 @@ fn send_prints_lines_and_exits_by_outcome() {
     let (status, out, err) = run(&[r#"{"load_density": [["LD_summary", {}]]}"#], &token);
     assert_eq!(status.code(), Some(0), "{err}");
     assert_eq!(out, format!("{SUMMARY}\n"));
-    let (status, out, _) = run(&["--token", "s3cret", r#"[["LD_clear_records"], ["LD_nope"]]"#], &[]);
+    let (status, out, _) = run(
+        &[
+            "--token",
+            "s3cret",
+            r#"[["LD_clear_records"], ["LD_nope"]]"#,
+        ],
+        &[],
+    );
     assert_eq!(status.code(), Some(1));
-    assert_eq!(out, "{\"status\":\"cleared\"}\nError: LD_nope: unknown action\n");
+    assert_eq!(
+        out,
+        "{\"status\":\"cleared\"}\nError: LD_nope: unknown action\n"
+    );
     let (status, out, _) = run(&["--token", "wrong", r#"[["LD_summary"]]"#], &[]);
     assert_eq!(status.code(), Some(1));
     assert_eq!(out, "Error: unauthorised\n");
@@ -235,16 +383,33 @@ fn send_prints_lines_and_exits_by_outcome() {
     std::fs::write(&file, r#"{"load_density": [["LD_clear_records"]]}"#).unwrap();
     let at_file = format!("@{}", file.display());
     let (status, out, _) = run(&[&at_file], &token);
-    assert_eq!((status.code(), out.as_str()), (Some(0), "{\"status\":\"cleared\"}\n"));
+    assert_eq!(
+        (status.code(), out.as_str()),
+        (Some(0), "{\"status\":\"cleared\"}\n")
+    );
     let (status, _, err) = run(&["@/nonexistent.json"], &token);
     assert_eq!(status.code(), Some(3));
     assert!(err.contains("/nonexistent.json"), "{err}");
     // Without the CA the handshake fails: exit 3.
-    let (status, _, err) = run_cli(&["send", "--port", &port, "--framed", "--token", "s3cret", r#"[["LD_summary"]]"#], &[]);
+    let (status, _, err) = run_cli(
+        &[
+            "send",
+            "--port",
+            &port,
+            "--framed",
+            "--token",
+            "s3cret",
+            r#"[["LD_summary"]]"#,
+        ],
+        &[],
+    );
     assert_eq!(status.code(), Some(3), "{err}");
     // quit_server with a token becomes the quit envelope.
     let (status, out, _) = run(&["quit_server"], &token);
-    assert_eq!((status.code(), out.as_str()), (Some(0), "Server shutting down\n"));
+    assert_eq!(
+        (status.code(), out.as_str()),
+        (Some(0), "Server shutting down\n")
+    );
 }
 
 #[test]
@@ -257,16 +422,39 @@ fn send_reads_the_request_from_stdin() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn send");
-    child.stdin.take().unwrap().write_all(br#"[["LD_clear_records"]]"#).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"[["LD_clear_records"]]"#)
+        .unwrap();
     let out = child.wait_with_output().expect("send output");
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"status\":\"cleared\"}\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"status\":\"cleared\"}\n"
+    );
 }
 
 #[test]
 fn send_cannot_connect_exits_3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let (status, _, err) = run_cli(&["send", "--host", "127.0.0.1", "--port", &port, r#"[["LD_summary"]]"#], &[]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let (status, _, err) = run_cli(
+        &[
+            "send",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            r#"[["LD_summary"]]"#,
+        ],
+        &[],
+    );
     assert_eq!(status.code(), Some(3));
     assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -424,3 +424,28 @@ async fn after_the_grace_period_commands_are_cancelled() {
     assert!(began.elapsed() >= grace, "stopped before the grace period");
     assert_eq!(read_all(&mut busy).await, b"");
 }
+
+#[tokio::test]
+async fn a_thousand_idle_connections_never_delay_a_working_one() {
+    let server = start(Options {
+        framing: Framing::Framed,
+        ..Options::default()
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        idle.push(
+            TcpStream::connect(server.addr)
+                .await
+                .expect("idle connection"),
+        );
+    }
+    let mut io = server.connect().await;
+    let want = wire(Framing::Framed, &[CLEARED, END]);
+    for _ in 0..3 {
+        io.write_all(&frame(br#"[["LD_clear_records"]]"#))
+            .await
+            .expect("write");
+        assert_eq!(read_exact(&mut io, want.len()).await, want);
+    }
+}

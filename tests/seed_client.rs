@@ -17,11 +17,29 @@ fn the_documented_python_client_works_verbatim() {
         std::net::TcpListener::bind("127.0.0.1:9940").is_ok(),
         "port 9940, which the documented client hard-codes, is in use: stop what holds it"
     );
-    let server = common::serve(&["--framed", "--token", "ROTATE_ME", "--host", "127.0.0.1", "--port", "9940"]);
+    let server = common::serve(&[
+        "--framed",
+        "--token",
+        "ROTATE_ME",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "9940",
+    ]);
     assert_eq!(server.port, 9940);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed_client.py");
-    let out = Command::new("python3").arg(script).output().expect("python3 runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .arg(script)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // print() adds its own line break after the result line's.
-    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{SUMMARY}\n\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{SUMMARY}\n\n")
+    );
 }

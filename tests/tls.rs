@@ -16,12 +16,20 @@ use tokio_rustls::rustls::pki_types::ServerName;
 const CLEARED: &[u8] = b"{\"status\":\"cleared\"}\n";
 
 async fn tls_server(limits: Limits) -> common::InProcess {
-    start(Options { framing: Framing::Framed, tls: true, limits: Some(limits), ..Options::default() }).await
+    start(Options {
+        framing: Framing::Framed,
+        tls: true,
+        limits: Some(limits),
+        ..Options::default()
+    })
+    .await
 }
 
 async fn assert_served(server: &common::InProcess) {
     let mut io = server.connect().await;
-    io.write_all(&frame(br#"[["LD_clear_records"]]"#)).await.expect("write");
+    io.write_all(&frame(br#"[["LD_clear_records"]]"#))
+        .await
+        .expect("write");
     let want = wire(Framing::Framed, &[CLEARED, END]);
     assert_eq!(read_exact(&mut io, want.len()).await, want);
 }
@@ -47,7 +55,11 @@ fn client_hello(version: [u8; 2]) -> Vec<u8> {
     let mut extensions = Vec::new();
     extension(&mut extensions, 0x000a, &[0, 4, 0x00, 0x1d, 0x00, 0x17]); // groups: x25519, P-256
     extension(&mut extensions, 0x000b, &[1, 0]); // point formats: uncompressed
-    extension(&mut extensions, 0x000d, &[0, 6, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01]); // signature algorithms
+    extension(
+        &mut extensions,
+        0x000d,
+        &[0, 6, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01],
+    ); // signature algorithms
     extension(&mut extensions, 0xff01, &[0]); // renegotiation_info
     body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
     body.extend_from_slice(&extensions);
@@ -66,15 +78,29 @@ async fn tls_1_0_and_1_1_are_refused() {
     // The same hello offering TLS 1.2 is answered with a ServerHello: the version alone decides.
     let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
     let got = exchange(&mut tcp, &client_hello([3, 3])).await;
-    assert_eq!(got.first(), Some(&0x16), "the TLS 1.2 control hello was refused: {got:?}");
+    assert_eq!(
+        got.first(),
+        Some(&0x16),
+        "the TLS 1.2 control hello was refused: {got:?}"
+    );
     for version in [[3u8, 1], [3, 2]] {
         let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
         let got = exchange(&mut tcp, &client_hello(version)).await;
         // Never a ServerHello (a handshake record); at most an alert, then the close.
-        assert!(got.first() != Some(&0x16), "{version:?}: the server answered the handshake: {got:?}");
+        assert!(
+            got.first() != Some(&0x16),
+            "{version:?}: the server answered the handshake: {got:?}"
+        );
         if !got.is_empty() {
-            assert_eq!(got[0], 0x15, "{version:?}: expected an alert record, got {got:?}");
-            assert_eq!(got.last(), Some(&70), "{version:?}: expected protocol_version (70), got {got:?}");
+            assert_eq!(
+                got[0], 0x15,
+                "{version:?}: expected an alert record, got {got:?}"
+            );
+            assert_eq!(
+                got.last(),
+                Some(&70),
+                "{version:?}: expected protocol_version (70), got {got:?}"
+            );
         }
     }
     assert_served(&server).await;
@@ -83,10 +109,17 @@ async fn tls_1_0_and_1_1_are_refused() {
 #[tokio::test]
 async fn a_plain_client_on_the_tls_port_does_no_harm() {
     let server = tls_server(Limits::default()).await;
-    for request in [frame(br#"[["LD_clear_records"]]"#), b"quit_server".to_vec(), vec![0u8; 5000]] {
+    for request in [
+        frame(br#"[["LD_clear_records"]]"#),
+        b"quit_server".to_vec(),
+        vec![0u8; 5000],
+    ] {
         let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
         let got = exchange(&mut tcp, &request).await;
-        assert!(!got.windows(END.len()).any(|w| w == END), "a plain client got a reply: {got:?}");
+        assert!(
+            !got.windows(END.len()).any(|w| w == END),
+            "a plain client got a reply: {got:?}"
+        );
     }
     assert!(!server.handle.is_finished());
     assert_served(&server).await;
@@ -95,7 +128,11 @@ async fn a_plain_client_on_the_tls_port_does_no_harm() {
 #[tokio::test]
 async fn a_silent_handshake_times_out_without_delaying_others() {
     let handshake_timeout = Duration::from_millis(500);
-    let server = tls_server(Limits { handshake_timeout, ..Limits::default() }).await;
+    let server = tls_server(Limits {
+        handshake_timeout,
+        ..Limits::default()
+    })
+    .await;
     let began = Instant::now();
     let mut silent: Vec<TcpStream> = Vec::new();
     for _ in 0..50 {
@@ -108,7 +145,10 @@ async fn a_silent_handshake_times_out_without_delaying_others() {
     for tcp in &mut silent {
         assert_eq!(read_all(tcp).await, b"");
     }
-    assert!(began.elapsed() >= handshake_timeout, "closed before the handshake timeout");
+    assert!(
+        began.elapsed() >= handshake_timeout,
+        "closed before the handshake timeout"
+    );
 }
 
 #[tokio::test]
@@ -129,10 +169,14 @@ async fn tls_replies_end_with_close_notify() {
     use tokio::io::AsyncReadExt;
     let server = tls_server(Limits::default()).await;
     let mut io = server.connect().await;
-    io.write_all(&frame(br#"[["LD_clear_records"]]"#)).await.expect("write");
+    io.write_all(&frame(br#"[["LD_clear_records"]]"#))
+        .await
+        .expect("write");
     io.shutdown().await.expect("shutdown");
     let mut got = Vec::new();
-    let read = tokio::time::timeout(common::DEADLINE, io.read_to_end(&mut got)).await.expect("in time");
+    let read = tokio::time::timeout(common::DEADLINE, io.read_to_end(&mut got))
+        .await
+        .expect("in time");
     assert!(read.is_ok(), "unclean TLS close: {read:?}");
     assert_eq!(got, wire(Framing::Framed, &[CLEARED, END]));
 }

@@ -23,7 +23,7 @@
 //! let stack = ControlStack::new()
 //!     .tokens(Some(Tokens::single("ROTATE_ME")?))
 //!     .command_timeout(Some(Duration::from_secs(60)))
-//!     .layer(RateLimitLayer::new(100, Duration::from_secs(1)));
+//!     .with_layer(RateLimitLayer::new(100, Duration::from_secs(1)));
 //! # let _ = stack; Ok(()) }
 //! ```
 
@@ -98,7 +98,7 @@ impl<U> ControlStack<U> {
 
     /// Adds your layer between auth and the timeout; the first added is the
     /// outermost of yours. It serves [`Command`](crate::protocol::Command)s.
-    pub fn layer<L>(self, layer: L) -> ControlStack<Stack<L, U>> {
+    pub fn with_layer<L>(self, layer: L) -> ControlStack<Stack<L, U>> {
         ControlStack {
             max_request_bytes: self.max_request_bytes,
             tokens: self.tokens,
@@ -142,5 +142,70 @@ where
         let inner = ParseLayer::new().layer(inner);
         let inner = SizeLimitLayer::new(self.max_request_bytes).layer(inner);
         RepliesLayer::new().layer(inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Command, Op, Reply, Request};
+    use std::task::Poll;
+    use tower_test::mock;
+
+    fn request(body: &str) -> Request {
+        Request::new(None, body.to_owned())
+    }
+
+    #[tokio::test]
+    async fn readiness_follows_the_inner_service() {
+        let (inner, mut handle) = mock::pair::<Command, Reply>();
+        let mut stack = mock::Spawn::new(Layer::layer(&ControlStack::new(), inner));
+        handle.allow(0);
+        assert!(stack.poll_ready().is_pending());
+        handle.allow(1);
+        assert!(matches!(stack.poll_ready(), Poll::Ready(Ok(()))));
+    }
+
+    #[tokio::test]
+    async fn errors_become_replies_and_the_inner_service_is_not_called() {
+        let tokens = Tokens::single("s3cret").ok();
+        let (inner, mut handle) = mock::pair::<Command, Reply>();
+        let mut stack = mock::Spawn::new(
+            ControlStack::new()
+                .tokens(tokens)
+                .max_request_bytes(64)
+                .layer(inner),
+        );
+        handle.allow(10);
+        for (body, reply) in [
+            (
+                "not json",
+                Reply::error("request is not JSON: expected ident at line 1 column 2"),
+            ),
+            ("[1]", Reply::refusal("token required")),
+            (
+                r#"{"token": "nope", "command": [1]}"#,
+                Reply::refusal("unauthorised"),
+            ),
+            (
+                &" ".repeat(65),
+                Reply::error("request of 65 bytes is over the limit of 64 bytes"),
+            ),
+        ] {
+            assert!(matches!(stack.poll_ready(), Poll::Ready(Ok(()))));
+            let got = stack.call(request(body)).await.ok();
+            assert_eq!(got, Some(reply), "{body:?}");
+        }
+        assert!(
+            handle.poll_request().is_pending(),
+            "the inner service was called"
+        );
+        // An authenticated command reaches it.
+        assert!(matches!(stack.poll_ready(), Poll::Ready(Ok(()))));
+        let call = stack.call(request(r#"{"token": "s3cret", "op": "quit"}"#));
+        let (command, respond) = handle.next_request().await.expect("the command");
+        assert_eq!(command.op, Op::Quit);
+        respond.send_response(Reply::shutting_down());
+        assert_eq!(call.await.ok(), Some(Reply::shutting_down()));
     }
 }
