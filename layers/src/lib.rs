@@ -118,3 +118,30 @@ pub use token_auth::{Credential, PresentsToken, TokenAuth, TokenAuthLayer, Token
 /// The error type of every service in this crate, as in tower: a boxed error
 /// that callers inspect with [`downcast_ref`](https://doc.rust-lang.org/std/error/trait.Error.html#method.downcast_ref).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[cfg(test)]
+mod test_support {
+    use crate::BoxError;
+    use std::{future::Future, task::Poll, time::Duration};
+    use tower_test::mock::{Handle, SendResponse};
+
+    /// The request the mock inner service received, without waiting: the
+    /// mock hands it over synchronously in `call`, so a test fails (rather
+    /// than hangs) when the layer did not call the inner service.
+    pub(crate) fn received<T, U>(
+        handle: &mut Handle<T, U>,
+    ) -> Result<(T, SendResponse<U>), BoxError> {
+        match handle.poll_request() {
+            Poll::Ready(Some(request)) => Ok(request),
+            _ => Err("the inner service was not called".into()),
+        }
+    }
+
+    /// Awaits `future`, failing the test instead of hanging if it never
+    /// completes (with paused time, as soon as the runtime is idle).
+    pub(crate) async fn settle<F: Future>(future: F) -> Result<F::Output, BoxError> {
+        tokio::time::timeout(Duration::from_secs(5), future)
+            .await
+            .map_err(|_| "the future never completed".into())
+    }
+}

@@ -111,6 +111,7 @@ impl<B> Outcome for http::Response<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{received, settle};
     use crate::BoxError;
     use std::{
         io,
@@ -199,11 +200,11 @@ mod tests {
             token: TOKEN,
             action: "start,stop",
         });
-        let (req, send) = handle.next_request().await.ok_or("inner not called")?;
+        let (req, send) = received(&mut handle)?;
         assert_eq!(req.token, TOKEN);
         tokio::time::advance(Duration::from_micros(1500)).await;
         send.send_response(Resp("ok"));
-        assert_eq!(fut.await?, Resp("ok"));
+        assert_eq!(settle(fut).await??, Resp("ok"));
 
         let text = captured.text();
         let lines: Vec<&str> = text.lines().collect();
@@ -231,10 +232,10 @@ mod tests {
             token: TOKEN,
             action: "stop",
         });
-        let (_, send) = handle.next_request().await.ok_or("inner not called")?;
+        let (_, send) = received(&mut handle)?;
         tokio::time::advance(Duration::from_millis(2)).await;
         send.send_error("it broke");
-        let err = fut.await.err().ok_or("error lost")?;
+        let err = settle(fut).await?.err().ok_or("error lost")?;
         assert_eq!(err.to_string(), "it broke");
 
         let text = captured.text();

@@ -97,6 +97,7 @@ impl<B> WireSize for http::Request<B> {
 mod tests {
     use super::error::TooLarge;
     use super::*;
+    use crate::test_support::{received, settle};
     use crate::BoxError;
     use std::time::Duration;
     use tower::{Service, ServiceBuilder, ServiceExt};
@@ -135,10 +136,10 @@ mod tests {
         handle.allow(1);
         assert!(svc.poll_ready().is_ready());
         let fut = svc.call(b"abcd".to_vec());
-        let (req, send) = handle.next_request().await.ok_or("inner not called")?;
+        let (req, send) = received(&mut handle)?;
         assert_eq!(req, b"abcd");
         send.send_response(42);
-        assert_eq!(fut.await?, 42);
+        assert_eq!(settle(fut).await??, 42);
         Ok(())
     }
 
@@ -147,9 +148,8 @@ mod tests {
         let (mut svc, mut handle) = mock::spawn_layer::<Vec<u8>, usize, _>(SizeLimitLayer::new(4));
         handle.allow(1);
         assert!(svc.poll_ready().is_ready());
-        let err = svc
-            .call(b"abcde".to_vec())
-            .await
+        let err = settle(svc.call(b"abcde".to_vec()))
+            .await?
             .err()
             .ok_or("accepted 5 > 4")?;
         let too_large = err.downcast_ref::<TooLarge>().ok_or("not TooLarge")?;
@@ -169,9 +169,9 @@ mod tests {
         handle.allow(1);
         assert!(svc.poll_ready().is_ready());
         let fut = svc.call(b"ab".to_vec());
-        let (_, send) = handle.next_request().await.ok_or("inner not called")?;
+        let (_, send) = received(&mut handle)?;
         send.send_error("boom");
-        let err = fut.await.err().ok_or("inner error lost")?;
+        let err = settle(fut).await?.err().ok_or("inner error lost")?;
         assert_eq!(err.to_string(), "boom");
         assert!(err.downcast_ref::<TooLarge>().is_none());
         Ok(())

@@ -53,6 +53,7 @@ pub use self::service::Timeout;
 mod tests {
     use super::error::Elapsed;
     use super::*;
+    use crate::test_support::{received, settle};
     use crate::BoxError;
     use std::{
         sync::{
@@ -85,11 +86,11 @@ mod tests {
         handle.allow(1);
         assert!(svc.poll_ready().is_ready());
         let fut = svc.call("ask");
-        let (req, send) = handle.next_request().await.ok_or("inner not called")?;
+        let (req, send) = received(&mut handle)?;
         assert_eq!(req, "ask");
         tokio::time::advance(AFTER - Duration::from_millis(1)).await;
         send.send_response("answer");
-        assert_eq!(fut.await?, "answer");
+        assert_eq!(settle(fut).await??, "answer");
         Ok(())
     }
 
@@ -100,8 +101,8 @@ mod tests {
         assert!(svc.poll_ready().is_ready());
         let start = tokio::time::Instant::now();
         let fut = svc.call("ask");
-        let (_, send) = handle.next_request().await.ok_or("inner not called")?;
-        let err = fut.await.err().ok_or("no timeout")?;
+        let (_, send) = received(&mut handle)?;
+        let err = settle(fut).await?.err().ok_or("no timeout")?;
         assert_eq!(start.elapsed(), AFTER);
         let elapsed = err.downcast_ref::<Elapsed>().ok_or("not Elapsed")?;
         assert_eq!(elapsed.after(), AFTER);
@@ -148,9 +149,9 @@ mod tests {
         handle.allow(1);
         assert!(svc.poll_ready().is_ready());
         let fut = svc.call("ask");
-        let (_, send) = handle.next_request().await.ok_or("inner not called")?;
+        let (_, send) = received(&mut handle)?;
         send.send_error("refused");
-        let err = fut.await.err().ok_or("error lost")?;
+        let err = settle(fut).await?.err().ok_or("error lost")?;
         assert_eq!(err.to_string(), "refused");
         assert!(err.downcast_ref::<Elapsed>().is_none());
         Ok(())

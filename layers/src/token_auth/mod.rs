@@ -137,6 +137,7 @@ impl<B> PresentsToken for http::Request<B> {
 mod tests {
     use super::error::{EmptyToken, InvalidToken, MissingToken};
     use super::*;
+    use crate::test_support::{received, settle};
     use crate::BoxError;
     use std::time::Duration;
     use tower::{Service, ServiceBuilder, ServiceExt};
@@ -263,10 +264,10 @@ mod tests {
         handle.allow(1);
         assert!(svc.poll_ready().is_ready());
         let fut = svc.call(Req::Token("bravo-token-22".into()));
-        let (req, send) = handle.next_request().await.ok_or("inner not called")?;
+        let (req, send) = received(&mut handle)?;
         assert_eq!(req, Req::Token("bravo-token-22".into()));
         send.send_response("served");
-        assert_eq!(fut.await?, "served");
+        assert_eq!(settle(fut).await??, "served");
         Ok(())
     }
 
@@ -275,7 +276,10 @@ mod tests {
             mock::spawn_layer::<Req, &'static str, _>(TokenAuthLayer::new(tokens()?));
         handle.allow(1);
         assert!(svc.poll_ready().is_ready());
-        let err = svc.call(req).await.err().ok_or("request accepted")?;
+        let err = settle(svc.call(req))
+            .await?
+            .err()
+            .ok_or("request accepted")?;
         assert!(handle.poll_request().is_pending(), "inner was called");
         Ok(err)
     }
