@@ -236,6 +236,26 @@ fn cpu_ticks(pid: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Busy (non-idle) clock ticks of cores 0 and 1, from `/proc/stat`.
+fn core_busy_ticks() -> Option<[u64; 2]> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let mut busy = [None, None];
+    for line in stat.lines() {
+        let mut fields = line.split_whitespace();
+        let slot = match fields.next() {
+            Some("cpu0") => 0,
+            Some("cpu1") => 1,
+            _ => continue,
+        };
+        let values: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
+        // user nice system idle iowait irq softirq steal (guest is in user).
+        let total: u64 = values.iter().take(8).sum();
+        let idle = values.get(3)? + values.get(4)?;
+        busy[slot] = total.checked_sub(idle);
+    }
+    Some([busy[0]?, busy[1]?])
+}
+
 // ------------------------------------------------------------------ servers
 
 /// Which server a process is.
@@ -710,6 +730,8 @@ struct Row {
     p99_ms: f64,
     server_cpu_s: Option<f64>,
     client_cpu_s: Option<f64>,
+    /// Busy time of cores 0 and 1 over the window, in seconds.
+    core_busy_s: Option<[f64; 2]>,
     errors: BTreeMap<String, u64>,
 }
 
@@ -721,6 +743,15 @@ impl Row {
     fn cpu_us_per_command(&self) -> Option<f64> {
         let cpu = self.server_cpu_s?;
         (self.commands > 0).then(|| cpu * 1e6 / self.commands as f64)
+    }
+
+    /// Share of the window cores 0 and 1 spent on other processes (core 0
+    /// minus the server, core 1 minus this client).
+    fn other_load(&self) -> Option<[f64; 2]> {
+        let [c0, c1] = self.core_busy_s?;
+        let server = (c0 - self.server_cpu_s?).max(0.0) / self.seconds;
+        let client = (c1 - self.client_cpu_s?).max(0.0) / self.seconds;
+        Some([server, client])
     }
 
     fn scenario(&self) -> String {
@@ -765,10 +796,12 @@ impl Bench {
         tokio::time::sleep_until(window.start.into()).await;
         let server_before = cpu_ticks(&pid);
         let client_before = cpu_ticks("self");
+        let cores_before = core_busy_ticks();
         let measured_from = Instant::now();
         tokio::time::sleep_until(window.end.into()).await;
         let server_after = cpu_ticks(&pid);
         let client_after = cpu_ticks("self");
+        let cores_after = core_busy_ticks();
         let measured = measured_from.elapsed().as_secs_f64();
 
         let mut latency = histogram()?;
@@ -819,6 +852,12 @@ impl Bench {
             p99_ms: quantile_ms(0.99),
             server_cpu_s: ticks(server_before, server_after),
             client_cpu_s: ticks(client_before, client_after),
+            core_busy_s: cores_before.zip(cores_after).and_then(|(before, after)| {
+                Some([
+                    ticks(Some(before[0]), Some(after[0]))?,
+                    ticks(Some(before[1]), Some(after[1]))?,
+                ])
+            }),
             errors,
         })
     }
@@ -829,7 +868,7 @@ impl Bench {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "{:<34} {:<9} {:>11} {:>9} {:>9} {:>13} {:>8} {:>8} {:>7}",
+        "{:<27} {:<9} {:>10} {:>8} {:>8} {:>15} {:>8} {:>8} {:>12} {:>6}",
         "scenario",
         "server",
         "commands/s",
@@ -838,9 +877,11 @@ fn print_table(rows: &[Row]) {
         "srv CPU us/cmd",
         "srv CPU",
         "cli CPU",
+        "other c0/c1",
         "errors"
     );
-    println!("{}", "-".repeat(119));
+    println!("{}", "-".repeat(114));
+    let mut noisy = false;
     for row in rows {
         let cpu = row
             .cpu_us_per_command()
@@ -851,9 +892,17 @@ fn print_table(rows: &[Row]) {
                 |s| format!("{:.0}%", 100.0 * s / row.seconds),
             )
         };
+        let other = row.other_load().map_or_else(
+            || "n/a".to_owned(),
+            |[c0, c1]| {
+                let mark = if c0.max(c1) > 0.10 { "!" } else { "" };
+                noisy |= !mark.is_empty();
+                format!("{:.0}%/{:.0}%{mark}", 100.0 * c0, 100.0 * c1)
+            },
+        );
         let errors: u64 = row.errors.values().sum();
         println!(
-            "{:<34} {:<9} {:>11.0} {:>9.2} {:>9.2} {:>14} {:>8} {:>8} {:>7}",
+            "{:<27} {:<9} {:>10.0} {:>8.2} {:>8.2} {:>15} {:>8} {:>8} {:>12} {:>6}",
             row.scenario(),
             row.server.name(),
             row.rate(),
@@ -862,7 +911,14 @@ fn print_table(rows: &[Row]) {
             cpu,
             pct(row.server_cpu_s),
             pct(row.client_cpu_s),
+            other,
             errors
+        );
+    }
+    if noisy {
+        println!(
+            "! other processes kept core 0 or 1 more than 10% busy during this scenario: \
+             its figures are disturbed; rerun on a quiet machine"
         );
     }
     let mut any_errors = false;
@@ -964,7 +1020,8 @@ fn print_notes(rows: &[Row]) {
     );
     println!(
         "  - srv CPU / cli CPU: CPU time of the server process / of this client process over the\n    \
-         timed window, as a share of one core (100% = the core is saturated)."
+         timed window, as a share of one core (100% = the core is saturated); other c0/c1: time\n    \
+         cores 0 and 1 spent on anything else (other processes, kernel threads)."
     );
     println!(
         "  - latency: connect (+ handshake) to terminator for one per connection; request to\n    \
