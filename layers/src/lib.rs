@@ -105,6 +105,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod future;
 pub mod logging;
 pub mod size_limit;
 pub mod timeout;

@@ -1,5 +1,6 @@
 use super::{
-    future::{Rejection, ResponseFuture},
+    error::{InvalidToken, MissingToken},
+    future::ResponseFuture,
     Credential, PresentsToken, Tokens,
 };
 use crate::BoxError;
@@ -54,15 +55,15 @@ where
     }
 
     fn call(&mut self, request: R) -> Self::Future {
-        let verdict = match request.credential() {
-            Credential::Missing => Err(Rejection::Missing),
-            Credential::Malformed => Err(Rejection::Invalid),
-            Credential::Token(token) if self.tokens.verify(token) => Ok(()),
-            Credential::Token(_) => Err(Rejection::Invalid),
+        let accepted = match request.credential() {
+            Credential::Missing => return ResponseFuture::rejected(MissingToken),
+            Credential::Malformed => false,
+            Credential::Token(token) => self.tokens.verify(token),
         };
-        match verdict {
-            Ok(()) => ResponseFuture::inner(self.inner.call(request)),
-            Err(rejection) => ResponseFuture::rejected(rejection),
+        if accepted {
+            ResponseFuture::inner(self.inner.call(request))
+        } else {
+            ResponseFuture::rejected(InvalidToken)
         }
     }
 }
