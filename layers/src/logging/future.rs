@@ -13,20 +13,43 @@ use tracing::{field, Span};
 
 pin_project! {
     /// Response future of [`Log`](super::Log): polls the inner future inside
-    /// the request's span and logs the outcome when it completes.
+    /// the request's span and logs the outcome when it completes, or
+    /// `cancelled` if it is dropped before (a timeout outside, a shutdown).
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         span: Span,
         start: Instant,
+        done: bool,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if !*this.done {
+                let _entered = this.span.enter();
+                this.span.record("outcome", field::display("cancelled"));
+                this.span.record("latency_us", elapsed_us(*this.start));
+                tracing::warn!("request cancelled");
+            }
+        }
     }
 }
 
 impl<F> ResponseFuture<F> {
     pub(crate) fn new(inner: F, span: Span, start: Instant) -> Self {
-        ResponseFuture { inner, span, start }
+        ResponseFuture {
+            inner,
+            span,
+            start,
+            done: false,
+        }
     }
+}
+
+fn elapsed_us(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 impl<F, T, E> Future for ResponseFuture<F>
@@ -41,7 +64,8 @@ where
         let this = self.project();
         let _entered = this.span.enter();
         let result = ready!(this.inner.poll(cx)).map_err(Into::into);
-        let latency_us = u64::try_from(this.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        *this.done = true;
+        let latency_us = elapsed_us(*this.start);
         match &result {
             Ok(response) => {
                 this.span

@@ -249,6 +249,31 @@ mod tests {
         Ok(())
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_request_is_logged_as_cancelled() -> Result<(), BoxError> {
+        let (captured, _guard) = capture();
+        let (mut svc, mut handle) = mock::spawn_layer::<Req, Resp, _>(LogLayer::new());
+        handle.allow(1);
+        assert!(svc.poll_ready().is_ready());
+        let fut = svc.call(Req {
+            token: TOKEN,
+            action: "wait",
+        });
+        let _request = received(&mut handle)?;
+        tokio::time::advance(Duration::from_millis(3)).await;
+        drop(fut);
+
+        let text = captured.text();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains(" WARN "), "{text}");
+        assert!(
+            text.contains("what=wait outcome=cancelled latency_us=3000}"),
+            "{text}"
+        );
+        assert!(text.trim_end().ends_with("request cancelled"), "{text}");
+        Ok(())
+    }
+
     #[tokio::test]
     async fn inner_logs_land_in_the_span() -> Result<(), BoxError> {
         let (captured, _guard) = capture();
