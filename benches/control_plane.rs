@@ -61,6 +61,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Client-side kernel cost of one new loopback TCP connection caps this.
 const LOOPBACK_CONNECT_CAP: &str = "~14,000/s";
+/// Other processes busy on a core more than this share disturb a scenario.
+const NOISE_LIMIT: f64 = 0.10;
 
 // ------------------------------------------------------------------ options
 
@@ -70,6 +72,8 @@ struct Options {
     seconds: f64,
     warmup: f64,
     peer: bool,
+    /// Runs of a scenario at most, while other processes disturb it.
+    attempts: u32,
 }
 
 fn usage() -> &'static str {
@@ -87,6 +91,7 @@ fn parse_options() -> Result<Options> {
         seconds: 5.0,
         warmup: 1.0,
         peer: true,
+        attempts: 3,
     };
     let mut seconds_given = false;
     let mut quick = false;
@@ -123,6 +128,7 @@ fn parse_options() -> Result<Options> {
     }
     if quick {
         options.warmup = 0.5;
+        options.attempts = 2;
         if !seconds_given {
             options.seconds = 2.0;
         }
@@ -733,6 +739,8 @@ struct Row {
     /// Busy time of cores 0 and 1 over the window, in seconds.
     core_busy_s: Option<[f64; 2]>,
     errors: BTreeMap<String, u64>,
+    /// Runs made (more than one when other processes disturbed it).
+    runs: u32,
 }
 
 impl Row {
@@ -859,6 +867,7 @@ impl Bench {
                 ])
             }),
             errors,
+            runs: 1,
         })
     }
 }
@@ -868,7 +877,7 @@ impl Bench {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "{:<27} {:<9} {:>10} {:>8} {:>8} {:>15} {:>8} {:>8} {:>12} {:>6}",
+        "{:<27} {:<9} {:>10} {:>8} {:>8} {:>15} {:>8} {:>8} {:>12} {:>6} {:>4}",
         "scenario",
         "server",
         "commands/s",
@@ -878,9 +887,10 @@ fn print_table(rows: &[Row]) {
         "srv CPU",
         "cli CPU",
         "other c0/c1",
-        "errors"
+        "errors",
+        "runs"
     );
-    println!("{}", "-".repeat(114));
+    println!("{}", "-".repeat(119));
     let mut noisy = false;
     for row in rows {
         let cpu = row
@@ -895,14 +905,14 @@ fn print_table(rows: &[Row]) {
         let other = row.other_load().map_or_else(
             || "n/a".to_owned(),
             |[c0, c1]| {
-                let mark = if c0.max(c1) > 0.10 { "!" } else { "" };
+                let mark = if c0.max(c1) > NOISE_LIMIT { "!" } else { "" };
                 noisy |= !mark.is_empty();
                 format!("{:.0}%/{:.0}%{mark}", 100.0 * c0, 100.0 * c1)
             },
         );
         let errors: u64 = row.errors.values().sum();
         println!(
-            "{:<27} {:<9} {:>10.0} {:>8.2} {:>8.2} {:>15} {:>8} {:>8} {:>12} {:>6}",
+            "{:<27} {:<9} {:>10.0} {:>8.2} {:>8.2} {:>15} {:>8} {:>8} {:>12} {:>6} {:>4}",
             row.scenario(),
             row.server.name(),
             row.rate(),
@@ -912,12 +922,13 @@ fn print_table(rows: &[Row]) {
             pct(row.server_cpu_s),
             pct(row.client_cpu_s),
             other,
-            errors
+            errors,
+            row.runs
         );
     }
     if noisy {
         println!(
-            "! other processes kept core 0 or 1 more than 10% busy during this scenario: \
+            "! other processes kept core 0 or 1 more than 10% busy in every run of this scenario: \
              its figures are disturbed; rerun on a quiet machine"
         );
     }
@@ -1021,7 +1032,8 @@ fn print_notes(rows: &[Row]) {
     println!(
         "  - srv CPU / cli CPU: CPU time of the server process / of this client process over the\n    \
          timed window, as a share of one core (100% = the core is saturated); other c0/c1: time\n    \
-         cores 0 and 1 spent on anything else (other processes, kernel threads)."
+         cores 0 and 1 spent on anything else (other processes, kernel threads); a scenario\n    \
+         disturbed by more than 10% is run again (runs), and the quietest run is shown."
     );
     println!(
         "  - latency: connect (+ handshake) to terminator for one per connection; request to\n    \
@@ -1175,11 +1187,25 @@ async fn run(options: Options, placement: Placement) -> Result<()> {
             };
             for mode in [Mode::PerConnection, Mode::Kept] {
                 let reconnects = mode == Mode::Kept && !keeps;
-                eprintln!("[{}] {transport} {mode:?}", kind.name());
-                let row = bench
-                    .run_scenario(&mut server, kind, &target, mode, reconnects)
-                    .await?;
-                rows.push(row);
+                // Another process busy on our cores disturbs the figures:
+                // run again, keep the quietest run.
+                let mut best: Option<Row> = None;
+                for attempt in 1..=options.attempts {
+                    eprintln!("[{}] {transport} {mode:?} (run {attempt})", kind.name());
+                    let mut row = bench
+                        .run_scenario(&mut server, kind, &target, mode, reconnects)
+                        .await?;
+                    row.runs = attempt;
+                    let noise = |row: &Row| row.other_load().map_or(0.0, |[a, b]| a.max(b));
+                    let quiet = noise(&row) <= NOISE_LIMIT;
+                    if best.as_ref().map_or(true, |best| noise(&row) < noise(best)) {
+                        best = Some(row);
+                    }
+                    if quiet {
+                        break;
+                    }
+                }
+                rows.extend(best);
             }
             drop(server);
         }
