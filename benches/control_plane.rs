@@ -268,6 +268,9 @@ fn core_busy_ticks() -> Option<[u64; 2]> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     LdTower,
+    /// A bare tokio server that reads a frame and writes a fixed reply: the
+    /// least any tokio server pays on this machine (kernel, runtime).
+    Floor,
     Original,
 }
 
@@ -275,9 +278,52 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::LdTower => "ld-tower",
+            Kind::Floor => "bare tokio",
             Kind::Original => "original",
         }
     }
+}
+
+/// The argument that makes this bench binary the bare tokio server.
+const FLOOR_SERVER: &str = "--floor-server";
+
+/// The bare tokio server ([`Kind::Floor`]): the same runtime, listener and
+/// framing as ld-tower, no parsing, no stack, a fixed reply.
+fn floor_server() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = ld_tower::server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+        println!("Server started on localhost:{}", listener.local_addr()?.port());
+        let summary: &[u8] = br#"{"totals":{"requests":0,"successes":0,"failures":0,"failure_rate":0.0},"latency_overall":{"count":0,"p50_ms":0.0,"p90_ms":0.0,"p95_ms":0.0,"p99_ms":0.0,"max_ms":0.0},"per_name":{}}
+"#;
+        let mut reply = Vec::new();
+        for piece in [summary, ld_tower::protocol::END] {
+            reply.extend_from_slice(&u32::try_from(piece.len())?.to_be_bytes());
+            reply.extend_from_slice(piece);
+        }
+        let reply: Arc<[u8]> = reply.into();
+        loop {
+            let (mut tcp, _) = listener.accept().await?;
+            let reply = Arc::clone(&reply);
+            tokio::spawn(async move {
+                let mut body = Vec::new();
+                loop {
+                    let mut header = [0u8; 4];
+                    if tcp.read_exact(&mut header).await.is_err() {
+                        return;
+                    }
+                    body.resize(u32::from_be_bytes(header) as usize, 0);
+                    if tcp.read_exact(&mut body).await.is_err()
+                        || tcp.write_all(&reply).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    })
 }
 
 /// A running server process; killed when dropped.
@@ -980,6 +1026,20 @@ fn print_ratios(rows: &[Row], peer_version: &str) {
             ),
         }
     }
+    let cpu = |kind| find(rows, kind, false, Mode::PerConnection).and_then(Row::cpu_us_per_command);
+    if let (Some(floor), Some(ours), Some(theirs)) =
+        (cpu(Kind::Floor), cpu(Kind::LdTower), cpu(Kind::Original))
+    {
+        if floor > 0.0 {
+            println!(
+                "  the floor, plain, one per connection: a bare tokio server (fixed reply, no parsing) costs \
+                 {floor:.1} us per command here, so no tokio server can be more than {:.1}x lower than the \
+                 original on this machine; ld-tower costs {:.2}x the floor",
+                theirs / floor,
+                ours / floor
+            );
+        }
+    }
     let best = rows
         .iter()
         .filter(|row| row.server == Kind::Original && row.commands > 0)
@@ -1054,6 +1114,10 @@ fn main() -> ExitCode {
 }
 
 fn start() -> Result<ExitCode> {
+    if std::env::args().any(|arg| arg == FLOOR_SERVER) {
+        floor_server()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let options = parse_options()?;
     let (reexecuted, placement) = pin_self()?;
     if let Some(code) = reexecuted {
@@ -1122,14 +1186,21 @@ async fn run(options: Options, placement: Placement) -> Result<()> {
     };
 
     let mut rows = Vec::new();
-    let mut kinds = vec![Kind::LdTower];
+    let mut kinds = vec![Kind::LdTower, Kind::Floor];
     if peer.is_some() {
         kinds.push(Kind::Original);
     }
     for kind in kinds {
         for use_tls in [false, true] {
+            if kind == Kind::Floor && use_tls {
+                continue;
+            }
             let mut args: Vec<String> = vec!["serve".into(), "--framed".into()];
             let (program, what) = match (kind, &peer) {
+                (Kind::Floor, _) => {
+                    args = vec![FLOOR_SERVER.into()];
+                    (std::env::current_exe()?, "the bare tokio server")
+                }
                 (Kind::Original, Some((python, _))) => {
                     args.splice(0..0, ["-m".to_owned(), "je_load_density".to_owned()]);
                     args.extend([
@@ -1152,7 +1223,9 @@ async fn run(options: Options, placement: Placement) -> Result<()> {
                     (PathBuf::from(LD_TOWER), "ld-tower")
                 }
             };
-            args.extend(["--token".into(), token.clone()]);
+            if kind != Kind::Floor {
+                args.extend(["--token".into(), token.clone()]);
+            }
             if use_tls {
                 args.extend([
                     "--tls-cert".into(),

@@ -20,6 +20,12 @@ pub trait Acceptor: Send + Sync + 'static {
     /// The stream the codec runs over.
     type Io: AsyncRead + AsyncWrite + Send + Unpin + 'static;
 
+    /// Whether a stream whose client has already closed still needs an
+    /// explicit shutdown before it is dropped (TLS: to send `close_notify`).
+    /// Plain TCP does not: dropping the socket sends the FIN, and skipping
+    /// the shutdown saves the server a system call per connection.
+    const SHUTDOWN_AFTER_CLIENT_CLOSE: bool = true;
+
     /// Completes whatever handshake the stream needs.
     fn accept(&self, tcp: TcpStream) -> impl Future<Output = io::Result<Self::Io>> + Send;
 }

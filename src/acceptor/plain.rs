@@ -13,6 +13,8 @@ pub struct PlainAcceptor;
 impl Acceptor for PlainAcceptor {
     type Io = TcpStream;
 
+    const SHUTDOWN_AFTER_CLIENT_CLOSE: bool = false;
+
     async fn accept(&self, tcp: TcpStream) -> io::Result<TcpStream> {
         Ok(tcp)
     }

@@ -51,8 +51,19 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    match cli.command {
-        Command::Serve(args) => runtime.block_on(serve::run(args)),
-        Command::Send(args) => runtime.block_on(send::run(args)),
-    }
+    // The work runs in a spawned task, not on the thread that blocks on it:
+    // the accept loop then shares the workers' queues with the connections
+    // it spawns, instead of handing each one across threads.
+    let work = async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Send(args) => send::run(args).await,
+        }
+    };
+    runtime.block_on(async {
+        tokio::spawn(work).await.unwrap_or_else(|error| {
+            eprintln!("ld-tower: {error}");
+            ExitCode::from(EXIT_FAILURE)
+        })
+    })
 }

@@ -87,16 +87,28 @@ fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
 
 impl Summary {
     pub(super) fn of(figures: &Figures) -> Summary {
-        let mut overall = new_histogram();
         let (mut successes, mut failures) = (0, 0);
         let mut per_name = BTreeMap::new();
         for (name, f) in figures.per_name() {
-            // Same bounds on both sides: adding cannot fail.
-            let _ = overall.add(f.latency_us());
             successes += f.successes();
             failures += f.failures();
             per_name.insert(name.clone(), PerName::of(f));
         }
+        // One name's histogram is the overall one; only several are merged.
+        let merged;
+        let overall = match figures.per_name().len() {
+            0 => None,
+            1 => figures.per_name().values().next().map(NameFigures::latency_us),
+            _ => {
+                let mut all = new_histogram();
+                for f in figures.per_name().values() {
+                    // Same bounds on both sides: adding cannot fail.
+                    let _ = all.add(f.latency_us());
+                }
+                merged = all;
+                Some(&merged)
+            }
+        };
         let requests = successes + failures;
         Summary {
             totals: Totals {
@@ -109,19 +121,35 @@ impl Summary {
                     failures as f64 / requests as f64
                 },
             },
-            latency_overall: Overall {
-                count: overall.len(),
-                p50_ms: quantile_ms(&overall, 0.50),
-                p90_ms: quantile_ms(&overall, 0.90),
-                p95_ms: quantile_ms(&overall, 0.95),
-                p99_ms: quantile_ms(&overall, 0.99),
-                max_ms: if overall.is_empty() {
-                    0.0
-                } else {
-                    ms(overall.max())
-                },
-            },
+            latency_overall: overall.map_or_else(Overall::zero, Overall::of),
             per_name,
+        }
+    }
+}
+
+impl Overall {
+    fn zero() -> Overall {
+        Overall {
+            count: 0,
+            p50_ms: 0.0,
+            p90_ms: 0.0,
+            p95_ms: 0.0,
+            p99_ms: 0.0,
+            max_ms: 0.0,
+        }
+    }
+
+    fn of(h: &Histogram<u64>) -> Overall {
+        if h.is_empty() {
+            return Overall::zero();
+        }
+        Overall {
+            count: h.len(),
+            p50_ms: quantile_ms(h, 0.50),
+            p90_ms: quantile_ms(h, 0.90),
+            p95_ms: quantile_ms(h, 0.95),
+            p99_ms: quantile_ms(h, 0.99),
+            max_ms: ms(h.max()),
         }
     }
 }

@@ -54,7 +54,6 @@ where
 {
     /// Serves the connection to its end. Errors are logged, never returned.
     pub(super) async fn run<A: Acceptor>(self, acceptor: &A, tcp: TcpStream) {
-        let _ = tcp.set_nodelay(true);
         let io = tokio::select! {
             io = tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(tcp)) => io,
             _ = self.hard_stop.cancelled() => return,
@@ -70,13 +69,18 @@ where
                 return;
             }
         };
+        let shutdown = A::SHUTDOWN_AFTER_CLIENT_CLOSE;
         match self.framing {
-            Framing::Framed => self.serve(io, FramedCodec::new(), false).await,
-            Framing::Legacy => self.serve(io, LegacyCodec::new(), true).await,
+            Framing::Framed => self.serve(io, FramedCodec::new(), false, shutdown).await,
+            Framing::Legacy => self.serve(io, LegacyCodec::new(), true, shutdown).await,
         }
     }
 
-    async fn serve<IO, C>(self, io: IO, codec: C, one_shot: bool)
+    /// Serves the connection, then closes it: flushed always; shut down
+    /// (TLS `close_notify`, FIN) unless the client already closed and the
+    /// stream needs no goodbye; and, if the client may still be sending,
+    /// drained a little so the close does not reset the reply away.
+    async fn serve<IO, C>(self, io: IO, codec: C, one_shot: bool, shutdown_after_client_close: bool)
     where
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
         C: Decoder<Item = Decoded, Error = io::Error> + Encoder<Reply, Error = io::Error> + Send,
@@ -109,13 +113,13 @@ where
             }
             None => tracing::debug!(peer = %self.peer, "grace period over; closing connection"),
         }
-        if tokio::time::timeout(CLOSE_TIMEOUT, transport.close())
-            .await
-            .is_err()
-        {
-            return;
-        }
-        if !self.shutdown.is_cancelled() {
+        let client_closed = transport.client_closed();
+        let closed = if client_closed && !shutdown_after_client_close {
+            tokio::time::timeout(CLOSE_TIMEOUT, transport.flush()).await
+        } else {
+            tokio::time::timeout(CLOSE_TIMEOUT, transport.close()).await
+        };
+        if closed.is_ok() && !client_closed && !self.shutdown.is_cancelled() {
             linger(transport.as_mut().io()).await;
         }
     }

@@ -49,8 +49,9 @@ use connection::Connection;
 pub const LISTEN_BACKLOG: u32 = 4096;
 
 /// Binds a listener for [`Server::new`] with address reuse (the port can be
-/// bound again at once after a shutdown) and a deep backlog
-/// ([`LISTEN_BACKLOG`]).
+/// bound again at once after a shutdown), `TCP_NODELAY` (which accepted
+/// connections inherit: a reply is written in one go and must not wait for
+/// an ACK) and a deep backlog ([`LISTEN_BACKLOG`]).
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
@@ -58,6 +59,7 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
 }

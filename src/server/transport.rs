@@ -47,6 +47,8 @@ pin_project! {
         reading: bool,
         // A reply that closes the connection has been sent: later ones are dropped.
         closing: bool,
+        // The client closed its side: nothing is left unread.
+        client_closed: bool,
     }
 }
 
@@ -73,7 +75,15 @@ where
             one_shot,
             reading: true,
             closing: false,
+            client_closed: false,
         }
+    }
+}
+
+impl<IO, C> Transport<IO, C> {
+    /// Whether the client closed its side (its end of stream was read).
+    pub(crate) fn client_closed(&self) -> bool {
+        self.client_closed
     }
 }
 
@@ -118,6 +128,7 @@ where
             }
             Poll::Ready(None) => {
                 *this.reading = false;
+                *this.client_closed = true;
                 Poll::Ready(None)
             }
             Poll::Pending => {
