@@ -98,7 +98,11 @@ impl Summary {
         let merged;
         let overall = match figures.per_name().len() {
             0 => None,
-            1 => figures.per_name().values().next().map(NameFigures::latency_us),
+            1 => figures
+                .per_name()
+                .values()
+                .next()
+                .map(NameFigures::latency_us),
             _ => {
                 let mut all = new_histogram();
                 for f in figures.per_name().values() {
