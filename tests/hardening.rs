@@ -449,3 +449,45 @@ async fn a_thousand_idle_connections_never_delay_a_working_one() {
         assert_eq!(read_exact(&mut io, want.len()).await, want);
     }
 }
+
+#[tokio::test]
+async fn a_quit_request_lets_a_command_in_flight_finish() {
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let server = start_with(
+        Options {
+            framing: Framing::Framed,
+            tokens: vec!["s3cret"],
+            ..Options::default()
+        },
+        control_with_wait(started.clone(), release.clone()),
+    )
+    .await;
+    let mut busy = server.connect().await;
+    busy.write_all(&frame(
+        br#"{"token": "s3cret", "command": [["TEST_wait"]]}"#,
+    ))
+    .await
+    .expect("write");
+    started.notified().await;
+    let mut quitter = server.connect().await;
+    let got = exchange(
+        &mut quitter,
+        &frame(br#"{"token": "s3cret", "op": "quit"}"#),
+    )
+    .await;
+    assert_eq!(got, wire(Framing::Framed, &[b"Server shutting down\n"]));
+    assert!(
+        !server.handle.is_finished(),
+        "the server did not wait for the command"
+    );
+    release.notify_one();
+    assert_eq!(
+        read_all(&mut busy).await,
+        wire(Framing::Framed, &[b"done\n", END])
+    );
+    tokio::time::timeout(DEADLINE, server.handle)
+        .await
+        .expect("stopped in time")
+        .expect("task")
+        .expect("result");
+}
