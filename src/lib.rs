@@ -17,6 +17,8 @@
 //!   live in the `ld-tower-layers` crate;
 //! - [`control`]: the command service itself;
 //! - [`actions`]: the action registry and the built-in actions;
+//! - [`engine`]: the load engine (virtual users, HTTP client, tasks,
+//!   pacing); [`resolver`]: the `${...}` placeholders of tasks;
 //! - [`figures`] and [`state`]: what the actions act on;
 //! - [`client`]: a client for both framings, plain or TLS;
 //! - [`cli`]: the `ld-tower` command line.
@@ -29,8 +31,10 @@ pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod control;
+pub mod engine;
 pub mod figures;
 pub mod protocol;
+pub mod resolver;
 pub mod server;
 pub mod stack;
 pub mod state;

@@ -1,5 +1,6 @@
-//! The built-in actions of this release: `LD_summary`, `LD_clear_records`,
-//! `LD_execute_action`.
+//! The records and nesting actions: `LD_summary`, `LD_clear_records`,
+//! `LD_execute_action`, `LD_execute_files`; and the registration of every
+//! built-in action.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,7 +12,10 @@ pub(super) fn register(registry: &mut Registry) {
     registry
         .register("LD_summary", summary)
         .register("LD_clear_records", clear_records)
-        .register("LD_execute_action", execute_action);
+        .register("LD_execute_action", execute_action)
+        .register("LD_execute_files", execute_files);
+    super::load::register(registry);
+    super::resolver::register_actions(registry);
 }
 
 /// The figures of the records kept so far (zeroed while nothing has run).
@@ -39,9 +43,15 @@ struct ExecuteAction {
 /// the message, if a nested action failed.
 async fn execute_action(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let ExecuteAction { action_list } = args.parse(&["action_list"])?;
+    run_nested(&ctx, &action_list).await
+}
+
+/// Runs `actions` one level deeper: the list of results, or an error
+/// holding them if one failed.
+async fn run_nested(ctx: &ActionContext, actions: &Value) -> Result<Value, ActionError> {
     let nested = ctx.nested()?;
     let results = nested
-        .run(&action_list)
+        .run(actions)
         .await
         .map_err(|e| ActionError::new(e.to_string()))?;
     let failed = results.iter().filter(|r| r.result.is_err()).count();
@@ -63,4 +73,41 @@ async fn execute_action(ctx: ActionContext, args: Args) -> Result<Value, ActionE
         )));
     }
     Ok(Value::Array(values))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecuteFiles {
+    execute_files_list: Vec<std::path::PathBuf>,
+}
+
+/// Runs the action files in order; one result list per file. Fails, naming
+/// the file, when one cannot be read or parsed or one of its actions failed;
+/// the files after it still run.
+async fn execute_files(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let ExecuteFiles { execute_files_list } = args.parse(&["execute_files_list"])?;
+    let mut results = Vec::with_capacity(execute_files_list.len());
+    let mut failures = Vec::new();
+    for path in &execute_files_list {
+        let outcome = match tokio::fs::read(path).await {
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                Err(e) => Err(format!("{} is not JSON: {e}", path.display())),
+                Ok(actions) => run_nested(&ctx, &actions)
+                    .await
+                    .map_err(|e| format!("{}: {e}", path.display())),
+            },
+        };
+        match outcome {
+            Ok(value) => results.push(value),
+            Err(message) => {
+                results.push(Value::String(format!("Error: {message}")));
+                failures.push(message);
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Err(ActionError::new(failures.join("; ")));
+    }
+    Ok(Value::Array(results))
 }

@@ -19,7 +19,9 @@
 
 mod args;
 mod builtin;
+mod load;
 mod registry;
+mod resolver;
 mod run;
 
 pub use args::Args;

@@ -165,7 +165,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Framing::Legacy
     };
     let control = Control::default();
-    let shutdown = shutdown_signal(control.quit_signal())?;
+    let signalled = shutdown_signal(control.quit_signal())?;
+    let state = control.state().clone();
+    let shutdown = async move {
+        signalled.await;
+        // A running load test stops now, not at the end of the grace period.
+        state.begin_shutdown();
+    };
     announce(&format!("Server started on {}:{}", args.host, local.port()));
     let served = match tls {
         Some(tls) => {

@@ -1,9 +1,15 @@
 //! Figures: per request name, an HDR histogram of latency (microseconds, 3
-//! significant digits) and success/failure counts. Nothing here grows with
-//! the number of requests; `LD_summary` is computed from these.
+//! significant digits), counts by status code and a bounded sample of
+//! failure messages; and a per-second time series for charts. Nothing here
+//! grows with the number of requests; `LD_summary`, `LD_test_status` and the
+//! reports are computed from these.
 
+mod name;
+mod series;
 mod summary;
 
+pub use name::{FailureSample, NameFigures};
+pub use series::{SecondPoint, SecondWindow, TimeSeries};
 pub use summary::{Overall, PerName, Summary, Totals};
 
 use std::collections::BTreeMap;
@@ -12,64 +18,42 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 /// The largest latency kept: one hour, in microseconds. Longer ones count as this.
-const MAX_LATENCY_US: u64 = 3_600_000_000;
+pub(crate) const MAX_LATENCY_US: u64 = 3_600_000_000;
 
-/// The figures of one request name.
-#[derive(Clone, Debug)]
-pub struct NameFigures {
-    /// Latency of every request, in microseconds.
-    latency_us: Histogram<u64>,
-    /// Requests that succeeded.
-    successes: u64,
-    /// Requests that failed.
-    failures: u64,
-}
-
-impl NameFigures {
-    fn new() -> Self {
-        NameFigures {
-            latency_us: new_histogram(),
-            successes: 0,
-            failures: 0,
-        }
-    }
-
-    /// Adds one request.
-    pub fn record(&mut self, latency: Duration, success: bool) {
-        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.latency_us
-            .saturating_record(us.clamp(1, MAX_LATENCY_US));
-        if success {
-            self.successes += 1;
-        } else {
-            self.failures += 1;
-        }
-    }
-
-    /// The latency histogram, in microseconds.
-    pub fn latency_us(&self) -> &Histogram<u64> {
-        &self.latency_us
-    }
-
-    /// Requests that succeeded.
-    pub fn successes(&self) -> u64 {
-        self.successes
-    }
-
-    /// Requests that failed.
-    pub fn failures(&self) -> u64 {
-        self.failures
-    }
+/// A latency as whole microseconds, within what the histograms keep.
+pub(crate) fn latency_us(latency: Duration) -> u64 {
+    u64::try_from(latency.as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_LATENCY_US)
 }
 
 // The bounds are constants: `new_with_bounds` fails only for low < 1,
 // high < 2 * low or more than 5 significant figures.
 #[allow(clippy::expect_used)]
-fn new_histogram() -> Histogram<u64> {
+pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("constant bounds are valid")
 }
 
-/// All figures of the records kept by a server (or a run).
+/// How one request ended, as figures keep it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome<'a> {
+    /// The response's status code, if a response came.
+    pub status: Option<u16>,
+    /// Why it failed, if it did.
+    pub failure: Option<&'a str>,
+}
+
+impl Outcome<'_> {
+    /// A success with `status`.
+    pub fn ok(status: u16) -> Self {
+        Outcome {
+            status: Some(status),
+            failure: None,
+        }
+    }
+}
+
+/// All figures of the records kept by a server (or a run), by request name.
 #[derive(Clone, Debug, Default)]
 pub struct Figures {
     per_name: BTreeMap<String, NameFigures>,
@@ -77,19 +61,37 @@ pub struct Figures {
 
 impl Figures {
     /// Adds one request under `name`.
-    pub fn record(&mut self, name: &str, latency: Duration, success: bool) {
-        if let Some(figures) = self.per_name.get_mut(name) {
-            figures.record(latency, success);
-            return;
+    pub fn record(&mut self, name: &str, latency: Duration, outcome: Outcome<'_>) {
+        match self.per_name.get_mut(name) {
+            Some(figures) => figures.record(latency, outcome),
+            None => {
+                let mut figures = NameFigures::new();
+                figures.record(latency, outcome);
+                self.per_name.insert(name.to_owned(), figures);
+            }
         }
-        let mut figures = NameFigures::new();
-        figures.record(latency, success);
-        self.per_name.insert(name.to_owned(), figures);
+    }
+
+    /// Adds every figure of `other`.
+    pub fn merge(&mut self, other: &Figures) {
+        for (name, theirs) in &other.per_name {
+            match self.per_name.get_mut(name) {
+                Some(ours) => ours.merge(theirs),
+                None => {
+                    self.per_name.insert(name.clone(), theirs.clone());
+                }
+            }
+        }
     }
 
     /// Forgets every record.
     pub fn clear(&mut self) {
         self.per_name.clear();
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.per_name.is_empty()
     }
 
     /// The figures per name.

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+#[cfg(test)]
+use super::Outcome;
 use super::{new_histogram, Figures, NameFigures};
 
 /// `LD_summary`'s result.
@@ -195,9 +197,24 @@ mod tests {
     fn counts_and_percentiles() {
         let mut f = Figures::default();
         for ms in 1..=100 {
-            f.record("home", Duration::from_millis(ms), ms <= 90);
+            let outcome = if ms <= 90 {
+                Outcome::ok(200)
+            } else {
+                Outcome {
+                    status: Some(500),
+                    failure: Some("500"),
+                }
+            };
+            f.record("home", Duration::from_millis(ms), outcome);
         }
-        f.record("login", Duration::from_millis(5), false);
+        f.record(
+            "login",
+            Duration::from_millis(5),
+            Outcome {
+                status: None,
+                failure: Some("refused"),
+            },
+        );
         let s = f.summary();
         assert_eq!(s.totals.requests, 101);
         assert_eq!(s.totals.failures, 11);

@@ -295,11 +295,13 @@ pub async fn start_with(options: Options, control: Control) -> InProcess {
     let stop = tokio_util::sync::CancellationToken::new();
     let quit = control.quit_signal();
     let stop2 = stop.clone();
+    let state = control.state().clone();
     let shutdown = async move {
         tokio::select! {
             () = quit.cancelled() => {}
             () = stop2.cancelled() => {}
         }
+        state.begin_shutdown();
     };
     let limits = options.limits.unwrap_or_default();
     let tls = options.tls.then(|| Arc::new(tls_files()));

@@ -1,0 +1,278 @@
+//! The load-test actions: `LD_start_test`, `LD_stop_test`, `LD_test_status`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Map, Value};
+
+use super::{ActionContext, ActionError, Args, Registry};
+use crate::engine::{Plan, Scenario, Status, Wait, DEFAULT_TIMEOUT};
+
+pub(super) fn register(registry: &mut Registry) {
+    registry
+        .register("LD_start_test", start_test)
+        .register("LD_stop_test", stop_test)
+        .register("LD_test_status", test_status);
+}
+
+/// A key given as `null` is `Some(None)`; a key not given is `None`.
+fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `LD_start_test`'s keyword arguments: LoadDensity's names and defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartTest {
+    #[serde(default)]
+    user_detail_dict: Option<Map<String, Value>>,
+    #[serde(default)]
+    user_count: Option<u64>,
+    #[serde(default)]
+    spawn_rate: Option<f64>,
+    #[serde(default, deserialize_with = "given")]
+    test_time: Option<Option<f64>>,
+    #[serde(default)]
+    web_ui_dict: Option<Value>,
+    #[serde(default)]
+    runner_mode: Option<String>,
+    #[serde(default)]
+    load_shape: Option<Value>,
+    #[serde(default)]
+    shape_config: Option<Value>,
+    #[serde(default)]
+    tasks: Value,
+    #[serde(default)]
+    variables: Option<Map<String, Value>>,
+    #[serde(default)]
+    csv_sources: Option<Vec<Value>>,
+    #[serde(default)]
+    wait_time: Option<Value>,
+    #[serde(default)]
+    arrival_rate: Option<f64>,
+    #[serde(default)]
+    request_timeout: Option<f64>,
+    #[serde(default)]
+    engine: Option<String>,
+    #[serde(default)]
+    thresholds: Option<Value>,
+}
+
+/// LoadDensity's positional order.
+const POSITIONAL: &[&str] = &[
+    "user_detail_dict",
+    "user_count",
+    "spawn_rate",
+    "test_time",
+    "web_ui_dict",
+    "runner_mode",
+    "load_shape",
+    "shape_config",
+];
+
+/// The user types ld-tower drives (both on one HTTP/1.1 client).
+const HTTP_USERS: &[&str] = &["fast_http_user", "http_user"];
+
+fn error(message: impl Into<String>) -> ActionError {
+    ActionError::new(message)
+}
+
+/// Checks the arguments and turns them into a plan; `notes` collects what
+/// ld-tower accepts but cannot honour.
+fn plan(
+    ctx: &ActionContext,
+    args: StartTest,
+    notes: &mut Vec<String>,
+) -> Result<(Plan, Value), ActionError> {
+    let detail = args.user_detail_dict.unwrap_or_else(|| {
+        json!({"user": "fast_http_user"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    });
+    let user = detail
+        .get("user")
+        .and_then(Value::as_str)
+        .unwrap_or("fast_http_user");
+    if !HTTP_USERS.contains(&user) {
+        return Err(error(format!(
+            "user type {user:?} is not supported by ld-tower: it drives HTTP (fast_http_user, http_user)"
+        )));
+    }
+    if let Some(key) = detail
+        .keys()
+        .find(|k| !["user", "host", "base_url"].contains(&k.as_str()))
+    {
+        return Err(error(format!(
+            "user_detail_dict: key {key:?} is not supported (supported: user, host, base_url)"
+        )));
+    }
+    let runner_mode = args.runner_mode.unwrap_or_else(|| "local".into());
+    if runner_mode != "local" {
+        return Err(error(format!(
+            "runner_mode {runner_mode:?} is not supported: ld-tower runs tests locally (\"local\")"
+        )));
+    }
+    if args.load_shape.as_ref().is_some_and(|v| !v.is_null())
+        || args.shape_config.as_ref().is_some_and(|v| !v.is_null())
+    {
+        return Err(error(
+            "load_shape/shape_config are not supported: use user_count, spawn_rate and arrival_rate",
+        ));
+    }
+    if args.thresholds.as_ref().is_some_and(|v| !v.is_null()) {
+        return Err(error(
+            "thresholds are not supported by this version of ld-tower",
+        ));
+    }
+    if args.web_ui_dict.as_ref().is_some_and(|v| !v.is_null()) {
+        notes.push(
+            "web_ui_dict: ld-tower has no web UI; follow a running test with LD_test_status".into(),
+        );
+    }
+    if let Some(engine) = &args.engine {
+        if engine != "locust" && engine != "asyncio" {
+            return Err(error(format!(
+                "engine {engine:?} is not one of \"locust\", \"asyncio\""
+            )));
+        }
+        notes.push(format!(
+            "engine {engine:?}: ld-tower runs every test on its own engine"
+        ));
+    }
+    let users = args.user_count.unwrap_or(50);
+    if users == 0 || users > 100_000 {
+        return Err(error("user_count must be from 1 to 100000"));
+    }
+    let spawn_rate = args.spawn_rate.unwrap_or(10.0);
+    if !(spawn_rate.is_finite() && spawn_rate > 0.0) {
+        return Err(error(
+            "spawn_rate must be a positive number of users per second",
+        ));
+    }
+    let test_time = args.test_time.unwrap_or(Some(60.0));
+    let duration = match test_time {
+        None => None,
+        Some(s) => Some(
+            Duration::try_from_secs_f64(s)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| error("test_time must be a positive number of seconds, or null"))?,
+        ),
+    };
+    let wait = match &args.wait_time {
+        None | Some(Value::Null) => Wait::default(),
+        Some(value) => Wait::parse(value).map_err(error)?,
+    };
+    if let Some(rate) = args.arrival_rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(error(
+                "arrival_rate must be a positive number of iterations per second",
+            ));
+        }
+    }
+    let timeout = match args.request_timeout {
+        None => DEFAULT_TIMEOUT,
+        Some(s) => Duration::try_from_secs_f64(s)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| error("request_timeout must be a positive number of seconds"))?,
+    };
+    let scenario = Scenario::parse(&args.tasks).map_err(|e| error(e.to_string()))?;
+    super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref())?;
+    let base = detail
+        .get("host")
+        .or_else(|| detail.get("base_url"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| {
+            ctx.state().resolver(|r| {
+                r.variables()
+                    .get("host")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+        });
+    let parameters = json!({
+        "user_detail": Value::Object(detail),
+        "user_count": users,
+        "spawn_rate": spawn_rate,
+        "test_time": test_time,
+        "web_ui": args.web_ui_dict.unwrap_or(Value::Null),
+        "runner_mode": runner_mode,
+    });
+    let plan = Plan {
+        users: users as usize,
+        spawn_rate,
+        duration,
+        scenario,
+        base,
+        wait,
+        arrival_rate: args.arrival_rate,
+        timeout,
+        tls: ctx.state().tls(),
+    };
+    Ok((plan, parameters))
+}
+
+/// Runs a load test to its end; returns its parameters and summary.
+async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let args: StartTest = args.parse(POSITIONAL)?;
+    let mut notes = Vec::new();
+    let (plan, parameters) = plan(&ctx, args, &mut notes)?;
+    let resolver = ctx.state().resolver(|r| r.clone());
+    let state = ctx.state().clone();
+    let keep_state = state.clone();
+    let finished = state
+        .engine()
+        .run(plan, &resolver, state.shutdown_signal(), move |finished| {
+            keep_state.keep(finished)
+        })
+        .await
+        .map_err(|e| error(e.to_string()))?;
+    let mut result = parameters;
+    if let Value::Object(map) = &mut result {
+        map.insert("elapsed_s".into(), json!(finished.elapsed.as_secs_f64()));
+        map.insert("users_started".into(), json!(finished.users_started));
+        map.insert("stopped_early".into(), json!(finished.stopped_early));
+        map.insert(
+            "summary".into(),
+            serde_json::to_value(finished.figures.summary()).map_err(|e| error(e.to_string()))?,
+        );
+        if !notes.is_empty() {
+            map.insert("notes".into(), json!(notes));
+        }
+    }
+    Ok(result)
+}
+
+/// Stops the running test early.
+async fn stop_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    args.none()?;
+    Ok(if ctx.state().engine().stop() {
+        json!({"stopped": true})
+    } else {
+        json!({"stopped": false, "reason": "no test is running"})
+    })
+}
+
+/// The running test's live figures (or the last test's final ones).
+async fn test_status(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    args.none()?;
+    let status = ctx.state().engine().status().unwrap_or(Status {
+        running: false,
+        users: 0,
+        target_users: 0,
+        elapsed_s: 0.0,
+        test_time_s: None,
+        requests: 0,
+        failures: 0,
+        current_rps: 0,
+        p50_ms: 0.0,
+        p95_ms: 0.0,
+        p99_ms: 0.0,
+    });
+    serde_json::to_value(status).map_err(|e| error(e.to_string()))
+}

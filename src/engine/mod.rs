@@ -1,0 +1,359 @@
+//! The load engine: virtual users as tokio tasks, spawned at a rate up to a
+//! count, each with one keep-alive HTTP/1.1 connection, for a time or until
+//! stopped; their figures kept per user (no contention), merged each second
+//! into the time series, on demand for the live status, and at the end into
+//! the server's records.
+
+mod check;
+mod http;
+mod pacing;
+mod task;
+mod user;
+
+pub use self::http::{
+    tls_config, tls_config_with, HttpClient, HttpError, Response, DEFAULT_TIMEOUT,
+};
+pub use pacing::{Arrivals, Wait};
+pub use task::{
+    Assertion, Auth, Body, Condition, Extractor, Mode, Scenario, Source, Task, TaskError,
+};
+pub use user::Recorder;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_util::sync::CancellationToken;
+
+use crate::figures::{new_histogram, Figures, SecondWindow, TimeSeries};
+use crate::resolver::Resolver;
+use user::User;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A test to run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Users to reach.
+    pub users: usize,
+    /// Users started per second.
+    pub spawn_rate: f64,
+    /// How long the test runs from its start; `None`: until stopped.
+    pub duration: Option<Duration>,
+    /// What each user does.
+    pub scenario: Scenario,
+    /// What relative URLs are relative to.
+    pub base: Option<String>,
+    /// The pause between a user's iterations.
+    pub wait: Wait,
+    /// Iterations per second across all users (an open model), instead of `wait`.
+    pub arrival_rate: Option<f64>,
+    /// A request's timeout unless its task sets one.
+    pub timeout: Duration,
+    /// TLS for https targets.
+    pub tls: Arc<ClientConfig>,
+}
+
+/// Why a test could not start.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// Another test is running.
+    #[error("a test is already running (stop it with LD_stop_test, or wait for it to end)")]
+    Busy,
+}
+
+/// What a finished test leaves.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    /// Every request's figures.
+    pub figures: Figures,
+    /// One point per second.
+    pub series: TimeSeries,
+    /// How long it ran.
+    pub elapsed: Duration,
+    /// Users started.
+    pub users_started: usize,
+    /// Whether it was stopped before its time (LD_stop_test, shutdown).
+    pub stopped_early: bool,
+}
+
+/// A test's live figures (`LD_test_status`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Status {
+    /// Whether a test is running (the figures are then of that test).
+    pub running: bool,
+    /// Users running now.
+    pub users: usize,
+    /// Users the test ramps up to.
+    pub target_users: usize,
+    /// Seconds since the test started.
+    pub elapsed_s: f64,
+    /// The test's length, `null` for "until stopped".
+    pub test_time_s: Option<f64>,
+    /// Requests so far.
+    pub requests: u64,
+    /// Failed requests so far.
+    pub failures: u64,
+    /// Requests in the last complete second.
+    pub current_rps: u64,
+    /// Median latency so far, ms.
+    pub p50_ms: f64,
+    /// 95th percentile so far, ms.
+    pub p95_ms: f64,
+    /// 99th percentile so far, ms.
+    pub p99_ms: f64,
+}
+
+/// The test in progress.
+#[derive(Debug)]
+struct Live {
+    started: Instant,
+    target_users: usize,
+    duration: Option<Duration>,
+    stop: CancellationToken,
+    users: AtomicUsize,
+    recorders: Mutex<Vec<Arc<Mutex<Recorder>>>>,
+    series: Mutex<TimeSeries>,
+}
+
+impl Live {
+    fn recorders(&self) -> Vec<Arc<Mutex<Recorder>>> {
+        lock(&self.recorders).clone()
+    }
+
+    /// Closes the second in progress as point `second`.
+    fn tick(&self, second: u64) {
+        let mut total = SecondWindow::default();
+        for recorder in self.recorders() {
+            lock(&recorder).window.drain_into(&mut total);
+        }
+        lock(&self.series).push(total.point(second));
+    }
+
+    fn figures(&self) -> Figures {
+        let mut figures = Figures::default();
+        for recorder in self.recorders() {
+            figures.merge(&lock(&recorder).figures);
+        }
+        figures
+    }
+
+    fn status(&self) -> Status {
+        let figures = self.figures();
+        let mut overall = new_histogram();
+        let (mut requests, mut failures) = (0, 0);
+        for f in figures.per_name().values() {
+            let _ = overall.add(f.latency_us());
+            requests += f.count();
+            failures += f.failures();
+        }
+        let q = |q: f64| {
+            if overall.is_empty() {
+                0.0
+            } else {
+                overall.value_at_quantile(q) as f64 / 1000.0
+            }
+        };
+        Status {
+            running: true,
+            users: self.users.load(Ordering::Relaxed),
+            target_users: self.target_users,
+            elapsed_s: self.started.elapsed().as_secs_f64(),
+            test_time_s: self.duration.map(|d| d.as_secs_f64()),
+            requests,
+            failures,
+            current_rps: lock(&self.series).last().map_or(0, |p| p.requests),
+            p50_ms: q(0.50),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+        }
+    }
+}
+
+/// Runs one test at a time and answers for it while it runs.
+#[derive(Debug, Default)]
+pub struct Engine {
+    live: Mutex<Option<Arc<Live>>>,
+    last: Mutex<Option<Status>>,
+}
+
+/// Clears the engine's live test when the run ends, however it ends (the
+/// run's future may be dropped: a command timeout, the grace period).
+struct Running<'a> {
+    engine: &'a Engine,
+    live: Arc<Live>,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.live.stop.cancel();
+        let mut status = self.live.status();
+        status.running = false;
+        status.users = 0;
+        *lock(&self.engine.last) = Some(status);
+        *lock(&self.engine.live) = None;
+    }
+}
+
+impl Engine {
+    /// Runs `plan` to its end (its time, [`Engine::stop`], or `shutdown`),
+    /// each user forking `resolver`. When the returned future is dropped
+    /// early, the users stop with it; `keep` receives the figures in every
+    /// case, so a cancelled test's figures are kept too.
+    pub async fn run(
+        &self,
+        plan: Plan,
+        resolver: &Resolver,
+        shutdown: CancellationToken,
+        keep: impl Fn(&Finished) + Send,
+    ) -> Result<Finished, EngineError> {
+        let stop = shutdown.child_token();
+        let live = {
+            let mut slot = lock(&self.live);
+            if slot.is_some() {
+                return Err(EngineError::Busy);
+            }
+            let live = Arc::new(Live {
+                started: Instant::now(),
+                target_users: plan.users,
+                duration: plan.duration,
+                stop: stop.clone(),
+                users: AtomicUsize::new(0),
+                recorders: Mutex::new(Vec::with_capacity(plan.users)),
+                series: Mutex::new(TimeSeries::default()),
+            });
+            *slot = Some(Arc::clone(&live));
+            live
+        };
+        let running = Running {
+            engine: self,
+            live: Arc::clone(&live),
+        };
+        let finish = |stopped_early: bool| {
+            let elapsed = live.started.elapsed();
+            let second = elapsed.as_secs();
+            // The part-second at the end is a point too, if anything happened in it.
+            let mut total = SecondWindow::default();
+            for recorder in live.recorders() {
+                lock(&recorder).window.drain_into(&mut total);
+            }
+            let point = total.point(second);
+            if point.requests > 0 {
+                lock(&live.series).push(point);
+            }
+            Finished {
+                figures: live.figures(),
+                series: lock(&live.series).clone(),
+                elapsed,
+                users_started: live.recorders().len(),
+                stopped_early,
+            }
+        };
+        // Whatever happens to this future, the figures are kept.
+        struct Keep<'k, F: Fn(&Finished), G: Fn(bool) -> Finished> {
+            keep: &'k F,
+            finish: &'k G,
+            done: bool,
+        }
+        impl<F: Fn(&Finished), G: Fn(bool) -> Finished> Drop for Keep<'_, F, G> {
+            fn drop(&mut self) {
+                if !self.done {
+                    (self.keep)(&(self.finish)(true));
+                }
+            }
+        }
+        let mut keeper = Keep {
+            keep: &keep,
+            finish: &finish,
+            done: false,
+        };
+
+        let plan = Arc::new(plan);
+        let arrivals = plan
+            .arrival_rate
+            .and_then(|rate| Arrivals::new(live.started, rate))
+            .map(Arc::new);
+        let mut users = JoinSet::new();
+        let deadline = plan.duration.map(|d| live.started + d);
+        let end = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(end);
+        let spawn_every =
+            Duration::try_from_secs_f64(1.0 / plan.spawn_rate).unwrap_or(Duration::ZERO);
+        let mut next_spawn = live.started;
+        let mut next_tick = live.started + Duration::from_secs(1);
+        let mut second = 0;
+        let mut seed = fastrand::Rng::new();
+        let stopped_early = loop {
+            let spawning = users.len() < plan.users;
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break true,
+                () = &mut end => break false,
+                () = tokio::time::sleep_until(next_tick) => {
+                    live.tick(second);
+                    second += 1;
+                    next_tick += Duration::from_secs(1);
+                }
+                () = tokio::time::sleep_until(next_spawn), if spawning => {
+                    let recorder = Arc::new(Mutex::new(Recorder::default()));
+                    lock(&live.recorders).push(Arc::clone(&recorder));
+                    let user = User {
+                        plan: Arc::clone(&plan),
+                        client: HttpClient::new(Arc::clone(&plan.tls)),
+                        session: resolver.fork(),
+                        recorder,
+                        arrivals: arrivals.clone(),
+                        stop: stop.clone(),
+                        rng: seed.fork(),
+                    };
+                    let counter = Arc::clone(&live);
+                    counter.users.fetch_add(1, Ordering::Relaxed);
+                    users.spawn(async move {
+                        user.run().await;
+                        counter.users.fetch_sub(1, Ordering::Relaxed);
+                    });
+                    next_spawn += spawn_every;
+                }
+            }
+        };
+        stop.cancel();
+        // Users stop at their next await point; none is left running.
+        while users.join_next().await.is_some() {}
+        let finished = finish(stopped_early);
+        keeper.done = true;
+        keep(&finished);
+        drop(running);
+        Ok(finished)
+    }
+
+    /// Stops the running test; false if none runs.
+    pub fn stop(&self) -> bool {
+        match lock(&self.live).as_ref() {
+            Some(live) => {
+                live.stop.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The running test's live figures, or the last test's final ones.
+    pub fn status(&self) -> Option<Status> {
+        let live = lock(&self.live).clone();
+        match live {
+            Some(live) => Some(live.status()),
+            None => lock(&self.last).clone(),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! A virtual user: a tokio task that walks the scenario, iteration after
+//! iteration, with its own connection, variables and figures.
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, COOKIE};
+use http::Request;
+use http_body_util::Full;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::check::{self, Json};
+use super::http::HttpClient;
+use super::pacing::{Arrivals, Wait};
+use super::task::{Auth, Body, Mode, Scenario, Task};
+use super::Plan;
+use crate::figures::{Figures, Outcome, SecondWindow};
+use crate::resolver::{Scope, Session};
+
+/// What a user has recorded: its own, so recording never contends; the
+/// engine merges them for status, each second, and at the end.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    /// Every request of this user.
+    pub figures: Figures,
+    /// The requests of the second in progress.
+    pub window: SecondWindow,
+}
+
+pub(super) struct User {
+    pub(super) plan: Arc<Plan>,
+    pub(super) client: HttpClient,
+    pub(super) session: Session,
+    pub(super) recorder: Arc<Mutex<Recorder>>,
+    pub(super) arrivals: Option<Arc<Arrivals>>,
+    pub(super) stop: CancellationToken,
+    pub(super) rng: fastrand::Rng,
+}
+
+impl User {
+    /// Iterates until stopped.
+    pub(super) async fn run(mut self) {
+        while !self.stop.is_cancelled() {
+            let due = match &self.arrivals {
+                Some(arrivals) => {
+                    let due = arrivals.claim();
+                    tokio::select! {
+                        () = tokio::time::sleep_until(due) => {}
+                        () = self.stop.cancelled() => return,
+                    }
+                    Some(due)
+                }
+                None => None,
+            };
+            self.iteration(due).await;
+            let pause = match (&self.arrivals, self.plan.wait) {
+                (Some(_), _) | (None, Wait::None) => None,
+                (None, wait) => wait.next(&mut self.rng),
+            };
+            match pause {
+                Some(pause) => tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = self.stop.cancelled() => return,
+                },
+                // Nothing to wait for: let the other tasks of this thread run.
+                None => tokio::task::yield_now().await,
+            }
+        }
+    }
+
+    async fn iteration(&mut self, mut due: Option<Instant>) {
+        let plan = Arc::clone(&self.plan);
+        let scenario: &Scenario = &plan.scenario;
+        match scenario.mode {
+            Mode::Weighted => {
+                if let Some(task) = pick(&scenario.tasks, &mut self.rng) {
+                    self.execute(task, due).await;
+                }
+            }
+            Mode::Sequence | Mode::Conditional => {
+                for task in &scenario.tasks {
+                    if self.stop.is_cancelled() {
+                        return;
+                    }
+                    self.execute(task, due.take()).await;
+                }
+            }
+        }
+    }
+
+    /// Makes one request of `task` (if its conditions let it) and records it.
+    /// Latency runs from `due` when the iteration was scheduled (arrival rate).
+    async fn execute(&mut self, task: &Task, due: Option<Instant>) {
+        let User {
+            plan,
+            client,
+            session,
+            recorder,
+            stop,
+            ..
+        } = self;
+        let mut scope = session.scope();
+        if !check::runs(task, &mut scope) {
+            return;
+        }
+        let request = build(task, &plan.base, &mut scope);
+        let began = due.unwrap_or_else(Instant::now);
+        let timeout = task.timeout.unwrap_or(plan.timeout);
+        let result = match request {
+            Err(message) => Err(message),
+            Ok(request) => tokio::select! {
+                result = tokio::time::timeout(timeout, client.send(request, task.needs_body)) => match result {
+                    Ok(Ok(response)) => Ok(response),
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(_) => Err(format!("timed out after {}", humantime::format_duration(timeout))),
+                },
+                // Stopped mid-request: not a result of the target's.
+                () = stop.cancelled() => return,
+            },
+        };
+        let latency = began.elapsed();
+        let mut json = Json::default();
+        let (status, failure) = match &result {
+            Err(message) => (None, Some(message.clone())),
+            Ok(response) => (
+                Some(response.status.as_u16()),
+                check::failure(task, &mut scope, response, &mut json),
+            ),
+        };
+        if let (Ok(response), None) = (&result, &failure) {
+            check::extract(&task.extract, session, response, &mut json);
+        }
+        let outcome = Outcome {
+            status,
+            failure: failure.as_deref(),
+        };
+        let mut recorder = recorder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recorder.figures.record(&task.name, latency, outcome);
+        recorder.window.record(latency, failure.is_some());
+    }
+}
+
+/// A task picked by weight.
+fn pick<'a>(tasks: &'a [Task], rng: &mut fastrand::Rng) -> Option<&'a Task> {
+    let total: u64 = tasks.iter().map(|t| u64::from(t.weight)).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut draw = rng.u64(0..total);
+    tasks.iter().find(|t| {
+        let w = u64::from(t.weight);
+        if draw < w {
+            true
+        } else {
+            draw -= w;
+            false
+        }
+    })
+}
+
+/// The request of `task`, its templates rendered; or why it cannot be made.
+fn build(
+    task: &Task,
+    base: &Option<String>,
+    scope: &mut Scope<'_>,
+) -> Result<Request<Full<Bytes>>, String> {
+    let mut url = String::with_capacity(64);
+    scope.render(&task.url, &mut url);
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        let Some(base) = base else {
+            return Err(format!(
+                "relative URL {url:?} and no host (set user_detail_dict.host or variables.host)"
+            ));
+        };
+        let path = std::mem::take(&mut url);
+        url.push_str(base.trim_end_matches('/'));
+        if !path.starts_with('/') {
+            url.push('/');
+        }
+        url.push_str(&path);
+    }
+    if !task.params.is_empty() {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in &task.params {
+            query.append_pair(key, &scope.render_string(value));
+        }
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&query.finish());
+    }
+    let mut builder = Request::builder()
+        .method(task.method.clone())
+        .uri(url.as_str());
+    for (name, value) in &task.headers {
+        builder = builder.header(name, header_value(&scope.render_string(value))?);
+    }
+    if !task.cookies.is_empty() {
+        let cookies: Vec<String> = task
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={}", scope.render_string(v)))
+            .collect();
+        builder = builder.header(COOKIE, header_value(&cookies.join("; "))?);
+    }
+    match &task.auth {
+        None => {}
+        Some(Auth::Basic { username, password }) => {
+            let pair = format!(
+                "{}:{}",
+                scope.render_string(username),
+                scope.render_string(password)
+            );
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            builder = builder.header(AUTHORIZATION, header_value(&format!("Basic {encoded}"))?);
+        }
+        Some(Auth::Bearer(token)) => {
+            builder = builder.header(
+                AUTHORIZATION,
+                header_value(&format!("Bearer {}", scope.render_string(token)))?,
+            );
+        }
+    }
+    let body = match &task.body {
+        Body::None => Bytes::new(),
+        Body::Json(value) => {
+            builder = builder.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            Bytes::from(scope.render_value(value).to_string())
+        }
+        Body::Form(pairs) => {
+            builder = builder.header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            for (key, value) in pairs {
+                form.append_pair(key, &scope.render_string(value));
+            }
+            Bytes::from(form.finish())
+        }
+        Body::Raw(text) => Bytes::from(scope.render_string(text)),
+    };
+    builder
+        .body(Full::new(body))
+        .map_err(|e| format!("cannot build the request for {url:?}: {e}"))
+}
+
+fn header_value(text: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(text).map_err(|_| format!("{text:?} is not a valid header value"))
+}

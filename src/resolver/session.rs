@@ -1,0 +1,209 @@
+//! A virtual user's resolver state ([`Session`]) and one resolve call
+//! ([`Scope`]): where templates are rendered.
+
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::csv::CsvSource;
+use super::template::{Kind, Part, Template, TemplateValue};
+
+/// One virtual user's resolver state, from [`Resolver::fork`](super::Resolver::fork).
+///
+/// Cloning gives the clone its own random number generator.
+pub struct Session {
+    /// Registered variables, then extracted ones (scope `var`); copied on the
+    /// first write, so writes never reach the resolver or other sessions.
+    variables: Arc<HashMap<String, Value>>,
+    /// Variables extracted with scope `session`.
+    session_variables: HashMap<String, Value>,
+    /// The CSV sources, shared with the resolver and its other forks.
+    csv: Arc<HashMap<String, Arc<CsvSource>>>,
+    /// Draws `randint`; per session, so users never contend for it.
+    rng: fastrand::Rng,
+    /// The rows picked in the current resolve call, one per source (`None`:
+    /// the source had none left); kept between calls to reuse its allocation.
+    picks: Vec<(Arc<CsvSource>, Option<usize>)>,
+}
+
+impl Session {
+    /// A session over these variables and sources.
+    pub(super) fn new(
+        variables: Arc<HashMap<String, Value>>,
+        csv: Arc<HashMap<String, Arc<CsvSource>>>,
+    ) -> Self {
+        Session {
+            variables,
+            session_variables: HashMap::new(),
+            csv,
+            rng: fastrand::Rng::new(),
+            picks: Vec::new(),
+        }
+    }
+
+    /// Sets `${var.NAME}` for this session only (an extractor with scope
+    /// `var`).
+    pub fn set_variable(&mut self, name: impl Into<String>, value: Value) {
+        Arc::make_mut(&mut self.variables).insert(name.into(), value);
+    }
+
+    /// Sets `${session.NAME}` (an extractor with scope `session`).
+    pub fn set_session_variable(&mut self, name: impl Into<String>, value: Value) {
+        self.session_variables.insert(name.into(), value);
+    }
+
+    /// The variable `name` (`${var.NAME}`), registered or set.
+    pub fn variable(&self, name: &str) -> Option<&Value> {
+        self.variables.get(name)
+    }
+
+    /// The session variable `name` (`${session.NAME}`).
+    pub fn session_variable(&self, name: &str) -> Option<&Value> {
+        self.session_variables.get(name)
+    }
+
+    /// Starts one resolve call: the returned [`Scope`] holds the CSV rows
+    /// picked so far in this call, so every placeholder of one source renders
+    /// from the same row until the scope is dropped.
+    pub fn scope(&mut self) -> Scope<'_> {
+        self.picks.clear();
+        Scope { session: self }
+    }
+
+    /// Appends what `kind` resolves to, or returns `false` having appended
+    /// nothing.
+    fn resolve(&mut self, kind: &Kind, out: &mut String) -> bool {
+        match kind {
+            Kind::Var(name) => push_variable(self.variables.get(&**name), out),
+            Kind::Session(name) => push_variable(self.session_variables.get(&**name), out),
+            Kind::Env(name) => match std::env::var(&**name) {
+                Ok(value) => {
+                    out.push_str(&value);
+                    true
+                }
+                Err(_) => false,
+            },
+            Kind::Csv { source, column } => {
+                let Some(source) = self.csv.get(&**source) else {
+                    return false;
+                };
+                let picked = self
+                    .picks
+                    .iter()
+                    .find(|(picked, _)| Arc::ptr_eq(picked, source))
+                    .map(|(_, row)| *row);
+                let row = picked.unwrap_or_else(|| {
+                    let row = source.next_row();
+                    self.picks.push((Arc::clone(source), row));
+                    row
+                });
+                match row.and_then(|row| source.field(row, column)) {
+                    Some(field) => {
+                        out.push_str(field);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Kind::Function(function) => {
+                function.render(&mut self.rng, out);
+                true
+            }
+        }
+    }
+}
+
+/// Appends a variable's text: a string as is, other JSON compact; `null` and
+/// a missing variable append nothing and return `false` (LoadDensity left
+/// both unresolved).
+fn push_variable(value: Option<&Value>, out: &mut String) -> bool {
+    match value {
+        None | Some(Value::Null) => false,
+        Some(Value::String(text)) => {
+            out.push_str(text);
+            true
+        }
+        // `Value`'s Display is compact JSON; writing into a String cannot fail.
+        Some(other) => write!(out, "{other}").is_ok(),
+    }
+}
+
+impl Clone for Session {
+    fn clone(&self) -> Self {
+        Session {
+            variables: Arc::clone(&self.variables),
+            session_variables: self.session_variables.clone(),
+            csv: Arc::clone(&self.csv),
+            rng: fastrand::Rng::new(),
+            picks: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("variables", &self.variables.len())
+            .field("session_variables", &self.session_variables.len())
+            .field("csv_sources", &self.csv.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One resolve call of a [`Session`] (typically one task's whole JSON): one
+/// row per CSV source for every render through it.
+#[derive(Debug)]
+pub struct Scope<'a> {
+    /// The session; its `picks` are this call's rows.
+    session: &'a mut Session,
+}
+
+impl Scope<'_> {
+    /// Appends `template` rendered to `out`.
+    pub fn render(&mut self, template: &Template, out: &mut String) {
+        if let Some(text) = template.as_static() {
+            out.push_str(text);
+            return;
+        }
+        for part in template.parts() {
+            match part {
+                Part::Literal(range) => out.push_str(template.text(range)),
+                Part::Placeholder(placeholder) => {
+                    if !self.session.resolve(&placeholder.kind, out) {
+                        out.push_str(template.text(&placeholder.span));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `template` rendered.
+    pub fn render_string(&mut self, template: &Template) -> String {
+        if let Some(text) = template.as_static() {
+            return text.to_owned();
+        }
+        let mut out = String::with_capacity(template.source().len());
+        self.render(template, &mut out);
+        out
+    }
+
+    /// `template` rendered into JSON: strings rendered, the rest cloned.
+    pub fn render_value(&mut self, template: &TemplateValue) -> Value {
+        match template {
+            TemplateValue::Static(value) => value.clone(),
+            TemplateValue::String(template) => Value::String(self.render_string(template)),
+            TemplateValue::Array(items) => {
+                Value::Array(items.iter().map(|item| self.render_value(item)).collect())
+            }
+            TemplateValue::Object(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (key, value) in entries {
+                    map.insert(key.clone(), self.render_value(value));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+}
