@@ -55,6 +55,8 @@ struct StartTest {
     #[serde(default)]
     request_timeout: Option<f64>,
     #[serde(default)]
+    iterations: Option<u64>,
+    #[serde(default)]
     engine: Option<String>,
     #[serde(default)]
     thresholds: Option<Value>,
@@ -211,6 +213,10 @@ fn plan(
         base,
         wait,
         arrival_rate: args.arrival_rate,
+        iterations: match args.iterations {
+            Some(0) => return Err(error("iterations must be at least 1")),
+            n => n,
+        },
         timeout,
         tls: ctx.state().tls(),
     };

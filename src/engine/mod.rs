@@ -54,6 +54,9 @@ pub struct Plan {
     pub wait: Wait,
     /// Iterations per second across all users (an open model), instead of `wait`.
     pub arrival_rate: Option<f64>,
+    /// Iterations each user makes before it is done; `None`: no limit. The
+    /// test ends when every user is done (or at its time).
+    pub iterations: Option<u64>,
     /// A request's timeout unless its task sets one.
     pub timeout: Duration,
     /// TLS for https targets.
@@ -116,6 +119,7 @@ struct Live {
     started: Instant,
     target_users: usize,
     duration: Option<Duration>,
+    /// Cancelled to end the test early: requests under way are abandoned.
     stop: CancellationToken,
     users: AtomicUsize,
     recorders: Mutex<Vec<Arc<Mutex<Recorder>>>>,
@@ -213,7 +217,12 @@ impl Engine {
         shutdown: CancellationToken,
         keep: impl Fn(&Finished) + Send,
     ) -> Result<Finished, EngineError> {
+        // `stop` ends the test early (LD_stop_test, shutdown): requests
+        // under way are abandoned. `done` ends it on time: no new request
+        // starts, those under way complete (each within its timeout), so the
+        // figures count exactly what the target served.
         let stop = shutdown.child_token();
+        let done = stop.child_token();
         let live = {
             let mut slot = lock(&self.live);
             if slot.is_some() {
@@ -294,12 +303,19 @@ impl Engine {
         let mut next_tick = live.started + Duration::from_secs(1);
         let mut second = 0;
         let mut seed = fastrand::Rng::new();
+        let mut spawned = 0;
         let stopped_early = loop {
-            let spawning = users.len() < plan.users;
+            let spawning = spawned < plan.users;
             tokio::select! {
                 biased;
                 () = stop.cancelled() => break true,
                 () = &mut end => break false,
+                // With an iteration count, the test ends when every user is done.
+                Some(_) = users.join_next(), if !spawning => {
+                    if users.is_empty() {
+                        break false;
+                    }
+                }
                 () = tokio::time::sleep_until(next_tick) => {
                     live.tick(second);
                     second += 1;
@@ -314,6 +330,7 @@ impl Engine {
                         session: resolver.fork(),
                         recorder,
                         arrivals: arrivals.clone(),
+                        done: done.clone(),
                         stop: stop.clone(),
                         rng: seed.fork(),
                     };
@@ -323,12 +340,14 @@ impl Engine {
                         user.run().await;
                         counter.users.fetch_sub(1, Ordering::Relaxed);
                     });
+                    spawned += 1;
                     next_spawn += spawn_every;
                 }
             }
         };
-        stop.cancel();
-        // Users stop at their next await point; none is left running.
+        done.cancel();
+        // Users finish the request under way and stop; if the test is
+        // stopped meanwhile, they abandon it at once.
         while users.join_next().await.is_some() {}
         let finished = finish(stopped_early);
         keeper.done = true;

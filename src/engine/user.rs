@@ -35,20 +35,28 @@ pub(super) struct User {
     pub(super) session: Session,
     pub(super) recorder: Arc<Mutex<Recorder>>,
     pub(super) arrivals: Option<Arc<Arrivals>>,
+    /// The test is over: start no new request.
+    pub(super) done: CancellationToken,
+    /// The test was stopped: abandon the request under way too.
     pub(super) stop: CancellationToken,
     pub(super) rng: fastrand::Rng,
 }
 
 impl User {
-    /// Iterates until stopped.
+    /// Iterates until the test is over, or its iterations are done.
     pub(super) async fn run(mut self) {
-        while !self.stop.is_cancelled() {
+        let mut iterations = 0;
+        while !self.done.is_cancelled() {
+            if self.plan.iterations.is_some_and(|n| iterations >= n) {
+                return;
+            }
+            iterations += 1;
             let due = match &self.arrivals {
                 Some(arrivals) => {
                     let due = arrivals.claim();
                     tokio::select! {
                         () = tokio::time::sleep_until(due) => {}
-                        () = self.stop.cancelled() => return,
+                        () = self.done.cancelled() => return,
                     }
                     Some(due)
                 }
@@ -62,7 +70,7 @@ impl User {
             match pause {
                 Some(pause) => tokio::select! {
                     () = tokio::time::sleep(pause) => {}
-                    () = self.stop.cancelled() => return,
+                    () = self.done.cancelled() => return,
                 },
                 // Nothing to wait for: let the other tasks of this thread run.
                 None => tokio::task::yield_now().await,
@@ -81,7 +89,7 @@ impl User {
             }
             Mode::Sequence | Mode::Conditional => {
                 for task in &scenario.tasks {
-                    if self.stop.is_cancelled() {
+                    if self.done.is_cancelled() {
                         return;
                     }
                     self.execute(task, due.take()).await;
