@@ -1,13 +1,18 @@
 //! [`HttpClient`]: one virtual user's HTTP/1.1 client on hyper 1: one
 //! keep-alive connection per origin (a user usually talks to one), made
-//! again when the server closes it; https through rustls with the ring
-//! provider and the Mozilla roots (webpki-roots).
+//! again when the server closes it, its driver polled in the user's own task;
+//! https through rustls with the ring provider and the Mozilla roots
+//! (webpki-roots).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::uri::{Authority, Scheme};
+use futures_util::FutureExt;
+use http::header::{HeaderValue, HOST};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -57,14 +62,26 @@ pub struct Response {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Origin {
     https: bool,
-    host: String,
-    port: u16,
+    authority: Authority,
+}
+
+/// A connection's driver: polled inside the user's own task while a request
+/// is under way (no hand-off to another task and back for each request).
+type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+
+/// One kept connection.
+struct Connection {
+    origin: Origin,
+    /// The `Host` header for it, made once.
+    host: HeaderValue,
+    sender: SendRequest<Full<Bytes>>,
+    driver: Driver,
 }
 
 /// A user's connections.
 pub struct HttpClient {
     tls: TlsConnector,
-    connections: Vec<(Origin, SendRequest<Full<Bytes>>)>,
+    connections: Vec<Connection>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -119,54 +136,72 @@ impl HttpClient {
         request: Request<Full<Bytes>>,
         keep_body: bool,
     ) -> Result<Response, HttpError> {
-        let (origin, authority) = origin_of(request.uri())?;
         let (mut parts, body) = request.into_parts();
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .parse::<Uri>()
-            .map_err(|e| HttpError::Url(parts.uri.to_string(), e.to_string()))?;
-        parts.uri = path;
-        if !parts.headers.contains_key(http::header::HOST) {
-            if let Ok(host) = http::HeaderValue::from_str(authority.as_str()) {
-                parts.headers.insert(http::header::HOST, host);
-            }
-        }
-        let index = match self.ready_connection(&origin).await {
+        let origin = origin_of(&parts.uri)?;
+        let index = match self.kept(&origin) {
             Some(index) => index,
-            None => self.connect(&origin).await?,
+            None => self.connect(origin).await?,
         };
-        let result = self.connections[index]
-            .1
-            .send_request(Request::from_parts(parts, body))
-            .await;
-        if result.is_err() {
+        let connection = &mut self.connections[index];
+        // Origin-form on the wire: the path and query, and a Host header.
+        let mut uri = std::mem::take(&mut parts.uri).into_parts();
+        uri.scheme = None;
+        uri.authority = None;
+        if uri.path_and_query.is_none() {
+            uri.path_and_query = Some(PathAndQuery::from_static("/"));
+        }
+        parts.uri = Uri::from_parts(uri).map_err(|e| HttpError::Url(String::new(), e.to_string()))?;
+        parts.headers.entry(HOST).or_insert_with(|| connection.host.clone());
+        let mut driver_ended = false;
+        let result = {
+            let exchange = async {
+                let response = connection
+                    .sender
+                    .send_request(Request::from_parts(parts, body))
+                    .await?;
+                read(response, keep_body).await
+            };
+            tokio::pin!(exchange);
+            loop {
+                tokio::select! {
+                    biased;
+                    result = &mut exchange => break result,
+                    _ = &mut connection.driver, if !driver_ended => driver_ended = true,
+                }
+            }
+        };
+        if result.is_err() || driver_ended {
             // Whatever broke, this connection is not used again.
             self.connections.swap_remove(index);
         }
-        let response = result?;
-        read(response, keep_body).await
+        result
     }
 
-    /// The index of a ready kept connection to `origin`, if there is one.
-    async fn ready_connection(&mut self, origin: &Origin) -> Option<usize> {
-        let index = self.connections.iter().position(|(o, _)| o == origin)?;
-        if self.connections[index].1.ready().await.is_err() {
+    /// The index of a kept connection to `origin` that is still open: its
+    /// driver is polled once, so a close the server sent meanwhile is seen.
+    fn kept(&mut self, origin: &Origin) -> Option<usize> {
+        let index = self.connections.iter().position(|c| c.origin == *origin)?;
+        let connection = &mut self.connections[index];
+        let ended = (&mut connection.driver).now_or_never().is_some();
+        if ended || !connection.sender.is_ready() {
             self.connections.swap_remove(index);
             return None;
         }
         Some(index)
     }
 
-    async fn connect(&mut self, origin: &Origin) -> Result<usize, HttpError> {
-        let target = format!("{}:{}", origin.host, origin.port);
-        let host = origin.host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = TcpStream::connect((host, origin.port))
+    async fn connect(&mut self, origin: Origin) -> Result<usize, HttpError> {
+        let target = origin.authority.to_string();
+        let host = origin.authority.host().trim_start_matches('[').trim_end_matches(']');
+        let port = origin
+            .authority
+            .port_u16()
+            .unwrap_or(if origin.https { 443 } else { 80 });
+        let tcp = TcpStream::connect((host, port))
             .await
             .map_err(|e| HttpError::Connect(target.clone(), e))?;
         let _ = tcp.set_nodelay(true);
-        let sender = if origin.https {
+        let (sender, driver) = if origin.https {
             let name = ServerName::try_from(host.to_owned())
                 .map_err(|e| HttpError::Url(target.clone(), e.to_string()))?;
             let tls = self
@@ -178,24 +213,27 @@ impl HttpClient {
         } else {
             handshake(TokioIo::new(tcp)).await?
         };
-        self.connections.push((origin.clone(), sender));
+        let host = HeaderValue::from_str(origin.authority.as_str())
+            .map_err(|e| HttpError::Url(target, e.to_string()))?;
+        self.connections.push(Connection {
+            origin,
+            host,
+            sender,
+            driver,
+        });
         Ok(self.connections.len() - 1)
     }
 }
 
-async fn handshake<T>(io: TokioIo<T>) -> Result<SendRequest<Full<Bytes>>, HttpError>
+async fn handshake<T>(io: TokioIo<T>) -> Result<(SendRequest<Full<Bytes>>, Driver), HttpError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     let (sender, connection) = http1::handshake(io).await?;
-    tokio::spawn(async move {
-        // Ends when the user drops its sender or the server closes.
-        let _ = connection.await;
-    });
-    Ok(sender)
+    Ok((sender, Box::pin(connection)))
 }
 
-fn origin_of(uri: &Uri) -> Result<(Origin, Authority), HttpError> {
+fn origin_of(uri: &Uri) -> Result<Origin, HttpError> {
     let bad = |why: &str| HttpError::Url(uri.to_string(), why.to_owned());
     let https = match uri.scheme() {
         Some(s) if *s == Scheme::HTTPS => true,
@@ -203,13 +241,7 @@ fn origin_of(uri: &Uri) -> Result<(Origin, Authority), HttpError> {
         _ => return Err(bad("not an http:// or https:// URL")),
     };
     let authority = uri.authority().ok_or_else(|| bad("no host"))?.clone();
-    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let origin = Origin {
-        https,
-        host: authority.host().to_owned(),
-        port,
-    };
-    Ok((origin, authority))
+    Ok(Origin { https, authority })
 }
 
 async fn read(response: hyper::Response<Incoming>, keep_body: bool) -> Result<Response, HttpError> {
