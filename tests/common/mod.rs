@@ -9,6 +9,8 @@
     clippy::expect_used
 )]
 
+pub mod target;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;

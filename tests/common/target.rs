@@ -1,0 +1,253 @@
+//! An HTTP/1.1 target for the load engine's tests: a hyper 1 server on
+//! 127.0.0.1:0 that counts what it actually served, per path and per path
+//! and status.
+//!
+//! Routes:
+//! - `/` → 200 `ok`;
+//! - `/status/{code}` → that status (body `status {code}`);
+//! - `/slow?ms=N` → sleeps N ms, then 200 `slow`;
+//! - `/login` (POST, JSON `{"user", "password"}`) → 200
+//!   `{"data": {"token": "tok-<user>"}}` when the password is `secret`, else 401;
+//! - `/profile` → 200 `{"user": <user>}` with `Authorization: Bearer tok-<user>`, else 401;
+//! - `/echo` → 200, the request as JSON: `method`, `path`, `query` (raw),
+//!   `params` (decoded), `headers` (lowercased names), `body` (text); each
+//!   echo is also kept, in order, for [`Target::echoes`];
+//! - anything else → 200 `ok`.
+//!
+//! A request is counted when its handler starts, so a request the client
+//! abandons after sending is still counted as served.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+#[derive(Default)]
+struct Counts {
+    /// Requests by path (no query).
+    by_path: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    /// Responses by "path status".
+    by_status: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    /// Every request.
+    total: AtomicU64,
+    /// The echoed requests, in the order they were served.
+    echoes: Mutex<Vec<Value>>,
+}
+
+fn bump(map: &Mutex<HashMap<String, Arc<AtomicU64>>>, key: &str) {
+    let counter = {
+        let mut map = map.lock().unwrap();
+        match map.get(key) {
+            Some(counter) => Arc::clone(counter),
+            None => Arc::clone(map.entry(key.to_owned()).or_default()),
+        }
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+fn read(map: &Mutex<HashMap<String, Arc<AtomicU64>>>, key: &str) -> u64 {
+    map.lock()
+        .unwrap()
+        .get(key)
+        .map_or(0, |c| c.load(Ordering::Relaxed))
+}
+
+/// A running target; stops (with its connections) when dropped.
+pub struct Target {
+    pub addr: SocketAddr,
+    counts: Arc<Counts>,
+    task: JoinHandle<()>,
+}
+
+impl Target {
+    /// Starts a target in the current runtime.
+    pub async fn start() -> Target {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind target");
+        let addr = listener.local_addr().expect("target addr");
+        let counts = Arc::new(Counts::default());
+        let shared = Arc::clone(&counts);
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = tcp.set_nodelay(true);
+                let counts = Arc::clone(&shared);
+                connections.spawn(async move {
+                    let service = service_fn(move |req| handle(Arc::clone(&counts), req));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await;
+                });
+                // Reap finished connections so the set stays small.
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        Target { addr, counts, task }
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests served for `path` (no query string).
+    pub fn count(&self, path: &str) -> u64 {
+        read(&self.counts.by_path, path)
+    }
+
+    /// Responses with `status` served for `path`.
+    pub fn count_status(&self, path: &str, status: u16) -> u64 {
+        read(&self.counts.by_status, &format!("{path} {status}"))
+    }
+
+    /// Every request served.
+    pub fn total(&self) -> u64 {
+        self.counts.total.load(Ordering::Relaxed)
+    }
+
+    /// Requests by path, sorted.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.counts
+            .by_path
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// The `/echo` requests served so far, in order.
+    pub fn echoes(&self) -> Vec<Value> {
+        self.counts.echoes.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(Full::new(body.into()))
+        .expect("response")
+}
+
+fn json_response(status: u16, value: &Value) -> Response<Full<Bytes>> {
+    respond(status, "application/json", value.to_string())
+}
+
+async fn handle(
+    counts: Arc<Counts>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    counts.total.fetch_add(1, Ordering::Relaxed);
+    bump(&counts.by_path, &path);
+    let response = route(&counts, &path, req).await;
+    bump(
+        &counts.by_status,
+        &format!("{path} {}", response.status().as_u16()),
+    );
+    Ok(response)
+}
+
+async fn route(counts: &Counts, path: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let params: BTreeMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    if let Some(code) = path.strip_prefix("/status/") {
+        let code: u16 = code.parse().unwrap_or(400);
+        return respond(code, "text/plain", format!("status {code}"));
+    }
+    match path {
+        "/slow" => {
+            let ms = params.get("ms").and_then(|ms| ms.parse().ok()).unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            respond(200, "text/plain", "slow")
+        }
+        "/login" => {
+            if req.method() != Method::POST {
+                return respond(405, "text/plain", "POST only");
+            }
+            let body = req.into_body().collect().await.map(|b| b.to_bytes());
+            let login: Value = body
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or(Value::Null);
+            match (login["user"].as_str(), login["password"].as_str()) {
+                (Some(user), Some("secret")) => {
+                    json_response(200, &json!({"data": {"token": format!("tok-{user}")}}))
+                }
+                _ => json_response(401, &json!({"error": "bad credentials"})),
+            }
+        }
+        "/profile" => {
+            let user = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer tok-"))
+                .filter(|user| !user.is_empty())
+                .map(str::to_owned);
+            match user {
+                Some(user) => json_response(200, &json!({"user": user})),
+                None => json_response(401, &json!({"error": "unauthorized"})),
+            }
+        }
+        "/echo" => {
+            let method = req.method().to_string();
+            let mut headers = serde_json::Map::new();
+            for (name, value) in req.headers() {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                match headers.get_mut(name.as_str()) {
+                    Some(Value::String(previous)) => {
+                        previous.push_str(", ");
+                        previous.push_str(&value);
+                    }
+                    _ => {
+                        headers.insert(name.as_str().to_owned(), Value::String(value));
+                    }
+                }
+            }
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let echo = json!({
+                "method": method,
+                "path": path,
+                "query": query,
+                "params": params,
+                "headers": headers,
+                "body": String::from_utf8_lossy(&body),
+            });
+            counts.echoes.lock().unwrap().push(echo.clone());
+            json_response(200, &echo)
+        }
+        _ => respond(200, "text/plain", "ok"),
+    }
+}
