@@ -205,6 +205,7 @@ fn plan(
         "web_ui": args.web_ui_dict.unwrap_or(Value::Null),
         "runner_mode": runner_mode,
     });
+    let scenario = scenario.with_base(base.as_deref());
     let plan = Plan {
         users: users as usize,
         spawn_rate,

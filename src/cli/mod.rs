@@ -1,6 +1,10 @@
-//! The `ld-tower` command line (clap): `serve` and `send`.
+//! The `ld-tower` command line (clap): `serve` and `send`; `run`,
+//! `run-dir` and `run-str`, which run action JSON in-process; `init`.
 
 mod duration;
+mod init;
+mod progress;
+mod run;
 mod send;
 mod serve;
 
@@ -8,6 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use init::InitArgs;
+pub use run::{RunArgs, RunDirArgs, RunOptions, RunStrArgs};
 pub use send::SendArgs;
 pub use serve::ServeArgs;
 
@@ -30,13 +36,32 @@ pub enum Command {
     Serve(ServeArgs),
     /// Send action JSON to a control socket and print each result line.
     Send(SendArgs),
+    /// Run an action file in this process (no server) and print each result line.
+    Run(RunArgs),
+    /// Run every *.json action file of a directory, in name order, sharing one state.
+    RunDir(RunDirArgs),
+    /// Run action JSON given on the command line, in this process.
+    RunStr(RunStrArgs),
+    /// Create a project skeleton: a README and example action files for a local target.
+    Init(InitArgs),
 }
 
-/// Exit code: `serve` could not start; `send` got an error line.
+/// Exit code: `serve` could not start; `send` got an error line; an action
+/// of `run*` failed; `init` could not create the project.
 pub const EXIT_FAILURE: u8 = 1;
 
 /// Exit code of `send` when the request could not be made or answered.
 pub const EXIT_NO_REPLY: u8 = 3;
+
+/// Exit code of `run*` when an action file cannot be read or is not JSON
+/// (the same number as [`EXIT_NO_REPLY`]: nothing ran).
+pub const EXIT_NO_INPUT: u8 = 3;
+
+/// Exit code of `run*` interrupted by SIGINT (Ctrl-C): 128 + 2.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Exit code of `run*` interrupted by SIGTERM: 128 + 15.
+pub const EXIT_TERMINATED: u8 = 143;
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
@@ -58,6 +83,10 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Send(args) => send::run(args).await,
+            Command::Run(args) => run::run_file(args).await,
+            Command::RunDir(args) => run::run_dir(args).await,
+            Command::RunStr(args) => run::run_str(args).await,
+            Command::Init(args) => init::run(&args),
         }
     };
     runtime.block_on(async {

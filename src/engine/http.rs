@@ -150,8 +150,12 @@ impl HttpClient {
         if uri.path_and_query.is_none() {
             uri.path_and_query = Some(PathAndQuery::from_static("/"));
         }
-        parts.uri = Uri::from_parts(uri).map_err(|e| HttpError::Url(String::new(), e.to_string()))?;
-        parts.headers.entry(HOST).or_insert_with(|| connection.host.clone());
+        parts.uri =
+            Uri::from_parts(uri).map_err(|e| HttpError::Url(String::new(), e.to_string()))?;
+        parts
+            .headers
+            .entry(HOST)
+            .or_insert_with(|| connection.host.clone());
         let mut driver_ended = false;
         let result = {
             let exchange = async {
@@ -192,7 +196,11 @@ impl HttpClient {
 
     async fn connect(&mut self, origin: Origin) -> Result<usize, HttpError> {
         let target = origin.authority.to_string();
-        let host = origin.authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = origin
+            .authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let port = origin
             .authority
             .port_u16()

@@ -73,6 +73,9 @@ pub struct Task {
     pub skip_if: Option<Condition>,
     /// Whether assertions or extractors read the body (else it is drained unread).
     pub needs_body: bool,
+    /// The request's URI when it is known before the test (no placeholder,
+    /// no params): set by [`Scenario::with_base`].
+    pub static_uri: Option<http::Uri>,
 }
 
 /// A request body.
@@ -225,6 +228,24 @@ impl Scenario {
             return fail("tasks: in weighted mode at least one task needs a weight above 0");
         }
         Ok(Scenario { mode, tasks })
+    }
+}
+
+impl Scenario {
+    /// Makes the URIs known before the test (no placeholder, no params)
+    /// absolute against `base` and parses them once. A relative URL with no
+    /// base, or one that does not parse, is left to fail on each request,
+    /// with its reason.
+    pub fn with_base(mut self, base: Option<&str>) -> Scenario {
+        for task in &mut self.tasks {
+            task.static_uri = match (task.url.as_static(), task.params.is_empty()) {
+                (Some(url), true) => super::user::absolute(url.to_owned(), base)
+                    .ok()
+                    .and_then(|url| url.parse().ok()),
+                _ => None,
+            };
+        }
+        self
     }
 }
 
@@ -395,6 +416,7 @@ impl Task {
             run_if: condition("run_if")?,
             skip_if: condition("skip_if")?,
             needs_body,
+            static_uri: None,
         })
     }
 }

@@ -176,32 +176,25 @@ fn build(
     base: &Option<String>,
     scope: &mut Scope<'_>,
 ) -> Result<Request<Full<Bytes>>, String> {
-    let mut url = String::with_capacity(64);
-    scope.render(&task.url, &mut url);
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        let Some(base) = base else {
-            return Err(format!(
-                "relative URL {url:?} and no host (set user_detail_dict.host or variables.host)"
-            ));
-        };
-        let path = std::mem::take(&mut url);
-        url.push_str(base.trim_end_matches('/'));
-        if !path.starts_with('/') {
-            url.push('/');
+    let mut builder = Request::builder().method(task.method.clone());
+    builder = match &task.static_uri {
+        // Known before the test: no rendering, no parsing.
+        Some(uri) => builder.uri(uri.clone()),
+        None => {
+            let mut url = String::with_capacity(64);
+            scope.render(&task.url, &mut url);
+            let mut url = absolute(url, base.as_deref())?;
+            if !task.params.is_empty() {
+                let mut query = form_urlencoded::Serializer::new(String::new());
+                for (key, value) in &task.params {
+                    query.append_pair(key, &scope.render_string(value));
+                }
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str(&query.finish());
+            }
+            builder.uri(url)
         }
-        url.push_str(&path);
-    }
-    if !task.params.is_empty() {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in &task.params {
-            query.append_pair(key, &scope.render_string(value));
-        }
-        url.push(if url.contains('?') { '&' } else { '?' });
-        url.push_str(&query.finish());
-    }
-    let mut builder = Request::builder()
-        .method(task.method.clone())
-        .uri(url.as_str());
+    };
     for (name, value) in &task.headers {
         builder = builder.header(name, header_value(&scope.render_string(value))?);
     }
@@ -252,7 +245,26 @@ fn build(
     };
     builder
         .body(Full::new(body))
-        .map_err(|e| format!("cannot build the request for {url:?}: {e}"))
+        .map_err(|e| format!("cannot build the request for {}: {e}", task.url.source()))
+}
+
+/// `url` made absolute against `base` when it is relative.
+pub(super) fn absolute(url: String, base: Option<&str>) -> Result<String, String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Ok(url);
+    }
+    let Some(base) = base else {
+        return Err(format!(
+            "relative URL {url:?} and no host (set user_detail_dict.host or variables.host)"
+        ));
+    };
+    let mut absolute = String::with_capacity(base.len() + url.len() + 1);
+    absolute.push_str(base.trim_end_matches('/'));
+    if !url.starts_with('/') {
+        absolute.push('/');
+    }
+    absolute.push_str(&url);
+    Ok(absolute)
 }
 
 fn header_value(text: &str) -> Result<HeaderValue, String> {

@@ -1,0 +1,317 @@
+//! `ld-tower run FILE`, `run-dir DIR` and `run-str JSON`: action JSON run in
+//! this process on a fresh [`Control`] (no server), each result line printed
+//! as `ld-tower send` prints it; a live progress line on a terminal; Ctrl-C
+//! or SIGTERM stops the running test and its results still print.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use clap::Args;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::progress::{Line, Progress};
+use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NO_INPUT, EXIT_TERMINATED};
+use crate::control::Control;
+use crate::protocol::{Reply, END};
+use crate::state::State;
+
+/// What `run`, `run-dir` and `run-str` share in `--help`.
+const AFTER_HELP: &str = "\
+Output: one line per action on stdout, as `ld-tower send` prints them: a string result as its \
+raw text, any other result as compact JSON, a failed action as `Error: MESSAGE`. Paths in actions \
+(CSV sources, action files) are relative to the working directory.
+
+Progress: while a load test runs and stderr is a terminal, one live line on stderr shows \
+elapsed/total time, users, requests, requests per second, p95 latency and failures; it is cleared \
+when the test ends. Never drawn on a pipe or with --no-progress.
+
+Ctrl-C (SIGINT) or SIGTERM: the running test stops early, its figures are kept, and the results \
+of the action list still print (a test started after that stops at once; run-dir starts no \
+further file). A second Ctrl-C quits at once.
+
+Exit: 0 when every action succeeded; 1 when an action failed (or the JSON is not an action \
+list); 2 on bad usage; 3 when an action file cannot be read or is not JSON (nothing ran); 130 \
+after Ctrl-C (SIGINT) and 143 after SIGTERM, whatever the results.";
+
+/// What every `run*` subcommand takes.
+#[derive(Debug, Args)]
+pub struct RunOptions {
+    /// Never draw the live progress line (it is drawn only when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `ld-tower run`'s arguments.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct RunArgs {
+    /// The action file: {"load_density": [["NAME", {...}], ...]} or the bare list [...];
+    /// - reads it from stdin.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Shared flags.
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// `ld-tower run-dir`'s arguments.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct RunDirArgs {
+    /// The directory: each of its *.json files runs in name order, all on one state (variables,
+    /// records), as LoadDensity's run-dir does; a `== FILE ==` line on stderr precedes each
+    /// file's results. Every file is read and parsed before any runs.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Shared flags.
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// `ld-tower run-str`'s arguments.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct RunStrArgs {
+    /// The action JSON itself, e.g. '{"load_density": [["LD_summary", {}]]}'.
+    #[arg(value_name = "JSON")]
+    pub json: String,
+
+    /// Shared flags.
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// One action list to run, with what names it in messages.
+#[derive(Debug)]
+struct Source {
+    label: String,
+    actions: Value,
+}
+
+/// Why nothing ran: one line for stderr.
+type NoInput = String;
+
+fn parse(label: &str, text: &str) -> Result<Source, NoInput> {
+    serde_json::from_str(text)
+        .map(|actions| Source {
+            label: label.to_owned(),
+            actions,
+        })
+        .map_err(|e| format!("{label} is not JSON: {e}"))
+}
+
+fn read_file(path: &Path) -> Result<Source, NoInput> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the actions from stdin: {e}"))?;
+        return parse("stdin", &text);
+    }
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {label}: {e}"))?;
+    parse(&label, &text)
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<Source>, NoInput> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+            .path();
+        if path.extension().is_some_and(|ext| ext == "json") && path.is_file() {
+            paths.push(path);
+        }
+    }
+    if paths.is_empty() {
+        return Err(format!("{} holds no *.json file", dir.display()));
+    }
+    paths.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    paths.iter().map(|path| read_file(path)).collect()
+}
+
+/// Runs `ld-tower run`.
+pub(super) async fn run_file(args: RunArgs) -> ExitCode {
+    match read_file(&args.file) {
+        Ok(source) => execute(vec![source], false, &args.options).await,
+        Err(message) => no_input(&message),
+    }
+}
+
+/// Runs `ld-tower run-dir`.
+pub(super) async fn run_dir(args: RunDirArgs) -> ExitCode {
+    match read_dir(&args.dir) {
+        Ok(sources) => execute(sources, true, &args.options).await,
+        Err(message) => no_input(&message),
+    }
+}
+
+/// Runs `ld-tower run-str`.
+pub(super) async fn run_str(args: RunStrArgs) -> ExitCode {
+    match parse("the JSON argument", &args.json) {
+        Ok(source) => execute(vec![source], false, &args.options).await,
+        Err(message) => no_input(&message),
+    }
+}
+
+fn no_input(message: &str) -> ExitCode {
+    eprintln!("ld-tower: {message}");
+    ExitCode::from(EXIT_NO_INPUT)
+}
+
+/// Runs `sources` in order on one control, printing their results.
+async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> ExitCode {
+    let control = Control::default();
+    let line = Line::default();
+    let signals = match Signals::watch(Arc::clone(control.state()), line.clone()) {
+        Ok(signals) => signals,
+        Err(message) => {
+            eprintln!("ld-tower: {message}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let progress = !options.no_progress && std::io::stderr().is_terminal();
+    let mut failed = false;
+    for source in &sources {
+        if signals.received().is_some() {
+            break;
+        }
+        if headers {
+            line.note(&format!("== {} ==", source.label));
+        }
+        let polling = Progress::start(Arc::clone(control.state()), line.clone(), progress);
+        let reply = control.run(&source.actions).await;
+        polling.finish().await;
+        failed |= reply.failures() > 0;
+        print(&reply);
+    }
+    let received = signals.received();
+    signals.stop();
+    match received {
+        Some(Signal::Interrupt) => ExitCode::from(EXIT_INTERRUPTED),
+        Some(Signal::Terminate) => ExitCode::from(EXIT_TERMINATED),
+        None if failed => ExitCode::from(EXIT_FAILURE),
+        None => ExitCode::SUCCESS,
+    }
+}
+
+/// Writes the reply's result lines (not its terminator) to stdout.
+fn print(reply: &Reply) {
+    let mut out = std::io::stdout().lock();
+    for piece in reply.pieces().iter().filter(|piece| piece.as_ref() != END) {
+        let _ = out.write_all(piece);
+    }
+    let _ = out.flush();
+}
+
+/// A signal that stops the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+impl Signal {
+    const NONE: u8 = 0;
+
+    fn code(self) -> u8 {
+        match self {
+            Signal::Interrupt => 2,
+            Signal::Terminate => 15,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Signal> {
+        match code {
+            2 => Some(Signal::Interrupt),
+            15 => Some(Signal::Terminate),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+
+    fn exit_code(self) -> u8 {
+        match self {
+            Signal::Interrupt => EXIT_INTERRUPTED,
+            Signal::Terminate => EXIT_TERMINATED,
+        }
+    }
+}
+
+/// Watches SIGINT and SIGTERM for the run: the first begins the state's
+/// shutdown (the running test stops, its figures are kept), a second one
+/// exits at once.
+#[derive(Debug)]
+struct Signals {
+    /// The first signal received, as its number; 0 for none.
+    first: Arc<AtomicU8>,
+    task: JoinHandle<()>,
+}
+
+impl Signals {
+    fn watch(state: Arc<State>, line: Line) -> Result<Signals, String> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt =
+            signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
+        let mut terminate =
+            signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+        let first = Arc::new(AtomicU8::new(Signal::NONE));
+        let seen = Arc::clone(&first);
+        let task = tokio::spawn(async move {
+            loop {
+                let signal = tokio::select! {
+                    _ = interrupt.recv() => Signal::Interrupt,
+                    _ = terminate.recv() => Signal::Terminate,
+                };
+                let before = seen
+                    .compare_exchange(
+                        Signal::NONE,
+                        signal.code(),
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    )
+                    .err()
+                    .and_then(Signal::from_code);
+                match before {
+                    None => {
+                        state.begin_shutdown();
+                        line.note(&format!(
+                            "ld-tower: {} received: stopping the test; its results follow \
+                             (Ctrl-C again quits at once)",
+                            signal.name()
+                        ));
+                    }
+                    Some(first) => {
+                        line.note("ld-tower: interrupted again: quitting");
+                        std::process::exit(i32::from(first.exit_code()));
+                    }
+                }
+            }
+        });
+        Ok(Signals { first, task })
+    }
+
+    /// The first signal received so far.
+    fn received(&self) -> Option<Signal> {
+        Signal::from_code(self.first.load(Ordering::SeqCst))
+    }
+
+    /// Stops watching.
+    fn stop(self) {
+        self.task.abort();
+    }
+}
