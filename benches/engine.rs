@@ -329,10 +329,16 @@ fn tree_ticks(root: u32) -> Option<u64> {
     Some(total)
 }
 
-/// Busy (non-idle) clock ticks of cores 0 and 1, from `/proc/stat`.
-fn core_busy_ticks() -> Option<[u64; 2]> {
+/// Clock ticks of cores 0 and 1 from `/proc/stat`: `[busy, interrupt]`
+/// per core. Busy is everything but idle and iowait; interrupt is irq +
+/// softirq (mostly loopback packet delivery). `/proc/stat` files a tick
+/// that lands in a softirq under softirq, but a process's utime + stime
+/// (scaled from its scheduler runtime) includes the softirqs that ran in
+/// its context: on loopback, the receive path of the packets it sent. So
+/// busy minus the processes' own time is what others used.
+fn core_ticks() -> Option<[[u64; 2]; 2]> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let mut busy = [None, None];
+    let mut ticks = [None, None];
     for line in stat.lines() {
         let mut fields = line.split_whitespace();
         let slot = match fields.next() {
@@ -340,13 +346,14 @@ fn core_busy_ticks() -> Option<[u64; 2]> {
             Some("cpu1") => 1,
             _ => continue,
         };
-        let values: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
         // user nice system idle iowait irq softirq steal (guest is in user).
+        let values: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
         let total: u64 = values.iter().take(8).sum();
-        let idle = values.get(3)? + values.get(4)?;
-        busy[slot] = total.checked_sub(idle);
+        let busy = total.checked_sub(values.get(3)? + values.get(4)?)?;
+        let interrupt = values.get(5)? + values.get(6)?;
+        ticks[slot] = Some([busy, interrupt]);
     }
-    Some([busy[0]?, busy[1]?])
+    Some([ticks[0]?, ticks[1]?])
 }
 
 // ------------------------------------------------------------------ processes
@@ -670,6 +677,10 @@ struct Row {
     target_cpu_s: Option<f64>,
     /// Busy seconds of cores 0 and 1 over the run.
     core_busy_s: Option<[f64; 2]>,
+    /// Interrupt (irq + softirq) seconds of cores 0 and 1 over the run.
+    core_irq_s: Option<[f64; 2]>,
+    /// This orchestrator's CPU over the run (it shares core 1).
+    self_cpu_s: Option<f64>,
     /// Wall seconds the run took (for the busy shares).
     wall_s: f64,
     note: String,
@@ -697,7 +708,7 @@ impl Row {
     fn other_load(&self) -> Option<[f64; 2]> {
         let [c0, c1] = self.core_busy_s?;
         let other0 = (c0 - self.target_cpu_s?).max(0.0) / self.wall_s;
-        let other1 = (c1 - self.cpu_s?).max(0.0) / self.wall_s;
+        let other1 = (c1 - self.cpu_s? - self.self_cpu_s.unwrap_or(0.0)).max(0.0) / self.wall_s;
         Some([other0, other1])
     }
 }
@@ -707,7 +718,8 @@ struct Meter {
     ticks_per_s: f64,
     target_pid: u32,
     target_before: Option<u64>,
-    cores_before: Option<[u64; 2]>,
+    cores_before: Option<[[u64; 2]; 2]>,
+    self_before: Option<u64>,
     started: Instant,
 }
 
@@ -718,7 +730,8 @@ impl Meter {
             ticks_per_s,
             target_pid,
             target_before: tree_ticks(target_pid),
-            cores_before: core_busy_ticks(),
+            cores_before: core_ticks(),
+            self_before: cpu_ticks("self"),
             started: Instant::now(),
         }
     }
@@ -729,15 +742,20 @@ impl Meter {
 
     fn finish(&self, row: &mut Row) {
         let target_after = tree_ticks(self.target_pid);
-        let cores_after = core_busy_ticks();
+        let cores_after = core_ticks();
         row.wall_s = self.started.elapsed().as_secs_f64();
         row.target_cpu_s = self.seconds(self.target_before, target_after);
-        row.core_busy_s = self.cores_before.zip(cores_after).and_then(|(b, a)| {
-            Some([
-                self.seconds(Some(b[0]), Some(a[0]))?,
-                self.seconds(Some(b[1]), Some(a[1]))?,
-            ])
-        });
+        row.self_cpu_s = self.seconds(self.self_before, cpu_ticks("self"));
+        let per_core = |kind: usize| {
+            self.cores_before.zip(cores_after).and_then(|(b, a)| {
+                Some([
+                    self.seconds(Some(b[0][kind]), Some(a[0][kind]))?,
+                    self.seconds(Some(b[1][kind]), Some(a[1][kind]))?,
+                ])
+            })
+        };
+        row.core_busy_s = per_core(0);
+        row.core_irq_s = per_core(1);
     }
 }
 
@@ -1150,7 +1168,7 @@ fn mb(kb: Option<u64>) -> String {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "{:<20} {:>10} {:>9} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8} {:>11} {:>9} {:>4}",
+        "{:<20} {:>10} {:>9} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8} {:>11} {:>10} {:>9} {:>4}",
         "generator",
         "requests",
         "req/s",
@@ -1161,10 +1179,11 @@ fn print_table(rows: &[Row]) {
         "peak MB",
         "tgt CPU",
         "other c0/c1",
+        "sirq c0/c1",
         "failures",
         "runs"
     );
-    println!("{}", "-".repeat(125));
+    println!("{}", "-".repeat(136));
     let mut noisy = false;
     for row in rows {
         let share = |s: Option<f64>| {
@@ -1181,8 +1200,18 @@ fn print_table(rows: &[Row]) {
                 format!("{:.0}%/{:.0}%{mark}", 100.0 * c0, 100.0 * c1)
             },
         );
+        let irq = row.core_irq_s.map_or_else(
+            || "n/a".to_owned(),
+            |[c0, c1]| {
+                format!(
+                    "{:.0}%/{:.0}%",
+                    100.0 * c0 / row.wall_s,
+                    100.0 * c1 / row.wall_s
+                )
+            },
+        );
         println!(
-            "{:<20} {:>10} {:>9.0} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8} {:>11} {:>9} {:>4}{}",
+            "{:<20} {:>10} {:>9.0} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8} {:>11} {:>10} {:>9} {:>4}{}",
             row.generator,
             row.requests,
             row.rps,
@@ -1194,6 +1223,7 @@ fn print_table(rows: &[Row]) {
             mb(row.peak_rss_kb),
             share(row.target_cpu_s),
             other,
+            irq,
             row.failures,
             row.runs,
             if row.note.is_empty() {
@@ -1206,7 +1236,9 @@ fn print_table(rows: &[Row]) {
     println!(
         "\n  gen CPU: the generator's CPU time as a share of the run (100% = core 1 saturated);\n  \
          tgt CPU: the target's (core 0); other c0/c1: busy time of cores 0/1 not spent by the target /\n  \
-         the generator (other processes, this orchestrator, kernel threads)."
+         the generator or this orchestrator (other processes, kernel threads); sirq c0/c1: the part of\n  \
+         the cores' time in irq + softirq (mostly loopback packet delivery; the process in whose\n  \
+         context a softirq ran is charged for it, so it is in gen CPU and CPU us/req too)."
     );
     if noisy {
         println!(
