@@ -1,15 +1,17 @@
 //! A virtual user: a tokio task that walks the scenario, iteration after
 //! iteration, with its own connection, variables and figures.
 
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use http::Request;
 use http_body_util::Full;
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::check::{self, Json};
 use super::http::HttpClient;
@@ -42,9 +44,25 @@ pub(super) struct User {
     pub(super) rng: fastrand::Rng,
 }
 
+/// What every request races against, made once per user: the stop of the
+/// test, and a timer for request timeouts. The timer is not set per request:
+/// it is re-armed to the current request's deadline only when it fires
+/// early (about once per timeout), so a request costs no timer work.
+struct Guards {
+    stopped: Pin<Box<WaitForCancellationFutureOwned>>,
+    timer: Pin<Box<Sleep>>,
+}
+
+/// Far enough to be never, near enough not to overflow an `Instant`.
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
 impl User {
     /// Iterates until the test is over, or its iterations are done.
     pub(super) async fn run(mut self) {
+        let mut guards = Guards {
+            stopped: Box::pin(self.stop.clone().cancelled_owned()),
+            timer: Box::pin(tokio::time::sleep(NEVER)),
+        };
         let mut iterations = 0;
         while !self.done.is_cancelled() {
             if self.plan.iterations.is_some_and(|n| iterations >= n) {
@@ -62,7 +80,7 @@ impl User {
                 }
                 None => None,
             };
-            self.iteration(due).await;
+            self.iteration(due, &mut guards).await;
             let pause = match (&self.arrivals, self.plan.wait) {
                 (Some(_), _) | (None, Wait::None) => None,
                 (None, wait) => wait.next(&mut self.rng),
@@ -72,19 +90,20 @@ impl User {
                     () = tokio::time::sleep(pause) => {}
                     () = self.done.cancelled() => return,
                 },
-                // Nothing to wait for: let the other tasks of this thread run.
-                None => tokio::task::yield_now().await,
+                // Nothing to wait for: yield only when this task has used
+                // its scheduling budget (a request that failed at once, say).
+                None => tokio::task::consume_budget().await,
             }
         }
     }
 
-    async fn iteration(&mut self, mut due: Option<Instant>) {
+    async fn iteration(&mut self, mut due: Option<Instant>, guards: &mut Guards) {
         let plan = Arc::clone(&self.plan);
         let scenario: &Scenario = &plan.scenario;
         match scenario.mode {
             Mode::Weighted => {
                 if let Some(task) = pick(&scenario.tasks, &mut self.rng) {
-                    self.execute(task, due).await;
+                    self.execute(task, due, guards).await;
                 }
             }
             Mode::Sequence | Mode::Conditional => {
@@ -92,7 +111,7 @@ impl User {
                     if self.done.is_cancelled() {
                         return;
                     }
-                    self.execute(task, due.take()).await;
+                    self.execute(task, due.take(), guards).await;
                 }
             }
         }
@@ -100,13 +119,12 @@ impl User {
 
     /// Makes one request of `task` (if its conditions let it) and records it.
     /// Latency runs from `due` when the iteration was scheduled (arrival rate).
-    async fn execute(&mut self, task: &Task, due: Option<Instant>) {
+    async fn execute(&mut self, task: &Task, due: Option<Instant>, guards: &mut Guards) {
         let User {
             plan,
             client,
             session,
             recorder,
-            stop,
             ..
         } = self;
         let mut scope = session.scope();
@@ -114,19 +132,33 @@ impl User {
             return;
         }
         let request = build(task, &plan.base, &mut scope);
-        let began = due.unwrap_or_else(Instant::now);
+        let started = Instant::now();
+        let began = due.unwrap_or(started);
         let timeout = task.timeout.unwrap_or(plan.timeout);
+        let deadline = started + timeout;
+        if guards.timer.deadline() > deadline {
+            guards.timer.as_mut().reset(deadline);
+        }
         let result = match request {
             Err(message) => Err(message),
-            Ok(request) => tokio::select! {
-                result = tokio::time::timeout(timeout, client.send(request, task.needs_body)) => match result {
-                    Ok(Ok(response)) => Ok(response),
-                    Ok(Err(error)) => Err(error.to_string()),
-                    Err(_) => Err(format!("timed out after {}", humantime::format_duration(timeout))),
-                },
-                // Stopped mid-request: not a result of the target's.
-                () = stop.cancelled() => return,
-            },
+            Ok(request) => {
+                let send = client.send(request, task.needs_body);
+                tokio::pin!(send);
+                loop {
+                    tokio::select! {
+                        biased;
+                        result = &mut send => break result.map_err(|e| e.to_string()),
+                        // Stopped mid-request: not a result of the target's.
+                        () = &mut guards.stopped => return,
+                        () = &mut guards.timer => {
+                            if Instant::now() >= deadline {
+                                break Err(format!("timed out after {}", humantime::format_duration(timeout)));
+                            }
+                            guards.timer.as_mut().reset(deadline);
+                        }
+                    }
+                }
+            }
         };
         let latency = began.elapsed();
         let mut json = Json::default();
