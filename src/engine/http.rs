@@ -237,7 +237,8 @@ async fn handshake<T>(io: TokioIo<T>) -> Result<(SendRequest<Full<Bytes>>, Drive
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let (sender, connection) = http1::handshake(io).await?;
+    // A request head is small: one flat write beats a writev of its pieces.
+    let (sender, connection) = http1::Builder::new().writev(false).handshake(io).await?;
     Ok((sender, Box::pin(connection)))
 }
 

@@ -9,6 +9,7 @@ mod http;
 mod pacing;
 mod task;
 mod user;
+mod workers;
 
 pub use self::http::{
     tls_config, tls_config_with, HttpClient, HttpError, Response, DEFAULT_TIMEOUT,
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::figures::{new_histogram, Figures, SecondWindow, TimeSeries};
 use crate::resolver::Resolver;
 use user::User;
+use workers::Workers;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -69,6 +71,9 @@ pub enum EngineError {
     /// Another test is running.
     #[error("a test is already running (stop it with LD_stop_test, or wait for it to end)")]
     Busy,
+    /// The threads for the users could not be started.
+    #[error("cannot start the user threads: {0}")]
+    Workers(String),
 }
 
 /// What a finished test leaves.
@@ -288,6 +293,7 @@ impl Engine {
             .arrival_rate
             .and_then(|rate| Arrivals::new(live.started, rate))
             .map(Arc::new);
+        let mut workers = Workers::start().map_err(|e| EngineError::Workers(e.to_string()))?;
         let mut users = JoinSet::new();
         let deadline = plan.duration.map(|d| live.started + d);
         let end = async {
@@ -336,10 +342,10 @@ impl Engine {
                     };
                     let counter = Arc::clone(&live);
                     counter.users.fetch_add(1, Ordering::Relaxed);
-                    users.spawn(async move {
+                    users.spawn_on(async move {
                         user.run().await;
                         counter.users.fetch_sub(1, Ordering::Relaxed);
-                    });
+                    }, workers.next());
                     spawned += 1;
                     next_spawn += spawn_every;
                 }
