@@ -27,8 +27,14 @@ pub struct Control {
 impl Control {
     /// A control service running `registry`'s actions on fresh state.
     pub fn new(registry: Registry) -> Self {
+        Control::with_state(registry, State::default())
+    }
+
+    /// A control service running `registry`'s actions on `state` (for
+    /// instance one whose file paths are confined).
+    pub fn with_state(registry: Registry, state: State) -> Self {
         Control {
-            ctx: ActionContext::new(Arc::new(registry), Arc::new(State::default())),
+            ctx: ActionContext::new(Arc::new(registry), Arc::new(state)),
             quit: CancellationToken::new(),
         }
     }

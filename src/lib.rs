@@ -19,7 +19,8 @@
 //! - [`actions`]: the action registry and the built-in actions;
 //! - [`engine`]: the load engine (virtual users, HTTP client, tasks,
 //!   pacing); [`resolver`]: the `${...}` placeholders of tasks;
-//! - [`figures`] and [`state`]: what the actions act on;
+//! - [`figures`] and [`state`]: what the actions act on; [`thresholds`]:
+//!   pass/fail limits on them; [`paths`]: where actions may touch files;
 //! - [`client`]: a client for both framings, plain or TLS;
 //! - [`cli`]: the `ld-tower` command line.
 
@@ -33,8 +34,10 @@ pub mod codec;
 pub mod control;
 pub mod engine;
 pub mod figures;
+pub mod paths;
 pub mod protocol;
 pub mod resolver;
 pub mod server;
 pub mod stack;
 pub mod state;
+pub mod thresholds;

@@ -7,9 +7,24 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio_rustls::rustls::ClientConfig;
 use tokio_util::sync::CancellationToken;
 
+use serde_json::Value;
+
 use crate::engine::{self, Engine, Finished};
 use crate::figures::{Figures, TimeSeries};
+use crate::paths::Paths;
 use crate::resolver::Resolver;
+use crate::thresholds::Verdict;
+
+/// What is known of the last test, for reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LastRun {
+    /// `LD_start_test`'s parameters, as its result shows them.
+    pub parameters: Value,
+    /// How long it ran, in seconds.
+    pub elapsed_s: f64,
+    /// Its thresholds' verdicts (empty when it had none).
+    pub verdicts: Vec<Verdict>,
+}
 
 /// The server's shared state.
 #[derive(Debug)]
@@ -26,10 +41,22 @@ pub struct State {
     shutdown: CancellationToken,
     /// TLS for https targets, built once.
     tls: Arc<ClientConfig>,
+    /// Where actions may read and write files.
+    paths: Paths,
+    /// The last test's parameters and verdicts.
+    last_run: Mutex<Option<LastRun>>,
 }
 
 impl Default for State {
+    /// Any path, relative to the current directory.
     fn default() -> Self {
+        State::new(Paths::default())
+    }
+}
+
+impl State {
+    /// Fresh state whose actions use files by `paths`' rule.
+    pub fn new(paths: Paths) -> Self {
         State {
             figures: Mutex::default(),
             series: Mutex::default(),
@@ -37,11 +64,35 @@ impl Default for State {
             engine: Engine::default(),
             shutdown: CancellationToken::new(),
             tls: engine::tls_config(),
+            paths,
+            last_run: Mutex::default(),
         }
     }
-}
 
-impl State {
+    /// Where actions may read and write files.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// The last test's parameters and verdicts.
+    pub fn last_run(&self) -> Option<LastRun> {
+        self.last_run
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records the last test's parameters and verdicts.
+    pub fn set_last_run(&self, last: LastRun) {
+        *self.last_run.lock().unwrap_or_else(PoisonError::into_inner) = Some(last);
+    }
+
+    /// Whether a threshold of the last test failed.
+    pub fn thresholds_failed(&self) -> bool {
+        self.last_run()
+            .is_some_and(|last| last.verdicts.iter().any(|v| !v.passed))
+    }
+
     /// Runs `f` with the figures locked. A panic elsewhere that poisoned the
     /// lock does not make the figures unreachable.
     pub fn figures<T>(&self, f: impl FnOnce(&mut Figures) -> T) -> T {

@@ -88,7 +88,16 @@ async fn execute_files(ctx: ActionContext, args: Args) -> Result<Value, ActionEr
     let ExecuteFiles { execute_files_list } = args.parse(&["execute_files_list"])?;
     let mut results = Vec::with_capacity(execute_files_list.len());
     let mut failures = Vec::new();
-    for path in &execute_files_list {
+    for given in &execute_files_list {
+        let path = match ctx.state().paths().resolve(given) {
+            Ok(path) => path,
+            Err(e) => {
+                results.push(Value::String(format!("Error: {e}")));
+                failures.push(e.to_string());
+                continue;
+            }
+        };
+        let path = &path;
         let outcome = match tokio::fs::read(path).await {
             Err(e) => Err(format!("cannot read {}: {e}", path.display())),
             Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {

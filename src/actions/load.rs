@@ -7,6 +7,8 @@ use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::engine::{Plan, Scenario, Status, Wait, DEFAULT_TIMEOUT};
+use crate::state::LastRun;
+use crate::thresholds::Thresholds;
 
 pub(super) fn register(registry: &mut Registry) {
     registry
@@ -87,7 +89,7 @@ fn plan(
     ctx: &ActionContext,
     args: StartTest,
     notes: &mut Vec<String>,
-) -> Result<(Plan, Value), ActionError> {
+) -> Result<(Plan, Value, Thresholds), ActionError> {
     let detail = args.user_detail_dict.unwrap_or_else(|| {
         json!({"user": "fast_http_user"})
             .as_object()
@@ -182,6 +184,10 @@ fn plan(
             .filter(|d| !d.is_zero())
             .ok_or_else(|| error("request_timeout must be a positive number of seconds"))?,
     };
+    let thresholds = match &args.thresholds {
+        None | Some(Value::Null) => Thresholds::default(),
+        Some(value) => Thresholds::parse(value).map_err(error)?,
+    };
     let scenario = Scenario::parse(&args.tasks).map_err(|e| error(e.to_string()))?;
     super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref())?;
     let base = detail
@@ -221,14 +227,14 @@ fn plan(
         timeout,
         tls: ctx.state().tls(),
     };
-    Ok((plan, parameters))
+    Ok((plan, parameters, thresholds))
 }
 
 /// Runs a load test to its end; returns its parameters and summary.
 async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let args: StartTest = args.parse(POSITIONAL)?;
     let mut notes = Vec::new();
-    let (plan, parameters) = plan(&ctx, args, &mut notes)?;
+    let (plan, parameters, thresholds) = plan(&ctx, args, &mut notes)?;
     let resolver = ctx.state().resolver(|r| r.clone());
     let state = ctx.state().clone();
     let keep_state = state.clone();
@@ -239,6 +245,14 @@ async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError
         })
         .await
         .map_err(|e| error(e.to_string()))?;
+    let summary = finished.figures.summary();
+    let elapsed_s = finished.elapsed.as_secs_f64();
+    let verdicts = thresholds.evaluate(&summary, elapsed_s);
+    state.set_last_run(LastRun {
+        parameters: parameters.clone(),
+        elapsed_s,
+        verdicts: verdicts.clone(),
+    });
     let mut result = parameters;
     if let Value::Object(map) = &mut result {
         map.insert("elapsed_s".into(), json!(finished.elapsed.as_secs_f64()));
@@ -246,8 +260,17 @@ async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError
         map.insert("stopped_early".into(), json!(finished.stopped_early));
         map.insert(
             "summary".into(),
-            serde_json::to_value(finished.figures.summary()).map_err(|e| error(e.to_string()))?,
+            serde_json::to_value(&summary).map_err(|e| error(e.to_string()))?,
         );
+        if !thresholds.is_empty() {
+            map.insert(
+                "thresholds".into(),
+                json!({
+                    "passed": verdicts.iter().all(|v| v.passed),
+                    "results": verdicts,
+                }),
+            );
+        }
         if !notes.is_empty() {
             map.insert("notes".into(), json!(notes));
         }

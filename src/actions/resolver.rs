@@ -67,8 +67,13 @@ pub(super) fn register(
     ctx.state().resolver(|resolver| {
         let mut rows = Map::new();
         for source in &sources {
+            let path = ctx
+                .state()
+                .paths()
+                .resolve(&source.file_path)
+                .map_err(|e| ActionError::new(e.to_string()))?;
             let n = resolver
-                .register_csv_source(source.name.clone(), &source.file_path, source.cycle)
+                .register_csv_source(source.name.clone(), &path, source.cycle)
                 .map_err(|e| ActionError::new(e.to_string()))?;
             rows.insert(source.name.clone(), json!(n));
         }

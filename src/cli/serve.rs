@@ -15,11 +15,14 @@ use tracing_subscriber::EnvFilter;
 use super::duration::parse_duration;
 use super::EXIT_FAILURE;
 use crate::acceptor::{PlainAcceptor, TlsAcceptor};
+use crate::actions::Registry;
 use crate::codec::Framing;
 use crate::control::Control;
+use crate::paths::Paths;
 use crate::protocol::{MAX_REQUEST_BYTES, TOKEN_ENV};
 use crate::server::{self, Limits, Server};
 use crate::stack::ControlStack;
+use crate::state::State;
 
 /// `ld-tower serve`'s flags: LoadDensity's, spelled the same, then ld-tower's
 /// limits.
@@ -83,6 +86,11 @@ pub struct ServeArgs {
     /// protocol's own cap, 1 MiB, closes the connection instead).
     #[arg(long, default_value_t = MAX_REQUEST_BYTES, value_parser = parse_request_bytes)]
     pub max_request_bytes: usize,
+
+    /// Let clients name any file path (reports, databases, CSV and action files). By default
+    /// paths are confined to the server's working directory: no absolute path, no `..` out.
+    #[arg(long)]
+    pub allow_any_path: bool,
 
     /// Serve without a token on an address other than loopback. Anyone who can reach the port
     /// can then run load tests from this machine.
@@ -164,7 +172,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     } else {
         Framing::Legacy
     };
-    let control = Control::default();
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
+    let paths = if args.allow_any_path {
+        Paths::unconfined(cwd)
+    } else {
+        Paths::confined(cwd)
+    };
+    let control = Control::with_state(Registry::with_builtins(), State::new(paths));
     let signalled = shutdown_signal(control.quit_signal())?;
     let state = control.state().clone();
     let shutdown = async move {
