@@ -32,6 +32,7 @@ pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod control;
+pub mod demo;
 pub mod engine;
 pub mod figures;
 pub mod paths;

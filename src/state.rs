@@ -2,6 +2,7 @@
 //! shared by its connections: the records' figures and time series, the
 //! resolver's variables and CSV sources, the load engine.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio_rustls::rustls::ClientConfig;
@@ -45,6 +46,8 @@ pub struct State {
     paths: Paths,
     /// The last test's parameters and verdicts.
     last_run: Mutex<Option<LastRun>>,
+    /// Whether a threshold of any test so far failed.
+    threshold_failed: AtomicBool,
 }
 
 impl Default for State {
@@ -66,6 +69,7 @@ impl State {
             tls: engine::tls_config(),
             paths,
             last_run: Mutex::default(),
+            threshold_failed: AtomicBool::new(false),
         }
     }
 
@@ -84,13 +88,15 @@ impl State {
 
     /// Records the last test's parameters and verdicts.
     pub fn set_last_run(&self, last: LastRun) {
+        if last.verdicts.iter().any(|v| !v.passed) {
+            self.threshold_failed.store(true, Ordering::Relaxed);
+        }
         *self.last_run.lock().unwrap_or_else(PoisonError::into_inner) = Some(last);
     }
 
-    /// Whether a threshold of the last test failed.
+    /// Whether a threshold of any test run on this state failed.
     pub fn thresholds_failed(&self) -> bool {
-        self.last_run()
-            .is_some_and(|last| last.verdicts.iter().any(|v| !v.passed))
+        self.threshold_failed.load(Ordering::Relaxed)
     }
 
     /// Runs `f` with the figures locked. A panic elsewhere that poisoned the

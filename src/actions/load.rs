@@ -126,11 +126,6 @@ fn plan(
             "load_shape/shape_config are not supported: use user_count, spawn_rate and arrival_rate",
         ));
     }
-    if args.thresholds.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(error(
-            "thresholds are not supported by this version of ld-tower",
-        ));
-    }
     if args.web_ui_dict.as_ref().is_some_and(|v| !v.is_null()) {
         notes.push(
             "web_ui_dict: ld-tower has no web UI; follow a running test with LD_test_status".into(),

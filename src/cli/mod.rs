@@ -1,6 +1,7 @@
 //! The `ld-tower` command line (clap): `serve` and `send`; `run`,
 //! `run-dir` and `run-str`, which run action JSON in-process; `init`.
 
+mod demo;
 mod duration;
 mod init;
 mod progress;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use demo::DemoArgs;
 pub use init::InitArgs;
 pub use run::{RunArgs, RunDirArgs, RunOptions, RunStrArgs};
 pub use send::SendArgs;
@@ -32,6 +34,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// See ld-tower work on this machine alone: a local target, a short test, reports.
+    Demo(DemoArgs),
     /// Serve the control socket: run action JSON sent over TCP (or TLS).
     Serve(ServeArgs),
     /// Send action JSON to a control socket and print each result line.
@@ -60,6 +64,9 @@ pub const EXIT_NO_INPUT: u8 = 3;
 /// Exit code of `run*` interrupted by SIGINT (Ctrl-C): 128 + 2.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// Exit code of `run*` when every action succeeded but a test's threshold failed.
+pub const EXIT_THRESHOLD: u8 = 4;
+
 /// Exit code of `run*` interrupted by SIGTERM: 128 + 15.
 pub const EXIT_TERMINATED: u8 = 143;
 
@@ -81,6 +88,7 @@ pub fn main() -> ExitCode {
     // it spawns, instead of handing each one across threads.
     let work = async move {
         match cli.command {
+            Command::Demo(args) => demo::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::Run(args) => run::run_file(args).await,

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::progress::{Line, Progress};
-use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NO_INPUT, EXIT_TERMINATED};
+use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NO_INPUT, EXIT_TERMINATED, EXIT_THRESHOLD};
 use crate::control::Control;
 use crate::protocol::{Reply, END};
 use crate::state::State;
@@ -34,8 +34,9 @@ of the action list still print (a test started after that stops at once; run-dir
 further file). A second Ctrl-C quits at once.
 
 Exit: 0 when every action succeeded; 1 when an action failed (or the JSON is not an action \
-list); 2 on bad usage; 3 when an action file cannot be read or is not JSON (nothing ran); 130 \
-after Ctrl-C (SIGINT) and 143 after SIGTERM, whatever the results.";
+list); 4 when every action succeeded but a test's threshold failed (LD_start_test's \
+`thresholds`); 2 on bad usage; 3 when an action file cannot be read or is not JSON (nothing \
+ran); 130 after Ctrl-C (SIGINT) and 143 after SIGTERM, whatever the results.";
 
 /// What every `run*` subcommand takes.
 #[derive(Debug, Args)]
@@ -199,6 +200,7 @@ async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> E
         Some(Signal::Interrupt) => ExitCode::from(EXIT_INTERRUPTED),
         Some(Signal::Terminate) => ExitCode::from(EXIT_TERMINATED),
         None if failed => ExitCode::from(EXIT_FAILURE),
+        None if control.state().thresholds_failed() => ExitCode::from(EXIT_THRESHOLD),
         None => ExitCode::SUCCESS,
     }
 }
