@@ -37,6 +37,7 @@ pub mod engine;
 pub mod figures;
 pub mod paths;
 pub mod protocol;
+pub mod reports;
 pub mod resolver;
 pub mod server;
 pub mod stack;

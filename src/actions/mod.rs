@@ -21,6 +21,7 @@ mod args;
 mod builtin;
 mod load;
 mod registry;
+mod reports;
 mod resolver;
 mod run;
 

@@ -1,0 +1,139 @@
+//! The report actions: `LD_generate_html_report`, `LD_generate_json_report`,
+//! `LD_generate_xml_report`, `LD_generate_csv_report`,
+//! `LD_generate_junit_report`, `LD_generate_summary_report` (each writes
+//! `<name>.<ext>` below the working directory and returns what it wrote),
+//! and `LD_generate_html`, `LD_generate_json`, `LD_generate_xml` (the
+//! document itself, unwritten).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::{ActionContext, ActionError, Args, Registry};
+use crate::reports::{csv, files, html, junit, xml, Report};
+
+pub(super) fn register(registry: &mut Registry) {
+    registry
+        .register("LD_generate_html_report", html_report)
+        .register("LD_generate_json_report", json_report)
+        .register("LD_generate_xml_report", xml_report)
+        .register("LD_generate_csv_report", csv_report)
+        .register("LD_generate_junit_report", junit_report)
+        .register("LD_generate_summary_report", summary_report)
+        .register("LD_generate_html", html_document)
+        .register("LD_generate_json", json_document)
+        .register("LD_generate_xml", xml_document);
+}
+
+/// LoadDensity's default report name.
+const DEFAULT_NAME: &str = "default_name";
+/// The title of documents returned unwritten.
+const TITLE: &str = "ld-tower load test report";
+
+fn error(e: impl ToString) -> ActionError {
+    ActionError::new(e.to_string())
+}
+
+/// The one name argument: `key` by keyword or first positional; `null` or
+/// absent means `default`.
+fn name_arg(args: Args, key: &str, default: &str) -> Result<String, ActionError> {
+    let mut given: BTreeMap<String, Value> = args.parse(&[key])?;
+    let value = given.remove(key).unwrap_or(Value::Null);
+    if let Some(unknown) = given.keys().next() {
+        return Err(error(format!(
+            "bad arguments: unknown keyword {unknown:?}, expected `{key}`"
+        )));
+    }
+    match value {
+        Value::Null => Ok(default.to_owned()),
+        Value::String(name) => Ok(name),
+        other => Err(error(format!(
+            "bad arguments: `{key}` must be a string, got {other}"
+        ))),
+    }
+}
+
+/// The report of the state's figures, titled after the file's name.
+fn report(ctx: &ActionContext, name: &str) -> Report {
+    Report::from_state(ctx.state(), &format!("ld-tower load test report: {name}"))
+}
+
+async fn write(
+    ctx: &ActionContext,
+    name: &str,
+    extension: &str,
+    contents: &[u8],
+) -> Result<String, ActionError> {
+    let path = files::write_report(ctx.state().paths(), name, extension, contents)
+        .await
+        .map_err(error)?;
+    Ok(path.display().to_string())
+}
+
+/// Writes `<html_name>.html`; returns its path.
+async fn html_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let name = name_arg(args, "html_name", DEFAULT_NAME)?;
+    let document = html::render(&report(&ctx, &name));
+    Ok(json!(
+        write(&ctx, &name, "html", document.as_bytes()).await?
+    ))
+}
+
+/// Writes `<json_file_name>.json` (the report model); returns `[path]`.
+async fn json_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let name = name_arg(args, "json_file_name", DEFAULT_NAME)?;
+    let mut document = serde_json::to_vec_pretty(&report(&ctx, &name)).map_err(error)?;
+    document.push(b'\n');
+    Ok(json!([write(&ctx, &name, "json", &document).await?]))
+}
+
+/// Writes `<xml_file_name>.xml`; returns `[path]`.
+async fn xml_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let name = name_arg(args, "xml_file_name", DEFAULT_NAME)?;
+    let document = xml::render(&report(&ctx, &name)).map_err(error)?;
+    Ok(json!([
+        write(&ctx, &name, "xml", document.as_bytes()).await?
+    ]))
+}
+
+/// Writes `<csv_name>.csv`, one row per request name; returns its path.
+async fn csv_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let name = name_arg(args, "csv_name", DEFAULT_NAME)?;
+    let document = csv::render(&report(&ctx, &name)).map_err(error)?;
+    Ok(json!(write(&ctx, &name, "csv", &document).await?))
+}
+
+/// Writes `<report_name>.xml` as JUnit XML; returns its path.
+async fn junit_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let name = name_arg(args, "report_name", "loaddensity-junit")?;
+    let document = junit::render(&report(&ctx, &name)).map_err(error)?;
+    Ok(json!(write(&ctx, &name, "xml", document.as_bytes()).await?))
+}
+
+/// Writes `<report_name>.json` holding `LD_summary`'s result; returns its path.
+async fn summary_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let name = name_arg(args, "report_name", "loaddensity-summary")?;
+    let summary = ctx.state().figures(|figures| figures.summary());
+    let mut document = serde_json::to_vec_pretty(&summary).map_err(error)?;
+    document.push(b'\n');
+    Ok(json!(write(&ctx, &name, "json", &document).await?))
+}
+
+/// The HTML report itself.
+async fn html_document(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    args.none()?;
+    Ok(json!(html::render(&Report::from_state(ctx.state(), TITLE))))
+}
+
+/// The report model as JSON.
+async fn json_document(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    args.none()?;
+    serde_json::to_value(Report::from_state(ctx.state(), TITLE)).map_err(error)
+}
+
+/// The XML report itself.
+async fn xml_document(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    args.none()?;
+    let document = xml::render(&Report::from_state(ctx.state(), TITLE)).map_err(error)?;
+    Ok(json!(document))
+}
