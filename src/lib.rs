@@ -35,6 +35,7 @@ pub mod control;
 pub mod demo;
 pub mod engine;
 pub mod figures;
+pub mod history;
 pub mod paths;
 pub mod protocol;
 pub mod reports;

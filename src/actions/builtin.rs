@@ -16,6 +16,7 @@ pub(super) fn register(registry: &mut Registry) {
         .register("LD_execute_files", execute_files);
     super::load::register(registry);
     super::resolver::register_actions(registry);
+    super::history::register(registry);
     super::reports::register(registry);
 }
 

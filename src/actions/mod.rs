@@ -19,6 +19,7 @@
 
 mod args;
 mod builtin;
+mod history;
 mod load;
 mod registry;
 mod reports;

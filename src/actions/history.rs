@@ -1,0 +1,143 @@
+//! The run-history actions: `LD_persist_records`, `LD_list_runs`,
+//! `LD_fetch_run_records`, `LD_compare_runs` (see [`crate::history`]).
+//! SQLite is blocking: each action's database work runs on tokio's blocking
+//! pool.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{ActionContext, ActionError, Args, Registry};
+use crate::history::{self, HistoryError, NewRun, Store, DEFAULT_TOLERANCE_PCT};
+
+pub(super) fn register(registry: &mut Registry) {
+    registry
+        .register("LD_persist_records", persist_records)
+        .register("LD_list_runs", list_runs)
+        .register("LD_fetch_run_records", fetch_run_records)
+        .register("LD_compare_runs", compare_runs);
+}
+
+fn error(e: impl std::fmt::Display) -> ActionError {
+    ActionError::new(e.to_string())
+}
+
+/// `database_path` as the server's path rule allows it.
+fn database(ctx: &ActionContext, given: &PathBuf) -> Result<PathBuf, ActionError> {
+    ctx.state().paths().resolve(given).map_err(error)
+}
+
+/// Runs `work` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, HistoryError> + Send + 'static,
+) -> Result<T, ActionError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ActionError::new(format!("the database task failed: {e}")))?
+        .map_err(error)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Persist {
+    database_path: PathBuf,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+}
+
+/// Stores the current records (figures, series, last test's parameters and
+/// verdicts) as a new run; its id.
+async fn persist_records(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let Persist {
+        database_path,
+        label,
+        metadata,
+    } = args.parse(&["database_path", "label", "metadata"])?;
+    let path = database(&ctx, &database_path)?;
+    let run =
+        NewRun::from_state(ctx.state(), label, metadata.unwrap_or_default()).map_err(error)?;
+    let id = blocking(move || Store::open(&path)?.persist(&run)).await?;
+    Ok(json!(id))
+}
+
+fn default_limit() -> u32 {
+    20
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct List {
+    database_path: PathBuf,
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+/// The newest runs, newest first.
+async fn list_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let List {
+        database_path,
+        limit,
+    } = args.parse(&["database_path", "limit"])?;
+    let path = database(&ctx, &database_path)?;
+    let runs = blocking(move || Store::open_existing(&path)?.list(limit)).await?;
+    serde_json::to_value(runs).map_err(error)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fetch {
+    database_path: PathBuf,
+    run_id: i64,
+}
+
+/// One stored run: `LD_summary`'s figures recomputed from it, with its
+/// parameters, metadata, series and verdicts.
+async fn fetch_run_records(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let Fetch {
+        database_path,
+        run_id,
+    } = args.parse(&["database_path", "run_id"])?;
+    let path = database(&ctx, &database_path)?;
+    blocking(move || Store::open_existing(&path)?.fetch(run_id)?.to_json()).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Compare {
+    database_path: PathBuf,
+    baseline_run_id: i64,
+    run_id: i64,
+    #[serde(default)]
+    tolerance_pct: Option<f64>,
+}
+
+/// Two stored runs compared, per name and overall.
+async fn compare_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let Compare {
+        database_path,
+        baseline_run_id,
+        run_id,
+        tolerance_pct,
+    } = args.parse(&[
+        "database_path",
+        "baseline_run_id",
+        "run_id",
+        "tolerance_pct",
+    ])?;
+    let tolerance = tolerance_pct.unwrap_or(DEFAULT_TOLERANCE_PCT);
+    if !tolerance.is_finite() || tolerance < 0.0 {
+        return Err(ActionError::new("tolerance_pct must be a number from 0"));
+    }
+    let path = database(&ctx, &database_path)?;
+    let comparison = blocking(move || {
+        let store = Store::open_existing(&path)?;
+        let baseline = store.fetch(baseline_run_id)?;
+        let run = store.fetch(run_id)?;
+        history::compare(&baseline, &run, tolerance)
+    })
+    .await?;
+    serde_json::to_value(comparison).map_err(error)
+}
