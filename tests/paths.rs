@@ -96,3 +96,44 @@ fn allow_any_path_lifts_the_confinement() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn reports_and_databases_stay_in_the_working_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let (mut child, port) = serve_in(root.path(), &[]);
+    let escape = outside.path().join("evil");
+    let reply = send(
+        port,
+        &format!(
+            r#"[["LD_generate_html_report", {{"html_name": "{}"}}],
+               ["LD_generate_csv_report", {{"csv_name": "../../evil"}}],
+               ["LD_persist_records", {{"database_path": "{}.db"}}],
+               ["LD_generate_summary_report", {{"report_name": "reports/summary"}}]]"#,
+            escape.display(),
+            escape.display()
+        ),
+    );
+    let lines: Vec<&str> = reply.lines().collect();
+    assert!(
+        lines[0].starts_with("Error: LD_generate_html_report:"),
+        "{reply}"
+    );
+    assert!(
+        lines[1].starts_with("Error: LD_generate_csv_report:"),
+        "{reply}"
+    );
+    assert!(
+        lines[2].starts_with("Error: LD_persist_records:"),
+        "{reply}"
+    );
+    assert!(!lines[3].starts_with("Error"), "{reply}");
+    assert!(root.path().join("reports/summary.json").is_file());
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "something was written outside"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
