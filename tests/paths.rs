@@ -124,7 +124,7 @@ fn reports_and_databases_stay_in_the_working_directory() {
         "{reply}"
     );
     assert!(
-        lines[2].starts_with("Error: LD_persist_records:"),
+        lines[2].starts_with("Error: LD_persist_records:") && lines[2].contains("--allow-any-path"),
         "{reply}"
     );
     assert!(!lines[3].starts_with("Error"), "{reply}");
