@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
@@ -44,6 +44,9 @@ use tokio_rustls::TlsConnector;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Result<T, E = BoxError> = std::result::Result<T, E>;
+
+mod support;
+use support::{clock_ticks_per_second, cpu_ticks, free_port, pin_self, Placement};
 
 /// The ld-tower binary under test (the release build under `cargo bench`).
 const LD_TOWER: &str = env!("CARGO_BIN_EXE_ld-tower");
@@ -138,109 +141,7 @@ fn parse_options() -> Result<Options> {
 
 // ------------------------------------------------------------------ pinning
 
-/// The CPUs this process may run on, as the kernel lists them ("0-1", "1").
-fn allowed_cpus() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
-        .map(|list| list.trim().to_owned())
-}
-
-fn have_taskset() -> bool {
-    Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|status| status.success())
-        .unwrap_or(false)
-}
-
-/// How the processes are placed.
-#[derive(Clone, Debug)]
-struct Placement {
-    /// Servers start under `taskset -c 0`.
-    pin_server: bool,
-    /// A line for the header.
-    description: String,
-}
-
-/// Re-executes this bench under `taskset -c 1` unless it already runs
-/// there; `Some(code)` is the re-executed child's exit code.
-fn pin_self() -> Result<(Option<ExitCode>, Placement)> {
-    let cpus = allowed_cpus().unwrap_or_default();
-    if cpus == "1" || std::env::var_os(PINNED_ENV).is_some() {
-        return Ok((
-            None,
-            Placement {
-                pin_server: true,
-                description: format!("server on core 0 (taskset -c 0), clients on core(s) {cpus}"),
-            },
-        ));
-    }
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let taskset = have_taskset();
-    if !taskset || cores < 2 {
-        let why = if taskset {
-            "only one core available"
-        } else {
-            "taskset not found"
-        };
-        return Ok((
-            None,
-            Placement {
-                pin_server: taskset,
-                description: format!("NOT pinned ({why}): server and clients share cores"),
-            },
-        ));
-    }
-    let exe = std::env::current_exe()?;
-    let status = Command::new("taskset")
-        .arg("-c")
-        .arg("1")
-        .arg(&exe)
-        .args(std::env::args_os().skip(1))
-        .env(PINNED_ENV, "1")
-        .status()
-        .map_err(|e| format!("cannot re-execute under taskset: {e}"))?;
-    let code = status
-        .code()
-        .and_then(|c| u8::try_from(c).ok())
-        .unwrap_or(1);
-    Ok((
-        Some(ExitCode::from(code)),
-        Placement {
-            pin_server: true,
-            description: String::new(),
-        },
-    ))
-}
-
 // ------------------------------------------------------------------ CPU time
-
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|text| text.trim().parse::<f64>().ok())
-        .filter(|ticks| *ticks > 0.0)
-        .unwrap_or(100.0)
-}
-
-/// utime + stime of a process (all its threads), in clock ticks.
-fn cpu_ticks(pid: &str) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces; fields resume after ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // rest starts at field 3 (state): utime is field 14, stime field 15.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
 
 /// Busy (non-idle) clock ticks of cores 0 and 1, from `/proc/stat`.
 fn core_busy_ticks() -> Option<[u64; 2]> {
@@ -451,12 +352,6 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A port that was free a moment ago (the original needs a real one).
-fn free_port() -> Result<u16> {
-    let listener = StdListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// The python that can import `je_load_density`, and its version.
@@ -1119,7 +1014,11 @@ fn start() -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let options = parse_options()?;
-    let (reexecuted, placement) = pin_self()?;
+    let (reexecuted, placement) = pin_self(
+        PINNED_ENV,
+        |cpus| format!("server on core 0 (taskset -c 0), clients on core(s) {cpus}"),
+        "server and clients share cores",
+    )?;
     if let Some(code) = reexecuted {
         return Ok(code);
     }
@@ -1236,8 +1135,7 @@ async fn run(options: Options, placement: Placement) -> Result<()> {
             }
             let transport = if use_tls { "TLS" } else { "plain" };
             eprintln!("[{}] starting {transport} server", kind.name());
-            let mut server = match ServerProcess::start(&program, &args, placement.pin_server, what)
-            {
+            let mut server = match ServerProcess::start(&program, &args, placement.pin, what) {
                 Ok(server) => server,
                 Err(e) if kind == Kind::Original => {
                     println!("  original {transport} server failed to start: {e}");

@@ -32,7 +32,7 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -42,6 +42,11 @@ use serde_json::Value;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Result<T, E = BoxError> = std::result::Result<T, E>;
+
+mod support;
+use support::{
+    clock_ticks_per_second, cpu_ticks, field, free_port, have, pin_self, stat_fields, Placement,
+};
 
 /// The ld-tower binary under test (the release build under `cargo bench`).
 const LD_TOWER: &str = env!("CARGO_BIN_EXE_ld-tower");
@@ -141,133 +146,6 @@ fn parse_options() -> Result<Options> {
 }
 
 // ------------------------------------------------------------------ pinning
-
-/// The CPUs this process may run on, as the kernel lists them ("0-1", "1").
-fn allowed_cpus() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
-        .map(|list| list.trim().to_owned())
-}
-
-fn have(program: &str, arg: &str) -> bool {
-    Command::new(program)
-        .arg(arg)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-/// How processes are placed.
-#[derive(Clone, Debug)]
-struct Placement {
-    /// Prefix commands with `taskset -c CORE`.
-    pin: bool,
-    description: String,
-}
-
-impl Placement {
-    /// `program args` on `core` (when pinning).
-    fn command(&self, core: u8, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        if self.pin {
-            let mut command = Command::new("taskset");
-            command.arg("-c").arg(core.to_string()).arg(program);
-            command
-        } else {
-            Command::new(program)
-        }
-    }
-}
-
-/// Re-executes this bench under `taskset -c 1` (the generators' core: the
-/// orchestrator only samples /proc) unless it already runs there;
-/// `Some(code)` is the re-executed child's exit code.
-fn pin_self() -> Result<(Option<ExitCode>, Placement)> {
-    let cpus = allowed_cpus().unwrap_or_default();
-    if cpus == "1" || std::env::var_os(PINNED_ENV).is_some() {
-        return Ok((
-            None,
-            Placement {
-                pin: true,
-                description: format!(
-                    "target on core 0 (taskset -c 0), generators on core 1 (taskset -c 1), \
-                     this orchestrator on core(s) {cpus}"
-                ),
-            },
-        ));
-    }
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let taskset = have("taskset", "--version");
-    if !taskset || cores < 2 {
-        let why = if taskset {
-            "only one core available"
-        } else {
-            "taskset not found (apt-get install util-linux)"
-        };
-        return Ok((
-            None,
-            Placement {
-                pin: false,
-                description: format!("NOT pinned ({why}): target and generators share cores"),
-            },
-        ));
-    }
-    let exe = std::env::current_exe()?;
-    let status = Command::new("taskset")
-        .arg("-c")
-        .arg("1")
-        .arg(&exe)
-        .args(std::env::args_os().skip(1))
-        .env(PINNED_ENV, "1")
-        .status()
-        .map_err(|e| format!("cannot re-execute under taskset: {e}"))?;
-    let code = status
-        .code()
-        .and_then(|c| u8::try_from(c).ok())
-        .unwrap_or(1);
-    Ok((
-        Some(ExitCode::from(code)),
-        Placement {
-            pin: true,
-            description: String::new(),
-        },
-    ))
-}
-
-// ------------------------------------------------------------------ /proc
-
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|text| text.trim().parse::<f64>().ok())
-        .filter(|ticks| *ticks > 0.0)
-        .unwrap_or(100.0)
-}
-
-/// The fields of `/proc/PID/stat` after the command name, from field 3 (state).
-fn stat_fields(pid: &str) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces; fields resume after ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    Some(rest.split_whitespace().map(str::to_owned).collect())
-}
-
-fn field(fields: &[String], number: usize) -> Option<u64> {
-    // fields[0] is field 3.
-    fields.get(number.checked_sub(3)?)?.parse().ok()
-}
-
-/// utime + stime of a process (all its threads), in clock ticks.
-fn cpu_ticks(pid: &str) -> Option<u64> {
-    let fields = stat_fields(pid)?;
-    Some(field(&fields, 14)? + field(&fields, 15)?)
-}
 
 /// cutime + cstime of this process: the CPU time of its reaped children.
 fn reaped_children_ticks() -> Option<u64> {
@@ -475,12 +353,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.terminate();
     }
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> Result<u16> {
-    let listener = StdListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// Waits until `proc` prints `Server started on HOST:PORT`; the port.
@@ -1328,7 +1200,16 @@ fn start() -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let options = parse_options()?;
-    let (reexecuted, placement) = pin_self()?;
+    let (reexecuted, placement) = pin_self(
+        PINNED_ENV,
+        |cpus| {
+            format!(
+                "target on core 0 (taskset -c 0), generators on core 1 (taskset -c 1), \
+                 this orchestrator on core(s) {cpus}"
+            )
+        },
+        "target and generators share cores",
+    )?;
     if let Some(code) = reexecuted {
         return Ok(code);
     }
