@@ -177,10 +177,7 @@ mod tests {
         f.record(
             "login",
             Duration::from_millis(5),
-            Outcome {
-                status: Some(500),
-                failure: Some("HTTP 500"),
-            },
+            Outcome::failed(Some(500), "HTTP 500"),
         );
         let t = Thresholds::parse(&json!({"p95_ms": 200, "failure_rate": 0.001, "min_rps": 10,
             "per_name": {"home": {"p99_ms": 50}, "gone": {"p50_ms": 1}}}))

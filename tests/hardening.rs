@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    exchange, frame, read_all, read_exact, start, start_with, wire, Options, DEADLINE, END,
+    assert_clears, exchange, frame, read_all, read_exact, start, start_with, wire, Options,
+    CLEARED, DEADLINE, END,
 };
 use ld_tower::actions::{ActionError, Args, Registry};
 use ld_tower::codec::Framing;
@@ -19,8 +20,6 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
-
-const CLEARED: &[u8] = b"{\"status\":\"cleared\"}\n";
 
 fn limits(f: impl FnOnce(&mut Limits)) -> Option<Limits> {
     let mut limits = Limits::default();
@@ -112,11 +111,7 @@ async fn half_a_header_then_silence_is_dropped_after_the_read_timeout() {
     // Meanwhile others are served.
     for _ in 0..5 {
         let mut io = server.connect().await;
-        io.write_all(&frame(br#"[["LD_clear_records"]]"#))
-            .await
-            .expect("write");
-        let want = wire(Framing::Framed, &[CLEARED, END]);
-        assert_eq!(read_exact(&mut io, want.len()).await, want);
+        assert_clears(&mut io).await;
     }
     assert_eq!(read_all(&mut slow).await, b"");
     assert!(
@@ -164,10 +159,7 @@ async fn connections_past_the_cap_are_refused_at_once() {
     let mut b = server.connect().await;
     let want = wire(Framing::Framed, &[CLEARED, END]);
     for io in [&mut a, &mut b] {
-        io.write_all(&frame(br#"[["LD_clear_records"]]"#))
-            .await
-            .expect("write");
-        assert_eq!(read_exact(io, want.len()).await, want);
+        assert_clears(io).await;
     }
     let mut c = server.connect().await;
     let _ = c.write_all(&frame(br#"[["LD_clear_records"]]"#)).await;
@@ -177,10 +169,7 @@ async fn connections_past_the_cap_are_refused_at_once() {
         "the third connection is closed without a reply"
     );
     // The first two are still served.
-    a.write_all(&frame(br#"[["LD_clear_records"]]"#))
-        .await
-        .expect("write");
-    assert_eq!(read_exact(&mut a, want.len()).await, want);
+    assert_clears(&mut a).await;
     // Closing one frees its place.
     b.shutdown().await.expect("shutdown");
     assert_eq!(read_all(&mut b).await, b"");
@@ -297,11 +286,7 @@ async fn a_reset_in_the_middle_of_a_large_reply_harms_nobody() {
         common::reset(tcp);
     }
     let mut io = server.connect().await;
-    io.write_all(&frame(br#"[["LD_clear_records"]]"#))
-        .await
-        .expect("write");
-    let want = wire(Framing::Framed, &[CLEARED, END]);
-    assert_eq!(read_exact(&mut io, want.len()).await, want);
+    assert_clears(&mut io).await;
 }
 
 #[tokio::test]
@@ -323,11 +308,7 @@ async fn requests_over_the_configured_size_get_an_error_and_the_connection_stays
         ],
     );
     assert_eq!(read_exact(&mut io, want.len()).await, want);
-    io.write_all(&frame(br#"[["LD_clear_records"]]"#))
-        .await
-        .expect("write");
-    let want = wire(Framing::Framed, &[CLEARED, END]);
-    assert_eq!(read_exact(&mut io, want.len()).await, want);
+    assert_clears(&mut io).await;
 }
 
 #[tokio::test]
@@ -349,11 +330,7 @@ async fn a_command_over_the_timeout_is_answered_with_an_error() {
     let want = wire(Framing::Framed, &[b"Error: timed out after 200ms\n", END]);
     assert_eq!(read_exact(&mut io, want.len()).await, want);
     // The connection still serves.
-    io.write_all(&frame(br#"[["LD_clear_records"]]"#))
-        .await
-        .expect("write");
-    let want = wire(Framing::Framed, &[CLEARED, END]);
-    assert_eq!(read_exact(&mut io, want.len()).await, want);
+    assert_clears(&mut io).await;
 }
 
 #[tokio::test]
@@ -441,12 +418,8 @@ async fn a_thousand_idle_connections_never_delay_a_working_one() {
         );
     }
     let mut io = server.connect().await;
-    let want = wire(Framing::Framed, &[CLEARED, END]);
     for _ in 0..3 {
-        io.write_all(&frame(br#"[["LD_clear_records"]]"#))
-            .await
-            .expect("write");
-        assert_eq!(read_exact(&mut io, want.len()).await, want);
+        assert_clears(&mut io).await;
     }
 }
 

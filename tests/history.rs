@@ -6,9 +6,12 @@
 //! verdict checked against the same arithmetic on `LD_summary`'s figures).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
+use common::verdict;
 use ld_tower::actions::Registry;
 use ld_tower::control::Control;
 use ld_tower::engine::Finished;
@@ -16,7 +19,6 @@ use ld_tower::figures::{Figures, Outcome, Overall, PerName, SecondPoint, TimeSer
 use ld_tower::history::{NameRecord, NewRun, Store};
 use ld_tower::paths::Paths;
 use ld_tower::state::{LastRun, State};
-use ld_tower::thresholds::Verdict;
 use serde_json::{json, Value};
 
 /// The reply terminator.
@@ -63,23 +65,6 @@ async fn err(control: &Control, action: Value) -> String {
     line
 }
 
-fn fail(status: Option<u16>, message: &str) -> Outcome<'_> {
-    Outcome {
-        status,
-        failure: Some(message),
-    }
-}
-
-fn verdict(scope: &str, metric: &str, limit: f64, actual: f64, passed: bool) -> Verdict {
-    Verdict {
-        scope: scope.into(),
-        metric: metric.into(),
-        limit,
-        actual,
-        passed,
-    }
-}
-
 fn series(points: &[(u64, u64, u64)]) -> TimeSeries {
     let mut series = TimeSeries::default();
     for &(second, requests, failures) in points {
@@ -113,7 +98,7 @@ fn record_run_a(control: &Control) {
     control.state().figures(|f| {
         for ms in 1..=100 {
             let outcome = if ms > 90 {
-                fail(Some(500), "HTTP 500")
+                Outcome::failed(Some(500), "HTTP 500")
             } else {
                 Outcome::ok(200)
             };
@@ -130,7 +115,7 @@ fn record_run_a(control: &Control) {
             f.record(
                 "gone",
                 Duration::from_millis(3),
-                fail(None, "connection refused"),
+                Outcome::failed(None, "connection refused"),
             );
         }
     });
@@ -154,7 +139,7 @@ fn record_run_b(control: &Control) {
     control.state().figures(|f| {
         for ms in 1..=100 {
             let outcome = if ms > 98 {
-                fail(Some(503), "HTTP 503")
+                Outcome::failed(Some(503), "HTTP 503")
             } else {
                 Outcome::ok(200)
             };

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::target::Target;
+use common::verdict;
 use common::END;
 use ld_tower::actions::Registry;
 use ld_tower::control::Control;
@@ -17,7 +18,6 @@ use ld_tower::engine::Finished;
 use ld_tower::figures::{Figures, Outcome, SecondPoint, TimeSeries};
 use ld_tower::paths::Paths;
 use ld_tower::state::{LastRun, State};
-use ld_tower::thresholds::Verdict;
 use quick_xml::events::Event;
 use quick_xml::{Reader, XmlVersion};
 use serde_json::{json, Value};
@@ -54,23 +54,6 @@ fn parse(line: &str) -> Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
 }
 
-fn failure(status: Option<u16>, message: &str) -> Outcome<'_> {
-    Outcome {
-        status,
-        failure: Some(message),
-    }
-}
-
-fn verdict(scope: &str, metric: &str, limit: f64, actual: f64, passed: bool) -> Verdict {
-    Verdict {
-        scope: scope.into(),
-        metric: metric.into(),
-        limit,
-        actual,
-        passed,
-    }
-}
-
 /// Names with a tricky one (markup, quotes, a URL that must stay text),
 /// failures of two kinds, an all-failing name, a series and verdicts.
 const TRICKY: &str = "api <script src=\"http://evil.example/x.js\"> & 'q'";
@@ -86,14 +69,18 @@ fn record(state: &State) {
     figures.record(
         TRICKY,
         Duration::from_millis(40),
-        failure(Some(500), "HTTP 500"),
+        Outcome::failed(Some(500), "HTTP 500"),
     );
     figures.record(
         TRICKY,
         Duration::from_millis(50),
-        failure(None, "connection refused <&>"),
+        Outcome::failed(None, "connection refused <&>"),
     );
-    figures.record("gone", Duration::from_millis(7), failure(None, "timed out"));
+    figures.record(
+        "gone",
+        Duration::from_millis(7),
+        Outcome::failed(None, "timed out"),
+    );
     let mut series = TimeSeries::default();
     for second in 0..3 {
         series.push(SecondPoint {

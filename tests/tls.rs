@@ -6,14 +6,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{exchange, frame, read_all, read_exact, start, wire, Options, END};
+use common::{assert_clears, exchange, frame, read_all, start, wire, Options, CLEARED, END};
 use ld_tower::codec::Framing;
 use ld_tower::server::Limits;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::ServerName;
-
-const CLEARED: &[u8] = b"{\"status\":\"cleared\"}\n";
 
 async fn tls_server(limits: Limits) -> common::InProcess {
     start(Options {
@@ -27,11 +25,7 @@ async fn tls_server(limits: Limits) -> common::InProcess {
 
 async fn assert_served(server: &common::InProcess) {
     let mut io = server.connect().await;
-    io.write_all(&frame(br#"[["LD_clear_records"]]"#))
-        .await
-        .expect("write");
-    let want = wire(Framing::Framed, &[CLEARED, END]);
-    assert_eq!(read_exact(&mut io, want.len()).await, want);
+    assert_clears(&mut io).await;
 }
 
 /// A ClientHello offering only `version` (0x0301 TLS 1.0, 0x0302 TLS 1.1,

@@ -43,12 +43,20 @@ pub struct Outcome<'a> {
     pub failure: Option<&'a str>,
 }
 
-impl Outcome<'_> {
+impl<'a> Outcome<'a> {
     /// A success with `status`.
     pub fn ok(status: u16) -> Self {
         Outcome {
             status: Some(status),
             failure: None,
+        }
+    }
+
+    /// A failure for `reason`, with the response's `status` if one came.
+    pub fn failed(status: Option<u16>, reason: &'a str) -> Self {
+        Outcome {
+            status,
+            failure: Some(reason),
         }
     }
 }

@@ -142,18 +142,12 @@ mod tests {
         a.record(Duration::from_millis(2), Outcome::ok(200));
         a.record(
             Duration::from_millis(3),
-            Outcome {
-                status: Some(500),
-                failure: Some("status 500"),
-            },
+            Outcome::failed(Some(500), "status 500"),
         );
         let mut b = NameFigures::new();
         b.record(
             Duration::from_millis(4),
-            Outcome {
-                status: None,
-                failure: Some("connection refused"),
-            },
+            Outcome::failed(None, "connection refused"),
         );
         a.merge(&b);
         assert_eq!((a.successes(), a.failures(), a.count()), (1, 2, 3));
@@ -171,13 +165,7 @@ mod tests {
         let mut f = NameFigures::new();
         for i in 0..1000 {
             let message = format!("error {i}");
-            f.record(
-                Duration::from_millis(1),
-                Outcome {
-                    status: None,
-                    failure: Some(&message),
-                },
-            );
+            f.record(Duration::from_millis(1), Outcome::failed(None, &message));
         }
         assert_eq!(f.failure_sample().messages().len(), SAMPLED_MESSAGES);
         assert_eq!(f.failure_sample().others(), 1000 - SAMPLED_MESSAGES as u64);

@@ -200,20 +200,14 @@ mod tests {
             let outcome = if ms <= 90 {
                 Outcome::ok(200)
             } else {
-                Outcome {
-                    status: Some(500),
-                    failure: Some("500"),
-                }
+                Outcome::failed(Some(500), "500")
             };
             f.record("home", Duration::from_millis(ms), outcome);
         }
         f.record(
             "login",
             Duration::from_millis(5),
-            Outcome {
-                status: None,
-                failure: Some("refused"),
-            },
+            Outcome::failed(None, "refused"),
         );
         let s = f.summary();
         assert_eq!(s.totals.requests, 101);

@@ -110,10 +110,7 @@ mod tests {
         let mut f = Figures::default();
         for ms in 1..=250 {
             let outcome = if ms % 7 == 0 {
-                Outcome {
-                    status: Some(503),
-                    failure: Some("503"),
-                }
+                Outcome::failed(Some(503), "503")
             } else {
                 Outcome::ok(200)
             };

@@ -408,9 +408,39 @@ pub async fn exchange(
     read_all(io).await
 }
 
+/// The reply line of `LD_clear_records`.
+pub const CLEARED: &[u8] = b"{\"status\":\"cleared\"}\n";
+
+/// Sends a framed `[["LD_clear_records"]]` on `io` and asserts its exact
+/// reply: the connection is still served.
+pub async fn assert_clears(io: &mut (impl AsyncRead + AsyncWrite + Unpin + ?Sized)) {
+    io.write_all(&frame(br#"[["LD_clear_records"]]"#))
+        .await
+        .expect("write");
+    let want = wire(Framing::Framed, &[CLEARED, END]);
+    assert_eq!(read_exact(io, want.len()).await, want);
+}
+
 /// Closes the connection with a reset (SO_LINGER 0) instead of a FIN.
 #[allow(deprecated)] // tokio warns that a lingering close blocks; a zero linger does not.
 pub fn reset(tcp: TcpStream) {
     let _ = tcp.set_linger(Some(Duration::ZERO));
     drop(tcp);
+}
+
+/// A threshold verdict, as a test writes one down.
+pub fn verdict(
+    scope: &str,
+    metric: &str,
+    limit: f64,
+    actual: f64,
+    passed: bool,
+) -> ld_tower::thresholds::Verdict {
+    ld_tower::thresholds::Verdict {
+        scope: scope.into(),
+        metric: metric.into(),
+        limit,
+        actual,
+        passed,
+    }
 }
