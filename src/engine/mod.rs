@@ -12,7 +12,8 @@ mod user;
 mod workers;
 
 pub use self::http::{
-    tls_config, tls_config_with, HttpClient, HttpError, Response, DEFAULT_TIMEOUT,
+    tls_config, tls_config_with, HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD,
+    MAX_KEPT_BODY,
 };
 pub use pacing::{Arrivals, Wait};
 pub use task::{

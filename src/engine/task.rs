@@ -73,6 +73,9 @@ pub struct Task {
     pub skip_if: Option<Condition>,
     /// Whether assertions or extractors read the body (else it is drained unread).
     pub needs_body: bool,
+    /// Whether assertions or extractors read the headers (else they are
+    /// parsed for framing only, not copied).
+    pub needs_headers: bool,
     /// The request's URI when it is known before the test (no placeholder,
     /// no params): set by [`Scenario::with_base`].
     pub static_uri: Option<http::Uri>,
@@ -400,6 +403,12 @@ impl Task {
         }) || extract
             .iter()
             .any(|x| matches!(x.source, Source::JsonPath(_)));
+        let needs_headers = assertions
+            .iter()
+            .any(|a| matches!(a, Assertion::Header { .. }))
+            || extract
+                .iter()
+                .any(|x| matches!(x.source, Source::Header(_)));
         Ok(Task {
             name,
             method,
@@ -416,6 +425,7 @@ impl Task {
             run_if: condition("run_if")?,
             skip_if: condition("skip_if")?,
             needs_body,
+            needs_headers,
             static_uri: None,
         })
     }

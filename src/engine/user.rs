@@ -9,12 +9,11 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use http::Request;
-use http_body_util::Full;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::check::{self, Json};
-use super::http::HttpClient;
+use super::http::{HttpClient, Keep};
 use super::pacing::{Arrivals, Wait};
 use super::task::{Auth, Body, Mode, Scenario, Task};
 use super::Plan;
@@ -142,7 +141,11 @@ impl User {
         let result = match request {
             Err(message) => Err(message),
             Ok(request) => {
-                let send = client.send(request, task.needs_body);
+                let keep = Keep {
+                    body: task.needs_body,
+                    headers: task.needs_headers,
+                };
+                let send = client.send(request, keep);
                 tokio::pin!(send);
                 loop {
                     tokio::select! {
@@ -207,7 +210,7 @@ fn build(
     task: &Task,
     base: &Option<String>,
     scope: &mut Scope<'_>,
-) -> Result<Request<Full<Bytes>>, String> {
+) -> Result<Request<Bytes>, String> {
     let mut builder = Request::builder().method(task.method.clone());
     builder = match &task.static_uri {
         // Known before the test: no rendering, no parsing.
@@ -276,7 +279,7 @@ fn build(
         Body::Raw(text) => Bytes::from(scope.render_string(text)),
     };
     builder
-        .body(Full::new(body))
+        .body(body)
         .map_err(|e| format!("cannot build the request for {}: {e}", task.url.source()))
 }
 

@@ -1,0 +1,366 @@
+//! Reading one HTTP/1.1 response off a connection: the head parsed by
+//! `httparse` in place in the read buffer (headers copied out only when a
+//! task reads them), interim `1xx` responses skipped, then the body framed
+//! as RFC 9112 section 6.3 says (none, `Content-Length`, chunked, or until
+//! the server closes), kept only when asked for and up to a bound.
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
+use httparse::Status;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::{HttpError, Keep, Response};
+
+/// The read buffer's size: most responses of a load test fit it whole.
+const BUFFER: usize = 16 * 1024;
+/// The largest response head (status line and headers) accepted.
+pub const MAX_HEAD: usize = 64 * 1024;
+/// The most headers a response may have.
+const MAX_HEADERS: usize = 128;
+/// The most of a response body kept for assertions and extractors; the
+/// rest is read and dropped.
+pub const MAX_KEPT_BODY: usize = 16 * 1024 * 1024;
+
+/// How the body of a response is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    /// No body (a response to HEAD, 1xx, 204, 304).
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Until the server closes the connection.
+    UntilClose,
+}
+
+/// What the head says, copied out of the buffer.
+struct Head {
+    status: StatusCode,
+    headers: HeaderMap,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+/// A connection's bytes read and not yet used. One per client: a
+/// connection is only kept when its response used every byte read.
+#[derive(Debug)]
+pub(super) struct Reader {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Reader {
+            buf: vec![0; BUFFER],
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+impl Reader {
+    /// Reads a response to a request (`head_request` when its method was
+    /// HEAD). Returns it, and whether the connection can carry another
+    /// request.
+    pub(super) async fn response<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        head_request: bool,
+        keep: Keep,
+    ) -> Result<(Response, bool), HttpError> {
+        self.start = 0;
+        self.end = 0;
+        let head = loop {
+            let head = self.head(io, head_request, keep.headers).await?;
+            // Interim responses (100 Continue, 103 Early Hints) come before
+            // the final one; 101 ends HTTP on this connection.
+            if !head.status.is_informational() || head.status == StatusCode::SWITCHING_PROTOCOLS {
+                break head;
+            }
+        };
+        let mut body = keep.body.then(Vec::new);
+        match head.framing {
+            Framing::Empty => {}
+            Framing::Length(length) => self.length(io, length, &mut body).await?,
+            Framing::Chunked => self.chunked(io, &mut body).await?,
+            Framing::UntilClose => self.until_close(io, &mut body).await?,
+        }
+        let reusable = head.keep_alive
+            && head.framing != Framing::UntilClose
+            && head.status != StatusCode::SWITCHING_PROTOCOLS
+            && self.start == self.end;
+        let response = Response {
+            status: head.status,
+            headers: head.headers,
+            body: body.map(Bytes::from),
+        };
+        Ok((response, reusable))
+    }
+
+    /// Reads more bytes after those not yet used; `Ok(0)` at the end of the
+    /// stream. Makes room first: moves the unused bytes to the front, or
+    /// grows the buffer up to `MAX_HEAD` (a head or a chunk line that does
+    /// not fit is refused before that).
+    async fn fill<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> Result<usize, HttpError> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                let size = (self.buf.len() * 2).min(MAX_HEAD + BUFFER);
+                self.buf.resize(size, 0);
+            }
+        }
+        let n = io
+            .read(&mut self.buf[self.end..])
+            .await
+            .map_err(HttpError::Read)?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Bytes read and not yet used.
+    fn unused(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    async fn head<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        head_request: bool,
+        keep_headers: bool,
+    ) -> Result<Head, HttpError> {
+        loop {
+            if self.start < self.end {
+                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let mut parsed = httparse::Response::new(&mut headers);
+                match parsed.parse(self.unused()) {
+                    Ok(Status::Complete(length)) => {
+                        let head = head_of(&parsed, head_request, keep_headers)?;
+                        self.start += length;
+                        return Ok(head);
+                    }
+                    Ok(Status::Partial) => {
+                        if self.end - self.start > MAX_HEAD {
+                            return Err(HttpError::Invalid(format!(
+                                "response head larger than {} KiB",
+                                MAX_HEAD / 1024
+                            )));
+                        }
+                    }
+                    Err(e) => return Err(HttpError::Invalid(format!("response head: {e}"))),
+                }
+            }
+            if self.fill(io).await? == 0 {
+                return Err(HttpError::Closed);
+            }
+        }
+    }
+
+    async fn length<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        length: u64,
+        body: &mut Option<Vec<u8>>,
+    ) -> Result<(), HttpError> {
+        let mut left = length;
+        loop {
+            let take = self.take(left, body);
+            left -= take;
+            if left == 0 {
+                return Ok(());
+            }
+            if self.fill(io).await? == 0 {
+                return Err(HttpError::Closed);
+            }
+        }
+    }
+
+    /// Uses up to `most` of the unused bytes as body; how many it used.
+    fn take(&mut self, most: u64, body: &mut Option<Vec<u8>>) -> u64 {
+        let available = self.end - self.start;
+        let take = usize::try_from(most).map_or(available, |most| most.min(available));
+        if let Some(body) = body {
+            let room = MAX_KEPT_BODY.saturating_sub(body.len());
+            body.extend_from_slice(&self.buf[self.start..self.start + take.min(room)]);
+        }
+        self.start += take;
+        take as u64
+    }
+
+    async fn chunked<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        body: &mut Option<Vec<u8>>,
+    ) -> Result<(), HttpError> {
+        loop {
+            let size = loop {
+                match httparse::parse_chunk_size(self.unused()) {
+                    Ok(Status::Complete((length, size))) => {
+                        self.start += length;
+                        break size;
+                    }
+                    Ok(Status::Partial) => self.more(io, "chunk size line").await?,
+                    Err(_) => return Err(HttpError::Invalid("invalid chunk size line".into())),
+                }
+            };
+            if size == 0 {
+                return self.trailers(io).await;
+            }
+            self.length(io, size, body).await?;
+            while self.end - self.start < 2 {
+                self.more(io, "chunk").await?;
+            }
+            if self.unused()[..2] != *b"\r\n" {
+                return Err(HttpError::Invalid("chunk data longer than its size".into()));
+            }
+            self.start += 2;
+        }
+    }
+
+    /// The trailer section after the last chunk: lines up to an empty one.
+    async fn trailers<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> Result<(), HttpError> {
+        loop {
+            match self.unused().windows(2).position(|w| w == b"\r\n") {
+                Some(0) => {
+                    self.start += 2;
+                    return Ok(());
+                }
+                Some(at) => self.start += at + 2,
+                None => self.more(io, "trailer section").await?,
+            }
+        }
+    }
+
+    /// Reads more while in the middle of `what`, which must fit `MAX_HEAD`.
+    async fn more<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        what: &str,
+    ) -> Result<(), HttpError> {
+        if self.end - self.start > MAX_HEAD {
+            return Err(HttpError::Invalid(format!(
+                "{what} longer than {} KiB",
+                MAX_HEAD / 1024
+            )));
+        }
+        match self.fill(io).await? {
+            0 => Err(HttpError::Closed),
+            _ => Ok(()),
+        }
+    }
+
+    async fn until_close<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        body: &mut Option<Vec<u8>>,
+    ) -> Result<(), HttpError> {
+        loop {
+            self.take(u64::MAX, body);
+            if self.fill(io).await? == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The status, the framing, the keep-alive of a parsed head (and its
+/// headers, when kept).
+fn head_of(
+    parsed: &httparse::Response<'_, '_>,
+    head_request: bool,
+    keep_headers: bool,
+) -> Result<Head, HttpError> {
+    let code = parsed.code.unwrap_or_default();
+    let status = StatusCode::from_u16(code)
+        .map_err(|_| HttpError::Invalid(format!("status code {code}")))?;
+    // HTTP/1.1 keeps the connection unless told to close; 1.0 closes it
+    // unless told to keep it.
+    let mut keep_alive = parsed.version == Some(1);
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut transfer_coded = false;
+    let mut headers = HeaderMap::new();
+    for header in parsed.headers.iter() {
+        let name = header.name;
+        let value = header.value;
+        if name.eq_ignore_ascii_case("content-length") {
+            for part in value.split(|&b| b == b',') {
+                let parsed = std::str::from_utf8(part.trim_ascii())
+                    .ok()
+                    .filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|text| text.parse::<u64>().ok());
+                match (parsed, length) {
+                    (None, _) => return Err(HttpError::Invalid("invalid Content-Length".into())),
+                    (Some(n), Some(seen)) if n != seen => {
+                        return Err(HttpError::Invalid("conflicting Content-Length".into()))
+                    }
+                    (Some(n), _) => length = Some(n),
+                }
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            transfer_coded = true;
+            // Chunked only when it is the last coding applied.
+            chunked = value
+                .rsplit(|&b| b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    keep_alive = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        }
+        if keep_headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| HttpError::Invalid(format!("header name {name:?}")))?;
+            let value = HeaderValue::from_bytes(value)
+                .map_err(|_| HttpError::Invalid(format!("value of header {name}")))?;
+            headers.append(name, value);
+        }
+    }
+    let framing = if head_request
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        Framing::Empty
+    } else if transfer_coded {
+        // Transfer-Encoding overrides Content-Length; a body whose last
+        // coding is not chunked runs until the close.
+        if chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
+    } else {
+        match length {
+            Some(0) => Framing::Empty,
+            Some(n) => Framing::Length(n),
+            None => Framing::UntilClose,
+        }
+    };
+    // A response with both Transfer-Encoding and Content-Length may be an
+    // attempt at smuggling: answer it, but do not reuse the connection.
+    if transfer_coded && length.is_some() {
+        keep_alive = false;
+    }
+    Ok(Head {
+        status,
+        headers,
+        framing,
+        keep_alive,
+    })
+}
