@@ -5,12 +5,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio_rustls::rustls::ClientConfig;
 use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 
-use crate::engine::{self, Engine, Finished};
+use crate::engine::{Engine, Finished, Network};
 use crate::figures::{Figures, TimeSeries};
 use crate::paths::Paths;
 use crate::resolver::Resolver;
@@ -40,8 +39,8 @@ pub struct State {
     engine: Engine,
     /// Cancelled when the server begins shutting down: a running test stops.
     shutdown: CancellationToken,
-    /// TLS for https targets, built once.
-    tls: Arc<ClientConfig>,
+    /// How load tests reach their targets.
+    network: Arc<Network>,
     /// Where actions may read and write files.
     paths: Paths,
     /// The last test's parameters and verdicts.
@@ -66,7 +65,7 @@ impl State {
             resolver: Mutex::default(),
             engine: Engine::default(),
             shutdown: CancellationToken::new(),
-            tls: engine::tls_config(),
+            network: Arc::new(Network::default()),
             paths,
             last_run: Mutex::default(),
             threshold_failed: AtomicBool::new(false),
@@ -140,8 +139,14 @@ impl State {
         self.shutdown.clone()
     }
 
-    /// TLS for https targets.
-    pub fn tls(&self) -> Arc<ClientConfig> {
-        Arc::clone(&self.tls)
+    /// This state with load tests reaching their targets by `network`.
+    pub fn with_network(mut self, network: Network) -> Self {
+        self.network = Arc::new(network);
+        self
+    }
+
+    /// How load tests reach their targets.
+    pub fn network(&self) -> Arc<Network> {
+        Arc::clone(&self.network)
     }
 }

@@ -213,6 +213,10 @@ fn bad_start_up_input_is_one_clear_line_and_exit_1() {
         ],
         "cannot be used together",
     );
+    assert_one_line_error(
+        &["serve", "--port", "0", "--ca-file", key],
+        "no CERTIFICATE block found",
+    );
     let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = busy.local_addr().expect("addr").port().to_string();
     assert_one_line_error(&["serve", "--host", "127.0.0.1", "--port", &port], "in use");

@@ -20,6 +20,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
+mod common;
+
 /// How long any wait in a test may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -263,8 +265,12 @@ fn unreadable_or_non_json_input_exits_three_with_one_stderr_line() {
     std::fs::write(&garbage, "{\"load_density\": [").unwrap();
     let empty_dir = dir.path().join("empty");
     std::fs::create_dir(&empty_dir).unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["run", missing.to_str().unwrap()], "cannot read"),
+        (
+            &["run-str", "[]", "--ca-file", garbage.to_str().unwrap()],
+            "no CERTIFICATE block found",
+        ),
         (&["run", garbage.to_str().unwrap()], "is not JSON"),
         (&["run-str", "not json"], "is not JSON"),
         (&["run-dir", missing.to_str().unwrap()], "cannot read"),
@@ -289,6 +295,47 @@ fn bad_usage_exits_two() {
     assert_eq!(ld(&["run"]).status.code(), Some(2));
     assert_eq!(ld(&["run-str"]).status.code(), Some(2));
     assert_eq!(ld(&["run", "a.json", "--nope"]).status.code(), Some(2));
+    let output = ld(&["run-str", "[]", "--connect-to", "httpbin.org:443"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("expected HOST1:PORT1:HOST2:PORT2"));
+}
+
+/// LoadDensity's project template, unchanged (its host is
+/// `https://httpbin.org`), run against a local https target by
+/// `--connect-to` and `--ca-file`: every request reaches the target.
+#[test]
+fn connect_to_and_ca_file_run_a_file_unchanged_against_a_local_https_target() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let files = common::tls_files();
+    let target = runtime.block_on(common::target::Target::start_with(files.acceptor()));
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/loaddensity_keyword1.json"
+    );
+    let to = format!("httpbin.org:443:127.0.0.1:{}", target.addr.port());
+    let ca = files.ca.to_str().unwrap();
+    let output = ld(&["run", "--ca-file", ca, "--connect-to", &to, fixture]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines = stdout_lines(&output);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let summary = &parse(&lines[0])["summary"];
+    assert_eq!(summary["totals"]["failures"], 0, "{summary}");
+    assert!(requests(summary) > 100, "{summary}");
+    assert_eq!(requests(summary), target.total());
+
+    // Without the CA, the certificate is refused: every request fails and
+    // none reaches the target.
+    let served = target.total();
+    let output = ld(&["run", "--connect-to", &to, fixture]);
+    let lines = stdout_lines(&output);
+    let summary = &parse(&lines[0])["summary"];
+    assert!(requests(summary) > 0, "{summary}");
+    assert_eq!(summary["totals"]["failures"], summary["totals"]["requests"]);
+    assert_eq!(target.total(), served);
 }
 
 #[test]

@@ -12,8 +12,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use common::target::Target;
 use common::{Options, DEADLINE, END};
+use ld_tower::actions::Registry;
 use ld_tower::codec::Framing;
 use ld_tower::control::Control;
+use ld_tower::engine::Network;
+use ld_tower::state::State;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
@@ -709,26 +712,27 @@ async fn shutdown_stops_a_running_test_and_keeps_its_figures() {
 
 /// `tests/fixtures/loaddensity_keyword1.json` is the `keyword/keyword1.json`
 /// that LoadDensity 0.0.79's project `init` writes (its
-/// `template_keyword_1`, written with its own `write_action_json`),
-/// unchanged: 50 `fast_http_user`s at 10/s for 5 s, LoadDensity's legacy
-/// `{"get": {...}, "post": {...}}` task map. Its URLs name the external
-/// host `https://httpbin.org`; only that host (and so its scheme) is
-/// replaced, by the local target's `http://127.0.0.1:PORT`, before it runs.
+/// `template_keyword_1`, written with its own `write_action_json`): 50
+/// `fast_http_user`s at 10/s for 5 s, LoadDensity's legacy
+/// `{"get": {...}, "post": {...}}` task map, against
+/// `https://httpbin.org`. It runs unchanged, byte for byte: the engine's
+/// network sends httpbin.org:443 to a local https target whose certificate
+/// names httpbin.org, signed by a test CA it trusts (what `--connect-to`
+/// and `--ca-file` do for `serve` and `run`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loaddensity_project_template_runs_unchanged() {
-    let target = Target::start().await;
-    let fixture = concat!(
+    let files = common::tls_files();
+    let target = Target::start_with(files.acceptor()).await;
+    let file = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/loaddensity_keyword1.json"
     );
-    let text = std::fs::read_to_string(fixture).expect("fixture");
+    let text = std::fs::read_to_string(file).expect("fixture");
     assert_eq!(text.matches("https://httpbin.org").count(), 2);
-    let text = text.replace("https://httpbin.org", &target.url());
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("keyword1.json");
-    std::fs::write(&file, text).expect("write action file");
-
-    let control = Control::default();
+    let to = format!("httpbin.org:443:127.0.0.1:{}", target.addr.port());
+    let network = Network::new(std::slice::from_ref(&files.ca), vec![to.parse().unwrap()]).unwrap();
+    let state = State::default().with_network(network);
+    let control = Control::with_state(Registry::with_builtins(), state);
     let lines = run_lines(
         &control,
         &json!([["LD_execute_files", {"execute_files_list": [file]}]]),
@@ -742,10 +746,8 @@ async fn loaddensity_project_template_runs_unchanged() {
     assert_eq!(result["user_detail"]["user"], "fast_http_user");
     assert_eq!(result["stopped_early"], false);
     assert_eq!(result["users_started"], 50);
-    let get = format!("{}/get", target.url());
-    let post = format!("{}/post", target.url());
-    let (gets, _, get_failures) = count(result, &get);
-    let (posts, _, post_failures) = count(result, &post);
+    let (gets, _, get_failures) = count(result, "https://httpbin.org/get");
+    let (posts, _, post_failures) = count(result, "https://httpbin.org/post");
     assert_eq!((get_failures, post_failures), (0, 0), "{result}");
     assert!(gets > 100, "{gets} GETs");
     assert_eq!(gets, target.count_status("/get", 200));

@@ -15,11 +15,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Request;
 use ld_tower::acceptor::{Acceptor, PlainAcceptor, TlsAcceptor};
-use ld_tower::engine::{tls_config, tls_config_with, HttpClient, HttpError, Keep, MAX_KEPT_BODY};
+use ld_tower::engine::{HttpClient, HttpError, Keep, Network, MAX_KEPT_BODY};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_rustls::rustls::RootCertStore;
 
 use common::DEADLINE;
 
@@ -171,6 +170,11 @@ async fn read_request<S: AsyncRead + Unpin>(io: &mut S, buf: &mut Vec<u8>) -> Op
     }
 }
 
+/// A client as the engine makes one by default: the Mozilla roots, no override.
+fn default_client() -> HttpClient {
+    HttpClient::new(Arc::new(Network::default()))
+}
+
 fn get(url: &str) -> Request<Bytes> {
     Request::get(url).body(Bytes::new()).unwrap()
 }
@@ -205,7 +209,7 @@ async fn request_bytes_and_a_content_length_body_on_one_kept_connection() {
         send("HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"),
     ])
     .await;
-    let mut client = HttpClient::new(tls_config());
+    let mut client = default_client();
     let response = exchange(&mut client, get(&server.url("http", "/a?b=1")), ALL)
         .await
         .unwrap();
@@ -247,7 +251,7 @@ async fn chunked_bodies_with_extensions_and_trailers() {
         send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
     ])
     .await;
-    let mut client = HttpClient::new(tls_config());
+    let mut client = default_client();
     let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
         .await
         .unwrap();
@@ -273,7 +277,7 @@ async fn a_body_until_close_and_connection_close_take_a_new_connection() {
         send("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast"),
     ])
     .await;
-    let mut client = HttpClient::new(tls_config());
+    let mut client = default_client();
     let mut bodies = Vec::new();
     let mut connections = Vec::new();
     for _ in 0..5 {
@@ -298,7 +302,7 @@ async fn responses_without_a_body() {
         send("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone"),
     ])
     .await;
-    let mut client = HttpClient::new(tls_config());
+    let mut client = default_client();
     let head = Request::head(server.url("http", "/"))
         .body(Bytes::new())
         .unwrap();
@@ -330,7 +334,7 @@ async fn a_kept_connection_the_server_closed_is_replaced_before_sending() {
         send("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"),
     ])
     .await;
-    let mut client = HttpClient::new(tls_config());
+    let mut client = default_client();
     let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
         .await
         .unwrap();
@@ -406,7 +410,7 @@ async fn broken_responses_fail_with_their_reason() {
     ];
     for (reply, want) in cases {
         let server = serve(vec![reply]).await;
-        let mut client = HttpClient::new(tls_config());
+        let mut client = default_client();
         let error = exchange(&mut client, get(&server.url("http", "/")), ALL)
             .await
             .expect_err(want)
@@ -428,7 +432,7 @@ async fn a_large_body_is_kept_up_to_the_bound_and_the_rest_read() {
         send("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"),
     ])
     .await;
-    let mut client = HttpClient::new(tls_config());
+    let mut client = default_client();
     let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
         .await
         .unwrap();
@@ -447,7 +451,7 @@ async fn an_abandoned_request_does_not_leave_its_connection_behind() {
         send("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nlater"),
     ])
     .await;
-    let mut client = HttpClient::new(tls_config());
+    let mut client = default_client();
     let abandoned = tokio::time::timeout(
         Duration::from_millis(200),
         client.send(get(&server.url("http", "/")), ALL),
@@ -477,9 +481,8 @@ async fn https_with_a_trusted_certificate_keeps_its_connection() {
         ],
     )
     .await;
-    let mut roots = RootCertStore::empty();
-    roots.add(files.ca_der.clone()).unwrap();
-    let mut client = HttpClient::new(tls_config_with(roots));
+    let network = Network::new(std::slice::from_ref(&files.ca), Vec::new()).unwrap();
+    let mut client = HttpClient::new(Arc::new(network));
     for want in [&b"secure"[..], b"more"] {
         let response = exchange(&mut client, get(&server.url("https", "/")), ALL)
             .await
@@ -489,7 +492,7 @@ async fn https_with_a_trusted_certificate_keeps_its_connection() {
     assert_eq!(server.connections(), 1);
 
     // Without the test CA, the handshake fails and says so.
-    let mut untrusting = HttpClient::new(tls_config());
+    let mut untrusting = default_client();
     let error = exchange(&mut untrusting, get(&server.url("https", "/")), ALL)
         .await
         .unwrap_err()
@@ -505,7 +508,7 @@ async fn bytes_after_a_response_are_never_read_as_the_next_one() {
         send("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"),
     ])
     .await;
-    let mut client = HttpClient::new(tls_config());
+    let mut client = default_client();
     let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
         .await
         .unwrap();
@@ -515,4 +518,42 @@ async fn bytes_after_a_response_are_never_read_as_the_next_one() {
         .unwrap();
     assert_eq!(body(&response), b"fresh");
     assert_eq!(server.connections(), 2);
+}
+
+#[tokio::test]
+async fn connect_to_sends_the_connection_elsewhere_and_keeps_host_and_tls_name() {
+    let files = common::tls_files();
+    let server = serve_with(
+        files.acceptor(),
+        vec![send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")],
+    )
+    .await;
+    // The certificate names localhost: the TLS name must stay the URL's
+    // host, not the 127.0.0.1 connected to.
+    let to = format!("localhost:443:127.0.0.1:{}", server.port)
+        .parse()
+        .unwrap();
+    let network = Network::new(std::slice::from_ref(&files.ca), vec![to]).unwrap();
+    let mut client = HttpClient::new(Arc::new(network));
+    let response = exchange(&mut client, get("https://localhost/x"), ALL)
+        .await
+        .unwrap();
+    assert_eq!(body(&response), b"ok");
+    assert_eq!(
+        server.requests(),
+        ["GET /x HTTP/1.1\r\nhost: localhost\r\n\r\n"]
+    );
+
+    // A refused override names both the URL's host and where it connected.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let to = format!("example.test::127.0.0.1:{port}").parse().unwrap();
+    let mut client = HttpClient::new(Arc::new(Network::new(&[], vec![to]).unwrap()));
+    let error = exchange(&mut client, get("http://example.test:8080/"), ALL)
+        .await
+        .unwrap_err()
+        .to_string();
+    let want = format!("cannot connect to example.test:8080 (connecting to 127.0.0.1:{port}): ");
+    assert!(error.starts_with(&want), "{error}");
 }

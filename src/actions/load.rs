@@ -220,7 +220,7 @@ fn plan(
             n => n,
         },
         timeout,
-        tls: ctx.state().tls(),
+        network: ctx.state().network(),
     };
     Ok((plan, parameters, thresholds))
 }

@@ -4,6 +4,7 @@
 mod demo;
 mod duration;
 mod init;
+mod network;
 mod progress;
 mod run;
 mod send;
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 pub use demo::DemoArgs;
 pub use init::InitArgs;
+pub use network::NetworkArgs;
 pub use run::{RunArgs, RunDirArgs, RunOptions, RunStrArgs};
 pub use send::SendArgs;
 pub use serve::ServeArgs;

@@ -13,8 +13,10 @@ use clap::Args;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use super::network::NetworkArgs;
 use super::progress::{Line, Progress};
 use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NO_INPUT, EXIT_TERMINATED, EXIT_THRESHOLD};
+use crate::actions::Registry;
 use crate::control::Control;
 use crate::protocol::{Reply, END};
 use crate::state::State;
@@ -35,8 +37,8 @@ further file). A second Ctrl-C quits at once.
 
 Exit: 0 when every action succeeded; 1 when an action failed (or the JSON is not an action \
 list); 4 when every action succeeded but a test's threshold failed (LD_start_test's \
-`thresholds`); 2 on bad usage; 3 when an action file cannot be read or is not JSON (nothing \
-ran); 130 after Ctrl-C (SIGINT) and 143 after SIGTERM, whatever the results.";
+`thresholds`); 2 on bad usage; 3 when an action file cannot be read or is not JSON, or a \
+--ca-file holds no usable certificate (nothing ran); 130 after Ctrl-C (SIGINT) and 143 after SIGTERM, whatever the results.";
 
 /// What every `run*` subcommand takes.
 #[derive(Debug, Args)]
@@ -44,6 +46,10 @@ pub struct RunOptions {
     /// Never draw the live progress line (it is drawn only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,
+
+    /// How load tests reach their targets.
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 /// `ld-tower run`'s arguments.
@@ -170,7 +176,12 @@ fn no_input(message: &str) -> ExitCode {
 
 /// Runs `sources` in order on one control, printing their results.
 async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> ExitCode {
-    let control = Control::default();
+    let network = match options.network.network() {
+        Ok(network) => network,
+        Err(message) => return no_input(&message),
+    };
+    let state = State::default().with_network(network);
+    let control = Control::with_state(Registry::with_builtins(), state);
     let line = Line::default();
     let signals = match Signals::watch(Arc::clone(control.state()), line.clone()) {
         Ok(signals) => signals,

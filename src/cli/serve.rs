@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use super::duration::parse_duration;
+use super::network::NetworkArgs;
 use super::EXIT_FAILURE;
 use crate::acceptor::{PlainAcceptor, TlsAcceptor};
 use crate::actions::Registry;
@@ -97,6 +98,10 @@ pub struct ServeArgs {
     #[arg(long)]
     pub insecure_no_auth: bool,
 
+    /// How load tests reach their targets.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+
     /// Diagnostics on stderr, as a tracing filter (e.g. "debug", or
     /// "info,ld_tower_layers=info" for one line per request).
     #[arg(
@@ -151,6 +156,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         (None, Some(_)) => return Err("--tls-key needs --tls-cert (give both or neither)".into()),
         (None, None) => None,
     };
+    let network = args.network.network()?;
     let listener = bind(&args.host, args.port).await?;
     let local = listener
         .local_addr()
@@ -179,7 +185,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     } else {
         Paths::confined(cwd)
     };
-    let control = Control::with_state(Registry::with_builtins(), State::new(paths));
+    let state = State::new(paths).with_network(network);
+    let control = Control::with_state(Registry::with_builtins(), state);
     let signalled = shutdown_signal(control.quit_signal())?;
     let state = control.state().clone();
     let shutdown = async move {

@@ -6,15 +6,17 @@
 
 mod check;
 mod http;
+mod network;
 mod pacing;
 mod task;
 mod user;
 mod workers;
 
 pub use self::http::{
-    tls_config, tls_config_with, HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD,
+    tls_config_with, HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD,
     MAX_KEPT_BODY,
 };
+pub use network::{ConnectTo, Network, NetworkError};
 pub use pacing::{Arrivals, Wait};
 pub use task::{
     Assertion, Auth, Body, Condition, Extractor, Mode, Scenario, Source, Task, TaskError,
@@ -28,7 +30,6 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tokio_rustls::rustls::ClientConfig;
 use tokio_util::sync::CancellationToken;
 
 use crate::figures::{new_histogram, Figures, SecondWindow, TimeSeries};
@@ -62,8 +63,8 @@ pub struct Plan {
     pub iterations: Option<u64>,
     /// A request's timeout unless its task sets one.
     pub timeout: Duration,
-    /// TLS for https targets.
-    pub tls: Arc<ClientConfig>,
+    /// How users reach the targets (TLS trust, connection overrides).
+    pub network: Arc<Network>,
 }
 
 /// Why a test could not start.
@@ -333,7 +334,7 @@ impl Engine {
                     lock(&live.recorders).push(Arc::clone(&recorder));
                     let user = User {
                         plan: Arc::clone(&plan),
-                        client: HttpClient::new(Arc::clone(&plan.tls)),
+                        client: HttpClient::new(Arc::clone(&plan.network)),
                         session: resolver.fork(),
                         recorder,
                         arrivals: arrivals.clone(),

@@ -199,8 +199,11 @@ pub fn tls_files() -> TlsFiles {
         .push(rcgen::DnType::CommonName, "ld-tower test CA");
     let ca = ca_params.self_signed(&ca_key).expect("ca cert");
     let leaf_key = KeyPair::generate().expect("leaf key");
+    // httpbin.org: the host of LoadDensity's project template, which the
+    // engine tests serve locally (`--connect-to`) to run it unchanged.
     let mut leaf_params =
-        CertificateParams::new(vec!["localhost".to_owned()]).expect("leaf params");
+        CertificateParams::new(vec!["localhost".to_owned(), "httpbin.org".to_owned()])
+            .expect("leaf params");
     leaf_params
         .subject_alt_names
         .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));

@@ -31,6 +31,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use ld_tower::acceptor::{Acceptor, PlainAcceptor};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
@@ -75,12 +76,19 @@ pub struct Target {
 impl Target {
     /// Starts a target in the current runtime.
     pub async fn start() -> Target {
+        Target::start_with(PlainAcceptor).await
+    }
+
+    /// Starts a target whose connections go through `acceptor` first
+    /// (a `TlsAcceptor` serves https).
+    pub async fn start_with<A: Acceptor>(acceptor: A) -> Target {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("bind target");
         let addr = listener.local_addr().expect("target addr");
         let counts = Arc::new(Counts::default());
         let shared = Arc::clone(&counts);
+        let acceptor = Arc::new(acceptor);
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
             loop {
@@ -89,10 +97,14 @@ impl Target {
                 };
                 let _ = tcp.set_nodelay(true);
                 let counts = Arc::clone(&shared);
+                let acceptor = Arc::clone(&acceptor);
                 connections.spawn(async move {
+                    let Ok(io) = acceptor.accept(tcp).await else {
+                        return;
+                    };
                     let service = service_fn(move |req| handle(Arc::clone(&counts), req));
                     let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), service)
+                        .serve_connection(TokioIo::new(io), service)
                         .await;
                 });
                 // Reap finished connections so the set stays small.

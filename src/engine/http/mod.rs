@@ -1,7 +1,8 @@
 //! [`HttpClient`]: one virtual user's HTTP/1.1 client. It keeps one
 //! connection per origin (a user usually talks to one), made again when the
-//! server closes it; https goes through rustls with the ring provider and
-//! the Mozilla roots (webpki-roots).
+//! server closes it; https goes through rustls with the ring provider,
+//! trusting what its [`Network`] trusts, and connections go where its
+//! `connect_to` overrides say.
 //!
 //! This is the engine's inner loop, so it is ours and lean, as wrk's is:
 //! a request is encoded into one reused buffer and written with one call
@@ -35,6 +36,7 @@ use tokio_util::either::Either;
 
 use self::response::Reader;
 pub use self::response::{MAX_HEAD, MAX_KEPT_BODY};
+use super::network::Network;
 
 /// Why a request got no response. Its `Display` is the failure message.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +116,7 @@ impl Connection {
 
 /// A user's connections.
 pub struct HttpClient {
+    network: Arc<Network>,
     tls: TlsConnector,
     connections: Vec<Connection>,
     /// The request being sent, encoded.
@@ -128,13 +131,6 @@ impl std::fmt::Debug for HttpClient {
             .field("connections", &self.connections.len())
             .finish_non_exhaustive()
     }
-}
-
-/// The TLS configuration every user shares.
-pub fn tls_config() -> Arc<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    tls_config_with(roots)
 }
 
 /// A TLS configuration trusting `roots`.
@@ -157,10 +153,11 @@ pub fn tls_config_with(roots: RootCertStore) -> Arc<ClientConfig> {
 }
 
 impl HttpClient {
-    /// A client with no connection yet.
-    pub fn new(tls: Arc<ClientConfig>) -> Self {
+    /// A client with no connection yet, reaching its targets by `network`.
+    pub fn new(network: Arc<Network>) -> Self {
         HttpClient {
-            tls: TlsConnector::from(tls),
+            tls: TlsConnector::from(Arc::clone(&network.tls)),
+            network,
             connections: Vec::new(),
             write: Vec::with_capacity(512),
             reader: Reader::default(),
@@ -223,9 +220,16 @@ impl HttpClient {
             .authority
             .port_u16()
             .unwrap_or(if origin.https { 443 } else { 80 });
-        let tcp = TcpStream::connect((host, port))
-            .await
-            .map_err(|e| HttpError::Connect(target.clone(), e))?;
+        let destination = self.network.destination(host, port);
+        let tcp = TcpStream::connect(destination).await.map_err(|e| {
+            let (to_host, to_port) = destination;
+            let via = if destination == (host, port) {
+                String::new()
+            } else {
+                format!(" (connecting to {to_host}:{to_port})")
+            };
+            HttpError::Connect(format!("{target}{via}"), e)
+        })?;
         let _ = tcp.set_nodelay(true);
         let stream = if origin.https {
             let name = ServerName::try_from(host.to_owned())
