@@ -194,6 +194,13 @@ async fn exchange(
         .expect("the client answered within the deadline")
 }
 
+/// `GET /` on `server`, keeping everything; it must succeed.
+async fn fetch_root(client: &mut HttpClient, server: &Server) -> ld_tower::engine::Response {
+    exchange(client, get(&server.url("http", "/")), ALL)
+        .await
+        .expect("GET / succeeds")
+}
+
 fn body(response: &ld_tower::engine::Response) -> &[u8] {
     response.body.as_deref().expect("kept body")
 }
@@ -252,13 +259,9 @@ async fn chunked_bodies_with_extensions_and_trailers() {
     ])
     .await;
     let mut client = default_client();
-    let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-        .await
-        .unwrap();
+    let response = fetch_root(&mut client, &server).await;
     assert_eq!(body(&response), b"hello world");
-    let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-        .await
-        .unwrap();
+    let response = fetch_root(&mut client, &server).await;
     assert_eq!(body(&response), b"");
     assert_eq!(
         server.connections(),
@@ -281,9 +284,7 @@ async fn a_body_until_close_and_connection_close_take_a_new_connection() {
     let mut bodies = Vec::new();
     let mut connections = Vec::new();
     for _ in 0..5 {
-        let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-            .await
-            .unwrap();
+        let response = fetch_root(&mut client, &server).await;
         bodies.push(String::from_utf8(body(&response).to_vec()).unwrap());
         connections.push(server.connections());
     }
@@ -309,17 +310,13 @@ async fn responses_without_a_body() {
     let response = exchange(&mut client, head, ALL).await.unwrap();
     assert_eq!((response.status.as_u16(), body(&response)), (200, &b""[..]));
     for status in [204, 304] {
-        let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-            .await
-            .unwrap();
+        let response = fetch_root(&mut client, &server).await;
         assert_eq!(
             (response.status.as_u16(), body(&response)),
             (status, &b""[..])
         );
     }
-    let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-        .await
-        .unwrap();
+    let response = fetch_root(&mut client, &server).await;
     assert_eq!(
         (response.status.as_u16(), body(&response)),
         (200, &b"done"[..])
@@ -335,16 +332,12 @@ async fn a_kept_connection_the_server_closed_is_replaced_before_sending() {
     ])
     .await;
     let mut client = default_client();
-    let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-        .await
-        .unwrap();
+    let response = fetch_root(&mut client, &server).await;
     assert_eq!(body(&response), b"first");
     // The server closed after answering without saying so: wait until the
     // close has reached the client's socket, then send again.
     wait_closed_seen(&server).await;
-    let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-        .await
-        .unwrap();
+    let response = fetch_root(&mut client, &server).await;
     assert_eq!(body(&response), b"second");
     assert_eq!(server.connections(), 2);
 }
@@ -433,13 +426,9 @@ async fn a_large_body_is_kept_up_to_the_bound_and_the_rest_read() {
     ])
     .await;
     let mut client = default_client();
-    let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-        .await
-        .unwrap();
+    let response = fetch_root(&mut client, &server).await;
     assert_eq!(body(&response).len(), MAX_KEPT_BODY);
-    let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-        .await
-        .unwrap();
+    let response = fetch_root(&mut client, &server).await;
     assert_eq!(body(&response), b"next", "the rest was read, not left");
     assert_eq!(server.connections(), 1);
 }
@@ -458,9 +447,7 @@ async fn an_abandoned_request_does_not_leave_its_connection_behind() {
     )
     .await;
     assert!(abandoned.is_err(), "the silent server did not answer");
-    let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-        .await
-        .unwrap();
+    let response = fetch_root(&mut client, &server).await;
     assert_eq!(body(&response), b"later");
     assert_eq!(
         server.connections(),
@@ -509,13 +496,9 @@ async fn bytes_after_a_response_are_never_read_as_the_next_one() {
     ])
     .await;
     let mut client = default_client();
-    let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-        .await
-        .unwrap();
+    let response = fetch_root(&mut client, &server).await;
     assert_eq!(body(&response), b"ok");
-    let response = exchange(&mut client, get(&server.url("http", "/")), ALL)
-        .await
-        .unwrap();
+    let response = fetch_root(&mut client, &server).await;
     assert_eq!(body(&response), b"fresh");
     assert_eq!(server.connections(), 2);
 }
