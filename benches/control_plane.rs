@@ -1169,7 +1169,7 @@ async fn run(options: Options, placement: Placement) -> Result<()> {
                     row.runs = attempt;
                     let noise = |row: &Row| row.other_load().map_or(0.0, |[a, b]| a.max(b));
                     let quiet = noise(&row) <= NOISE_LIMIT;
-                    if best.as_ref().map_or(true, |best| noise(&row) < noise(best)) {
+                    if best.as_ref().is_none_or(|best| noise(&row) < noise(best)) {
                         best = Some(row);
                     }
                     if quiet {

@@ -986,10 +986,7 @@ fn quietest(what: &str, attempts: u32, mut run: impl FnMut() -> Result<Row>) -> 
                 100.0 * row.noise()
             );
         }
-        if best
-            .as_ref()
-            .map_or(true, |best| row.noise() < best.noise())
-        {
+        if best.as_ref().is_none_or(|best| row.noise() < best.noise()) {
             best = Some(row);
         }
         if quiet {

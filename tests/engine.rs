@@ -708,6 +708,36 @@ async fn shutdown_stops_a_running_test_and_keeps_its_figures() {
     assert_eq!(status.requests, n);
 }
 
+/// Each user keeps the cookies responses set, for its whole life, as
+/// Locust's users do: a session cookie set in a user's first iteration is
+/// sent on its later requests, and no other user sees it.
+#[tokio::test]
+async fn each_user_keeps_its_own_cookies() {
+    let target = Target::start().await;
+    let control = Control::default();
+    let result = start_test(
+        &control,
+        json!({
+            "user_count": 3, "spawn_rate": 100, "iterations": 2, "wait_time": 0,
+            "tasks": [
+                {"method": "get", "request_url": format!("{}/session", target.url())},
+                {"method": "get", "request_url": format!("{}/echo", target.url())},
+            ],
+        }),
+    )
+    .await;
+    assert_eq!(requests(&result), 12, "{result}");
+    let mut by_sid = BTreeMap::<String, u64>::new();
+    for echo in target.echoes() {
+        let cookie = echo["headers"]["cookie"].as_str().expect("a cookie sent");
+        *by_sid.entry(cookie.to_owned()).or_default() += 1;
+    }
+    // Three sessions, each started once and sent by its user twice.
+    assert_eq!(target.count("/session"), 6);
+    let expected: BTreeMap<String, u64> = (0..3).map(|n| (format!("sid={n}"), 2)).collect();
+    assert_eq!(by_sid, expected);
+}
+
 // ---------------------------------------------------------------- LoadDensity's own file
 
 /// `tests/fixtures/loaddensity_keyword1.json` is the `keyword/keyword1.json`

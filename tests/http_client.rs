@@ -540,3 +540,55 @@ async fn connect_to_sends_the_connection_elsewhere_and_keeps_host_and_tls_name()
     let want = format!("cannot connect to example.test:8080 (connecting to 127.0.0.1:{port}): ");
     assert!(error.starts_with(&want), "{error}");
 }
+
+/// The `cookie` header of a recorded request, its cookies sorted (the
+/// jar's order across paths is its own).
+fn cookies_of(request: &str) -> Vec<String> {
+    let mut cookies: Vec<String> = request
+        .lines()
+        .filter_map(|line| line.strip_prefix("cookie: "))
+        .flat_map(|value| value.split("; ").map(str::to_owned))
+        .collect();
+    cookies.sort();
+    cookies
+}
+
+#[tokio::test]
+async fn cookies_set_by_responses_are_sent_back_where_they_apply() {
+    let server = serve(vec![
+        send(
+            "HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/\r\n\
+             Set-Cookie: admin=1; Path=/admin\r\nSet-Cookie: broken\r\n\
+             Content-Length: 0\r\n\r\n",
+        ),
+        send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        send("HTTP/1.1 200 OK\r\nSet-Cookie: sid=gone; Path=/; Max-Age=0\r\nContent-Length: 0\r\n\r\n"),
+        send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ])
+    .await;
+    let mut client = default_client();
+    for path in ["/login", "/", "/admin/x", "/"] {
+        let request = Request::get(server.url("http", path))
+            .header("cookie", "own=1")
+            .body(Bytes::new())
+            .unwrap();
+        exchange(&mut client, request, ALL).await.unwrap();
+    }
+    let requests = server.requests();
+    let sent: Vec<Vec<String>> = requests.iter().map(|r| cookies_of(r)).collect();
+    assert_eq!(
+        sent,
+        [
+            vec!["own=1"],
+            // Not the Path=/admin one; not the one that did not parse.
+            vec!["own=1", "sid=abc"],
+            vec!["admin=1", "own=1", "sid=abc"],
+            // Max-Age=0 removed it.
+            vec!["own=1"],
+        ]
+    );
+    // Another user's client has its own jar.
+    let server = serve(vec![send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")]).await;
+    fetch_root(&mut default_client(), &server).await;
+    assert_eq!(cookies_of(&server.requests()[0]), Vec::<String>::new());
+}

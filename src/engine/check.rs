@@ -173,7 +173,7 @@ pub(crate) fn holds(condition: &Condition, scope: &mut Scope<'_>) -> bool {
 
 /// Whether a task runs: its `run_if` holds and its `skip_if` does not.
 pub(crate) fn runs(task: &Task, scope: &mut Scope<'_>) -> bool {
-    task.run_if.as_ref().map_or(true, |c| holds(c, scope))
+    task.run_if.as_ref().is_none_or(|c| holds(c, scope))
         && !task.skip_if.as_ref().is_some_and(|c| holds(c, scope))
 }
 

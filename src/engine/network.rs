@@ -127,8 +127,8 @@ impl ConnectTo {
     fn matches(&self, host: &str, port: u16) -> bool {
         self.from_host
             .as_deref()
-            .map_or(true, |h| h.eq_ignore_ascii_case(host))
-            && self.from_port.map_or(true, |p| p == port)
+            .is_none_or(|h| h.eq_ignore_ascii_case(host))
+            && self.from_port.is_none_or(|p| p == port)
     }
 }
 

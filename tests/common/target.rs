@@ -12,6 +12,8 @@
 //! - `/echo` → 200, the request as JSON: `method`, `path`, `query` (raw),
 //!   `params` (decoded), `headers` (lowercased names), `body` (text); each
 //!   echo is also kept, in order, for [`Target::echoes`];
+//! - `/session` → 200 `session`, with `Set-Cookie: sid=N; Path=/` (a new
+//!   N each time) unless the request sends a `sid` cookie;
 //! - anything else → 200 `ok`.
 //!
 //! A request is counted when its handler starts, so a request the client
@@ -46,6 +48,8 @@ struct Counts {
     total: AtomicU64,
     /// The echoed requests, in the order they were served.
     echoes: Mutex<Vec<Value>>,
+    /// Sessions started by `/session`.
+    sessions: AtomicU64,
 }
 
 fn bump(map: &Mutex<HashMap<String, Arc<AtomicU64>>>, key: &str) {
@@ -227,6 +231,24 @@ async fn route(counts: &Counts, path: &str, req: Request<Incoming>) -> Response<
                 Some(user) => json_response(200, &json!({"user": user})),
                 None => json_response(401, &json!({"error": "unauthorized"})),
             }
+        }
+        "/session" => {
+            // A new session for a client that does not send one.
+            let has = req
+                .headers()
+                .get(http::header::COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("sid="));
+            let mut response = respond(200, "text/plain", "session");
+            if !has {
+                let sid = counts.sessions.fetch_add(1, Ordering::Relaxed);
+                if let Ok(value) = http::HeaderValue::from_str(&format!("sid={sid}; Path=/")) {
+                    response
+                        .headers_mut()
+                        .insert(http::header::SET_COOKIE, value);
+                }
+            }
+            response
         }
         "/echo" => {
             let method = req.method().to_string();

@@ -15,6 +15,7 @@
 //! and header maps), which kept requests/s at 0.75-0.78x wrk's; the same
 //! loop without them costs what wrk does.
 
+mod cookies;
 mod request;
 mod response;
 
@@ -34,6 +35,7 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
+use self::cookies::Jar;
 use self::response::Reader;
 pub use self::response::{MAX_HEAD, MAX_KEPT_BODY};
 use super::network::Network;
@@ -123,6 +125,8 @@ pub struct HttpClient {
     write: Vec<u8>,
     /// The response being read.
     reader: Reader,
+    /// The cookies responses set.
+    jar: Jar,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -161,18 +165,19 @@ impl HttpClient {
             connections: Vec::new(),
             write: Vec::with_capacity(512),
             reader: Reader::default(),
+            jar: Jar::default(),
         }
     }
 
-    /// Sends `request` (its URI absolute) and reads the response, keeping
-    /// what `keep` says. A kept connection the server has closed is noticed
+    /// Sends `request` (its URI absolute), with the cookies earlier
+    /// responses set, and reads the response, keeping what `keep` says. A kept connection the server has closed is noticed
     /// before sending and replaced; one closed while the request is under
     /// way fails that request (as in Locust), not the next. The connection
     /// is out of the pool while the request is under way: if this future is
     /// dropped (a timeout, a stop), the connection closes with it.
     pub async fn send(
         &mut self,
-        request: Request<Bytes>,
+        mut request: Request<Bytes>,
         keep: Keep,
     ) -> Result<Response, HttpError> {
         let origin = origin_of(request.uri())?;
@@ -180,6 +185,7 @@ impl HttpClient {
             Some(connection) => connection,
             None => self.connect(origin).await?,
         };
+        self.jar.add_to(&mut request);
         request::encode(&request, connection.host.as_bytes(), &mut self.write);
         connection
             .stream
@@ -188,14 +194,17 @@ impl HttpClient {
             .map_err(HttpError::Write)?;
         connection.stream.flush().await.map_err(HttpError::Write)?;
         let head_request = request.method() == Method::HEAD;
-        let (response, reusable) = self
+        let received = self
             .reader
             .response(&mut connection.stream, head_request, keep)
             .await?;
-        if reusable {
+        if !received.set_cookies.is_empty() {
+            self.jar.store(request.uri(), received.set_cookies);
+        }
+        if received.reusable {
             self.connections.push(connection);
         }
-        Ok(response)
+        Ok(received.response)
     }
 
     /// A kept connection to `origin` that is still open, out of the pool.

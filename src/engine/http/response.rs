@@ -39,8 +39,19 @@ enum Framing {
 struct Head {
     status: StatusCode,
     headers: HeaderMap,
+    /// The `Set-Cookie` values, for the user's cookie jar.
+    set_cookies: Vec<String>,
     framing: Framing,
     keep_alive: bool,
+}
+
+/// A response as read off the connection.
+pub(super) struct Received {
+    pub(super) response: Response,
+    /// Its `Set-Cookie` values (empty, unallocated, when it set none).
+    pub(super) set_cookies: Vec<String>,
+    /// Whether the connection can carry another request.
+    pub(super) reusable: bool,
 }
 
 /// A connection's bytes read and not yet used. One per client: a
@@ -64,17 +75,16 @@ impl Default for Reader {
 
 impl Reader {
     /// Reads a response to a request (`head_request` when its method was
-    /// HEAD). Returns it, and whether the connection can carry another
-    /// request.
+    /// HEAD).
     pub(super) async fn response<R: AsyncRead + Unpin>(
         &mut self,
         io: &mut R,
         head_request: bool,
         keep: Keep,
-    ) -> Result<(Response, bool), HttpError> {
+    ) -> Result<Received, HttpError> {
         self.start = 0;
         self.end = 0;
-        let head = loop {
+        let mut head = loop {
             let head = self.head(io, head_request, keep.headers).await?;
             // Interim responses (100 Continue, 103 Early Hints) come before
             // the final one; 101 ends HTTP on this connection.
@@ -82,6 +92,7 @@ impl Reader {
                 break head;
             }
         };
+        let set_cookies = std::mem::take(&mut head.set_cookies);
         let mut body = keep.body.then(Vec::new);
         match head.framing {
             Framing::Empty => {}
@@ -98,7 +109,11 @@ impl Reader {
             headers: head.headers,
             body: body.map(Bytes::from),
         };
-        Ok((response, reusable))
+        Ok(Received {
+            response,
+            set_cookies,
+            reusable,
+        })
     }
 
     /// Reads more bytes after those not yet used; `Ok(0)` at the end of the
@@ -289,6 +304,7 @@ fn head_of(
     let mut chunked = false;
     let mut transfer_coded = false;
     let mut headers = HeaderMap::new();
+    let mut set_cookies = Vec::new();
     for header in parsed.headers.iter() {
         let name = header.name;
         let value = header.value;
@@ -313,6 +329,8 @@ fn head_of(
                 .rsplit(|&b| b == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case("set-cookie") {
+            set_cookies.push(String::from_utf8_lossy(value).into_owned());
         } else if name.eq_ignore_ascii_case("connection") {
             for token in value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -360,6 +378,7 @@ fn head_of(
     Ok(Head {
         status,
         headers,
+        set_cookies,
         framing,
         keep_alive,
     })

@@ -1,0 +1,69 @@
+//! A virtual user's cookie jar: what `Set-Cookie` responses set, sent back
+//! on later requests that match their domain, path, expiry and `Secure`
+//! (RFC 6265, by `cookie_store`), as Locust's users (`HttpUser`'s requests
+//! session, `FastHttpUser`'s cookie jar) do for as long as the user lives.
+//! A user that is never sent a cookie pays nothing for the jar.
+
+use bytes::Bytes;
+use cookie_store::{CookieStore, RawCookie};
+use http::header::{HeaderValue, COOKIE};
+use http::{Request, Uri};
+use url::Url;
+
+/// One user's cookies.
+#[derive(Debug, Default)]
+pub(super) struct Jar {
+    store: CookieStore,
+    /// Whether any response set a cookie yet.
+    used: bool,
+}
+
+impl Jar {
+    /// Adds the jar's cookies for `request`'s URI to its `Cookie` header
+    /// (after the request's own).
+    pub(super) fn add_to(&self, request: &mut Request<Bytes>) {
+        if !self.used {
+            return;
+        }
+        let Some(url) = url_of(request.uri()) else {
+            return;
+        };
+        let headers = request.headers_mut();
+        let mut value = headers
+            .get(COOKIE)
+            .and_then(|own| own.to_str().ok())
+            .map(str::to_owned)
+            .unwrap_or_default();
+        for (name, cookie) in self.store.get_request_values(&url) {
+            if !value.is_empty() {
+                value.push_str("; ");
+            }
+            value.push_str(name);
+            value.push('=');
+            value.push_str(cookie);
+        }
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            if !value.is_empty() {
+                headers.insert(COOKIE, value);
+            }
+        }
+    }
+
+    /// Keeps the cookies that `set_cookies` (a response to `uri`) set; one
+    /// that does not parse, or that `uri` may not set, is ignored, as a
+    /// browser would.
+    pub(super) fn store(&mut self, uri: &Uri, set_cookies: Vec<String>) {
+        let Some(url) = url_of(uri) else {
+            return;
+        };
+        let cookies = set_cookies
+            .into_iter()
+            .filter_map(|text| RawCookie::parse(text).ok());
+        self.store.store_response_cookies(cookies, &url);
+        self.used = true;
+    }
+}
+
+fn url_of(uri: &Uri) -> Option<Url> {
+    Url::parse(&uri.to_string()).ok()
+}
