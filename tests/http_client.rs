@@ -214,6 +214,7 @@ async fn request_bytes_and_a_content_length_body_on_one_kept_connection() {
             b" world".to_vec(),
         ]),
         send("HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"),
+        send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
     ])
     .await;
     let mut client = default_client();
@@ -232,7 +233,15 @@ async fn request_bytes_and_a_content_length_body_on_one_kept_connection() {
     assert_eq!(response.status, 201);
     assert!(response.body.is_none(), "body not asked for");
     assert!(response.headers.is_empty(), "headers not asked for");
-    assert_eq!(server.connections(), 1, "the connection was kept");
+    // Credentials in the URL stay out of the Host header: they are sent as
+    // Basic credentials (percent-decoded: "user:p w").
+    let url = format!("http://user:p%20w@127.0.0.1:{}/c", server.port);
+    exchange(&mut client, get(&url), ALL).await.unwrap();
+    assert_eq!(
+        server.connections(),
+        2,
+        "the connection was kept (the credentials' origin is another)"
+    );
     let host = format!("127.0.0.1:{}", server.port);
     assert_eq!(
         server.requests(),
@@ -242,6 +251,7 @@ async fn request_bytes_and_a_content_length_body_on_one_kept_connection() {
                 "POST /login HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n\
                  content-length: 12\r\n\r\n{{\"user\":\"u\"}}"
             ),
+            format!("GET /c HTTP/1.1\r\nhost: {host}\r\nauthorization: Basic dXNlcjpwIHc=\r\n\r\n"),
         ]
     );
 }
@@ -533,10 +543,12 @@ async fn connect_to_sends_the_connection_elsewhere_and_keeps_host_and_tls_name()
     drop(closed);
     let to = format!("example.test::127.0.0.1:{port}").parse().unwrap();
     let mut client = HttpClient::new(Arc::new(Network::new(&[], vec![to]).unwrap()));
-    let error = exchange(&mut client, get("http://example.test:8080/"), ALL)
+    // (Credentials in the URL are never in a message.)
+    let error = exchange(&mut client, get("http://u:secret@example.test:8080/"), ALL)
         .await
         .unwrap_err()
         .to_string();
+    assert!(!error.contains("secret"), "{error}");
     let want = format!("cannot connect to example.test:8080 (connecting to 127.0.0.1:{port}): ");
     assert!(error.starts_with(&want), "{error}");
 }

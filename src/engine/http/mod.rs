@@ -22,9 +22,10 @@ mod response;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http::header::HeaderValue;
+use http::header::{HeaderValue, AUTHORIZATION};
 use http::uri::{Authority, Scheme};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -102,6 +103,8 @@ struct Connection {
     origin: Origin,
     /// The `Host` header for it.
     host: HeaderValue,
+    /// Basic credentials from the URL's `user:password@`, if it has them.
+    authorization: Option<HeaderValue>,
     stream: Stream,
 }
 
@@ -186,6 +189,13 @@ impl HttpClient {
             None => self.connect(origin).await?,
         };
         self.jar.add_to(&mut request);
+        if let Some(authorization) = &connection.authorization {
+            // The task's own `auth` or header wins, as in requests and Locust.
+            let headers = request.headers_mut();
+            if !headers.contains_key(AUTHORIZATION) {
+                headers.insert(AUTHORIZATION, authorization.clone());
+            }
+        }
         request::encode(&request, connection.host.as_bytes(), &mut self.write);
         connection
             .stream
@@ -219,7 +229,14 @@ impl HttpClient {
     }
 
     async fn connect(&mut self, origin: Origin) -> Result<Connection, HttpError> {
-        let target = origin.authority.to_string();
+        // The URL's `user:password@` become Basic credentials; they stay
+        // out of the Host header and of every message.
+        let authority = origin.authority.as_str();
+        let (userinfo, host_port) = match authority.rsplit_once('@') {
+            Some((userinfo, host_port)) => (Some(userinfo), host_port),
+            None => (None, authority),
+        };
+        let target = host_port.to_owned();
         let host = origin
             .authority
             .host()
@@ -252,11 +269,20 @@ impl HttpClient {
         } else {
             Either::Left(tcp)
         };
-        let host = HeaderValue::from_str(origin.authority.as_str())
+        let host = HeaderValue::from_str(host_port)
+            .map_err(|e| HttpError::Url(target.clone(), e.to_string()))?;
+        let authorization = userinfo
+            .map(|userinfo| {
+                let decoded = percent_encoding::percent_decode_str(userinfo).collect::<Vec<u8>>();
+                let encoded = base64::engine::general_purpose::STANDARD.encode(decoded);
+                HeaderValue::from_str(&format!("Basic {encoded}"))
+            })
+            .transpose()
             .map_err(|e| HttpError::Url(target, e.to_string()))?;
         Ok(Connection {
             origin,
             host,
+            authorization,
             stream,
         })
     }
