@@ -10,6 +10,7 @@ mod summary;
 
 pub use name::{FailureSample, NameFigures};
 pub use series::{SecondPoint, SecondWindow, TimeSeries};
+pub(crate) use summary::{max_ms, quantile_ms};
 pub use summary::{Overall, PerName, Summary, Totals};
 
 use std::collections::BTreeMap;

@@ -79,11 +79,23 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
+/// The `q` quantile of a latency histogram (µs) in milliseconds, 0 when
+/// it is empty.
+pub(crate) fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
     if h.is_empty() {
         0.0
     } else {
         ms(h.value_at_quantile(q))
+    }
+}
+
+/// The largest latency of a histogram (µs) in milliseconds, 0 when it is
+/// empty.
+pub(crate) fn max_ms(h: &Histogram<u64>) -> f64 {
+    if h.is_empty() {
+        0.0
+    } else {
+        ms(h.max())
     }
 }
 
@@ -115,20 +127,27 @@ impl Summary {
                 Some(&merged)
             }
         };
-        let requests = successes + failures;
         Summary {
-            totals: Totals {
-                requests,
-                successes,
-                failures,
-                failure_rate: if requests == 0 {
-                    0.0
-                } else {
-                    failures as f64 / requests as f64
-                },
-            },
+            totals: Totals::new(successes, failures),
             latency_overall: overall.map_or_else(Overall::zero, Overall::of),
             per_name,
+        }
+    }
+}
+
+impl Totals {
+    /// The totals of these counts.
+    pub(crate) fn new(successes: u64, failures: u64) -> Totals {
+        let requests = successes + failures;
+        Totals {
+            requests,
+            successes,
+            failures,
+            failure_rate: if requests == 0 {
+                0.0
+            } else {
+                failures as f64 / requests as f64
+            },
         }
     }
 }
@@ -145,7 +164,8 @@ impl Overall {
         }
     }
 
-    fn of(h: &Histogram<u64>) -> Overall {
+    /// The overall figures of the merged latency histogram (µs).
+    pub(crate) fn of(h: &Histogram<u64>) -> Overall {
         if h.is_empty() {
             return Overall::zero();
         }
@@ -155,21 +175,25 @@ impl Overall {
             p90_ms: quantile_ms(h, 0.90),
             p95_ms: quantile_ms(h, 0.95),
             p99_ms: quantile_ms(h, 0.99),
-            max_ms: ms(h.max()),
+            max_ms: max_ms(h),
         }
     }
 }
 
 impl PerName {
     fn of(f: &NameFigures) -> PerName {
-        let h = f.latency_us();
+        PerName::from_histogram(f.successes(), f.failures(), f.latency_us())
+    }
+
+    /// A name's figures from its counts and latency histogram (µs).
+    pub(crate) fn from_histogram(successes: u64, failures: u64, h: &Histogram<u64>) -> PerName {
         let empty = h.is_empty();
         PerName {
-            count: f.successes() + f.failures(),
-            successes: f.successes(),
-            failures: f.failures(),
+            count: successes + failures,
+            successes,
+            failures,
             min_ms: if empty { 0.0 } else { ms(h.min()) },
-            max_ms: if empty { 0.0 } else { ms(h.max()) },
+            max_ms: max_ms(h),
             mean_ms: if empty { 0.0 } else { h.mean() / 1000.0 },
             p50_ms: quantile_ms(h, 0.50),
             p90_ms: quantile_ms(h, 0.90),

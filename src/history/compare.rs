@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::summary::{max_ms, merged, quantile_ms};
+use super::summary::merged;
 use super::{HistoryError, NameRecord, StoredRun};
+use crate::figures::{max_ms, quantile_ms};
 
 /// The relative change under which a metric is `"same"`, in percent.
 pub const DEFAULT_TOLERANCE_PCT: f64 = 5.0;

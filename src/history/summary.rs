@@ -9,44 +9,9 @@ use hdrhistogram::Histogram;
 use super::{HistoryError, NameRecord};
 use crate::figures::{new_histogram, Overall, PerName, Summary, Totals};
 
-fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
-}
-
-/// The `q` quantile in milliseconds, 0 for an empty histogram.
-pub(super) fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
-    if h.is_empty() {
-        0.0
-    } else {
-        ms(h.value_at_quantile(q))
-    }
-}
-
-/// The largest latency in milliseconds, 0 for an empty histogram.
-pub(super) fn max_ms(h: &Histogram<u64>) -> f64 {
-    if h.is_empty() {
-        0.0
-    } else {
-        ms(h.max())
-    }
-}
-
 /// One name's figures.
 pub(super) fn per_name(record: &NameRecord) -> PerName {
-    let h = &record.latency_us;
-    let empty = h.is_empty();
-    PerName {
-        count: record.count(),
-        successes: record.successes,
-        failures: record.failures,
-        min_ms: if empty { 0.0 } else { ms(h.min()) },
-        max_ms: max_ms(h),
-        mean_ms: if empty { 0.0 } else { h.mean() / 1000.0 },
-        p50_ms: quantile_ms(h, 0.50),
-        p90_ms: quantile_ms(h, 0.90),
-        p95_ms: quantile_ms(h, 0.95),
-        p99_ms: quantile_ms(h, 0.99),
-    }
+    PerName::from_histogram(record.successes, record.failures, &record.latency_us)
 }
 
 /// Every name's latency in one histogram.
@@ -73,28 +38,9 @@ pub(super) fn summary(records: &[NameRecord]) -> Result<Summary, HistoryError> {
         .collect();
     let successes: u64 = records.iter().map(|r| r.successes).sum();
     let failures: u64 = records.iter().map(|r| r.failures).sum();
-    let requests = successes + failures;
-    let all = merged(records)?;
-    let latency_overall = Overall {
-        count: all.len(),
-        p50_ms: quantile_ms(&all, 0.50),
-        p90_ms: quantile_ms(&all, 0.90),
-        p95_ms: quantile_ms(&all, 0.95),
-        p99_ms: quantile_ms(&all, 0.99),
-        max_ms: max_ms(&all),
-    };
     Ok(Summary {
-        totals: Totals {
-            requests,
-            successes,
-            failures,
-            failure_rate: if requests == 0 {
-                0.0
-            } else {
-                failures as f64 / requests as f64
-            },
-        },
-        latency_overall,
+        totals: Totals::new(successes, failures),
+        latency_overall: Overall::of(&merged(records)?),
         per_name,
     })
 }
