@@ -46,7 +46,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Result<T, E = BoxError> = std::result::Result<T, E>;
 
 mod support;
-use support::{clock_ticks_per_second, cpu_ticks, free_port, pin_self, Placement};
+use support::{clock_ticks_per_second, core_ticks, cpu_ticks, free_port, pin_self, Placement};
 
 /// The ld-tower binary under test (the release build under `cargo bench`).
 const LD_TOWER: &str = env!("CARGO_BIN_EXE_ld-tower");
@@ -139,28 +139,9 @@ fn parse_options() -> Result<Options> {
     Ok(options)
 }
 
-// ------------------------------------------------------------------ pinning
-
-// ------------------------------------------------------------------ CPU time
-
-/// Busy (non-idle) clock ticks of cores 0 and 1, from `/proc/stat`.
+/// Busy (non-idle) clock ticks of cores 0 and 1 (`support::core_ticks`).
 fn core_busy_ticks() -> Option<[u64; 2]> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let mut busy = [None, None];
-    for line in stat.lines() {
-        let mut fields = line.split_whitespace();
-        let slot = match fields.next() {
-            Some("cpu0") => 0,
-            Some("cpu1") => 1,
-            _ => continue,
-        };
-        let values: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
-        // user nice system idle iowait irq softirq steal (guest is in user).
-        let total: u64 = values.iter().take(8).sum();
-        let idle = values.get(3)? + values.get(4)?;
-        busy[slot] = total.checked_sub(idle);
-    }
-    Some([busy[0]?, busy[1]?])
+    core_ticks().map(|[core0, core1]| [core0[0], core1[0]])
 }
 
 // ------------------------------------------------------------------ servers

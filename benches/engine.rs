@@ -45,7 +45,8 @@ type Result<T, E = BoxError> = std::result::Result<T, E>;
 
 mod support;
 use support::{
-    clock_ticks_per_second, cpu_ticks, field, free_port, have, pin_self, stat_fields, Placement,
+    clock_ticks_per_second, core_ticks, cpu_ticks, field, free_port, have, pin_self, stat_fields,
+    Placement,
 };
 
 /// The ld-tower binary under test (the release build under `cargo bench`).
@@ -205,33 +206,6 @@ fn tree_ticks(root: u32) -> Option<u64> {
         total += cpu_ticks(&pid.to_string()).unwrap_or(0);
     }
     Some(total)
-}
-
-/// Clock ticks of cores 0 and 1 from `/proc/stat`: `[busy, interrupt]`
-/// per core. Busy is everything but idle and iowait; interrupt is irq +
-/// softirq (mostly loopback packet delivery). `/proc/stat` files a tick
-/// that lands in a softirq under softirq, but a process's utime + stime
-/// (scaled from its scheduler runtime) includes the softirqs that ran in
-/// its context: on loopback, the receive path of the packets it sent. So
-/// busy minus the processes' own time is what others used.
-fn core_ticks() -> Option<[[u64; 2]; 2]> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let mut ticks = [None, None];
-    for line in stat.lines() {
-        let mut fields = line.split_whitespace();
-        let slot = match fields.next() {
-            Some("cpu0") => 0,
-            Some("cpu1") => 1,
-            _ => continue,
-        };
-        // user nice system idle iowait irq softirq steal (guest is in user).
-        let values: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
-        let total: u64 = values.iter().take(8).sum();
-        let busy = total.checked_sub(values.get(3)? + values.get(4)?)?;
-        let interrupt = values.get(5)? + values.get(6)?;
-        ticks[slot] = Some([busy, interrupt]);
-    }
-    Some([ticks[0]?, ticks[1]?])
 }
 
 // ------------------------------------------------------------------ processes

@@ -1,5 +1,5 @@
 //! What the benchmarks share: placing processes on cores with `taskset`,
-//! and reading CPU time from `/proc`.
+//! and reading CPU time (per process and per core) from `/proc`.
 #![allow(dead_code)] // Each bench uses its own part of this.
 
 use std::net::{Ipv4Addr, TcpListener};
@@ -143,4 +143,31 @@ pub(crate) fn cpu_ticks(pid: &str) -> Option<u64> {
 pub(crate) fn free_port() -> std::io::Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?.port())
+}
+
+/// Clock ticks of cores 0 and 1 from `/proc/stat`: `[busy, interrupt]`
+/// per core. Busy is everything but idle and iowait; interrupt is irq +
+/// softirq (mostly loopback packet delivery). `/proc/stat` files a tick
+/// that lands in a softirq under softirq, but a process's utime + stime
+/// (scaled from its scheduler runtime) includes the softirqs that ran in
+/// its context: on loopback, the receive path of the packets it sent. So
+/// busy minus the processes' own time is what others used.
+pub(crate) fn core_ticks() -> Option<[[u64; 2]; 2]> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let mut ticks = [None, None];
+    for line in stat.lines() {
+        let mut fields = line.split_whitespace();
+        let slot = match fields.next() {
+            Some("cpu0") => 0,
+            Some("cpu1") => 1,
+            _ => continue,
+        };
+        // user nice system idle iowait irq softirq steal (guest is in user).
+        let values: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
+        let total: u64 = values.iter().take(8).sum();
+        let busy = total.checked_sub(values.get(3)? + values.get(4)?)?;
+        let interrupt = values.get(5)? + values.get(6)?;
+        ticks[slot] = Some([busy, interrupt]);
+    }
+    Some([ticks[0]?, ticks[1]?])
 }
