@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::target::Target;
-use common::{Options, DEADLINE, END};
+use common::{parse, run_lines, Options, DEADLINE, END};
 use ld_tower::actions::Registry;
 use ld_tower::codec::Framing;
 use ld_tower::control::Control;
@@ -22,30 +22,6 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 // ---------------------------------------------------------------- helpers
-
-/// Runs `actions`; the reply's result lines (the terminator checked and removed).
-async fn run_lines(control: &Control, actions: &Value) -> Vec<String> {
-    let reply = control.run(actions).await;
-    let pieces = reply.pieces();
-    assert_eq!(
-        pieces.last().map(|p| &p[..]),
-        Some(END),
-        "reply ends with the terminator"
-    );
-    pieces[..pieces.len() - 1]
-        .iter()
-        .map(|p| {
-            let line = std::str::from_utf8(p).expect("utf-8 line");
-            line.strip_suffix('\n').expect("one line").to_owned()
-        })
-        .collect()
-}
-
-/// Parses a result line as JSON, failing with the line when it is an error.
-fn parse(line: &str) -> Value {
-    assert!(!line.starts_with("Error:"), "action failed: {line}");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-}
 
 /// Runs one `LD_start_test` with `args`; its result.
 async fn start_test(control: &Control, args: Value) -> Value {

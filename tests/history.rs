@@ -11,56 +11,24 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::verdict;
-use ld_tower::actions::Registry;
+use common::{confined, parse, run_one, verdict};
 use ld_tower::control::Control;
 use ld_tower::engine::Finished;
 use ld_tower::figures::{Figures, Outcome, Overall, PerName, SecondPoint, TimeSeries};
 use ld_tower::history::{NameRecord, NewRun, Store};
-use ld_tower::paths::Paths;
-use ld_tower::state::{LastRun, State};
+use ld_tower::state::LastRun;
 use serde_json::{json, Value};
-
-/// The reply terminator.
-const END: &[u8] = b"Return_Data_Over_JE\n";
 
 const DB: &str = "history/runs.db";
 
-fn control(root: &Path) -> Control {
-    Control::with_state(Registry::with_builtins(), State::new(Paths::confined(root)))
-}
-
-/// Runs `actions`; the reply's result lines (the terminator checked and removed).
-async fn run_lines(control: &Control, actions: &Value) -> Vec<String> {
-    let reply = control.run(actions).await;
-    let pieces = reply.pieces();
-    assert_eq!(pieces.last().map(|p| &p[..]), Some(END), "terminator");
-    pieces[..pieces.len() - 1]
-        .iter()
-        .map(|p| {
-            let line = std::str::from_utf8(p).expect("utf-8 line");
-            line.strip_suffix('\n').expect("one line").to_owned()
-        })
-        .collect()
-}
-
-/// Runs one action; its result line.
-async fn one(control: &Control, action: Value) -> String {
-    let lines = run_lines(control, &json!([action])).await;
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    lines.into_iter().next().expect("one line")
-}
-
 /// Runs one action that must succeed; its result as JSON.
 async fn ok(control: &Control, action: Value) -> Value {
-    let line = one(control, action).await;
-    assert!(!line.starts_with("Error:"), "action failed: {line}");
-    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    parse(&run_one(control, action).await)
 }
 
 /// Runs one action that must fail; its error line.
 async fn err(control: &Control, action: Value) -> String {
-    let line = one(control, action).await;
+    let line = run_one(control, action).await;
     assert!(line.starts_with("Error: "), "expected an error: {line}");
     line
 }
@@ -243,7 +211,7 @@ fn overall_metric(o: &Overall, metric: &str) -> f64 {
 #[tokio::test]
 async fn persist_list_fetch_and_compare() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let control = control(dir.path());
+    let control = confined(dir.path());
 
     record_run_a(&control);
     let summary_a = ok(&control, json!(["LD_summary"])).await;
@@ -466,7 +434,7 @@ fn counts(db: &Path) -> [i64; 4] {
 #[tokio::test]
 async fn a_failure_mid_persist_leaves_the_database_as_it_was() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let control = control(dir.path());
+    let control = confined(dir.path());
     record_run_a(&control);
     assert_eq!(
         ok(&control, json!(["LD_persist_records", [DB]])).await,
@@ -532,7 +500,7 @@ async fn a_failure_mid_persist_leaves_the_database_as_it_was() {
 #[tokio::test]
 async fn unknown_runs_and_missing_databases_are_errors() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let control = control(dir.path());
+    let control = confined(dir.path());
     record_run_a(&control);
     ok(&control, json!(["LD_persist_records", [DB]])).await;
 
@@ -584,7 +552,7 @@ async fn escapes_are_refused_and_create_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().join("root");
     std::fs::create_dir(&root).expect("root");
-    let control = control(&root);
+    let control = confined(&root);
     record_run_a(&control);
 
     let line = err(&control, json!(["LD_persist_records", ["../x.db"]])).await;
@@ -616,7 +584,7 @@ async fn escapes_are_refused_and_create_nothing() {
 #[tokio::test]
 async fn persisting_no_records_is_an_error() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let control = control(dir.path());
+    let control = confined(dir.path());
     let line = err(&control, json!(["LD_persist_records", [DB]])).await;
     assert!(line.contains("no records"), "{line}");
     assert!(!dir.path().join("history").exists(), "nothing created");

@@ -10,49 +10,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::target::Target;
-use common::verdict;
-use common::END;
-use ld_tower::actions::Registry;
-use ld_tower::control::Control;
+use common::{confined, parse, run_lines, run_one, verdict};
 use ld_tower::engine::Finished;
 use ld_tower::figures::{Figures, Outcome, SecondPoint, TimeSeries};
-use ld_tower::paths::Paths;
 use ld_tower::state::{LastRun, State};
 use quick_xml::events::Event;
 use quick_xml::{Reader, XmlVersion};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------- helpers
-
-fn confined(dir: &Path) -> Control {
-    Control::with_state(Registry::with_builtins(), State::new(Paths::confined(dir)))
-}
-
-/// Runs `actions`; the reply's result lines (the terminator checked and removed).
-async fn run_lines(control: &Control, actions: &Value) -> Vec<String> {
-    let reply = control.run(actions).await;
-    let pieces = reply.pieces();
-    assert_eq!(pieces.last().map(|p| &p[..]), Some(END));
-    pieces[..pieces.len() - 1]
-        .iter()
-        .map(|p| {
-            let line = std::str::from_utf8(p).expect("utf-8 line");
-            line.strip_suffix('\n').expect("one line").to_owned()
-        })
-        .collect()
-}
-
-/// Runs one action; its result line.
-async fn run_one(control: &Control, action: Value) -> String {
-    let lines = run_lines(control, &json!([action])).await;
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    lines.into_iter().next().unwrap()
-}
-
-fn parse(line: &str) -> Value {
-    assert!(!line.starts_with("Error:"), "action failed: {line}");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-}
 
 /// Names with a tricky one (markup, quotes, a URL that must stay text),
 /// failures of two kinds, an all-failing name, a series and verdicts.

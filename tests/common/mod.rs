@@ -13,18 +13,22 @@ pub mod target;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ld_tower::acceptor::{PlainAcceptor, TlsAcceptor};
+use ld_tower::actions::Registry;
 use ld_tower::codec::Framing;
 use ld_tower::control::Control;
+use ld_tower::paths::Paths;
 use ld_tower::server::{Limits, Server};
 use ld_tower::stack::ControlStack;
+use ld_tower::state::State;
 use ld_tower_layers::Tokens;
+use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -37,6 +41,45 @@ pub const END: &[u8] = b"Return_Data_Over_JE\n";
 
 /// How long any wait in a test may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------- actions in process
+
+/// A control whose actions' file paths are confined to `root`, as a served
+/// server's are to its working directory.
+pub fn confined(root: &Path) -> Control {
+    Control::with_state(Registry::with_builtins(), State::new(Paths::confined(root)))
+}
+
+/// Runs `actions`; the reply's result lines (the terminator checked and removed).
+pub async fn run_lines(control: &Control, actions: &Value) -> Vec<String> {
+    let reply = control.run(actions).await;
+    let pieces = reply.pieces();
+    assert_eq!(
+        pieces.last().map(|p| &p[..]),
+        Some(END),
+        "reply ends with the terminator"
+    );
+    pieces[..pieces.len() - 1]
+        .iter()
+        .map(|p| {
+            let line = std::str::from_utf8(p).expect("utf-8 line");
+            line.strip_suffix('\n').expect("one line").to_owned()
+        })
+        .collect()
+}
+
+/// A result line as JSON; fails, showing the line, when it is an error.
+pub fn parse(line: &str) -> Value {
+    assert!(!line.starts_with("Error:"), "action failed: {line}");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+/// Runs one action; its result line.
+pub async fn run_one(control: &Control, action: Value) -> String {
+    let lines = run_lines(control, &json!([action])).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    lines.into_iter().next().expect("one line")
+}
 
 // ---------------------------------------------------------------- processes
 
