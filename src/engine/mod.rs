@@ -13,8 +13,7 @@ mod user;
 mod workers;
 
 pub use self::http::{
-    tls_config_with, HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD,
-    MAX_KEPT_BODY,
+    HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD, MAX_KEPT_BODY,
 };
 pub use network::{ConnectTo, Network, NetworkError};
 pub use pacing::{Arrivals, Wait};

@@ -13,9 +13,7 @@ use std::sync::Arc;
 
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::CertificateDer;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
-
-use super::http::tls_config_with;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 /// How the engine reaches its targets.
 #[derive(Clone)]
@@ -42,6 +40,26 @@ impl fmt::Debug for Network {
             .field("connect_to", &self.connect_to)
             .finish_non_exhaustive()
     }
+}
+
+/// The TLS configuration of users: ring, TLS 1.2 and 1.3, HTTP/1.1 by
+/// ALPN, trusting `roots`.
+fn tls_config_with(roots: RootCertStore) -> Arc<ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config =
+        match ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
+            Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
+            // The ring provider supports the default versions; this arm is not reached.
+            Err(_) => {
+                return Arc::new(
+                    ClientConfig::builder()
+                        .with_root_certificates(RootCertStore::empty())
+                        .with_no_client_auth(),
+                )
+            }
+        };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
 }
 
 fn mozilla_roots() -> RootCertStore {

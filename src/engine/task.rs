@@ -8,6 +8,7 @@ use http::header::HeaderName;
 use http::Method;
 use serde_json::{Map, Value};
 
+use super::http::Keep;
 use crate::resolver::{Template, TemplateValue};
 
 /// Why a task list is not one ld-tower can run. The message names the task
@@ -71,11 +72,10 @@ pub struct Task {
     pub run_if: Option<Condition>,
     /// Skip when this holds.
     pub skip_if: Option<Condition>,
-    /// Whether assertions or extractors read the body (else it is drained unread).
-    pub needs_body: bool,
-    /// Whether assertions or extractors read the headers (else they are
-    /// parsed for framing only, not copied).
-    pub needs_headers: bool,
+    /// What of the response assertions and extractors read: the body
+    /// (else it is drained unread), the headers (else they are parsed for
+    /// framing only, not copied).
+    pub keep: Keep,
     /// The request's URI when it is known before the test (no placeholder,
     /// no params): set by [`Scenario::with_base`].
     pub static_uri: Option<http::Uri>,
@@ -395,7 +395,7 @@ impl Task {
             None | Some(Value::Null) => Ok(None),
             Some(c) => parse_condition(c).map(Some).map_err(|e| at(key, e)),
         };
-        let needs_body = assertions.iter().any(|a| {
+        let body_read = assertions.iter().any(|a| {
             matches!(
                 a,
                 Assertion::Contains(_) | Assertion::NotContains(_) | Assertion::JsonPath { .. }
@@ -403,7 +403,7 @@ impl Task {
         }) || extract
             .iter()
             .any(|x| matches!(x.source, Source::JsonPath(_)));
-        let needs_headers = assertions
+        let headers_read = assertions
             .iter()
             .any(|a| matches!(a, Assertion::Header { .. }))
             || extract
@@ -424,8 +424,10 @@ impl Task {
             weight,
             run_if: condition("run_if")?,
             skip_if: condition("skip_if")?,
-            needs_body,
-            needs_headers,
+            keep: Keep {
+                body: body_read,
+                headers: headers_read,
+            },
             static_uri: None,
         })
     }
@@ -629,7 +631,7 @@ mod tests {
         .expect("parses");
         let t = &s.tasks[0];
         assert!(matches!(t.body, Body::Json(_)));
-        assert!(t.needs_body);
+        assert!(t.keep.body);
         assert_eq!(
             t.extract[1],
             Extractor {

@@ -13,7 +13,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::check::{self, Json};
-use super::http::{HttpClient, Keep};
+use super::http::HttpClient;
 use super::pacing::{Arrivals, Wait};
 use super::task::{Auth, Body, Mode, Scenario, Task};
 use super::Plan;
@@ -141,11 +141,7 @@ impl User {
         let result = match request {
             Err(message) => Err(message),
             Ok(request) => {
-                let keep = Keep {
-                    body: task.needs_body,
-                    headers: task.needs_headers,
-                };
-                let send = client.send(request, keep);
+                let send = client.send(request, task.keep);
                 tokio::pin!(send);
                 loop {
                     tokio::select! {

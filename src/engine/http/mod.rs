@@ -32,7 +32,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
@@ -110,8 +109,8 @@ struct Connection {
 
 impl Connection {
     /// Whether the server has closed (or written to) this idle connection:
-    /// one read, answered from what the reactor already knows, so an idle
-    /// socket costs no system call.
+    /// one read that never waits, answered from what the reactor already
+    /// knows (no system call, unless the last read filled the buffer).
     fn closed(&mut self) -> bool {
         let mut probe = [0u8; 1];
         // Ready at all means closed, broken, or bytes nobody asked for.
@@ -122,7 +121,6 @@ impl Connection {
 /// A user's connections.
 pub struct HttpClient {
     network: Arc<Network>,
-    tls: TlsConnector,
     connections: Vec<Connection>,
     /// The request being sent, encoded.
     write: Vec<u8>,
@@ -140,30 +138,10 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
-/// A TLS configuration trusting `roots`.
-pub fn tls_config_with(roots: RootCertStore) -> Arc<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config =
-        match ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
-            Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
-            // The ring provider supports the default versions; this arm is not reached.
-            Err(_) => {
-                return Arc::new(
-                    ClientConfig::builder()
-                        .with_root_certificates(RootCertStore::empty())
-                        .with_no_client_auth(),
-                )
-            }
-        };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
-}
-
 impl HttpClient {
     /// A client with no connection yet, reaching its targets by `network`.
     pub fn new(network: Arc<Network>) -> Self {
         HttpClient {
-            tls: TlsConnector::from(Arc::clone(&network.tls)),
             network,
             connections: Vec::new(),
             write: Vec::with_capacity(512),
@@ -260,8 +238,7 @@ impl HttpClient {
         let stream = if origin.https {
             let name = ServerName::try_from(host.to_owned())
                 .map_err(|e| HttpError::Url(target.clone(), e.to_string()))?;
-            let tls = self
-                .tls
+            let tls = TlsConnector::from(Arc::clone(&self.network.tls))
                 .connect(name, tcp)
                 .await
                 .map_err(|e| HttpError::Tls(target.clone(), e))?;

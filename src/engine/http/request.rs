@@ -31,9 +31,8 @@ pub(super) fn encode(request: &Request<Bytes>, host: &[u8], out: &mut Vec<u8>) {
         line(out, name.as_str().as_bytes(), value.as_bytes());
     }
     let body = request.body();
-    let carries_body = !body.is_empty()
-        || matches!(*method, Method::POST | Method::PUT)
-        || *method == Method::PATCH;
+    let carries_body =
+        !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH);
     if carries_body && !headers.contains_key(CONTENT_LENGTH) {
         // Writing to a Vec cannot fail.
         let _ = write!(out, "content-length: {}\r\n", body.len());
