@@ -6,6 +6,7 @@
 use std::io;
 
 use quick_xml::events::BytesText;
+use quick_xml::Writer;
 
 use super::html::comparison;
 use super::model::{NameReport, Report};
@@ -20,39 +21,37 @@ pub fn threshold_case_name(v: &Verdict) -> String {
     format!("{} {} {} {}", v.scope, v.metric, comparison(v), v.limit)
 }
 
-/// Why a name's test case failed: counts and reasons, on one line.
-fn name_failure(n: &NameReport) -> String {
+/// A name's failure reasons, `COUNT x MESSAGE` each; the messages not
+/// kept are counted under `others`.
+fn reasons(n: &NameReport, others: &str) -> Vec<String> {
     let mut reasons: Vec<String> = n
         .failure_reasons
         .iter()
         .map(|r| format!("{} x {}", r.count, r.message))
         .collect();
     if n.other_failures > 0 {
-        reasons.push(format!("{} x (other messages)", n.other_failures));
+        reasons.push(format!("{} x ({others})", n.other_failures));
     }
-    format!(
-        "{} of {} requests failed: {}",
-        n.failures,
-        n.count,
-        reasons.join("; ")
-    )
+    reasons
 }
 
-/// The body of a name's failure: one reason a line.
-fn name_failure_body(n: &NameReport) -> String {
-    let mut lines: Vec<String> = n
-        .failure_reasons
-        .iter()
-        .map(|r| format!("{} x {}", r.count, r.message))
-        .collect();
-    if n.other_failures > 0 {
-        lines.push(format!("{} x (other messages, not kept)", n.other_failures));
+/// Why a name's test case failed: the message (counts and reasons, on one
+/// line) and the body (one reason a line).
+fn name_failure(n: &NameReport) -> Failure {
+    Failure {
+        message: format!(
+            "{} of {} requests failed: {}",
+            n.failures,
+            n.count,
+            reasons(n, "other messages").join("; ")
+        ),
+        kind: "request failures",
+        body: Some(reasons(n, "other messages, not kept").join("\n")),
     }
-    lines.join("\n")
 }
 
-fn threshold_failure(v: &Verdict) -> String {
-    if v.actual.is_finite() {
+fn threshold_failure(v: &Verdict) -> Failure {
+    let message = if v.actual.is_finite() {
         format!(
             "{} {} is {}, limit {} {}",
             v.scope,
@@ -66,7 +65,50 @@ fn threshold_failure(v: &Verdict) -> String {
             "{} {}: no such figure (nothing recorded for it)",
             v.scope, v.metric
         )
+    };
+    Failure {
+        message,
+        kind: "threshold",
+        body: None,
     }
+}
+
+/// A failed test case's `<failure>`.
+struct Failure {
+    message: String,
+    kind: &'static str,
+    body: Option<String>,
+}
+
+/// One `<testcase>`, with its `<failure>` when it failed.
+fn write_case(
+    w: &mut Writer<Vec<u8>>,
+    class: &str,
+    name: &str,
+    time: &str,
+    failure: Option<Failure>,
+) -> io::Result<()> {
+    let case = w
+        .create_element("testcase")
+        .with_attribute(("classname", class))
+        .with_attribute(("name", xml_safe(name).as_ref()))
+        .with_attribute(("time", time));
+    let Some(failure) = failure else {
+        case.write_empty()?;
+        return Ok(());
+    };
+    case.write_inner_content(|w| {
+        let element = w
+            .create_element("failure")
+            .with_attribute(("message", xml_safe(&failure.message).as_ref()))
+            .with_attribute(("type", failure.kind));
+        match &failure.body {
+            Some(body) => element.write_text_content(BytesText::new(&xml_safe(body)))?,
+            None => element.write_empty()?,
+        };
+        Ok::<(), io::Error>(())
+    })?;
+    Ok(())
 }
 
 /// The report as a JUnit XML document.
@@ -93,48 +135,13 @@ pub fn render(report: &Report) -> io::Result<String> {
                 .with_attribute(("timestamp", report.generated_at.as_str()))
                 .write_inner_content(|w| {
                     for n in &report.per_name {
-                        let case = w
-                            .create_element("testcase")
-                            .with_attribute(("classname", "requests"))
-                            .with_attribute(("name", xml_safe(&n.name).as_ref()))
-                            .with_attribute(("time", (n.mean_ms / 1000.0).to_string().as_str()));
-                        if n.failures == 0 {
-                            case.write_empty()?;
-                        } else {
-                            case.write_inner_content(|w| {
-                                w.create_element("failure")
-                                    .with_attribute((
-                                        "message",
-                                        xml_safe(&name_failure(n)).as_ref(),
-                                    ))
-                                    .with_attribute(("type", "request failures"))
-                                    .write_text_content(BytesText::new(&xml_safe(
-                                        &name_failure_body(n),
-                                    )))?;
-                                Ok(())
-                            })?;
-                        }
+                        let time = (n.mean_ms / 1000.0).to_string();
+                        let failure = (n.failures > 0).then(|| name_failure(n));
+                        write_case(w, "requests", &n.name, &time, failure)?;
                     }
                     for v in &report.thresholds {
-                        let case = w
-                            .create_element("testcase")
-                            .with_attribute(("classname", "thresholds"))
-                            .with_attribute(("name", xml_safe(&threshold_case_name(v)).as_ref()))
-                            .with_attribute(("time", "0"));
-                        if v.passed {
-                            case.write_empty()?;
-                        } else {
-                            case.write_inner_content(|w| {
-                                w.create_element("failure")
-                                    .with_attribute((
-                                        "message",
-                                        xml_safe(&threshold_failure(v)).as_ref(),
-                                    ))
-                                    .with_attribute(("type", "threshold"))
-                                    .write_empty()?;
-                                Ok(())
-                            })?;
-                        }
+                        let failure = (!v.passed).then(|| threshold_failure(v));
+                        write_case(w, "thresholds", &threshold_case_name(v), "0", failure)?;
                     }
                     Ok(())
                 })?;
