@@ -167,6 +167,16 @@ fn assert_no_progress(output: &Output) {
     );
 }
 
+/// Runs the shell `command` with a terminal as its stdin, stdout and stderr
+/// (`script`); its output is what the terminal showed.
+fn on_terminal(command: &str) -> Output {
+    Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn wait_with_deadline(child: &mut Child) -> std::process::ExitStatus {
     let start = Instant::now();
     loop {
@@ -543,11 +553,7 @@ fn progress_is_drawn_on_a_terminal() {
         file.display(),
         out.display()
     );
-    let output = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = on_terminal(&command);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let drawn = String::from_utf8_lossy(&output.stdout);
     assert!(drawn.contains("users 2/2"), "{drawn:?}");
@@ -566,11 +572,7 @@ fn progress_is_drawn_on_a_terminal() {
         file.display(),
         out.display()
     );
-    let output = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = on_terminal(&command);
     assert_eq!(output.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&output.stdout).contains("users"));
 }
