@@ -57,11 +57,6 @@ impl Paths {
         }
     }
 
-    /// Whether paths are confined.
-    pub fn is_confined(&self) -> bool {
-        self.confined
-    }
-
     /// The path to use for what a client gave: relative paths joined to the
     /// root; when confined, refused if absolute, if `..` leads above the
     /// root, or if an existing part of it is a link out of the root.
