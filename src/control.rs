@@ -10,8 +10,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tower::Service;
 
-use crate::actions::{ActionContext, Registry};
-use crate::protocol::{result_line, Command, Op, Reply};
+use crate::actions::{ActionContext, Registry, DEFAULT_MAX_REPLY_BYTES};
+use crate::protocol::{Command, Op, Reply};
 use crate::state::State;
 
 /// The command service. Cheap to clone: every connection gets its own clone
@@ -22,6 +22,8 @@ pub struct Control {
     ctx: ActionContext,
     /// Cancelled by an accepted quit request.
     quit: CancellationToken,
+    /// The most one command's reply may hold, in bytes.
+    max_reply_bytes: usize,
 }
 
 impl Control {
@@ -36,7 +38,17 @@ impl Control {
         Control {
             ctx: ActionContext::new(Arc::new(registry), Arc::new(state)),
             quit: CancellationToken::new(),
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
         }
+    }
+
+    /// Bounds each command's reply to `bytes` (default
+    /// [`DEFAULT_MAX_REPLY_BYTES`]): results are measured as they come, a
+    /// result that does not fit is replaced by an error, and the actions
+    /// after it do not run.
+    pub fn max_reply_bytes(mut self, bytes: usize) -> Self {
+        self.max_reply_bytes = bytes;
+        self
     }
 
     /// Cancelled when a client's quit request is accepted: give its
@@ -53,11 +65,12 @@ impl Control {
     /// Runs action JSON and returns its reply: one line per action, then
     /// the terminator.
     pub async fn run(&self, actions: &Value) -> Reply {
-        match self.ctx.run(actions).await {
+        let ctx = self.ctx.for_command(self.max_reply_bytes);
+        match ctx.run(actions).await {
             Err(error) => Reply::error(&error.to_string()),
             Ok(results) => {
                 let failures = results.iter().filter(|r| r.result.is_err()).count();
-                let lines = results.iter().map(|r| result_line(&r.result)).collect();
+                let lines = results.iter().map(|r| r.line()).collect();
                 Reply::lines(lines, failures)
             }
         }

@@ -6,7 +6,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
-use crate::protocol::result_line;
 
 pub(super) fn register(registry: &mut Registry) {
     registry
@@ -40,9 +39,10 @@ struct ExecuteAction {
     action_list: Value,
 }
 
-/// Runs a nested action list; its result is the list of the nested results
-/// (each as its result line would show it). Fails, with those results in
-/// the message, if a nested action failed.
+/// Runs a nested action list; its result is the list of the nested results.
+/// Fails if a nested action failed, the results as the failure's detail
+/// (each nested failure as its line's text, or as `{"error", "results"}`
+/// when it carries results of its own).
 async fn execute_action(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let ExecuteAction { action_list } = args.parse(&["action_list"])?;
     run_nested(&ctx, &action_list).await
@@ -57,22 +57,19 @@ async fn run_nested(ctx: &ActionContext, actions: &Value) -> Result<Value, Actio
         .await
         .map_err(|e| ActionError::new(e.to_string()))?;
     let failed = results.iter().filter(|r| r.result.is_err()).count();
+    let total = results.len();
     let values: Vec<Value> = results
         .into_iter()
         .map(|r| match r.result {
             Ok(value) => value,
-            Err(_) => {
-                let line = result_line(&r.result);
-                Value::String(String::from_utf8_lossy(line.trim_ascii_end()).into_owned())
-            }
+            Err(failure) => failure.to_nested_value(),
         })
         .collect();
     if failed > 0 {
-        return Err(ActionError::new(format!(
-            "{failed} of {} nested actions failed: {}",
-            values.len(),
-            Value::Array(values)
-        )));
+        return Err(ActionError::with_detail(
+            format!("{failed} of {total} nested actions failed:"),
+            Value::Array(values),
+        ));
     }
     Ok(Value::Array(values))
 }
@@ -83,42 +80,53 @@ struct ExecuteFiles {
     execute_files_list: Vec<std::path::PathBuf>,
 }
 
-/// Runs the action files in order; one result list per file. Fails, naming
-/// the file, when one cannot be read or parsed or one of its actions failed;
-/// the files after it still run.
+/// Runs the action files in order; one result list per file. Fails when one
+/// cannot be read or parsed or one of its actions failed, naming the files
+/// that failed, the results as the failure's detail; the files after a
+/// failing one still run.
 async fn execute_files(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let ExecuteFiles { execute_files_list } = args.parse(&["execute_files_list"])?;
     let mut results = Vec::with_capacity(execute_files_list.len());
-    let mut failures = Vec::new();
+    let mut failed = Vec::new();
     for given in &execute_files_list {
-        let path = match ctx.state().paths().resolve(given) {
-            Ok(path) => path,
-            Err(e) => {
-                results.push(Value::String(format!("Error: {e}")));
-                failures.push(e.to_string());
-                continue;
-            }
-        };
-        let path = &path;
-        let outcome = match tokio::fs::read(path).await {
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-                Err(e) => Err(format!("{} is not JSON: {e}", path.display())),
-                Ok(actions) => run_nested(&ctx, &actions)
-                    .await
-                    .map_err(|e| format!("{}: {e}", path.display())),
+        let outcome = match ctx.state().paths().resolve(given) {
+            Err(e) => Err(ActionError::new(e.to_string())),
+            Ok(path) => match tokio::fs::read(&path).await {
+                Err(e) => Err(ActionError::new(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                ))),
+                Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                    Err(e) => Err(ActionError::new(format!(
+                        "{} is not JSON: {e}",
+                        path.display()
+                    ))),
+                    Ok(actions) => run_nested(&ctx, &actions).await,
+                },
             },
         };
         match outcome {
             Ok(value) => results.push(value),
-            Err(message) => {
-                results.push(Value::String(format!("Error: {message}")));
-                failures.push(message);
+            Err(failure) => {
+                results.push(
+                    failure
+                        .prefixed(&given.display().to_string())
+                        .to_nested_value(),
+                );
+                failed.push(given.display().to_string());
             }
         }
     }
-    if !failures.is_empty() {
-        return Err(ActionError::new(failures.join("; ")));
+    if !failed.is_empty() {
+        return Err(ActionError::with_detail(
+            format!(
+                "{} of {} files failed ({}):",
+                failed.len(),
+                execute_files_list.len(),
+                failed.join(", ")
+            ),
+            Value::Array(results),
+        ));
     }
     Ok(Value::Array(results))
 }

@@ -18,6 +18,7 @@
 //! ```
 
 mod args;
+mod budget;
 mod builtin;
 mod history;
 mod load;
@@ -27,5 +28,6 @@ mod resolver;
 mod run;
 
 pub use args::Args;
+pub use budget::{OverBudget, ReplyBudget, DEFAULT_MAX_REPLY_BYTES};
 pub use registry::{Action, ActionContext, ActionError, Registry};
 pub use run::{ActionResult, RunError};

@@ -9,25 +9,82 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
+use super::budget::{ReplyBudget, DEFAULT_MAX_REPLY_BYTES};
 use super::run::{run_list, ActionResult, RunError};
 use super::{builtin, Args};
 use crate::state::State;
 
 /// Why an action failed. Its message becomes the action's `Error:` line,
-/// after the action's name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ActionError(String);
+/// after the action's name; its detail, if any, follows as compact JSON.
+///
+/// The detail keeps structured what a failure carries (the results of a
+/// nested action list), so a failure nested in another is quoted once, when
+/// the line is written, not escaped again at every level.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionError {
+    message: String,
+    detail: Option<Value>,
+}
 
 impl ActionError {
     /// An error with `message`.
     pub fn new(message: impl Into<String>) -> Self {
-        ActionError(message.into())
+        ActionError {
+            message: message.into(),
+            detail: None,
+        }
     }
+
+    /// An error with `message`, then `detail` as JSON.
+    pub fn with_detail(message: impl Into<String>, detail: Value) -> Self {
+        ActionError {
+            message: message.into(),
+            detail: Some(detail),
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The structured detail, if any.
+    pub fn detail(&self) -> Option<&Value> {
+        self.detail.as_ref()
+    }
+
+    /// The same error, its message after `prefix: ` (the action's name).
+    pub(crate) fn prefixed(mut self, prefix: &str) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
+        self
+    }
+
+    /// This failure as an element of a nested action list's results: its
+    /// line's text as a string, or, with a detail, `{"error": message,
+    /// "results": detail}`, so the detail stays JSON rather than text.
+    pub(crate) fn to_nested_value(&self) -> Value {
+        match &self.detail {
+            None => Value::String(format!("Error: {}", one_line(&self.message))),
+            Some(detail) => serde_json::json!({
+                "error": one_line(&self.message),
+                "results": detail,
+            }),
+        }
+    }
+}
+
+/// `text` with line breaks as spaces: one result, one line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
 }
 
 impl fmt::Display for ActionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)?;
+        if let Some(detail) = &self.detail {
+            write!(f, " {detail}")?;
+        }
+        Ok(())
     }
 }
 
@@ -116,6 +173,8 @@ pub struct ActionContext {
     state: Arc<State>,
     /// How deeply action lists are nested here (`LD_execute_action`).
     depth: usize,
+    /// What the command's reply may still hold; shared by nested lists.
+    budget: ReplyBudget,
 }
 
 /// How deeply `LD_execute_action` may nest.
@@ -128,7 +187,22 @@ impl ActionContext {
             registry,
             state,
             depth: 0,
+            budget: ReplyBudget::new(DEFAULT_MAX_REPLY_BYTES),
         }
+    }
+
+    /// This context for a new command whose reply may hold `limit` bytes.
+    pub fn for_command(&self, limit: usize) -> ActionContext {
+        ActionContext {
+            depth: 0,
+            budget: ReplyBudget::new(limit),
+            ..self.clone()
+        }
+    }
+
+    /// What the command's reply may still hold.
+    pub fn budget(&self) -> &ReplyBudget {
+        &self.budget
     }
 
     /// The server's shared state.

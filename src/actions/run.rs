@@ -2,18 +2,31 @@
 
 use std::fmt;
 
+use bytes::Bytes;
 use serde_json::Value;
 
-use super::{ActionContext, Args};
+use super::budget::ReplyBudget;
+use super::{ActionContext, ActionError, Args};
 
-/// The outcome of one action: its name and its result, or the message of
-/// its failure (which names the action).
+/// The outcome of one action: its name and its result, or its failure
+/// (whose message names the action).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ActionResult {
-    /// The action's name, or `?` when the action was malformed.
+    /// The action's name, or `?` when the action was malformed or did not run.
     pub name: String,
     /// Its value, or why it failed.
-    pub result: Result<Value, String>,
+    pub result: Result<Value, ActionError>,
+}
+
+impl ActionResult {
+    /// Its line in the reply (see [`value_line`](crate::protocol::value_line)
+    /// and [`failure_line`](crate::protocol::failure_line)).
+    pub fn line(&self) -> Bytes {
+        match &self.result {
+            Ok(value) => crate::protocol::value_line(value),
+            Err(failure) => crate::protocol::failure_line(failure.message(), failure.detail()),
+        }
+    }
 }
 
 /// Why a whole command could not run: it is not an action list.
@@ -67,33 +80,91 @@ fn split_action(action: &Value) -> Result<(&str, Args), String> {
     Ok((name, args))
 }
 
+/// Runs an action list in order, one result per action, charging every
+/// result to the command's reply budget as soon as it is known. Once the
+/// budget is spent (a result did not fit), the actions left do not run: one
+/// last result says how many.
 pub(super) async fn run_list(
     ctx: &ActionContext,
     actions: &Value,
 ) -> Result<Vec<ActionResult>, RunError> {
     let list = action_list(actions)?;
-    let mut results = Vec::with_capacity(list.len());
+    let budget = ctx.budget();
+    let mut results = Vec::with_capacity(list.len().min(256));
     for (index, action) in list.iter().enumerate() {
-        let outcome = match split_action(action) {
-            Err(message) => ActionResult {
+        if budget.is_spent() {
+            let left = list.len() - index;
+            results.push(ActionResult {
                 name: "?".into(),
-                result: Err(format!("action {}: {message}", index + 1)),
-            },
+                result: Err(ActionError::new(format!(
+                    "the reply reached its limit of {} bytes (--max-reply-bytes): {left} more action{} not run",
+                    budget.limit(),
+                    if left == 1 { "" } else { "s" },
+                ))),
+            });
+            break;
+        }
+        // A long list of quick actions still lets a command timeout (or a
+        // shutdown) cut in between two of them.
+        tokio::task::consume_budget().await;
+        let (name, result, nested) = match split_action(action) {
+            Err(message) => (
+                "?",
+                Err(ActionError::new(format!("action {}: {message}", index + 1))),
+                0,
+            ),
             Ok((name, args)) => {
+                let charged_before = budget.used();
                 let result = match ctx.registry().get(name) {
-                    None => Err(format!("{name}: unknown action")),
+                    None => Err(ActionError::new(format!("{name}: unknown action"))),
                     Some(handler) => handler
                         .call(ctx.clone(), args)
                         .await
-                        .map_err(|e| format!("{name}: {e}")),
+                        .map_err(|e| e.prefixed(name)),
                 };
-                ActionResult {
-                    name: name.to_owned(),
-                    result,
-                }
+                // What nested lists charged during the call is part of this
+                // result already: charge only the rest.
+                (name, result, budget.used().saturating_sub(charged_before))
             }
+        };
+        let outcome = ActionResult {
+            name: name.to_owned(),
+            result: charge(budget, name, result, nested),
         };
         results.push(outcome);
     }
     Ok(results)
+}
+
+/// Characters of an action's name kept in the message of a result that did
+/// not fit (the name itself may be what made it too large).
+const NAME_CHARS: usize = 100;
+
+/// Charges `result` (less the `nested` bytes already charged for it) to
+/// `budget`; a result that does not fit becomes an error saying so.
+fn charge(
+    budget: &ReplyBudget,
+    name: &str,
+    result: Result<Value, ActionError>,
+    nested: usize,
+) -> Result<Value, ActionError> {
+    let at_most = budget.remaining().saturating_add(nested);
+    let size = match &result {
+        Ok(value) => ReplyBudget::measure(value, at_most),
+        Err(failure) => failure
+            .detail()
+            .map_or(Some(0), |detail| ReplyBudget::measure(detail, at_most))
+            .and_then(|detail| detail.checked_add(failure.message().len())),
+    };
+    let fits = size.is_some_and(|size| budget.charge(size.saturating_sub(nested)).is_ok());
+    if fits {
+        return result;
+    }
+    // Marks the budget spent if measuring stopped early.
+    let _ = budget.charge(usize::MAX);
+    let name: String = name.chars().take(NAME_CHARS).collect();
+    Err(ActionError::new(format!(
+        "{name}: its result is over what is left of the reply's limit of {} bytes (--max-reply-bytes)",
+        budget.limit()
+    )))
 }

@@ -9,8 +9,8 @@ mod reply;
 mod request;
 
 pub use command::{Command, Op, ParseError};
-pub use reply::{result_line, Reply};
-pub use request::Request;
+pub use reply::{failure_line, value_line, Reply};
+pub use request::{Admission, Request};
 
 /// The terminator written after the result lines of a request: the 20 bytes
 /// `Return_Data_Over_JE\n`.

@@ -18,6 +18,20 @@ pub struct Reply {
     pieces: Vec<Bytes>,
     close: bool,
     failures: usize,
+    /// What kind of answer it is, for the connection's own rules.
+    kind: Kind,
+}
+
+/// What kind of answer a reply is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// The command service answered (its lines may be errors).
+    Served,
+    /// The request never reached the command service: it is not a command
+    /// (bad UTF-8 or JSON, over the size limit).
+    Rejected,
+    /// Authentication refused it.
+    Refused,
 }
 
 impl Reply {
@@ -30,12 +44,23 @@ impl Reply {
             pieces,
             close: false,
             failures,
+            kind: Kind::Served,
         }
     }
 
     /// One `Error: MESSAGE` line, then `END`; the connection stays open.
     pub fn error(message: &str) -> Self {
         Reply::lines(vec![error_line(message)], 1)
+    }
+
+    /// One `Error: MESSAGE` line, then `END`, for a request that never
+    /// reached the command service (it is not a command); the connection
+    /// stays open, unless it was never admitted and keeps doing this.
+    pub fn rejection(message: &str) -> Self {
+        Reply {
+            kind: Kind::Rejected,
+            ..Reply::error(message)
+        }
     }
 
     /// One `Error: MESSAGE` line, no `END`, then the connection closes: an
@@ -45,6 +70,7 @@ impl Reply {
             pieces: vec![error_line(message)],
             close: true,
             failures: 1,
+            kind: Kind::Refused,
         }
     }
 
@@ -59,6 +85,7 @@ impl Reply {
             pieces: vec![Bytes::from_static(b"Server shutting down\n")],
             close: true,
             failures: 0,
+            kind: Kind::Served,
         }
     }
 
@@ -76,6 +103,34 @@ impl Reply {
     pub fn failures(&self) -> usize {
         self.failures
     }
+
+    /// Whether the request never reached the command service because it is
+    /// not a command ([`Reply::rejection`]).
+    pub fn is_rejection(&self) -> bool {
+        self.kind == Kind::Rejected
+    }
+
+    /// Whether authentication refused the request ([`Reply::refusal`]).
+    pub fn is_refusal(&self) -> bool {
+        self.kind == Kind::Refused
+    }
+
+    /// The first line, without its line break (for logs: escape it, it may
+    /// hold what a client sent).
+    pub fn first_line(&self) -> Cow<'_, str> {
+        let first = self.pieces.first().map_or(&[][..], |p| p.trim_ascii_end());
+        String::from_utf8_lossy(first)
+    }
+
+    /// The bytes of all pieces (without framing).
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(Bytes::len).sum()
+    }
+
+    /// Whether there is no byte to write (never: a reply has a line or `END`).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Outcome for Reply {
@@ -89,28 +144,45 @@ impl Outcome for Reply {
 }
 
 fn error_line(message: &str) -> Bytes {
-    // One line per result: a message never spans lines.
-    let mut line = String::with_capacity(message.len() + 8);
-    line.push_str("Error: ");
-    line.extend(message.chars().map(|c| if c == '\n' { ' ' } else { c }));
-    line.push('\n');
+    failure_line(message, None)
+}
+
+/// The line of a failure: `Error: ` + `message` (its line breaks as spaces),
+/// then ` ` + `detail` as compact JSON if there is one; then `\n`.
+pub fn failure_line(message: &str, detail: Option<&Value>) -> Bytes {
+    // One line per result: a message never spans lines (JSON never does).
+    let mut line = Vec::with_capacity(message.len() + 8);
+    line.extend_from_slice(b"Error: ");
+    for part in message.split(['\n', '\r']).enumerate() {
+        if part.0 > 0 {
+            line.push(b' ');
+        }
+        line.extend_from_slice(part.1.as_bytes());
+    }
+    if let Some(detail) = detail {
+        line.push(b' ');
+        // Writing JSON into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut line, detail);
+    }
+    line.push(b'\n');
     Bytes::from(line)
 }
 
-/// The line for one action's result: a JSON string without a line break as
-/// its raw text, anything else as compact JSON; then `\n`.
-pub fn result_line(result: &Result<Value, String>) -> Bytes {
-    match result {
-        Err(message) => error_line(message),
-        Ok(Value::String(text)) if !text.contains(['\n', '\r']) => {
+/// The line of a result: a JSON string without a line break as its raw
+/// text, anything else as compact JSON; then `\n`.
+pub fn value_line(value: &Value) -> Bytes {
+    match value {
+        Value::String(text) if !text.contains(['\n', '\r']) => {
             let mut line = String::with_capacity(text.len() + 1);
             line.push_str(text);
             line.push('\n');
             Bytes::from(line)
         }
-        Ok(value) => {
-            let mut line = value.to_string();
-            line.push('\n');
+        value => {
+            let mut line = Vec::with_capacity(128);
+            // Writing JSON into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut line, value);
+            line.push(b'\n');
             Bytes::from(line)
         }
     }
@@ -123,20 +195,21 @@ mod tests {
 
     #[test]
     fn strings_are_raw_unless_multiline() {
-        assert_eq!(result_line(&Ok(json!("hi"))), Bytes::from("hi\n"));
-        assert_eq!(result_line(&Ok(json!("a\nb"))), Bytes::from("\"a\\nb\"\n"));
+        assert_eq!(value_line(&json!("hi")), Bytes::from("hi\n"));
+        assert_eq!(value_line(&json!("a\nb")), Bytes::from("\"a\\nb\"\n"));
         assert_eq!(
-            result_line(&Ok(json!({"a": [1, null]}))),
+            value_line(&json!({"a": [1, null]})),
             Bytes::from("{\"a\":[1,null]}\n")
         );
-        assert_eq!(result_line(&Ok(json!(true))), Bytes::from("true\n"));
+        assert_eq!(value_line(&json!(true)), Bytes::from("true\n"));
     }
 
     #[test]
     fn errors_stay_on_one_line() {
+        assert_eq!(failure_line("x\ny", None), Bytes::from("Error: x y\n"));
         assert_eq!(
-            result_line(&Err("x\ny".into())),
-            Bytes::from("Error: x y\n")
+            failure_line("2 of 2 failed:", Some(&json!(["Error: a\"b"]))),
+            Bytes::from("Error: 2 of 2 failed: [\"Error: a\\\"b\"]\n")
         );
         let reply = Reply::error("bad");
         assert_eq!(

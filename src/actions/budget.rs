@@ -1,0 +1,151 @@
+//! [`ReplyBudget`]: how many bytes one command's reply may still hold.
+//!
+//! A command's reply is bounded while it is built, not after: every action
+//! result, at any nesting depth, is measured (serialized into a counter that
+//! stops at what is left) and charged as soon as the action returns. A result
+//! that does not fit is replaced by a short error, and once the budget is
+//! spent no further action of the command runs. So a request of at most
+//! 1 MiB can neither build nor send a reply much larger than the limit,
+//! however it nests.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// The default limit of one reply, in bytes: 16 MiB (`--max-reply-bytes`).
+pub const DEFAULT_MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
+
+/// What one command's reply may still hold. Cheap to clone: clones share the
+/// count (nested action lists charge the same budget).
+#[derive(Clone, Debug)]
+pub struct ReplyBudget {
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// The limit of the whole reply.
+    limit: usize,
+    /// Bytes charged so far.
+    used: AtomicUsize,
+    /// A result did not fit: run nothing more.
+    spent: AtomicBool,
+}
+
+/// A result did not fit in what was left of the reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverBudget {
+    /// The reply's limit.
+    pub limit: usize,
+}
+
+impl ReplyBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        ReplyBudget {
+            inner: Arc::new(Shared {
+                limit,
+                used: AtomicUsize::new(0),
+                spent: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The limit of the whole reply.
+    pub fn limit(&self) -> usize {
+        self.inner.limit
+    }
+
+    /// Bytes charged so far.
+    pub fn used(&self) -> usize {
+        self.inner.used.load(Ordering::Relaxed)
+    }
+
+    /// Bytes still free.
+    pub fn remaining(&self) -> usize {
+        self.limit().saturating_sub(self.used())
+    }
+
+    /// Whether a result did not fit (nothing more of this command runs).
+    pub fn is_spent(&self) -> bool {
+        self.inner.spent.load(Ordering::Relaxed)
+    }
+
+    /// Charges `bytes`, or marks the budget spent and fails if they do not fit.
+    pub fn charge(&self, bytes: usize) -> Result<(), OverBudget> {
+        let shared = &self.inner;
+        let fits = shared
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(bytes)
+                    .filter(|&total| total <= shared.limit)
+            })
+            .is_ok();
+        if fits {
+            Ok(())
+        } else {
+            shared.spent.store(true, Ordering::Relaxed);
+            Err(OverBudget {
+                limit: shared.limit,
+            })
+        }
+    }
+
+    /// The size of `value` as compact JSON, counted without building it and
+    /// stopping as soon as it passes `at_most` (then `None`).
+    pub fn measure(value: &impl Serialize, at_most: usize) -> Option<usize> {
+        let mut counter = Counter { count: 0, at_most };
+        serde_json::to_writer(&mut counter, value).ok()?;
+        Some(counter.count)
+    }
+}
+
+/// An `io::Write` that only counts, failing once past `at_most`.
+struct Counter {
+    count: usize,
+    at_most: usize,
+}
+
+impl io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.count = self.count.saturating_add(buf.len());
+        if self.count > self.at_most {
+            return Err(io::Error::other("over the limit"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn measures_without_building_and_stops_early() {
+        let value = json!({"a": [1, 2, 3], "b": "x\"y"});
+        let text = value.to_string();
+        assert_eq!(ReplyBudget::measure(&value, 1000), Some(text.len()));
+        assert_eq!(ReplyBudget::measure(&value, text.len()), Some(text.len()));
+        assert_eq!(ReplyBudget::measure(&value, text.len() - 1), None);
+    }
+
+    #[test]
+    fn charges_until_spent() {
+        let budget = ReplyBudget::new(10);
+        assert_eq!(budget.charge(6), Ok(()));
+        assert_eq!(budget.remaining(), 4);
+        assert!(!budget.is_spent());
+        assert_eq!(budget.charge(5), Err(OverBudget { limit: 10 }));
+        assert!(budget.is_spent());
+        assert_eq!(budget.used(), 6, "a refused charge is not counted");
+        let shared = budget.clone();
+        assert!(shared.is_spent());
+    }
+}
