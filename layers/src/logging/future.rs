@@ -1,6 +1,6 @@
 //! Future types of [`Log`](super::Log).
 
-use super::Outcome;
+use super::{Escaped, Outcome};
 use crate::BoxError;
 use pin_project_lite::pin_project;
 use std::{
@@ -22,6 +22,8 @@ pin_project! {
         span: Span,
         start: Instant,
         done: bool,
+        // The peer and what was asked, kept only when the span is off.
+        who: Option<Box<(String, String)>>,
     }
 
     impl<F> PinnedDrop for ResponseFuture<F> {
@@ -29,21 +31,34 @@ pin_project! {
             let this = this.project();
             if !*this.done {
                 let _entered = this.span.enter();
+                let latency_us = elapsed_us(*this.start);
                 this.span.record("outcome", field::display("cancelled"));
-                this.span.record("latency_us", elapsed_us(*this.start));
-                tracing::warn!("request cancelled");
+                this.span.record("latency_us", latency_us);
+                match this.who.as_deref() {
+                    Some((peer, what)) => tracing::warn!(
+                        peer = %peer, what = %what, outcome = "cancelled", latency_us,
+                        "request cancelled"
+                    ),
+                    None => tracing::warn!("request cancelled"),
+                }
             }
         }
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, span: Span, start: Instant) -> Self {
+    pub(crate) fn new(
+        inner: F,
+        span: Span,
+        start: Instant,
+        who: Option<Box<(String, String)>>,
+    ) -> Self {
         ResponseFuture {
             inner,
             span,
             start,
             done: false,
+            who,
         }
     }
 }
@@ -69,15 +84,21 @@ where
         match &result {
             Ok(response) => {
                 this.span
-                    .record("outcome", field::display(response.outcome()));
+                    .record("outcome", field::display(Escaped(&response.outcome())));
                 this.span.record("latency_us", latency_us);
                 tracing::info!("request served");
             }
             Err(error) => {
-                this.span
-                    .record("outcome", field::display(format_args!("error: {error}")));
+                let outcome = format!("error: {}", Escaped(&error.to_string()));
+                this.span.record("outcome", field::display(&outcome));
                 this.span.record("latency_us", latency_us);
-                tracing::warn!("request served");
+                match this.who.as_deref() {
+                    Some((peer, what)) => tracing::warn!(
+                        peer = %peer, what = %what, outcome = %outcome, latency_us,
+                        "request served"
+                    ),
+                    None => tracing::warn!("request served"),
+                }
             }
         }
         Poll::Ready(result)

@@ -62,10 +62,12 @@
 //! # }
 //! ```
 
+mod escape;
 pub mod future;
 mod layer;
 mod service;
 
+pub use self::escape::Escaped;
 pub use self::layer::LogLayer;
 pub use self::service::Log;
 

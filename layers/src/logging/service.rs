@@ -1,4 +1,4 @@
-use super::{future::ResponseFuture, Loggable, Outcome};
+use super::{future::ResponseFuture, Escaped, Loggable, Outcome};
 use crate::BoxError;
 use std::{
     fmt,
@@ -68,14 +68,22 @@ where
         let span = tracing::info_span!(
             "request",
             peer = %Peer(request.peer()),
-            what = %request.what(),
+            what = %Escaped(&request.what()),
             outcome = tracing::field::Empty,
             latency_us = tracing::field::Empty,
         );
+        // With INFO filtered out the span is off, and a warning about this
+        // request must then carry who asked and what itself.
+        let who = span.is_disabled().then(|| {
+            Box::new((
+                Peer(request.peer()).to_string(),
+                Escaped(&request.what()).to_string(),
+            ))
+        });
         let inner = {
             let _entered = span.enter();
             self.inner.call(request)
         };
-        ResponseFuture::new(inner, span, start)
+        ResponseFuture::new(inner, span, start, who)
     }
 }
