@@ -148,7 +148,7 @@ async fn an_idle_framed_connection_is_closed_after_the_read_timeout_but_not_whil
 }
 
 #[tokio::test]
-async fn connections_past_the_cap_are_refused_at_once() {
+async fn at_the_cap_a_newcomer_takes_the_place_of_the_longest_idle_connection() {
     let server = start(Options {
         framing: Framing::Framed,
         limits: limits(|l| l.max_connections = 2),
@@ -157,35 +157,56 @@ async fn connections_past_the_cap_are_refused_at_once() {
     .await;
     let mut a = server.connect().await;
     let mut b = server.connect().await;
-    let want = wire(Framing::Framed, &[CLEARED, END]);
-    for io in [&mut a, &mut b] {
-        assert_clears(io).await;
+    assert_clears(&mut a).await;
+    assert_clears(&mut b).await;
+    // Full, both idle: the newcomer is served, and `a`, idle the longest, closed.
+    let mut c = server.connect().await;
+    assert_clears(&mut c).await;
+    assert_eq!(
+        read_all(&mut a).await,
+        b"",
+        "the longest idle connection is closed"
+    );
+    assert_clears(&mut b).await;
+    assert_clears(&mut c).await;
+}
+
+#[tokio::test]
+async fn at_the_cap_connections_running_commands_are_never_closed_for_a_newcomer() {
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let server = start_with(
+        Options {
+            framing: Framing::Framed,
+            limits: limits(|l| {
+                l.max_connections = 2;
+                l.max_in_flight = 1;
+            }),
+            ..Options::default()
+        },
+        control_with_wait(started.clone(), release.clone()),
+    )
+    .await;
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut io = server.connect().await;
+        io.write_all(&frame(br#"[["TEST_wait"]]"#))
+            .await
+            .expect("write");
+        started.notified().await;
+        busy.push(io);
     }
     let mut c = server.connect().await;
     let _ = c.write_all(&frame(br#"[["LD_clear_records"]]"#)).await;
     assert_eq!(
         read_all(&mut c).await,
         b"",
-        "the third connection is closed without a reply"
+        "with every place running a command, the newcomer is closed without a reply"
     );
-    // The first two are still served.
-    assert_clears(&mut a).await;
-    // Closing one frees its place.
-    b.shutdown().await.expect("shutdown");
-    assert_eq!(read_all(&mut b).await, b"");
-    drop(b);
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let mut d = server.connect().await;
-        let _ = d.write_all(&frame(br#"[["LD_clear_records"]]"#)).await;
-        let mut got = vec![0u8; want.len()];
-        let answered = tokio::time::timeout(DEADLINE, d.read_exact(&mut got)).await;
-        if matches!(answered, Ok(Ok(_))) {
-            assert_eq!(got, want);
-            break;
-        }
-        assert!(Instant::now() < deadline, "a place never freed up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    release.notify_waiters();
+    release.notify_one();
+    let want = wire(Framing::Framed, &[b"done\n", END]);
+    for io in &mut busy {
+        assert_eq!(read_exact(io, want.len()).await, want);
     }
 }
 

@@ -9,6 +9,7 @@ mod progress;
 mod run;
 mod send;
 mod serve;
+mod size;
 
 use std::process::ExitCode;
 

@@ -14,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 
 use super::duration::parse_duration;
 use super::network::NetworkArgs;
+use super::size::parse_size;
 use super::EXIT_FAILURE;
 use crate::acceptor::{PlainAcceptor, TlsAcceptor};
 use crate::actions::Registry;
@@ -87,6 +88,18 @@ pub struct ServeArgs {
     /// protocol's own cap, 1 MiB, closes the connection instead).
     #[arg(long, default_value_t = MAX_REQUEST_BYTES, value_parser = parse_request_bytes)]
     pub max_request_bytes: usize,
+
+    /// The most one command's reply may hold (all its lines), e.g. 16MiB. Results are measured as
+    /// they come: one that does not fit is replaced by an error line, and the actions after it do
+    /// not run (a last line says how many).
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub max_reply_bytes: usize,
+
+    /// Reply bytes written and not yet read by their clients, across all connections, e.g. 256MiB.
+    /// Past it, connections whose clients stopped reading are closed, the biggest first. (Each
+    /// connection also stops reading requests while 256 KiB of its replies wait.)
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub max_unsent_bytes: usize,
 
     /// Let clients name any file path (reports, databases, CSV and action files). By default
     /// paths are confined to the server's working directory: no absolute path, no `..` out.
@@ -172,6 +185,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         read_timeout: args.read_timeout,
         handshake_timeout: args.handshake_timeout,
         grace_period: args.grace_period,
+        max_unsent_bytes: args.max_unsent_bytes,
+        ..Limits::default()
     };
     let framing = if args.framed {
         Framing::Framed
@@ -186,7 +201,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Paths::confined(cwd)
     };
     let state = State::new(paths).with_network(network);
-    let control = Control::with_state(Registry::with_builtins(), state);
+    let control =
+        Control::with_state(Registry::with_builtins(), state).max_reply_bytes(args.max_reply_bytes);
     let signalled = shutdown_signal(control.quit_signal())?;
     let state = control.state().clone();
     let shutdown = async move {

@@ -8,12 +8,14 @@ use std::net::SocketAddr;
 use ld_tower_layers::{Credential, Loggable, PresentsToken};
 use serde_json::{Map, Value};
 
-use super::{Request, QUIT_WORD};
+use super::{Admission, Request, QUIT_WORD};
 
 /// A parsed request.
 pub struct Command {
     /// The remote address, for logs.
     pub peer: Option<SocketAddr>,
+    /// The admission of the connection it came on (see [`Admission`]).
+    pub admission: Admission,
     /// What the request presented to authenticate itself.
     envelope: Option<Option<String>>,
     /// What it asks for.
@@ -47,6 +49,7 @@ impl Command {
     pub fn bare(peer: Option<SocketAddr>, op: Op) -> Self {
         Command {
             peer,
+            admission: Admission::default(),
             envelope: None,
             op,
         }
@@ -57,6 +60,7 @@ impl Command {
     pub fn enveloped(peer: Option<SocketAddr>, token: Option<String>, op: Op) -> Self {
         Command {
             peer,
+            admission: Admission::default(),
             envelope: Some(token),
             op,
         }
@@ -66,6 +70,13 @@ impl Command {
     /// is the legacy shutdown word; a JSON object with a `"token"` or a
     /// `"command"` key is an envelope; any other JSON is bare action JSON.
     pub fn parse(request: &Request) -> Result<Command, ParseError> {
+        Command::parse_body(request).map(|mut command| {
+            command.admission = request.admission.clone();
+            command
+        })
+    }
+
+    fn parse_body(request: &Request) -> Result<Command, ParseError> {
         let body = request.body.trim_ascii();
         let text = std::str::from_utf8(body).map_err(|e| ParseError::NotUtf8(e.valid_up_to()))?;
         if text == QUIT_WORD {

@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 use tower::limit::ConcurrencyLimit;
 use tower::Service;
 
-use super::transport::Transport;
+use super::peers::Peers;
+use super::table::Member;
+use super::transport::{Rules, Transport};
 use super::Limits;
 use crate::acceptor::Acceptor;
 use crate::codec::{Decoded, FramedCodec, Framing, LegacyCodec};
@@ -42,6 +44,10 @@ pub(super) struct Connection<S> {
     pub(super) shutdown: CancellationToken,
     /// The grace period is over: stop everything.
     pub(super) hard_stop: CancellationToken,
+    /// Its place in the server's table (which may close it to make room).
+    pub(super) member: Member,
+    /// What the server remembers of client addresses.
+    pub(super) peers: std::sync::Arc<Peers>,
     /// Held for the connection's life: the connection cap.
     pub(super) _permit: OwnedSemaphorePermit,
 }
@@ -57,6 +63,7 @@ where
         let io = tokio::select! {
             io = tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(tcp)) => io,
             _ = self.hard_stop.cancelled() => return,
+            _ = self.member.close.cancelled() => return,
         };
         let io = match io {
             Ok(Ok(io)) => io,
@@ -85,18 +92,28 @@ where
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
         C: Decoder<Item = Decoded, Error = io::Error> + Encoder<Reply, Error = io::Error> + Send,
     {
+        let evicted = self.member.close.clone();
         let mut transport = Box::pin(Transport::new(
             io,
             codec,
-            Some(self.peer),
-            self.limits.read_timeout,
-            one_shot,
-            self.shutdown.clone(),
+            Rules {
+                peer: Some(self.peer),
+                read_timeout: self.limits.read_timeout,
+                max_in_flight: self.limits.max_in_flight,
+                one_shot,
+                shutdown: self.shutdown.clone(),
+                member: self.member,
+                peers: self.peers,
+            },
         ));
         let service = ConcurrencyLimit::new(self.service, self.limits.max_in_flight.max(1));
         let served = tokio::select! {
             served = pipeline::Server::new(&mut transport, service) => Some(served),
             _ = self.hard_stop.cancelled() => None,
+            _ = evicted.cancelled() => {
+                tracing::debug!(peer = %self.peer, "closed to make room");
+                return;
+            }
         };
         match served {
             Some(Ok(())) => {}

@@ -2,6 +2,11 @@
 
 use std::time::Duration;
 
+use super::AuthBackoff;
+
+/// The default of [`Limits::max_unsent_bytes`]: 256 MiB.
+pub const DEFAULT_MAX_UNSENT_BYTES: usize = 256 * 1024 * 1024;
+
 /// The server's bounds and timeouts. `Default` gives `PROTOCOL.md`'s defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -18,6 +23,12 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// On shutdown, how long commands in flight may still run.
     pub grace_period: Duration,
+    /// Reply bytes written and not yet taken by their peers, across all
+    /// connections; past it, connections whose peers stopped reading are
+    /// closed, those holding the most first.
+    pub max_unsent_bytes: usize,
+    /// How failed authentications slow their address's next attempts.
+    pub auth_backoff: AuthBackoff,
 }
 
 impl Default for Limits {
@@ -28,6 +39,8 @@ impl Default for Limits {
             read_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             grace_period: Duration::from_secs(10),
+            max_unsent_bytes: DEFAULT_MAX_UNSENT_BYTES,
+            auth_backoff: AuthBackoff::default(),
         }
     }
 }

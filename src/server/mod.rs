@@ -20,9 +20,13 @@
 
 mod connection;
 mod limits;
+mod peers;
+mod table;
 mod transport;
 
-pub use limits::Limits;
+pub use limits::{Limits, DEFAULT_MAX_UNSENT_BYTES};
+pub use peers::{AuthBackoff, FORGET_AFTER, MAX_WAIT};
+pub use transport::{MAX_STRIKES, MAX_UNSENT};
 
 use std::future::Future;
 use std::io;
@@ -41,6 +45,8 @@ use crate::acceptor::Acceptor;
 use crate::codec::Framing;
 use crate::protocol::{Reply, Request};
 use connection::Connection;
+use peers::Peers;
+use table::Table;
 
 /// The listen backlog [`bind`] asks for (the kernel caps it at
 /// `net.core.somaxconn`). A burst of a thousand clients connecting at once
@@ -66,6 +72,10 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// After the grace period, how long cancelled connections get to close.
 const HARD_STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// At the connection cap, how long a newcomer waits for the connection
+/// closed to make room for it.
+const ROOM_WAIT: Duration = Duration::from_millis(250);
 
 /// A control-socket server over a bound listener.
 #[derive(Debug)]
@@ -130,6 +140,8 @@ impl<A: Acceptor> Server<A> {
         let hard_stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(limits.max_connections));
+        let table = Table::new(limits.max_unsent_bytes);
+        let peers = Arc::new(Peers::new(limits.auth_backoff));
         let mut backoff = Duration::from_millis(5);
         tokio::pin!(shutdown);
         loop {
@@ -150,10 +162,24 @@ impl<A: Acceptor> Server<A> {
                     }
                 },
             };
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
-                tracing::warn!(%peer, max = limits.max_connections, "connection limit reached; refusing");
-                drop(tcp);
-                continue;
+            let permit = match permits.clone().try_acquire_owned() {
+                Ok(permit) => permit,
+                // Full: close a connection doing nothing useful, if there is
+                // one, and take its place.
+                Err(_) if table.evict_one() => {
+                    match tokio::time::timeout(ROOM_WAIT, permits.clone().acquire_owned()).await {
+                        Ok(Ok(permit)) => permit,
+                        _ => {
+                            tracing::warn!(%peer, max = limits.max_connections, "connection limit reached; refusing");
+                            continue;
+                        }
+                    }
+                }
+                Err(_) => {
+                    tracing::warn!(%peer, max = limits.max_connections, "connection limit reached and every connection is running a command; refusing");
+                    drop(tcp);
+                    continue;
+                }
             };
             let connection = Connection {
                 peer,
@@ -162,6 +188,8 @@ impl<A: Acceptor> Server<A> {
                 service: layer.layer(service.clone()),
                 shutdown: stopping.clone(),
                 hard_stop: hard_stop.clone(),
+                member: table.join(),
+                peers: Arc::clone(&peers),
                 _permit: permit,
             };
             let acceptor = acceptor.clone();

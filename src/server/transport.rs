@@ -1,16 +1,28 @@
 //! [`Transport`]: a framed connection as the pipeline server sees it.
 //!
 //! It wraps a tokio-util `Framed` and owns the per-connection rules that
-//! tokio-tower does not know: the read timeout (counted only while no
-//! request is in flight, so a client waiting for a long command is not cut
-//! off), the end of reading at shutdown or after a reply that closes the
-//! connection (legacy mode, refusals, quit), and the end of the stream on a
-//! client's framing mistake, so replies already in flight are still sent.
+//! tokio-tower does not know:
+//! - **reading**: the read timeout (counted only while no request is in
+//!   flight, so a client waiting for a long command is not cut off); reading
+//!   stops at shutdown, after a reply that closes the connection (legacy
+//!   mode, refusals, quit), on a client's framing mistake (replies already
+//!   in flight are still sent), and *pauses* while the connection has
+//!   [`Limits::max_in_flight`](super::Limits) requests unanswered or
+//!   [`MAX_UNSENT`] reply bytes its peer has not taken, so a peer that does
+//!   not read cannot make replies pile up;
+//! - **writing**: a peer that takes no reply byte for the read timeout,
+//!   while some wait, is cut off;
+//! - **strangers**: on a connection never admitted (see
+//!   [`Admission`](crate::protocol::Admission)), the [`MAX_STRIKES`]th
+//!   rejected request closes it, and requests from an address that failed
+//!   to authenticate too often wait for their turn ([`Peers::gate`]).
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -21,26 +33,67 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::codec::{Decoder, Encoder, Framed};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use ld_tower_layers::logging::Escaped;
+
+use super::peers::{Gate, Peers};
+use super::table::Member;
 use crate::codec::Decoded;
 use crate::protocol::{Reply, Request};
 
+/// Reply bytes a peer may leave untaken before its connection stops reading
+/// requests (until it takes them).
+pub const MAX_UNSENT: usize = 256 * 1024;
+
+/// Rejected requests (not a command: bad UTF-8, bad JSON, too large) a
+/// connection that was never admitted may send; the last one's reply closes
+/// it.
+pub const MAX_STRIKES: u8 = 3;
+
+/// What a transport needs besides its stream and codec.
+pub(crate) struct Rules {
+    /// The peer, stamped on every request for the logs.
+    pub(crate) peer: Option<SocketAddr>,
+    /// The read timeout, also the longest a peer may leave a reply untaken.
+    pub(crate) read_timeout: Duration,
+    /// Requests unanswered at most before reading pauses.
+    pub(crate) max_in_flight: usize,
+    /// Legacy mode: one request per connection.
+    pub(crate) one_shot: bool,
+    /// Cancelled when the server begins shutting down.
+    pub(crate) shutdown: CancellationToken,
+    /// The connection's place in the server's table.
+    pub(crate) member: Member,
+    /// What the server remembers of client addresses.
+    pub(crate) peers: Arc<Peers>,
+}
+
 pin_project! {
     /// A connection's request stream and reply sink.
-    #[derive(Debug)]
     pub(crate) struct Transport<IO, C> {
         #[pin]
         framed: Framed<IO, C>,
-        // The peer, stamped on every request for the logs.
         peer: Option<SocketAddr>,
         // Fires when the connection has been idle for the read timeout.
         #[pin]
         idle: Sleep,
         read_timeout: Duration,
+        // Fires when the peer has taken no reply byte for the read timeout.
+        #[pin]
+        stall: Sleep,
+        // Whether `stall` is set for the bytes now waiting.
+        stall_armed: bool,
         // Fires when the server begins shutting down.
         #[pin]
         shutdown: WaitForCancellationFutureOwned,
+        // A stranger's request waiting for its address's turn.
+        held: Option<Request>,
+        #[pin]
+        turn: Sleep,
+        max_in_flight: usize,
         // Requests handed out and not yet answered.
         in_flight: usize,
+        // Rejected requests of a connection never admitted.
+        strikes: u8,
         // Legacy mode: one request per connection.
         one_shot: bool,
         // Whether more requests are read.
@@ -49,6 +102,8 @@ pin_project! {
         closing: bool,
         // The client closed its side: nothing is left unread.
         client_closed: bool,
+        member: Member,
+        peers: Arc<Peers>,
     }
 }
 
@@ -57,25 +112,27 @@ where
     IO: AsyncRead + AsyncWrite,
 {
     /// Wraps `io` with `codec`.
-    pub(crate) fn new(
-        io: IO,
-        codec: C,
-        peer: Option<SocketAddr>,
-        read_timeout: Duration,
-        one_shot: bool,
-        shutdown: CancellationToken,
-    ) -> Self {
+    pub(crate) fn new(io: IO, codec: C, rules: Rules) -> Self {
+        let far = Instant::now() + rules.read_timeout;
         Transport {
             framed: Framed::new(io, codec),
-            peer,
-            idle: tokio::time::sleep(read_timeout),
-            read_timeout,
-            shutdown: shutdown.cancelled_owned(),
+            peer: rules.peer,
+            idle: tokio::time::sleep(rules.read_timeout),
+            read_timeout: rules.read_timeout,
+            stall: tokio::time::sleep_until(far),
+            stall_armed: false,
+            shutdown: rules.shutdown.cancelled_owned(),
+            held: None,
+            turn: tokio::time::sleep_until(far),
+            max_in_flight: rules.max_in_flight.max(1),
             in_flight: 0,
-            one_shot,
+            strikes: 0,
+            one_shot: rules.one_shot,
             reading: true,
             closing: false,
             client_closed: false,
+            member: rules.member,
+            peers: rules.peers,
         }
     }
 }
@@ -102,19 +159,58 @@ where
     type Item = Result<Request, io::Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.project();
+        let mut this = self.project();
         if !*this.reading {
             return Poll::Ready(None);
         }
-        if this.shutdown.poll(cx).is_ready() {
+        if this.shutdown.as_mut().poll(cx).is_ready() {
             *this.reading = false;
             return Poll::Ready(None);
         }
-        match this.framed.poll_next(cx) {
+        if this.held.is_some() {
+            // A stranger's request waits for its address's turn.
+            if this.turn.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            return Poll::Ready(this.held.take().map(|request| {
+                hand_out(this.in_flight, this.reading, *this.one_shot, this.member);
+                Ok(request)
+            }));
+        }
+        // Backpressure: nothing more is read while answers wait.
+        if *this.in_flight >= *this.max_in_flight || this.framed.write_buffer().len() >= MAX_UNSENT
+        {
+            return Poll::Pending;
+        }
+        match this.framed.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(Decoded::Request(body)))) => {
-                *this.in_flight += 1;
-                *this.reading = !*this.one_shot;
-                Poll::Ready(Some(Ok(Request::new(*this.peer, body))))
+                let admission = this.member.slot.admission.clone();
+                let request = Request::on(*this.peer, body, admission);
+                if !request.admission.is_admitted() {
+                    if let Some(peer) = this.peer {
+                        match this.peers.gate(peer.ip()) {
+                            Gate::Open => {}
+                            Gate::At(at) if at <= Instant::now() => {}
+                            Gate::At(at) => {
+                                this.turn.as_mut().reset(at);
+                                *this.held = Some(request);
+                                // Registers the timer's wake-up.
+                                let _ = this.turn.poll(cx);
+                                return Poll::Pending;
+                            }
+                            Gate::Closed => {
+                                tracing::warn!(
+                                    peer = %peer,
+                                    "closing connection: too many authentication attempts from its address are waiting"
+                                );
+                                *this.reading = false;
+                                return Poll::Ready(None);
+                            }
+                        }
+                    }
+                }
+                hand_out(this.in_flight, this.reading, *this.one_shot, this.member);
+                Poll::Ready(Some(Ok(request)))
             }
             Poll::Ready(Some(Ok(Decoded::Close(why)))) => {
                 tracing::debug!(peer = ?this.peer, why, "closing connection");
@@ -143,6 +239,56 @@ where
     }
 }
 
+/// Counts a request handed to the pipeline.
+fn hand_out(in_flight: &mut usize, reading: &mut bool, one_shot: bool, member: &Member) {
+    *in_flight += 1;
+    member.slot.in_flight.store(*in_flight, Ordering::Relaxed);
+    member.progressed();
+    *reading = !one_shot;
+}
+
+impl<IO, C> Transport<IO, C>
+where
+    IO: AsyncRead + AsyncWrite,
+    C: Encoder<Reply, Error = io::Error>,
+{
+    /// Runs `op` (a flush, or a readiness check that may flush) on the framed
+    /// stream, counting the bytes the peer took; fails once the peer has
+    /// taken nothing for the read timeout while bytes wait.
+    fn watch_writes(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(Pin<&mut Framed<IO, C>>, &mut Context<'_>) -> Poll<io::Result<()>>,
+    ) -> Poll<io::Result<()>> {
+        let mut this = self.project();
+        let before = this.framed.write_buffer().len();
+        let result = op(this.framed.as_mut(), cx);
+        let after = this.framed.write_buffer().len();
+        let took = before.saturating_sub(after);
+        this.member.sent(took);
+        if after == 0 || took > 0 {
+            *this.stall_armed = false;
+        }
+        if result.is_ready() || after == 0 {
+            return result;
+        }
+        if !*this.stall_armed {
+            this.stall
+                .as_mut()
+                .reset(Instant::now() + *this.read_timeout);
+            *this.stall_armed = true;
+        }
+        if this.stall.poll(cx).is_ready() {
+            tracing::debug!(peer = ?this.peer, unsent = after, "the peer is not reading its replies");
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the peer took no reply byte for the read timeout",
+            )));
+        }
+        Poll::Pending
+    }
+}
+
 impl<IO, C> Sink<Reply> for Transport<IO, C>
 where
     IO: AsyncRead + AsyncWrite,
@@ -151,30 +297,70 @@ where
     type Error = io::Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
-        Sink::<Reply>::poll_ready(self.project().framed, cx)
+        self.watch_writes(cx, Sink::<Reply>::poll_ready)
     }
 
     fn start_send(self: Pin<&mut Self>, reply: Reply) -> Result<(), io::Error> {
         let this = self.project();
         *this.in_flight = this.in_flight.saturating_sub(1);
+        this.member
+            .slot
+            .in_flight
+            .store(*this.in_flight, Ordering::Relaxed);
         if *this.in_flight == 0 {
             this.idle.reset(Instant::now() + *this.read_timeout);
+            this.member.progressed();
         }
         if *this.closing {
             return Ok(());
         }
-        if reply.closes() {
+        let mut closes = reply.closes();
+        if reply.is_rejection() && !this.member.slot.admission.is_admitted() {
+            *this.strikes += 1;
+            if let Some(peer) = this.peer {
+                if let Some(count) = this.peers.protocol_error(peer.ip()) {
+                    tracing::info!(
+                        peer = %peer,
+                        reason = %Escaped(&reply.first_line()),
+                        from_address = count,
+                        "request rejected: not a command"
+                    );
+                }
+            }
+            if *this.strikes >= MAX_STRIKES {
+                tracing::debug!(peer = ?this.peer, "closing a stranger's connection after {MAX_STRIKES} rejected requests");
+                closes = true;
+            }
+        }
+        if reply.is_refusal() {
+            if let Some(peer) = this.peer {
+                let failure = this.peers.auth_failed(peer.ip());
+                tracing::warn!(
+                    peer = %peer,
+                    reason = %Escaped(&reply.first_line()),
+                    failures_from_address = failure.count,
+                    next_attempt_delay_ms = failure.delay.as_millis() as u64,
+                    "authentication refused"
+                );
+            }
+        }
+        if closes {
             *this.closing = true;
             *this.reading = false;
         }
-        this.framed.start_send(reply)
+        let mut framed = this.framed;
+        let before = framed.write_buffer().len();
+        let sent = framed.as_mut().start_send(reply);
+        let after = framed.write_buffer().len();
+        this.member.queued(after.saturating_sub(before));
+        sent
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
-        Sink::<Reply>::poll_flush(self.project().framed, cx)
+        self.watch_writes(cx, Sink::<Reply>::poll_flush)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
-        Sink::<Reply>::poll_close(self.project().framed, cx)
+        self.watch_writes(cx, Sink::<Reply>::poll_close)
     }
 }

@@ -1,7 +1,7 @@
 //! The protocol's tower stack, outermost first:
 //!
 //! ```text
-//! errors→replies ─▶ size limit ─▶ parse ─▶ log ─▶ token auth ─▶ [your layers] ─▶ timeout ─▶ Service<Command>
+//! errors→replies ─▶ size limit ─▶ parse ─▶ log ─▶ token auth ─▶ admit ─▶ [your layers] ─▶ timeout ─▶ Service<Command>
 //! ```
 //!
 //! - errors→replies ([`RepliesLayer`]) is outermost, so no layer's error ever
@@ -9,6 +9,8 @@
 //! - the size limit judges the raw request; parsing ([`ParseLayer`]) comes
 //!   before auth, so a malformed request is told what is wrong with it, not
 //!   that it is unauthorised;
+//! - admit ([`AdmitLayer`]) marks the connection of a command that passed
+//!   auth as admitted, so the server knows its strangers from its clients;
 //! - your layers (rate limits, your own checks) run on authenticated
 //!   [`Command`](crate::protocol::Command)s; the first added is outermost;
 //! - the timeout is innermost, so its clock covers the command alone.
@@ -27,9 +29,11 @@
 //! # let _ = stack; Ok(()) }
 //! ```
 
+mod admit;
 mod parse;
 mod replies;
 
+pub use admit::{Admit, AdmitLayer};
 pub use parse::{Parse, ParseLayer};
 pub use replies::{reply_for, Replies, RepliesLayer};
 
@@ -114,8 +118,8 @@ pub type ControlService<S, U> = Replies<
         Parse<
             Log<
                 Either<
-                    TokenAuth<<U as Layer<Either<Timeout<S>, S>>>::Service>,
-                    <U as Layer<Either<Timeout<S>, S>>>::Service,
+                    TokenAuth<Admit<<U as Layer<Either<Timeout<S>, S>>>::Service>>,
+                    Admit<<U as Layer<Either<Timeout<S>, S>>>::Service>,
                 >,
             >,
         >,
@@ -133,7 +137,7 @@ where
             Some(after) => Either::Left(TimeoutLayer::new(after).layer(inner)),
             None => Either::Right(inner),
         };
-        let inner = self.user.layer(inner);
+        let inner = AdmitLayer::new().layer(self.user.layer(inner));
         let inner = match &self.tokens {
             Some(tokens) => Either::Left(TokenAuthLayer::new(tokens.clone()).layer(inner)),
             None => Either::Right(inner),
@@ -180,7 +184,7 @@ mod tests {
         for (body, reply) in [
             (
                 "not json",
-                Reply::error("request is not JSON: expected ident at line 1 column 2"),
+                Reply::rejection("request is not JSON: expected ident at line 1 column 2"),
             ),
             ("[1]", Reply::refusal("token required")),
             (
@@ -189,7 +193,7 @@ mod tests {
             ),
             (
                 &" ".repeat(65),
-                Reply::error("request of 65 bytes is over the limit of 64 bytes"),
+                Reply::rejection("request of 65 bytes is over the limit of 64 bytes"),
             ),
         ] {
             assert!(matches!(stack.poll_ready(), Poll::Ready(Ok(()))));

@@ -5,14 +5,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use ld_tower_layers::size_limit::error::TooLarge;
 use ld_tower_layers::token_auth::error::{InvalidToken, MissingToken};
 use ld_tower_layers::BoxError;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-#[cfg(doc)]
-use crate::protocol::ParseError;
-use crate::protocol::Reply;
+use crate::protocol::{ParseError, Reply};
 
 /// Applies [`Replies`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -42,12 +41,15 @@ pub struct Replies<S> {
 /// The reply for a layer's error: an auth refusal is its one line and the
 /// connection closes; anything else (a [`ParseError`], a request over the
 /// size limit, a command timeout, a user layer's error) is `Error: ` + its
-/// message, then the terminator, and the connection stays open.
+/// message, then the terminator, and the connection stays open. The first
+/// two are [rejections](Reply::rejection): the request was no command.
 pub fn reply_for(error: &BoxError) -> Reply {
     if error.is::<MissingToken>() {
         Reply::refusal("token required")
     } else if error.is::<InvalidToken>() {
         Reply::refusal("unauthorised")
+    } else if error.is::<ParseError>() || error.is::<TooLarge>() {
+        Reply::rejection(&error.to_string())
     } else {
         Reply::error(&error.to_string())
     }

@@ -1,0 +1,300 @@
+//! [`Table`]: the open connections, and which to close when room is needed.
+//!
+//! Room is needed in two cases:
+//! - **the connection cap is reached** and a new client connects: rather than
+//!   turn the newcomer away (which let 1,100 strangers lock every client
+//!   out), the server closes one connection that is doing nothing useful:
+//!   first the oldest never admitted (see
+//!   [`Admission`](crate::protocol::Admission)), then one whose peer stopped
+//!   reading, then the longest idle. A connection whose command is running
+//!   is never chosen;
+//! - **unsent replies pass the server's budget** ([`Limits::max_unsent_bytes`]):
+//!   the connections whose peers stopped reading are closed, those holding
+//!   the most first, until the rest fits.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+#[cfg(doc)]
+use super::Limits;
+use crate::protocol::Admission;
+
+/// A peer that has not taken any of its reply for this long, while some is
+/// waiting, counts as no longer reading (for choosing whom to close; the
+/// connection itself is closed after the read timeout without progress).
+pub(super) const STALLED_AFTER: Duration = Duration::from_millis(500);
+
+/// What a connection shares with the table.
+#[derive(Debug)]
+pub(super) struct Slot {
+    /// Whether it was admitted.
+    pub(super) admission: Admission,
+    /// Requests read and not yet answered.
+    pub(super) in_flight: AtomicUsize,
+    /// Reply bytes written to its buffer and not yet taken by the peer.
+    pub(super) unsent: AtomicUsize,
+    /// When the peer last took reply bytes, or the connection last became
+    /// idle (milliseconds since the table's epoch).
+    pub(super) last_progress_ms: AtomicU64,
+    /// Whether the table closed it.
+    pub(super) evicted: AtomicBool,
+}
+
+struct Entry {
+    slot: Arc<Slot>,
+    close: CancellationToken,
+}
+
+/// The open connections of a server.
+pub(super) struct Table {
+    entries: Mutex<BTreeMap<u64, Entry>>,
+    next_id: AtomicU64,
+    epoch: Instant,
+    /// Unsent reply bytes of all connections.
+    unsent: AtomicUsize,
+    /// The budget of `unsent`.
+    max_unsent: usize,
+}
+
+/// A connection's place in the table; dropping it removes the connection
+/// and returns its unsent bytes to the budget.
+pub(super) struct Member {
+    table: Arc<Table>,
+    id: u64,
+    pub(super) slot: Arc<Slot>,
+    /// Cancelled when the table closes this connection.
+    pub(super) close: CancellationToken,
+}
+
+impl Table {
+    pub(super) fn new(max_unsent: usize) -> Arc<Table> {
+        Arc::new(Table {
+            entries: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            epoch: Instant::now(),
+            unsent: AtomicUsize::new(0),
+            max_unsent,
+        })
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Milliseconds since the table was made.
+    pub(super) fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Enters a new connection.
+    pub(super) fn join(self: &Arc<Self>) -> Member {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::new(Slot {
+            admission: Admission::default(),
+            in_flight: AtomicUsize::new(0),
+            unsent: AtomicUsize::new(0),
+            last_progress_ms: AtomicU64::new(self.now_ms()),
+            evicted: AtomicBool::new(false),
+        });
+        let close = CancellationToken::new();
+        self.entries().insert(
+            id,
+            Entry {
+                slot: Arc::clone(&slot),
+                close: close.clone(),
+            },
+        );
+        Member {
+            table: Arc::clone(self),
+            id,
+            slot,
+            close,
+        }
+    }
+
+    /// Open connections.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// Closes one connection to make room for a new one: the oldest never
+    /// admitted, else one whose peer stopped reading, else the longest idle.
+    /// False if every connection is busy running a command.
+    pub(super) fn evict_one(&self) -> bool {
+        let now = self.now_ms();
+        let entries = self.entries();
+        let idle = |slot: &Slot| {
+            slot.in_flight.load(Ordering::Relaxed) == 0 && slot.unsent.load(Ordering::Relaxed) == 0
+        };
+        let live = entries
+            .values()
+            .filter(|e| !e.slot.evicted.load(Ordering::Relaxed));
+        let stranger = live.clone().find(|e| {
+            !e.slot.admission.is_admitted() && e.slot.in_flight.load(Ordering::Relaxed) == 0
+        });
+        let victim = stranger
+            .or_else(|| live.clone().find(|e| stalled(&e.slot, now)))
+            .or_else(|| {
+                live.filter(|e| idle(&e.slot))
+                    .min_by_key(|e| e.slot.last_progress_ms.load(Ordering::Relaxed))
+            });
+        match victim {
+            Some(entry) => {
+                let why = if !entry.slot.admission.is_admitted() {
+                    "never admitted"
+                } else if stalled(&entry.slot, now) {
+                    "its peer is not reading"
+                } else {
+                    "idle"
+                };
+                tracing::debug!(
+                    why,
+                    "connection limit reached: closing a connection to make room"
+                );
+                entry.slot.evicted.store(true, Ordering::Relaxed);
+                entry.close.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes stalled connections, those holding the most first, until the
+    /// unsent bytes of the rest fit the budget.
+    fn relieve(&self) {
+        let now = self.now_ms();
+        let entries = self.entries();
+        let mut stalled: Vec<&Entry> = entries
+            .values()
+            .filter(|e| !e.slot.evicted.load(Ordering::Relaxed) && stalled(&e.slot, now))
+            .collect();
+        stalled.sort_by_key(|e| std::cmp::Reverse(e.slot.unsent.load(Ordering::Relaxed)));
+        let mut total = self.unsent.load(Ordering::Relaxed);
+        for entry in stalled {
+            if total <= self.max_unsent {
+                break;
+            }
+            let held = entry.slot.unsent.load(Ordering::Relaxed);
+            tracing::warn!(
+                held,
+                total,
+                budget = self.max_unsent,
+                "unsent replies over the server's budget: closing a connection whose peer is not reading"
+            );
+            entry.slot.evicted.store(true, Ordering::Relaxed);
+            entry.close.cancel();
+            total = total.saturating_sub(held);
+        }
+    }
+}
+
+/// Whether the peer of `slot` has left reply bytes untaken for a while.
+fn stalled(slot: &Slot, now_ms: u64) -> bool {
+    slot.unsent.load(Ordering::Relaxed) > 0
+        && now_ms.saturating_sub(slot.last_progress_ms.load(Ordering::Relaxed))
+            >= u64::try_from(STALLED_AFTER.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Member {
+    /// Counts `bytes` more written to the connection's buffer; past the
+    /// server's budget, stalled connections are closed.
+    pub(super) fn queued(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        if self.slot.unsent.fetch_add(bytes, Ordering::Relaxed) == 0 {
+            // The stall clock starts when there is something to take.
+            self.progressed();
+        }
+        let total = self.table.unsent.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if total > self.table.max_unsent {
+            self.table.relieve();
+        }
+    }
+
+    /// Counts `bytes` taken by the peer.
+    pub(super) fn sent(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        self.slot.unsent.fetch_sub(bytes, Ordering::Relaxed);
+        self.table.unsent.fetch_sub(bytes, Ordering::Relaxed);
+        self.progressed();
+    }
+
+    /// Notes that the connection made progress (or became idle) now.
+    pub(super) fn progressed(&self) {
+        self.slot
+            .last_progress_ms
+            .store(self.table.now_ms(), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let unsent = self.slot.unsent.swap(0, Ordering::Relaxed);
+        self.table.unsent.fetch_sub(unsent, Ordering::Relaxed);
+        self.table.entries().remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn strangers_go_first_then_stalled_then_idle_never_busy() {
+        let table = Table::new(usize::MAX);
+        let busy = table.join();
+        busy.slot.admission.admit();
+        busy.slot.in_flight.store(1, Ordering::Relaxed);
+        let idle = table.join();
+        idle.slot.admission.admit();
+        let stalled = table.join();
+        stalled.slot.admission.admit();
+        stalled.queued(100);
+        let stranger = table.join();
+        tokio::time::advance(STALLED_AFTER).await;
+
+        assert!(table.evict_one());
+        assert!(stranger.close.is_cancelled());
+        assert!(table.evict_one());
+        assert!(stalled.close.is_cancelled());
+        assert!(table.evict_one());
+        assert!(idle.close.is_cancelled());
+        assert!(!table.evict_one(), "a busy connection is never closed");
+        assert!(!busy.close.is_cancelled());
+        drop((idle, stalled, stranger));
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.unsent.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn over_the_budget_the_biggest_stalled_connections_close() {
+        let table = Table::new(1000);
+        let reader = table.join();
+        let small = table.join();
+        let big = table.join();
+        small.queued(300);
+        big.queued(600);
+        tokio::time::advance(STALLED_AFTER).await;
+        reader.queued(400); // 1300 > 1000: relieve
+        assert!(big.close.is_cancelled());
+        assert!(
+            !small.close.is_cancelled(),
+            "closing the biggest was enough"
+        );
+        assert!(
+            !reader.close.is_cancelled(),
+            "a reading peer is not stalled"
+        );
+        reader.sent(400);
+        assert_eq!(reader.slot.unsent.load(Ordering::Relaxed), 0);
+    }
+}
