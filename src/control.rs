@@ -66,13 +66,9 @@ impl Control {
     /// the terminator.
     pub async fn run(&self, actions: &Value) -> Reply {
         let ctx = self.ctx.for_command(self.max_reply_bytes);
-        match ctx.run(actions).await {
+        match ctx.run_lines(actions).await {
             Err(error) => Reply::error(&error.to_string()),
-            Ok(results) => {
-                let failures = results.iter().filter(|r| r.result.is_err()).count();
-                let lines = results.iter().map(|r| r.line()).collect();
-                Reply::lines(lines, failures)
-            }
+            Ok((lines, failures)) => Reply::lines(lines, failures),
         }
     }
 }

@@ -485,3 +485,127 @@ async fn a_quit_request_lets_a_command_in_flight_finish() {
         .expect("task")
         .expect("result");
 }
+
+/// A control service with `TEST_big`: a result of `bytes` bytes, made at
+/// once (no parsing, no work), so replies pile up as fast as requests come.
+fn control_with_big(bytes: usize) -> Control {
+    let text: Arc<str> = Arc::from("x".repeat(bytes));
+    let mut registry = Registry::with_builtins();
+    registry.register("TEST_big", move |_ctx, _args: Args| {
+        let text = text.clone();
+        async move { Ok::<Value, ActionError>(Value::String(text.to_string())) }
+    });
+    Control::new(registry).max_reply_bytes(bytes + 1024)
+}
+
+/// A connection that never reads: a tiny receive window, so what it is
+/// sent stays in the server.
+async fn non_reader(addr: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    socket.connect(addr).await.expect("connect")
+}
+
+/// Whether the server closed `io`. Draining what a closed connection still
+/// holds through a 4 KiB window would take long: a byte is written first,
+/// which a closed socket answers with a reset, and then the read fails at
+/// once; an open one keeps sending and never ends.
+async fn closed_by_server(io: &mut TcpStream) -> bool {
+    // Part of a frame header: an open connection just waits for the rest.
+    if io.write_all(&[0]).await.is_err() {
+        return true;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut buf = vec![0u8; 1 << 16];
+    let read = async {
+        loop {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_millis(500), read)
+        .await
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_takes_no_reply_byte_for_the_read_timeout_is_cut_off() {
+    let read_timeout = Duration::from_millis(300);
+    let (size, count) = (2 << 20, 8);
+    let server = start_with(
+        Options {
+            framing: Framing::Framed,
+            limits: limits(|l| l.read_timeout = read_timeout),
+            ..Options::default()
+        },
+        control_with_big(size),
+    )
+    .await;
+    let mut io = non_reader(server.addr).await;
+    io.write_all(&frame(br#"[["TEST_big"]]"#).repeat(count))
+        .await
+        .expect("write");
+    // Not reading: the replies cannot all be sent (the kernels' buffers take
+    // about 3 MiB, and then no more). Then the peer reads, and finds the
+    // connection was closed before the 16 MiB were all there.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let eof = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+    })
+    .await;
+    assert!(eof.is_ok(), "the connection was never closed");
+    assert!(got < size * count, "every reply arrived: {got} bytes");
+    // Others are served.
+    let mut other = server.connect().await;
+    assert_clears(&mut other).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_replies_past_the_servers_budget_close_the_stalled_connections() {
+    let server = start_with(
+        Options {
+            framing: Framing::Framed,
+            limits: limits(|l| l.max_unsent_bytes = 4 << 20),
+            ..Options::default()
+        },
+        control_with_big(2 << 20),
+    )
+    .await;
+    // 10 connections that each ask for replies of 2 MiB and never read:
+    // past what the kernel takes (a send buffer of 256 KiB, doubled), about
+    // 1.5 MiB each stays in the server (the next request is not even read),
+    // 15 MiB against a budget of 4 MiB.
+    let request = frame(br#"[["TEST_big"]]"#).repeat(2);
+    let mut attackers = Vec::new();
+    for _ in 0..10 {
+        let mut io = non_reader(server.addr).await;
+        io.write_all(&request).await.expect("write");
+        attackers.push(io);
+    }
+    // A reading client is served all along.
+    let mut client = server.connect().await;
+    assert_clears(&mut client).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_clears(&mut client).await;
+    // Most attackers were closed, the biggest first, until the rest fit.
+    let checks = attackers.iter_mut().map(closed_by_server);
+    let closed = futures_util::future::join_all(checks)
+        .await
+        .into_iter()
+        .filter(|closed| *closed)
+        .count();
+    // Closing the biggest until 4 MiB are left: at least 6 of them.
+    assert!(
+        closed >= 6,
+        "only {closed} of 10 stalled connections were closed"
+    );
+}

@@ -17,6 +17,11 @@ use serde::Serialize;
 /// The default limit of one reply, in bytes: 16 MiB (`--max-reply-bytes`).
 pub const DEFAULT_MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
 
+/// Bytes of a reply's limit kept for the two lines that may end a reply cut
+/// short (the result that did not fit, and how many actions did not run),
+/// so that even then the whole reply stays within its limit.
+const CLOSING_LINES: usize = 512;
+
 /// What one command's reply may still hold. Cheap to clone: clones share the
 /// count (nested action lists charge the same budget).
 #[derive(Clone, Debug)]
@@ -28,6 +33,8 @@ pub struct ReplyBudget {
 struct Shared {
     /// The limit of the whole reply.
     limit: usize,
+    /// What results may take of it.
+    usable: usize,
     /// Bytes charged so far.
     used: AtomicUsize,
     /// A result did not fit: run nothing more.
@@ -47,6 +54,7 @@ impl ReplyBudget {
         ReplyBudget {
             inner: Arc::new(Shared {
                 limit,
+                usable: limit.saturating_sub(CLOSING_LINES),
                 used: AtomicUsize::new(0),
                 spent: AtomicBool::new(false),
             }),
@@ -63,9 +71,9 @@ impl ReplyBudget {
         self.inner.used.load(Ordering::Relaxed)
     }
 
-    /// Bytes still free.
+    /// Bytes still free for results.
     pub fn remaining(&self) -> usize {
-        self.limit().saturating_sub(self.used())
+        self.inner.usable.saturating_sub(self.used())
     }
 
     /// Whether a result did not fit (nothing more of this command runs).
@@ -80,7 +88,7 @@ impl ReplyBudget {
             .used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
                 used.checked_add(bytes)
-                    .filter(|&total| total <= shared.limit)
+                    .filter(|&total| total <= shared.usable)
             })
             .is_ok();
         if fits {
@@ -138,11 +146,16 @@ mod tests {
 
     #[test]
     fn charges_until_spent() {
-        let budget = ReplyBudget::new(10);
+        let budget = ReplyBudget::new(CLOSING_LINES + 10);
         assert_eq!(budget.charge(6), Ok(()));
         assert_eq!(budget.remaining(), 4);
         assert!(!budget.is_spent());
-        assert_eq!(budget.charge(5), Err(OverBudget { limit: 10 }));
+        assert_eq!(
+            budget.charge(5),
+            Err(OverBudget {
+                limit: CLOSING_LINES + 10
+            })
+        );
         assert!(budget.is_spent());
         assert_eq!(budget.used(), 6, "a refused charge is not counted");
         let shared = budget.clone();

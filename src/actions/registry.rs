@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
@@ -219,7 +220,24 @@ impl ActionContext {
     /// rules of `ACTIONS.md`: in order, one result per action, a failing
     /// action not stopping the rest.
     pub async fn run(&self, actions: &Value) -> Result<Vec<ActionResult>, RunError> {
-        run_list(self, actions).await
+        let mut results = Vec::new();
+        run_list(self, actions, |result| results.push(result)).await?;
+        Ok(results)
+    }
+
+    /// Runs an action list as [`run`](Self::run) does, turning each result
+    /// into its reply line as soon as it is known (a line is a fraction of
+    /// the memory of the JSON value it was made from); also returns how many
+    /// lines are errors.
+    pub async fn run_lines(&self, actions: &Value) -> Result<(Vec<Bytes>, usize), RunError> {
+        let mut lines = Vec::new();
+        let mut failures = 0;
+        run_list(self, actions, |result| {
+            failures += usize::from(result.result.is_err());
+            lines.push(result.line());
+        })
+        .await?;
+        Ok((lines, failures))
     }
 
     /// A context one nesting level deeper, or an error past the limit.

@@ -80,21 +80,21 @@ fn split_action(action: &Value) -> Result<(&str, Args), String> {
     Ok((name, args))
 }
 
-/// Runs an action list in order, one result per action, charging every
-/// result to the command's reply budget as soon as it is known. Once the
+/// Runs an action list in order, one result per action handed to `keep` as
+/// soon as it is known and charged to the command's reply budget. Once the
 /// budget is spent (a result did not fit), the actions left do not run: one
 /// last result says how many.
 pub(super) async fn run_list(
     ctx: &ActionContext,
     actions: &Value,
-) -> Result<Vec<ActionResult>, RunError> {
+    mut keep: impl FnMut(ActionResult) + Send,
+) -> Result<(), RunError> {
     let list = action_list(actions)?;
     let budget = ctx.budget();
-    let mut results = Vec::with_capacity(list.len().min(256));
     for (index, action) in list.iter().enumerate() {
         if budget.is_spent() {
             let left = list.len() - index;
-            results.push(ActionResult {
+            keep(ActionResult {
                 name: "?".into(),
                 result: Err(ActionError::new(format!(
                     "the reply reached its limit of {} bytes (--max-reply-bytes): {left} more action{} not run",
@@ -127,13 +127,12 @@ pub(super) async fn run_list(
                 (name, result, budget.used().saturating_sub(charged_before))
             }
         };
-        let outcome = ActionResult {
+        keep(ActionResult {
             name: name.to_owned(),
             result: charge(budget, name, result, nested),
-        };
-        results.push(outcome);
+        });
     }
-    Ok(results)
+    Ok(())
 }
 
 /// Characters of an action's name kept in the message of a result that did
@@ -141,7 +140,9 @@ pub(super) async fn run_list(
 const NAME_CHARS: usize = 100;
 
 /// Charges `result` (less the `nested` bytes already charged for it) to
-/// `budget`; a result that does not fit becomes an error saying so.
+/// `budget`, as the line it makes at most (its JSON, or the failure's
+/// `Error: ` and message and detail, and the line break); a result that does
+/// not fit becomes an error saying so.
 fn charge(
     budget: &ReplyBudget,
     name: &str,
@@ -154,8 +155,9 @@ fn charge(
         Err(failure) => failure
             .detail()
             .map_or(Some(0), |detail| ReplyBudget::measure(detail, at_most))
-            .and_then(|detail| detail.checked_add(failure.message().len())),
-    };
+            .and_then(|detail| detail.checked_add(failure.message().len() + "Error:  ".len())),
+    }
+    .map(|size| size + 1);
     let fits = size.is_some_and(|size| budget.charge(size.saturating_sub(nested)).is_ok());
     if fits {
         return result;

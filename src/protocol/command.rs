@@ -141,6 +141,9 @@ impl PresentsToken for Command {
 
 /// How many action names a log line lists before it counts the rest.
 const NAMES_LOGGED: usize = 8;
+/// Characters of an action name a log line shows (a name is the client's
+/// to choose, and may be a megabyte long).
+const NAME_CHARS_LOGGED: usize = 64;
 
 impl Loggable for Command {
     fn peer(&self) -> Option<SocketAddr> {
@@ -166,21 +169,25 @@ fn action_names(value: &Value) -> String {
     let Some(list) = list else {
         return "not an action list".to_owned();
     };
-    let mut names: Vec<&str> = list
+    let mut names: Vec<Cow<'_, str>> = list
         .iter()
         .take(NAMES_LOGGED)
         .map(|action| {
-            action
+            let name = action
                 .as_array()
                 .and_then(|a| a.first())
                 .and_then(Value::as_str)
-                .unwrap_or("?")
+                .unwrap_or("?");
+            match name.char_indices().nth(NAME_CHARS_LOGGED) {
+                None => Cow::Borrowed(name),
+                Some((end, _)) => Cow::Owned(format!("{}…", &name[..end])),
+            }
         })
         .collect();
     let more = list.len().saturating_sub(NAMES_LOGGED);
     let more = (more > 0).then(|| format!(" and {more} more"));
     if names.is_empty() {
-        names.push("no actions");
+        names.push(Cow::Borrowed("no actions"));
     }
     format!("{}{}", names.join(","), more.unwrap_or_default())
 }
@@ -235,5 +242,8 @@ mod tests {
         let c = parse(r#"{"token":"s3cret","command":{"load_density":[["LD_summary",{}],["LD_clear_records"]]}}"#)
             .expect("parses");
         assert_eq!(c.what(), "LD_summary,LD_clear_records");
+        let long = format!(r#"[["{}"]]"#, "é".repeat(100_000));
+        let c = parse(&long).expect("parses");
+        assert_eq!(c.what(), format!("{}…", "é".repeat(64)));
     }
 }

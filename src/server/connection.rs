@@ -16,7 +16,7 @@ use tokio_tower::pipeline;
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 use tower::limit::ConcurrencyLimit;
-use tower::Service;
+use tower::{Service, ServiceExt};
 
 use super::peers::Peers;
 use super::table::Member;
@@ -90,9 +90,13 @@ where
     async fn serve<IO, C>(self, io: IO, codec: C, one_shot: bool, shutdown_after_client_close: bool)
     where
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-        C: Decoder<Item = Decoded, Error = io::Error> + Encoder<Reply, Error = io::Error> + Send,
+        C: Decoder<Item = Decoded, Error = io::Error>
+            + Encoder<Reply, Error = io::Error>
+            + Send
+            + Unpin,
     {
         let evicted = self.member.close.clone();
+        let ledger = self.member.ledger.clone();
         let mut transport = Box::pin(Transport::new(
             io,
             codec,
@@ -106,7 +110,13 @@ where
                 peers: self.peers,
             },
         ));
-        let service = ConcurrencyLimit::new(self.service, self.limits.max_in_flight.max(1));
+        // Replies count against the server's budget from the moment they
+        // are made (one waiting for the peer to take the one before it too).
+        let service = ConcurrencyLimit::new(self.service, self.limits.max_in_flight.max(1))
+            .map_response(move |reply: Reply| {
+                ledger.queued(reply.len());
+                reply
+            });
         let served = tokio::select! {
             served = pipeline::Server::new(&mut transport, service) => Some(served),
             _ = self.hard_stop.cancelled() => None,

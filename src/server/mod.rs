@@ -54,10 +54,17 @@ use table::Table;
 /// an overflow ends in resets.
 pub const LISTEN_BACKLOG: u32 = 4096;
 
+/// The kernel send buffer of each connection ([`bind`]). Left to itself,
+/// Linux grows it to 4 MiB for a peer that does not read: a thousand such
+/// peers would pin gigabytes of kernel memory. A control socket's replies
+/// need far less to flow at full speed on a LAN.
+pub const SEND_BUFFER: u32 = 256 * 1024;
+
 /// Binds a listener for [`Server::new`] with address reuse (the port can be
-/// bound again at once after a shutdown), `TCP_NODELAY` (which accepted
-/// connections inherit: a reply is written in one go and must not wait for
-/// an ACK) and a deep backlog ([`LISTEN_BACKLOG`]).
+/// bound again at once after a shutdown), and, inherited by the connections
+/// it accepts, `TCP_NODELAY` (a reply is written in one go and must not wait
+/// for an ACK) and a bounded send buffer ([`SEND_BUFFER`]); and a deep
+/// backlog ([`LISTEN_BACKLOG`]).
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
@@ -66,6 +73,7 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     };
     socket.set_reuseaddr(true)?;
     socket.set_nodelay(true)?;
+    socket.set_send_buffer_size(SEND_BUFFER)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
 }
@@ -143,11 +151,17 @@ impl<A: Acceptor> Server<A> {
         let table = Table::new(limits.max_unsent_bytes);
         let peers = Arc::new(Peers::new(limits.auth_backoff));
         let mut backoff = Duration::from_millis(5);
+        let mut relief = tokio::time::interval(table::STALLED_AFTER / 2);
+        relief.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
             let (tcp, peer) = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
+                _ = relief.tick() => {
+                    table.relieve();
+                    continue;
+                }
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => {
                         backoff = Duration::from_millis(5);

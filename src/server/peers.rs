@@ -146,7 +146,9 @@ impl Peers {
             if wait.is_zero() {
                 return Gate::Open;
             }
-            let at = record.next_free.max(now);
+            // No sooner than a delay after the last failure, and a delay
+            // after the attempt queued before it.
+            let at = record.next_free.max(record.last + wait).max(now);
             if at.duration_since(now) > MAX_WAIT {
                 return Gate::Closed;
             }
@@ -246,11 +248,12 @@ mod tests {
         }
         let failure = peers.auth_failed(attacker);
         assert_eq!(failure.delay, FIRST);
-        // Attempts queue up one delay apart, however many connections.
+        // Attempts queue up one delay apart, the first a delay after the
+        // failure, however many connections.
         let now = Instant::now();
-        assert_eq!(peers.gate(attacker), Gate::At(now));
         assert_eq!(peers.gate(attacker), Gate::At(now + FIRST));
         assert_eq!(peers.gate(attacker), Gate::At(now + FIRST * 2));
+        assert_eq!(peers.gate(attacker), Gate::At(now + FIRST * 3));
         // Another address is not slowed.
         assert_eq!(peers.gate(ip("10.0.0.8")), Gate::Open);
         // Too long a queue closes at once.

@@ -64,11 +64,21 @@ pub(super) struct Table {
 /// A connection's place in the table; dropping it removes the connection
 /// and returns its unsent bytes to the budget.
 pub(super) struct Member {
-    table: Arc<Table>,
     id: u64,
+    pub(super) ledger: Ledger,
     pub(super) slot: Arc<Slot>,
     /// Cancelled when the table closes this connection.
     pub(super) close: CancellationToken,
+}
+
+/// Counts a connection's reply bytes, from the moment a reply is made to
+/// the moment its peer takes the last byte. Cheap to clone: the
+/// connection's service counts replies as they are made, its transport as
+/// they are written and taken.
+#[derive(Clone)]
+pub(super) struct Ledger {
+    table: Arc<Table>,
+    slot: Arc<Slot>,
 }
 
 impl Table {
@@ -110,8 +120,11 @@ impl Table {
             },
         );
         Member {
-            table: Arc::clone(self),
             id,
+            ledger: Ledger {
+                table: Arc::clone(self),
+                slot: Arc::clone(&slot),
+            },
             slot,
             close,
         }
@@ -165,9 +178,14 @@ impl Table {
         }
     }
 
-    /// Closes stalled connections, those holding the most first, until the
-    /// unsent bytes of the rest fit the budget.
-    fn relieve(&self) {
+    /// If unsent replies are over the budget, closes stalled connections,
+    /// those holding the most first, until the rest fits. Called when bytes
+    /// are queued, and regularly (a peer counts as stalled only after a
+    /// while).
+    pub(super) fn relieve(&self) {
+        if self.unsent.load(Ordering::Relaxed) <= self.max_unsent {
+            return;
+        }
         let now = self.now_ms();
         let entries = self.entries();
         let mut stalled: Vec<&Entry> = entries
@@ -201,9 +219,10 @@ fn stalled(slot: &Slot, now_ms: u64) -> bool {
             >= u64::try_from(STALLED_AFTER.as_millis()).unwrap_or(u64::MAX)
 }
 
-impl Member {
-    /// Counts `bytes` more written to the connection's buffer; past the
-    /// server's budget, stalled connections are closed.
+impl Ledger {
+    /// Counts `bytes` more of reply held for the connection (made, or
+    /// written to its buffer); past the server's budget, stalled connections
+    /// are closed.
     pub(super) fn queued(&self, bytes: usize) {
         if bytes == 0 {
             return;
@@ -223,9 +242,29 @@ impl Member {
         if bytes == 0 {
             return;
         }
-        self.slot.unsent.fetch_sub(bytes, Ordering::Relaxed);
-        self.table.unsent.fetch_sub(bytes, Ordering::Relaxed);
+        self.released(bytes);
         self.progressed();
+    }
+
+    /// Counts `bytes` no longer held (a reply copied into the connection's
+    /// buffer, which counts its own bytes, or dropped).
+    pub(super) fn released(&self, bytes: usize) {
+        let mut held = self.slot.unsent.load(Ordering::Relaxed);
+        loop {
+            let less = held.min(bytes);
+            match self.slot.unsent.compare_exchange_weak(
+                held,
+                held - less,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.table.unsent.fetch_sub(less, Ordering::Relaxed);
+                    return;
+                }
+                Err(now) => held = now,
+            }
+        }
     }
 
     /// Notes that the connection made progress (or became idle) now.
@@ -236,11 +275,20 @@ impl Member {
     }
 }
 
+impl std::ops::Deref for Member {
+    type Target = Ledger;
+
+    fn deref(&self) -> &Ledger {
+        &self.ledger
+    }
+}
+
 impl Drop for Member {
     fn drop(&mut self) {
+        let table = &self.ledger.table;
         let unsent = self.slot.unsent.swap(0, Ordering::Relaxed);
-        self.table.unsent.fetch_sub(unsent, Ordering::Relaxed);
-        self.table.entries().remove(&self.id);
+        table.unsent.fetch_sub(unsent, Ordering::Relaxed);
+        table.entries().remove(&self.id);
     }
 }
 
@@ -273,6 +321,7 @@ mod tests {
         drop((idle, stalled, stranger));
         assert_eq!(table.len(), 1);
         assert_eq!(table.unsent.load(Ordering::Relaxed), 0);
+        busy.released(1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -44,6 +44,11 @@ use crate::protocol::{Reply, Request};
 /// requests (until it takes them).
 pub const MAX_UNSENT: usize = 256 * 1024;
 
+/// A connection's read or write buffer grown past this (by a large request
+/// or reply) is given back once empty: a thousand idle connections do not
+/// each keep the largest reply they ever sent.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
 /// Rejected requests (not a command: bad UTF-8, bad JSON, too large) a
 /// connection that was never admitted may send; the last one's reply closes
 /// it.
@@ -153,8 +158,8 @@ impl<IO: Unpin, C> Transport<IO, C> {
 
 impl<IO, C> Stream for Transport<IO, C>
 where
-    IO: AsyncRead + AsyncWrite,
-    C: Decoder<Item = Decoded, Error = io::Error>,
+    IO: AsyncRead + AsyncWrite + Unpin,
+    C: Decoder<Item = Decoded, Error = io::Error> + Unpin,
 {
     type Item = Result<Request, io::Error>;
 
@@ -184,6 +189,7 @@ where
         }
         match this.framed.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(Decoded::Request(body)))) => {
+                shrink(this.framed.as_mut().get_mut().read_buffer_mut());
                 let admission = this.member.slot.admission.clone();
                 let request = Request::on(*this.peer, body, admission);
                 if !request.admission.is_admitted() {
@@ -247,10 +253,17 @@ fn hand_out(in_flight: &mut usize, reading: &mut bool, one_shot: bool, member: &
     *reading = !one_shot;
 }
 
+/// Gives back an empty buffer's memory if it grew large.
+fn shrink(buffer: &mut bytes::BytesMut) {
+    if buffer.is_empty() && buffer.capacity() > KEEP_CAPACITY {
+        *buffer = bytes::BytesMut::new();
+    }
+}
+
 impl<IO, C> Transport<IO, C>
 where
-    IO: AsyncRead + AsyncWrite,
-    C: Encoder<Reply, Error = io::Error>,
+    IO: AsyncRead + AsyncWrite + Unpin,
+    C: Encoder<Reply, Error = io::Error> + Unpin,
 {
     /// Runs `op` (a flush, or a readiness check that may flush) on the framed
     /// stream, counting the bytes the peer took; fails once the peer has
@@ -268,6 +281,9 @@ where
         this.member.sent(took);
         if after == 0 || took > 0 {
             *this.stall_armed = false;
+        }
+        if after == 0 {
+            shrink(this.framed.as_mut().get_mut().write_buffer_mut());
         }
         if result.is_ready() || after == 0 {
             return result;
@@ -291,8 +307,8 @@ where
 
 impl<IO, C> Sink<Reply> for Transport<IO, C>
 where
-    IO: AsyncRead + AsyncWrite,
-    C: Encoder<Reply, Error = io::Error>,
+    IO: AsyncRead + AsyncWrite + Unpin,
+    C: Encoder<Reply, Error = io::Error> + Unpin,
 {
     type Error = io::Error;
 
@@ -302,6 +318,9 @@ where
 
     fn start_send(self: Pin<&mut Self>, reply: Reply) -> Result<(), io::Error> {
         let this = self.project();
+        // The reply was counted when it was made; its bytes now count in the
+        // buffer, or not at all if it is dropped.
+        this.member.released(reply.len());
         *this.in_flight = this.in_flight.saturating_sub(1);
         this.member
             .slot
