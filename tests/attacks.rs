@@ -263,6 +263,52 @@ async fn clients_that_never_read_large_replies_are_cut_off_and_memory_stays_boun
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_trickling_megabyte_requests_are_closed_past_the_budget() {
+    // Each stranger declares a 1 MiB frame, sends 900 KB of it and holds:
+    // 300 of them would hold 270 MB. The budget is 32 MiB.
+    let server = serve(&[
+        "--framed",
+        "--token",
+        TOKEN,
+        "--max-partial-bytes",
+        "32MiB",
+        "--log",
+        "warn",
+    ]);
+    let addr = server.addr();
+    let count = if soak() { 1_000 } else { 300 };
+    let mut header = (1024 * 1024u32).to_be_bytes().to_vec();
+    header.extend(std::iter::repeat_n(b' ', 900_000));
+    let mut strangers = Vec::new();
+    for _ in 0..count {
+        let Ok(mut io) = TcpStream::connect(addr).await else {
+            continue;
+        };
+        if io.write_all(&header).await.is_ok() {
+            strangers.push(io);
+        }
+        // A client is answered all along.
+        if strangers.len() % 50 == 0 {
+            assert!(served_within(addr, Some(TOKEN), DEADLINE).await);
+        }
+    }
+    assert!(served_within(addr, Some(TOKEN), DEADLINE).await);
+    let (rss, peak) = memory(&server);
+    eprintln!("{count} partial requests: server RSS {rss} KiB, peak {peak} KiB");
+    assert!(
+        peak < 128 * 1024,
+        "the server grew to {peak} KiB with a 32 MiB budget for partial requests"
+    );
+    assert!(
+        server
+            .stderr()
+            .contains("partial requests over the server's budget"),
+        "{}",
+        server.stderr()
+    );
+}
+
 /// 16 levels of `LD_execute_action` around an action whose name is `n`
 /// double quotes: every level used to escape the level below again.
 fn nested_quotes(n: usize) -> Value {

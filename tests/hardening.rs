@@ -355,6 +355,36 @@ async fn a_command_over_the_timeout_is_answered_with_an_error() {
 }
 
 #[tokio::test]
+async fn the_command_timeout_cuts_a_long_list_of_busy_actions_between_two_of_them() {
+    // Each TEST_busy keeps its thread for 5 ms without yielding, as a costly
+    // action would: 2,000 of them are 10 s of work in one command.
+    let mut registry = Registry::with_builtins();
+    registry.register("TEST_busy", |_ctx, _args: Args| async {
+        std::thread::sleep(Duration::from_millis(5));
+        Ok::<Value, ActionError>(json!("busy"))
+    });
+    let server = start_with(
+        Options {
+            framing: Framing::Framed,
+            command_timeout: Some(Duration::from_millis(200)),
+            ..Options::default()
+        },
+        Control::new(registry),
+    )
+    .await;
+    let mut io = server.connect().await;
+    let actions = json!(vec![json!(["TEST_busy"]); 2_000]).to_string();
+    io.write_all(&frame(actions.as_bytes()))
+        .await
+        .expect("write");
+    // Without a yield between actions, the timer could never fire: the
+    // reply would be 2,000 lines of `busy`, 10 s later.
+    let want = wire(Framing::Framed, &[b"Error: timed out after 200ms\n", END]);
+    assert_eq!(read_exact(&mut io, want.len()).await, want);
+    assert_clears(&mut io).await;
+}
+
+#[tokio::test]
 async fn shutdown_lets_a_command_in_flight_finish_and_closes_idle_clients_at_once() {
     let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let server = start_with(

@@ -91,6 +91,7 @@ pub(super) async fn run_list(
 ) -> Result<(), RunError> {
     let list = action_list(actions)?;
     let budget = ctx.budget();
+    let mut last_yield = std::time::Instant::now();
     for (index, action) in list.iter().enumerate() {
         if budget.is_spent() {
             let left = list.len() - index;
@@ -104,9 +105,14 @@ pub(super) async fn run_list(
             });
             break;
         }
-        // A long list of quick actions still lets a command timeout (or a
-        // shutdown) cut in between two of them.
-        tokio::task::consume_budget().await;
+        // A long list of actions lets a command timeout (or a shutdown) cut
+        // in between two of them, and other tasks run: it yields after each
+        // slice of work. (Not `consume_budget`: once the task's budget is
+        // spent, a timeout's timer is not looked at either.)
+        if last_yield.elapsed() >= YIELD_AFTER {
+            tokio::task::yield_now().await;
+            last_yield = std::time::Instant::now();
+        }
         let (name, result, nested) = match split_action(action) {
             Err(message) => (
                 "?",
@@ -134,6 +140,9 @@ pub(super) async fn run_list(
     }
     Ok(())
 }
+
+/// How long an action list runs before it yields to other tasks.
+const YIELD_AFTER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Characters of an action's name kept in the message of a result that did
 /// not fit (the name itself may be what made it too large).

@@ -101,6 +101,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
     pub max_unsent_bytes: usize,
 
+    /// Bytes of requests received and not yet complete, across all connections, e.g. 64MiB. Past
+    /// it, the connections never admitted (no request of theirs has passed auth) holding the
+    /// oldest partial requests are closed: a client sends its request at once.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_partial_bytes: usize,
+
     /// Let clients name any file path (reports, databases, CSV and action files). By default
     /// paths are confined to the server's working directory: no absolute path, no `..` out.
     #[arg(long)]
@@ -186,6 +192,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         handshake_timeout: args.handshake_timeout,
         grace_period: args.grace_period,
         max_unsent_bytes: args.max_unsent_bytes,
+        max_partial_bytes: args.max_partial_bytes,
         ..Limits::default()
     };
     let framing = if args.framed {

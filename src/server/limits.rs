@@ -7,6 +7,9 @@ use super::AuthBackoff;
 /// The default of [`Limits::max_unsent_bytes`]: 256 MiB.
 pub const DEFAULT_MAX_UNSENT_BYTES: usize = 256 * 1024 * 1024;
 
+/// The default of [`Limits::max_partial_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_PARTIAL_BYTES: usize = 64 * 1024 * 1024;
+
 /// The server's bounds and timeouts. `Default` gives `PROTOCOL.md`'s defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -27,6 +30,10 @@ pub struct Limits {
     /// connections; past it, connections whose peers stopped reading are
     /// closed, those holding the most first.
     pub max_unsent_bytes: usize,
+    /// Bytes of requests received and not yet complete, across all
+    /// connections; past it, the connections never admitted holding the
+    /// oldest partial requests are closed.
+    pub max_partial_bytes: usize,
     /// How failed authentications slow their address's next attempts.
     pub auth_backoff: AuthBackoff,
 }
@@ -40,6 +47,7 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             grace_period: Duration::from_secs(10),
             max_unsent_bytes: DEFAULT_MAX_UNSENT_BYTES,
+            max_partial_bytes: DEFAULT_MAX_PARTIAL_BYTES,
             auth_backoff: AuthBackoff::default(),
         }
     }

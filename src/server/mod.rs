@@ -24,7 +24,7 @@ mod peers;
 mod table;
 mod transport;
 
-pub use limits::{Limits, DEFAULT_MAX_UNSENT_BYTES};
+pub use limits::{Limits, DEFAULT_MAX_PARTIAL_BYTES, DEFAULT_MAX_UNSENT_BYTES};
 pub use peers::{AuthBackoff, FORGET_AFTER, MAX_WAIT};
 pub use transport::{MAX_STRIKES, MAX_UNSENT};
 
@@ -148,7 +148,7 @@ impl<A: Acceptor> Server<A> {
         let hard_stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(limits.max_connections));
-        let table = Table::new(limits.max_unsent_bytes);
+        let table = Table::new(limits.max_unsent_bytes, limits.max_partial_bytes);
         let peers = Arc::new(Peers::new(limits.auth_backoff));
         let mut backoff = Duration::from_millis(5);
         let mut relief = tokio::time::interval(table::STALLED_AFTER / 2);

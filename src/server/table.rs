@@ -10,7 +10,12 @@
 //!   is never chosen;
 //! - **unsent replies pass the server's budget** ([`Limits::max_unsent_bytes`]):
 //!   the connections whose peers stopped reading are closed, those holding
-//!   the most first, until the rest fits.
+//!   the most first, until the rest fits;
+//! - **partial requests pass the server's budget**
+//!   ([`Limits::max_partial_bytes`]): the connections never admitted that
+//!   hold the oldest partial requests are closed until the rest fits (a
+//!   client sends its request at once; one that trickles a megabyte in
+//!   over the read timeout is no client).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -43,6 +48,10 @@ pub(super) struct Slot {
     pub(super) last_progress_ms: AtomicU64,
     /// Whether the table closed it.
     pub(super) evicted: AtomicBool,
+    /// Bytes of a request received and not yet complete.
+    pub(super) partial: AtomicUsize,
+    /// When the partial request began (ms since the table's epoch).
+    pub(super) partial_since_ms: AtomicU64,
 }
 
 struct Entry {
@@ -59,6 +68,10 @@ pub(super) struct Table {
     unsent: AtomicUsize,
     /// The budget of `unsent`.
     max_unsent: usize,
+    /// Partial request bytes of all connections.
+    partial: AtomicUsize,
+    /// The budget of `partial`.
+    max_partial: usize,
 }
 
 /// A connection's place in the table; dropping it removes the connection
@@ -82,13 +95,15 @@ pub(super) struct Ledger {
 }
 
 impl Table {
-    pub(super) fn new(max_unsent: usize) -> Arc<Table> {
+    pub(super) fn new(max_unsent: usize, max_partial: usize) -> Arc<Table> {
         Arc::new(Table {
             entries: Mutex::default(),
             next_id: AtomicU64::new(0),
             epoch: Instant::now(),
             unsent: AtomicUsize::new(0),
             max_unsent,
+            partial: AtomicUsize::new(0),
+            max_partial,
         })
     }
 
@@ -110,6 +125,8 @@ impl Table {
             unsent: AtomicUsize::new(0),
             last_progress_ms: AtomicU64::new(self.now_ms()),
             evicted: AtomicBool::new(false),
+            partial: AtomicUsize::new(0),
+            partial_since_ms: AtomicU64::new(0),
         });
         let close = CancellationToken::new();
         self.entries().insert(
@@ -212,6 +229,42 @@ impl Table {
     }
 }
 
+impl Table {
+    /// If partial requests are over the budget, closes the connections never
+    /// admitted that hold the oldest ones until the rest fits.
+    fn relieve_partial(&self) {
+        if self.partial.load(Ordering::Relaxed) <= self.max_partial {
+            return;
+        }
+        let entries = self.entries();
+        let mut strangers: Vec<&Entry> = entries
+            .values()
+            .filter(|e| {
+                !e.slot.evicted.load(Ordering::Relaxed)
+                    && !e.slot.admission.is_admitted()
+                    && e.slot.partial.load(Ordering::Relaxed) > 0
+            })
+            .collect();
+        strangers.sort_by_key(|e| e.slot.partial_since_ms.load(Ordering::Relaxed));
+        let mut total = self.partial.load(Ordering::Relaxed);
+        for entry in strangers {
+            if total <= self.max_partial {
+                break;
+            }
+            let held = entry.slot.partial.load(Ordering::Relaxed);
+            tracing::warn!(
+                held,
+                total,
+                budget = self.max_partial,
+                "partial requests over the server's budget: closing a stranger's connection holding the oldest"
+            );
+            entry.slot.evicted.store(true, Ordering::Relaxed);
+            entry.close.cancel();
+            total = total.saturating_sub(held);
+        }
+    }
+}
+
 /// Whether the peer of `slot` has left reply bytes untaken for a while.
 fn stalled(slot: &Slot, now_ms: u64) -> bool {
     slot.unsent.load(Ordering::Relaxed) > 0
@@ -275,6 +328,31 @@ impl Ledger {
     }
 }
 
+impl Member {
+    /// Notes that `bytes` of a request not yet complete are buffered (0:
+    /// none); past the server's budget, strangers are closed.
+    pub(super) fn partial(&self, bytes: usize) {
+        let slot = &self.ledger.slot;
+        let table = &self.ledger.table;
+        let before = slot.partial.swap(bytes, Ordering::Relaxed);
+        if before == bytes {
+            return;
+        }
+        if before == 0 {
+            slot.partial_since_ms
+                .store(table.now_ms(), Ordering::Relaxed);
+        }
+        if bytes > before {
+            let total = table.partial.fetch_add(bytes - before, Ordering::Relaxed) + bytes - before;
+            if total > table.max_partial {
+                table.relieve_partial();
+            }
+        } else {
+            table.partial.fetch_sub(before - bytes, Ordering::Relaxed);
+        }
+    }
+}
+
 impl std::ops::Deref for Member {
     type Target = Ledger;
 
@@ -288,6 +366,8 @@ impl Drop for Member {
         let table = &self.ledger.table;
         let unsent = self.slot.unsent.swap(0, Ordering::Relaxed);
         table.unsent.fetch_sub(unsent, Ordering::Relaxed);
+        let partial = self.slot.partial.swap(0, Ordering::Relaxed);
+        table.partial.fetch_sub(partial, Ordering::Relaxed);
         table.entries().remove(&self.id);
     }
 }
@@ -298,7 +378,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn strangers_go_first_then_stalled_then_idle_never_busy() {
-        let table = Table::new(usize::MAX);
+        let table = Table::new(usize::MAX, usize::MAX);
         let busy = table.join();
         busy.slot.admission.admit();
         busy.slot.in_flight.store(1, Ordering::Relaxed);
@@ -326,7 +406,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn over_the_budget_the_biggest_stalled_connections_close() {
-        let table = Table::new(1000);
+        let table = Table::new(1000, usize::MAX);
         let reader = table.join();
         let small = table.join();
         let big = table.join();
@@ -345,5 +425,34 @@ mod tests {
         );
         reader.sent(400);
         assert_eq!(reader.slot.unsent.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn over_the_partial_budget_strangers_with_the_oldest_requests_close() {
+        let table = Table::new(usize::MAX, 1000);
+        let client = table.join();
+        client.slot.admission.admit();
+        let old = table.join();
+        let older = table.join();
+        older.partial(300);
+        tokio::time::advance(Duration::from_millis(10)).await;
+        old.partial(300);
+        client.partial(300);
+        tokio::time::advance(Duration::from_millis(10)).await;
+        let young = table.join();
+        young.partial(300); // 1200 > 1000
+        assert!(
+            older.close.is_cancelled(),
+            "the oldest partial request goes"
+        );
+        assert!(!old.close.is_cancelled(), "one was enough");
+        assert!(
+            !client.close.is_cancelled(),
+            "an admitted client never goes"
+        );
+        assert!(!young.close.is_cancelled());
+        young.partial(0);
+        drop(older);
+        assert_eq!(table.partial.load(Ordering::Relaxed), 600);
     }
 }

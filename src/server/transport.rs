@@ -187,7 +187,9 @@ where
         {
             return Poll::Pending;
         }
-        match this.framed.as_mut().poll_next(cx) {
+        let polled = this.framed.as_mut().poll_next(cx);
+        this.member.partial(this.framed.read_buffer().len());
+        match polled {
             Poll::Ready(Some(Ok(Decoded::Request(body)))) => {
                 shrink(this.framed.as_mut().get_mut().read_buffer_mut());
                 let admission = this.member.slot.admission.clone();
