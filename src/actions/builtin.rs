@@ -91,17 +91,29 @@ async fn execute_files(ctx: ActionContext, args: Args) -> Result<Value, ActionEr
     let mut results = Vec::with_capacity(execute_files_list.len());
     let mut failures = Vec::new();
     for given in &execute_files_list {
-        let path = match ctx.state().paths().resolve(given) {
-            Ok(path) => path,
+        let target = match ctx.state().paths().resolve(given) {
+            Ok(target) => target,
             Err(e) => {
                 results.push(Value::String(format!("Error: {e}")));
                 failures.push(e.to_string());
                 continue;
             }
         };
+        let path = target.path().to_owned();
         let path = &path;
-        let outcome = match tokio::fs::read(path).await {
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        // Opened through the path rule (confined: no link followed), read
+        // on the blocking pool.
+        let read = tokio::task::spawn_blocking(move || {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut target.open().map_err(|e| e.to_string())?, &mut bytes)
+                .map_err(|e| format!("cannot read {}: {e}", target.path().display()))?;
+            Ok::<_, String>(bytes)
+        });
+        let read = read
+            .await
+            .unwrap_or_else(|e| Err(format!("cannot read {}: {e}", path.display())));
+        let outcome = match read {
+            Err(e) => Err(e),
             Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
                 Err(e) => Err(format!("{} is not JSON: {e}", path.display())),
                 Ok(actions) => run_nested(&ctx, &actions)

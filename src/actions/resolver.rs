@@ -73,7 +73,7 @@ pub(super) fn register(
                 .resolve(&source.file_path)
                 .map_err(|e| ActionError::new(e.to_string()))?;
             let n = resolver
-                .register_csv_source(source.name.clone(), &path, source.cycle)
+                .register_csv_source(source.name.clone(), path.path(), source.cycle)
                 .map_err(|e| ActionError::new(e.to_string()))?;
             rows.insert(source.name.clone(), json!(n));
         }
