@@ -1,6 +1,7 @@
 //! The `ld-tower` command line (clap): `serve` and `send`; `run`,
 //! `run-dir` and `run-str`, which run action JSON in-process; `init`.
 
+mod bytes;
 mod demo;
 mod duration;
 mod init;

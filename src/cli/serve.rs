@@ -12,6 +12,7 @@ use ld_tower_layers::Tokens;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+use super::bytes::parse_bytes;
 use super::duration::parse_duration;
 use super::network::NetworkArgs;
 use super::EXIT_FAILURE;
@@ -21,6 +22,7 @@ use crate::codec::Framing;
 use crate::control::Control;
 use crate::paths::Paths;
 use crate::protocol::{MAX_REQUEST_BYTES, TOKEN_ENV};
+use crate::resolver::SourceBudget;
 use crate::server::{self, Limits, Server};
 use crate::stack::ControlStack;
 use crate::state::State;
@@ -92,6 +94,12 @@ pub struct ServeArgs {
     /// paths are confined to the server's working directory: no absolute path, no `..` out.
     #[arg(long)]
     pub allow_any_path: bool,
+
+    /// The most memory CSV sources may hold at once, registered or loading, all together
+    /// (bytes; K, M, G: KiB, MiB, GiB). Bytes are counted as they are read; a source that
+    /// would pass it is refused, naming this flag; LD_clear_resolver frees registered ones.
+    #[arg(long, value_name = "BYTES", default_value = "512MiB", value_parser = parse_bytes)]
+    pub max_source_bytes: u64,
 
     /// Serve without a token on an address other than loopback. Anyone who can reach the port
     /// can then run load tests from this machine.
@@ -185,7 +193,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     } else {
         Paths::confined(cwd)
     };
-    let state = State::new(paths).with_network(network);
+    let state = State::new(paths)
+        .with_network(network)
+        .with_source_budget(SourceBudget::limited(args.max_source_bytes));
     let control = Control::with_state(Registry::with_builtins(), state);
     let signalled = shutdown_signal(control.quit_signal())?;
     let state = control.state().clone();

@@ -51,13 +51,16 @@
 //!
 //! - [`template`](Template): parsing strings and JSON values;
 //! - `session`: [`Session`] and [`Scope`], the rendering;
-//! - `csv`: [`CsvSource`], rows in memory and the shared cursor;
+//! - `csv`: [`CsvSource`], rows in one compact buffer and the shared cursor;
+//! - `loader`: [`Loader`], sources read off the runtime, counted against a
+//!   [`SourceBudget`], cancellable;
 //! - `functions`: `uuid()`, `now()`, `randint(a,b)`;
 //! - `error`: [`ResolverError`].
 
 mod csv;
 mod error;
 mod functions;
+mod loader;
 mod session;
 mod template;
 #[cfg(test)]
@@ -72,6 +75,9 @@ use serde_json::Value;
 
 pub use self::csv::CsvSource;
 pub use error::ResolverError;
+pub use loader::{
+    LoadError, Loader, Meter, MeteredRead, Reservation, SourceBudget, CONCURRENT_LOADS,
+};
 pub use session::{Scope, Session};
 pub use template::{Template, TemplateValue};
 
@@ -109,7 +115,9 @@ impl Resolver {
 
     /// Reads the CSV file at `path` into memory (a header row names the
     /// columns; UTF-8) and registers it as `name`, replacing any source of
-    /// that name; returns its number of data rows.
+    /// that name; returns its number of data rows. This blocks while it
+    /// reads, with no budget: the server loads sources with a
+    /// [`Loader`] and registers them with [`Resolver::insert_csv_source`].
     ///
     /// A cycling source starts again at its first row after the last; a
     /// non-cycling one leaves its placeholders unresolved once exhausted.
@@ -120,9 +128,22 @@ impl Resolver {
         cycle: bool,
     ) -> Result<usize, ResolverError> {
         let source = CsvSource::read(path, cycle)?;
+        Ok(self.insert_csv_source(name, source))
+    }
+
+    /// Registers `source` as `name`, replacing any source of that name;
+    /// returns its number of data rows.
+    pub fn insert_csv_source(&mut self, name: impl Into<String>, source: CsvSource) -> usize {
         let rows = source.rows();
         Arc::make_mut(&mut self.csv).insert(name.into(), Arc::new(source));
-        Ok(rows)
+        rows
+    }
+
+    /// Unregisters the CSV source `name` (sessions already forked keep it).
+    pub fn remove_csv_source(&mut self, name: &str) {
+        if self.csv.contains_key(name) {
+            Arc::make_mut(&mut self.csv).remove(name);
+        }
     }
 
     /// The registered CSV source `name`.

@@ -163,6 +163,30 @@ fn env_variables_are_read_at_render_time() {
 }
 
 #[test]
+fn quoted_fields_survive_the_compact_buffer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = csv_file(
+        &dir,
+        "q.csv",
+        "a,b,c\n\"x,y\",\"line\nbreak\",\"say \"\"hi\"\"\"\n,,\n日本,🦀,\u{1F}\n",
+    );
+    let mut resolver = Resolver::new();
+    assert_eq!(
+        resolver
+            .register_csv_source("q", &path, false)
+            .expect("register"),
+        3
+    );
+    let source = resolver.csv_source("q").expect("registered");
+    assert_eq!(source.bytes(), 23 + 2 + 13 + 3 * 8, "text and offsets");
+    let mut session = resolver.fork();
+    let row = "${csv.q.a}|${csv.q.b}|${csv.q.c}";
+    assert_eq!(render(&mut session, row), "x,y|line\nbreak|say \"hi\"");
+    assert_eq!(render(&mut session, row), "||");
+    assert_eq!(render(&mut session, row), "日本|🦀|\u{1F}");
+}
+
+#[test]
 fn one_row_per_source_per_call() {
     let (dir, mut resolver) = users(true);
     let other = csv_file(&dir, "other.csv", "id\n1\n2\n");
