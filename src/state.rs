@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::engine::{Engine, Finished, Network};
 use crate::figures::{Figures, TimeSeries};
 use crate::paths::Paths;
-use crate::resolver::{Loader, Resolver, SourceBudget};
+use crate::resolver::{EnvPolicy, Loader, Resolver, SourceBudget};
 use crate::thresholds::Verdict;
 
 /// What is known of the last test, for reports.
@@ -53,16 +53,18 @@ pub struct State {
 }
 
 impl Default for State {
-    /// Any path, relative to the current directory; no budget for data
-    /// sources (a local run: the user owns the machine).
+    /// Any path, relative to the current directory; every environment
+    /// variable readable; no budget for data sources (a local run: the user
+    /// owns the machine).
     fn default() -> Self {
-        State::new(Paths::default())
+        State::new(Paths::default()).with_env(EnvPolicy::All)
     }
 }
 
 impl State {
-    /// Fresh state whose actions use files by `paths`' rule; data sources
-    /// have no budget until [`State::with_source_budget`].
+    /// Fresh state whose actions use files by `paths`' rule; `${env.NAME}`
+    /// reads nothing until [`State::with_env`]; data sources have no budget
+    /// until [`State::with_source_budget`].
     pub fn new(paths: Paths) -> Self {
         let shutdown = CancellationToken::new();
         State {
@@ -152,6 +154,12 @@ impl State {
         self
     }
 
+    /// This state with `${env.NAME}` reading what `env` allows.
+    pub fn with_env(self, env: EnvPolicy) -> Self {
+        self.resolver(|r| *r = std::mem::take(r).with_env(env));
+        self
+    }
+
     /// This state with data sources (loaded and loading) holding at most
     /// what `budget` allows.
     pub fn with_source_budget(mut self, budget: SourceBudget) -> Self {
@@ -163,6 +171,11 @@ impl State {
     /// shutdown.
     pub fn loader(&self) -> &Loader {
         &self.loader
+    }
+
+    /// Which environment variables `${env.NAME}` may read.
+    pub fn env(&self) -> EnvPolicy {
+        self.resolver(|r| r.env().clone())
     }
 
     /// How load tests reach their targets.

@@ -184,6 +184,7 @@ async fn plan(
         Some(value) => Thresholds::parse(value).map_err(error)?,
     };
     let scenario = Scenario::parse(&args.tasks).map_err(|e| error(e.to_string()))?;
+    super::resolver::check_env(ctx, &args.tasks)?;
     super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
     let base = detail
         .get("host")

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `${var.NAME}` (or `${NAME}`) | a registered or extracted variable |
 //! | `${session.NAME}` | a variable of this virtual user only |
-//! | `${env.NAME}` | an environment variable, read when rendered |
+//! | `${env.NAME}` | an environment variable, read when rendered, if the [`EnvPolicy`] allows it |
 //! | `${csv.SOURCE.COLUMN}` | a column of the next row of a CSV source |
 //! | `${uuid()}` | a random UUID (version 4) |
 //! | `${now()}` | local time to the second, `2026-11-24T23:15:02` |
@@ -54,10 +54,12 @@
 //! - `csv`: [`CsvSource`], rows in one compact buffer and the shared cursor;
 //! - `loader`: [`Loader`], sources read off the runtime, counted against a
 //!   [`SourceBudget`], cancellable;
+//! - `env`: [`EnvPolicy`], which names `${env.NAME}` may read;
 //! - `functions`: `uuid()`, `now()`, `randint(a,b)`;
 //! - `error`: [`ResolverError`].
 
 mod csv;
+mod env;
 mod error;
 mod functions;
 mod loader;
@@ -74,6 +76,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use self::csv::CsvSource;
+pub use env::{EnvPolicy, EnvRefused};
 pub use error::ResolverError;
 pub use loader::{
     LoadError, Loader, Meter, MeteredRead, Reservation, SourceBudget, CONCURRENT_LOADS,
@@ -95,12 +98,27 @@ pub struct Resolver {
     /// Registered CSV sources by name; the sources themselves (and their
     /// cursors) are shared with every fork.
     csv: Arc<HashMap<String, Arc<CsvSource>>>,
+    /// Which environment variables `${env.NAME}` may read; kept by
+    /// [`Resolver::clear`].
+    env: EnvPolicy,
 }
 
 impl Resolver {
-    /// No variables, no CSV sources.
+    /// No variables, no CSV sources, no environment variable readable
+    /// (see [`Resolver::with_env`]).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// This resolver with `${env.NAME}` reading what `env` allows.
+    pub fn with_env(mut self, env: EnvPolicy) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Which environment variables `${env.NAME}` may read.
+    pub fn env(&self) -> &EnvPolicy {
+        &self.env
     }
 
     /// Registers (or replaces) the variable `name`.
@@ -169,7 +187,11 @@ impl Resolver {
     /// write into the copy only), the CSV sources are shared (one cursor per
     /// source across all users).
     pub fn fork(&self) -> Session {
-        Session::new(Arc::clone(&self.variables), Arc::clone(&self.csv))
+        Session::new(
+            Arc::clone(&self.variables),
+            Arc::clone(&self.csv),
+            self.env.clone(),
+        )
     }
 }
 
@@ -178,6 +200,7 @@ impl fmt::Debug for Resolver {
         f.debug_struct("Resolver")
             .field("variables", &self.variables.len())
             .field("csv_sources", &self.csv.len())
+            .field("env", &self.env)
             .finish()
     }
 }
