@@ -8,7 +8,7 @@
 //! files at once) are `#[ignore]`d soak tests:
 //!
 //! ```sh
-//! cargo test --release --test sources -- --ignored --nocapture
+//! cargo test --release --test sources -- --ignored --nocapture --test-threads 1
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
