@@ -66,16 +66,6 @@ pub enum PathError {
     Io(PathBuf, io::Error),
 }
 
-impl PathError {
-    /// The I/O error behind it, if it is one (e.g. to tell "not found").
-    pub fn io_kind(&self) -> Option<io::ErrorKind> {
-        match self {
-            PathError::Io(_, error) => Some(error.kind()),
-            _ => None,
-        }
-    }
-}
-
 /// The rule for file paths given by clients.
 #[derive(Clone, Debug)]
 pub struct Paths {
@@ -111,11 +101,6 @@ impl Paths {
             root: root.into(),
             confined: false,
         }
-    }
-
-    /// Whether paths must stay below the root.
-    pub fn is_confined(&self) -> bool {
-        self.confined
     }
 
     /// What a client gave, checked: relative paths joined to the root; when

@@ -5,6 +5,8 @@
 //! separated by the byte `0xFF` (which UTF-8 text never holds), with one
 //! offset per row: the file's bytes plus about 8 bytes a row, instead of a
 //! record (two allocations, an offset per field and a position) per row.
+//! While a row is parsed the reader holds it whole, so one enormous row
+//! briefly takes its size twice (still within what the budget let be read).
 
 use std::collections::HashMap;
 use std::fmt;
