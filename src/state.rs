@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::engine::{Engine, Finished, Network};
 use crate::figures::{Figures, TimeSeries};
 use crate::paths::Paths;
-use crate::resolver::Resolver;
+use crate::resolver::{EnvPolicy, Loader, Resolver, SourceBudget};
 use crate::thresholds::Verdict;
 
 /// What is known of the last test, for reports.
@@ -47,24 +47,33 @@ pub struct State {
     last_run: Mutex<Option<LastRun>>,
     /// Whether a threshold of any test so far failed.
     threshold_failed: AtomicBool,
+    /// Loads data sources off the runtime, within their budget, stopped at
+    /// shutdown.
+    loader: Loader,
 }
 
 impl Default for State {
-    /// Any path, relative to the current directory.
+    /// Any path, relative to the current directory; every environment
+    /// variable readable; no budget for data sources (a local run: the user
+    /// owns the machine).
     fn default() -> Self {
-        State::new(Paths::default())
+        State::new(Paths::default()).with_env(EnvPolicy::All)
     }
 }
 
 impl State {
-    /// Fresh state whose actions use files by `paths`' rule.
+    /// Fresh state whose actions use files by `paths`' rule; `${env.NAME}`
+    /// reads nothing until [`State::with_env`]; data sources have no budget
+    /// until [`State::with_source_budget`].
     pub fn new(paths: Paths) -> Self {
+        let shutdown = CancellationToken::new();
         State {
+            loader: Loader::new(SourceBudget::unlimited(), shutdown.clone()),
             figures: Mutex::default(),
             series: Mutex::default(),
             resolver: Mutex::default(),
             engine: Engine::default(),
-            shutdown: CancellationToken::new(),
+            shutdown,
             network: Arc::new(Network::default()),
             paths,
             last_run: Mutex::default(),
@@ -143,6 +152,30 @@ impl State {
     pub fn with_network(mut self, network: Network) -> Self {
         self.network = Arc::new(network);
         self
+    }
+
+    /// This state with `${env.NAME}` reading what `env` allows.
+    pub fn with_env(self, env: EnvPolicy) -> Self {
+        self.resolver(|r| *r = std::mem::take(r).with_env(env));
+        self
+    }
+
+    /// This state with data sources (loaded and loading) holding at most
+    /// what `budget` allows.
+    pub fn with_source_budget(mut self, budget: SourceBudget) -> Self {
+        self.loader = Loader::new(budget, self.shutdown.clone());
+        self
+    }
+
+    /// Loads data sources: off the runtime, within their budget, stopped at
+    /// shutdown.
+    pub fn loader(&self) -> &Loader {
+        &self.loader
+    }
+
+    /// Which environment variables `${env.NAME}` may read.
+    pub fn env(&self) -> EnvPolicy {
+        self.resolver(|r| r.env().clone())
     }
 
     /// How load tests reach their targets.

@@ -9,19 +9,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{run_cli, serve, serve_with_env, DEADLINE, END};
+use common::{legacy, run_cli, serve, serve_with_env, DEADLINE, END};
 
 const SUMMARY: &str = r#"{"totals":{"requests":0,"successes":0,"failures":0,"failure_rate":0.0},"latency_overall":{"count":0,"p50_ms":0.0,"p90_ms":0.0,"p95_ms":0.0,"p99_ms":0.0,"max_ms":0.0},"per_name":{}}"#;
-
-/// One legacy request over a std socket: all the server sends back.
-fn legacy(port: u16, request: &[u8]) -> Vec<u8> {
-    let mut tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    tcp.set_read_timeout(Some(DEADLINE)).expect("timeout");
-    tcp.write_all(request).expect("write");
-    let mut out = Vec::new();
-    tcp.read_to_end(&mut out).expect("read");
-    out
-}
 
 /// One framed request: the frames' bodies until the terminator or the close.
 fn framed(port: u16, request: &[u8]) -> Vec<Vec<u8>> {

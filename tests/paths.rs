@@ -1,47 +1,26 @@
 //! A served server keeps clients' file paths below its working directory
 //! (reports, databases, CSV sources, action files) unless it was started
-//! with `--allow-any-path`.
+//! with `--allow-any-path`: no absolute path, no `..` out, and no symbolic
+//! link anywhere on the way, the file's own name included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::os::unix::fs::symlink;
+use std::path::Path;
 
-/// `ld-tower serve` in `dir` with `args`; returns the process and its port.
-fn serve_in(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, u16) {
-    let mut child = Command::new(common::bin())
-        .current_dir(dir)
-        .args(["serve", "--port", "0"])
-        .args(args)
-        .env_remove("LOAD_DENSITY_SOCKET_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
-        line.push(byte[0]);
-    }
-    let line = String::from_utf8(line).unwrap();
-    let port = line
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("Server started on line");
-    (child, port)
-}
+use common::serve_in;
+use ld_tower::history::{HistoryError, Links, Open, Store};
+use ld_tower::paths::Paths;
 
-fn send(port: u16, actions: &str) -> String {
-    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    tcp.set_read_timeout(Some(common::DEADLINE)).unwrap();
-    tcp.write_all(actions.as_bytes()).unwrap();
-    let mut out = String::new();
-    tcp.read_to_string(&mut out).unwrap();
-    out
+/// The names in `dir`.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 #[test]
@@ -51,18 +30,15 @@ fn escapes_are_refused_and_nothing_is_read_outside() {
     let csv = outside.path().join("users.csv");
     std::fs::write(&csv, "name\nalice\n").unwrap();
     std::fs::write(root.path().join("inside.csv"), "name\nbob\n").unwrap();
-    let (mut child, port) = serve_in(root.path(), &[]);
-    let reply = send(
-        port,
-        &format!(
-            r#"[["LD_register_csv_source", {{"name": "a", "file_path": "{}"}}],
-               ["LD_register_csv_source", {{"name": "b", "file_path": "../{}"}}],
-               ["LD_register_csv_source", {{"name": "c", "file_path": "inside.csv"}}],
-               ["LD_execute_files", {{"execute_files_list": ["/etc/hostname"]}}]]"#,
-            csv.display(),
-            outside.path().file_name().unwrap().to_str().unwrap()
-        ),
-    );
+    let server = serve_in(root.path(), &[], &[]);
+    let reply = server.legacy(&format!(
+        r#"[["LD_register_csv_source", {{"name": "a", "file_path": "{}"}}],
+           ["LD_register_csv_source", {{"name": "b", "file_path": "../{}"}}],
+           ["LD_register_csv_source", {{"name": "c", "file_path": "inside.csv"}}],
+           ["LD_execute_files", {{"execute_files_list": ["/etc/hostname"]}}]]"#,
+        csv.display(),
+        outside.path().file_name().unwrap().to_str().unwrap()
+    ));
     let lines: Vec<&str> = reply.lines().collect();
     assert!(
         lines[0].starts_with("Error: LD_register_csv_source:") && lines[0].contains("absolute"),
@@ -74,8 +50,6 @@ fn escapes_are_refused_and_nothing_is_read_outside() {
         lines[3].starts_with("Error: LD_execute_files:") && lines[3].contains("--allow-any-path"),
         "{reply}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
@@ -84,36 +58,41 @@ fn allow_any_path_lifts_the_confinement() {
     let outside = tempfile::tempdir().unwrap();
     let csv = outside.path().join("users.csv");
     std::fs::write(&csv, "name\nalice\n").unwrap();
-    let (mut child, port) = serve_in(root.path(), &["--allow-any-path"]);
-    let reply = send(
-        port,
-        &format!(
-            r#"[["LD_register_csv_source", {{"name": "a", "file_path": "{}"}}]]"#,
-            csv.display()
-        ),
+    symlink(outside.path(), root.path().join("linked")).unwrap();
+    let server = serve_in(root.path(), &["--allow-any-path"], &[]);
+    let reply = server.legacy(&format!(
+        r#"[["LD_register_csv_source", {{"name": "a", "file_path": "{}"}}],
+           ["LD_register_csv_source", {{"name": "b", "file_path": "linked/users.csv"}}],
+           ["LD_generate_summary_report", {{"report_name": "linked/summary"}}]]"#,
+        csv.display()
+    ));
+    let lines: Vec<&str> = reply.lines().collect();
+    assert!(
+        lines[0].starts_with("{\"status\":\"registered\""),
+        "{reply}"
     );
-    assert!(reply.starts_with("{\"status\":\"registered\""), "{reply}");
-    let _ = child.kill();
-    let _ = child.wait();
+    assert!(
+        lines[1].starts_with("{\"status\":\"registered\""),
+        "{reply}"
+    );
+    assert!(!lines[2].starts_with("Error"), "{reply}");
+    assert!(outside.path().join("summary.json").is_file());
 }
 
 #[test]
 fn reports_and_databases_stay_in_the_working_directory() {
     let root = tempfile::tempdir().unwrap();
     let outside = tempfile::tempdir().unwrap();
-    let (mut child, port) = serve_in(root.path(), &[]);
+    let server = serve_in(root.path(), &[], &[]);
     let escape = outside.path().join("evil");
-    let reply = send(
-        port,
-        &format!(
-            r#"[["LD_generate_html_report", {{"html_name": "{}"}}],
-               ["LD_generate_csv_report", {{"csv_name": "../../evil"}}],
-               ["LD_persist_records", {{"database_path": "{}.db"}}],
-               ["LD_generate_summary_report", {{"report_name": "reports/summary"}}]]"#,
-            escape.display(),
-            escape.display()
-        ),
-    );
+    let reply = server.legacy(&format!(
+        r#"[["LD_generate_html_report", {{"html_name": "{}"}}],
+           ["LD_generate_csv_report", {{"csv_name": "../../evil"}}],
+           ["LD_persist_records", {{"database_path": "{}.db"}}],
+           ["LD_generate_summary_report", {{"report_name": "reports/summary"}}]]"#,
+        escape.display(),
+        escape.display()
+    ));
     let lines: Vec<&str> = reply.lines().collect();
     assert!(
         lines[0].starts_with("Error: LD_generate_html_report:"),
@@ -129,11 +108,107 @@ fn reports_and_databases_stay_in_the_working_directory() {
     );
     assert!(!lines[3].starts_with("Error"), "{reply}");
     assert!(root.path().join("reports/summary.json").is_file());
-    assert_eq!(
-        std::fs::read_dir(outside.path()).unwrap().count(),
-        0,
-        "something was written outside"
+    assert_eq!(entries(outside.path()), Vec::<String>::new());
+}
+
+/// Every kind of link in the working directory of a real server: dangling
+/// ones as report, database, CSV and action files, links to folders outside
+/// and inside. Every use is refused naming the link, and nothing is created
+/// or read outside (or through the inside link).
+#[test]
+fn no_file_is_created_or_read_through_any_link() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let work = root.path();
+    let out = |name: &str| outside.path().join(name);
+    // Dangling links, each naming a file that does not exist yet outside.
+    symlink(out("evil.html"), work.join("report.html")).unwrap();
+    symlink(out("evil.json"), work.join("summary.json")).unwrap();
+    symlink(out("evil.db"), work.join("runs.db")).unwrap();
+    // Links to folders: outside, and inside.
+    symlink(outside.path(), work.join("away")).unwrap();
+    std::fs::create_dir(work.join("real")).unwrap();
+    symlink("real", work.join("alias")).unwrap();
+    // Links to files that exist, outside and inside.
+    std::fs::write(out("secret.csv"), "name\nsecret\n").unwrap();
+    symlink(out("secret.csv"), work.join("data.csv")).unwrap();
+    std::fs::write(work.join("real/users.csv"), "name\nbob\n").unwrap();
+    std::fs::write(work.join("real/actions.json"), r#"[["LD_summary"]]"#).unwrap();
+    let server = serve_in(work, &[], &[]);
+    let reply = server.legacy(
+        r#"[["LD_generate_html_report", {"html_name": "report"}],
+            ["LD_generate_summary_report", {"report_name": "summary"}],
+            ["LD_generate_json_report", {"json_file_name": "away/evil"}],
+            ["LD_generate_csv_report", {"csv_name": "alias/r"}],
+            ["LD_generate_xml_report", {"xml_file_name": "away/new/deep"}],
+            ["LD_persist_records", {"database_path": "runs.db"}],
+            ["LD_persist_records", {"database_path": "away/h.db"}],
+            ["LD_list_runs", {"database_path": "alias/h.db"}],
+            ["LD_register_csv_source", {"name": "a", "file_path": "data.csv"}],
+            ["LD_register_csv_source", {"name": "b", "file_path": "alias/users.csv"}],
+            ["LD_execute_files", {"execute_files_list": ["alias/actions.json"]}],
+            ["LD_generate_summary_report", {"report_name": "real/fine"}]]"#,
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    let lines: Vec<&str> = reply.lines().collect();
+    assert_eq!(lines.len(), 13, "{reply}");
+    let links = [
+        "report.html",
+        "summary.json",
+        "away",
+        "alias",
+        "away",
+        "runs.db",
+        "away",
+        "alias",
+        "data.csv",
+        "alias",
+        "alias",
+    ];
+    for (line, link) in lines.iter().zip(links) {
+        assert!(
+            line.starts_with("Error: ")
+                && (line.contains(&format!("{link:?} is a symbolic link"))
+                    // LD_execute_files quotes its files' failures as JSON.
+                    || line.contains(&format!("\\\"{link}\\\" is a symbolic link")))
+                && line.contains("--allow-any-path"),
+            "expected the link {link} refused: {line}"
+        );
+    }
+    assert!(!lines[11].starts_with("Error"), "{reply}");
+    assert!(!reply.contains("secret\""), "{reply}");
+    assert_eq!(entries(outside.path()), ["secret.csv"]);
+    assert_eq!(
+        entries(&work.join("real")),
+        ["actions.json", "fine.json", "users.csv"]
+    );
+}
+
+/// SQLite opens by name: a folder on the way swapped for a link after the
+/// path rule checked it is refused by SQLite itself (`SQLITE_OPEN_NOFOLLOW`),
+/// and nothing is created outside.
+#[test]
+fn sqlite_refuses_a_link_swapped_in_after_the_check() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let paths = Paths::confined(root.path());
+    let db = paths.resolve("history/runs.db").unwrap();
+    db.create_parent().unwrap();
+    let sqlite = db.sqlite().unwrap();
+    assert!(sqlite.no_follow);
+    // Swapped in after the check: the folder is now a link out.
+    std::fs::remove_dir(root.path().join("history")).unwrap();
+    symlink(outside.path(), root.path().join("history")).unwrap();
+    for open in [Open::Create, Open::Existing] {
+        let error = Store::open_with(&sqlite.path, open, Links::Refuse).unwrap_err();
+        assert!(
+            matches!(&error, HistoryError::Link(_) | HistoryError::NoDatabase(_)),
+            "{error}"
+        );
+    }
+    let error = Store::open_with(&sqlite.path, Open::Create, Links::Refuse).unwrap_err();
+    assert!(error.to_string().contains("symbolic link"), "{error}");
+    assert_eq!(entries(outside.path()), Vec::<String>::new());
+    // The same path, followed (an unconfined server), does create it there.
+    drop(Store::open_with(&sqlite.path, Open::Create, Links::Follow).unwrap());
+    assert_eq!(entries(outside.path()), ["runs.db"]);
 }

@@ -74,6 +74,34 @@ async fn run_nested(ctx: &ActionContext, actions: &Value) -> Result<Value, Actio
     Ok(Value::Array(values))
 }
 
+/// The largest action file `LD_execute_files` reads: 16 MiB.
+const MAX_ACTION_FILE: u64 = 16 * 1024 * 1024;
+
+/// Reads an action file through the path rule (confined: no link followed),
+/// on the blocking pool, refusing one over [`MAX_ACTION_FILE`].
+async fn read_action_file(target: crate::paths::Resolved) -> Result<Vec<u8>, String> {
+    let shown = target.path().display().to_string();
+    let read = tokio::task::spawn_blocking(move || {
+        let file = target.open().map_err(|e| e.to_string())?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_ACTION_FILE + 1),
+            &mut bytes,
+        )
+        .map_err(|e| format!("cannot read {}: {e}", target.path().display()))?;
+        if bytes.len() as u64 > MAX_ACTION_FILE {
+            return Err(format!(
+                "{} is over the {} MiB an action file may hold",
+                target.path().display(),
+                MAX_ACTION_FILE >> 20
+            ));
+        }
+        Ok(bytes)
+    });
+    read.await
+        .unwrap_or_else(|e| Err(format!("cannot read {shown}: {e}")))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExecuteFiles {
@@ -91,28 +119,23 @@ async fn execute_files(ctx: ActionContext, args: Args) -> Result<Value, ActionEr
     for given in &execute_files_list {
         let outcome = match ctx.state().paths().resolve(given) {
             Err(e) => Err(ActionError::new(e.to_string())),
-            Ok(path) => match tokio::fs::read(&path).await {
-                Err(e) => Err(ActionError::new(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                ))),
+            Ok(target) => match read_action_file(target).await {
+                Err(message) => Err(ActionError::new(message)),
                 Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
                     Err(e) => Err(ActionError::new(format!(
                         "{} is not JSON: {e}",
-                        path.display()
+                        given.display()
                     ))),
-                    Ok(actions) => run_nested(&ctx, &actions).await,
+                    Ok(actions) => run_nested(&ctx, &actions)
+                        .await
+                        .map_err(|e| e.prefixed(&given.display().to_string())),
                 },
             },
         };
         match outcome {
             Ok(value) => results.push(value),
             Err(failure) => {
-                results.push(
-                    failure
-                        .prefixed(&given.display().to_string())
-                        .to_nested_value(),
-                );
+                results.push(failure.to_nested_value());
                 failed.push(given.display().to_string());
             }
         }

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
-use crate::history::{self, HistoryError, NewRun, Store, DEFAULT_TOLERANCE_PCT};
+use crate::history::{self, HistoryError, Links, NewRun, Open, Store, DEFAULT_TOLERANCE_PCT};
+use crate::paths::Resolved;
 
 pub(super) fn register(registry: &mut Registry) {
     registry
@@ -24,8 +25,24 @@ fn error(e: impl std::fmt::Display) -> ActionError {
 }
 
 /// `database_path` as the server's path rule allows it.
-fn database(ctx: &ActionContext, given: &PathBuf) -> Result<PathBuf, ActionError> {
+fn database(ctx: &ActionContext, given: &PathBuf) -> Result<Resolved, ActionError> {
     ctx.state().paths().resolve(given).map_err(error)
+}
+
+/// Opens the history at `target` (blocking): when the rule confines paths,
+/// its folders are made with no link followed and SQLite refuses a path
+/// with a link in it (see [`crate::paths`]).
+fn open_store(target: &Resolved, open: Open) -> Result<Store, HistoryError> {
+    if open == Open::Create {
+        target.create_parent()?;
+    }
+    let sqlite = target.sqlite()?;
+    let links = if sqlite.no_follow {
+        Links::Refuse
+    } else {
+        Links::Follow
+    };
+    Store::open_with(&sqlite.path, open, links)
 }
 
 /// Runs `work` on the blocking pool.
@@ -59,7 +76,7 @@ async fn persist_records(ctx: ActionContext, args: Args) -> Result<Value, Action
     let path = database(&ctx, &database_path)?;
     let run =
         NewRun::from_state(ctx.state(), label, metadata.unwrap_or_default()).map_err(error)?;
-    let id = blocking(move || Store::open(&path)?.persist(&run)).await?;
+    let id = blocking(move || open_store(&path, Open::Create)?.persist(&run)).await?;
     Ok(json!(id))
 }
 
@@ -82,7 +99,7 @@ async fn list_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionError>
         limit,
     } = args.parse(&["database_path", "limit"])?;
     let path = database(&ctx, &database_path)?;
-    let runs = blocking(move || Store::open_existing(&path)?.list(limit)).await?;
+    let runs = blocking(move || open_store(&path, Open::Existing)?.list(limit)).await?;
     serde_json::to_value(runs).map_err(error)
 }
 
@@ -101,7 +118,7 @@ async fn fetch_run_records(ctx: ActionContext, args: Args) -> Result<Value, Acti
         run_id,
     } = args.parse(&["database_path", "run_id"])?;
     let path = database(&ctx, &database_path)?;
-    blocking(move || Store::open_existing(&path)?.fetch(run_id)?.to_json()).await
+    blocking(move || open_store(&path, Open::Existing)?.fetch(run_id)?.to_json()).await
 }
 
 #[derive(Deserialize)]
@@ -133,7 +150,7 @@ async fn compare_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionErr
     }
     let path = database(&ctx, &database_path)?;
     let comparison = blocking(move || {
-        let store = Store::open_existing(&path)?;
+        let store = open_store(&path, Open::Existing)?;
         let baseline = store.fetch(baseline_run_id)?;
         let run = store.fetch(run_id)?;
         history::compare(&baseline, &run, tolerance)

@@ -85,7 +85,7 @@ fn error(message: impl Into<String>) -> ActionError {
 
 /// Checks the arguments and turns them into a plan; `notes` collects what
 /// ld-tower accepts but cannot honour.
-fn plan(
+async fn plan(
     ctx: &ActionContext,
     args: StartTest,
     notes: &mut Vec<String>,
@@ -184,7 +184,8 @@ fn plan(
         Some(value) => Thresholds::parse(value).map_err(error)?,
     };
     let scenario = Scenario::parse(&args.tasks).map_err(|e| error(e.to_string()))?;
-    super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref())?;
+    super::resolver::check_env(ctx, &args.tasks)?;
+    super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
     let base = detail
         .get("host")
         .or_else(|| detail.get("base_url"))
@@ -229,7 +230,7 @@ fn plan(
 async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let args: StartTest = args.parse(POSITIONAL)?;
     let mut notes = Vec::new();
-    let (plan, parameters, thresholds) = plan(&ctx, args, &mut notes)?;
+    let (plan, parameters, thresholds) = plan(&ctx, args, &mut notes).await?;
     let resolver = ctx.state().resolver(|r| r.clone());
     let state = ctx.state().clone();
     let keep_state = state.clone();

@@ -7,6 +7,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
+use crate::paths::Resolved;
+use crate::resolver::{CsvSource as Csv, Loader, ResolverError};
 
 pub(super) fn register_actions(registry: &mut Registry) {
     registry
@@ -50,8 +52,12 @@ struct CsvSources {
 }
 
 /// Registers variables and CSV sources (also what `LD_start_test`'s
-/// `variables` and `csv_sources` do).
-pub(super) fn register(
+/// `variables` and `csv_sources` do). Each CSV file is loaded first, off the
+/// runtime and within the budget for data sources ([`Loader`]), with no lock
+/// held; then the resolver is locked just long enough to register them all.
+/// The sources of the same names are unregistered before loading; when one
+/// load fails, none of the list is registered.
+pub(super) async fn register(
     ctx: &ActionContext,
     variables: Option<&Map<String, Value>>,
     sources: Option<&[Value]>,
@@ -64,40 +70,73 @@ pub(super) fn register(
                 .map_err(|e| ActionError::new(format!("csv source {source}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let targets = sources
+        .iter()
+        .map(|source| ctx.state().paths().resolve(&source.file_path))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ActionError::new(e.to_string()))?;
+    // The sources these replace are let go first: old and new rows never
+    // count against the budget together (a running test keeps its own).
     ctx.state().resolver(|resolver| {
-        let mut rows = Map::new();
         for source in &sources {
-            let path = ctx
-                .state()
-                .paths()
-                .resolve(&source.file_path)
-                .map_err(|e| ActionError::new(e.to_string()))?;
-            let n = resolver
-                .register_csv_source(source.name.clone(), &path, source.cycle)
-                .map_err(|e| ActionError::new(e.to_string()))?;
-            rows.insert(source.name.clone(), json!(n));
+            resolver.remove_csv_source(&source.name);
         }
+    });
+    let mut loaded = Vec::with_capacity(sources.len());
+    for (source, target) in sources.into_iter().zip(targets) {
+        let csv = load_csv(ctx.state().loader(), target, source.cycle)
+            .await
+            .map_err(|e| ActionError::new(e.to_string()))?;
+        loaded.push((source.name, csv));
+    }
+    let rows: Map<String, Value> = ctx.state().resolver(|resolver| {
+        let rows = loaded
+            .into_iter()
+            .map(|(name, csv)| (name.clone(), json!(resolver.insert_csv_source(name, csv))))
+            .collect();
         for (name, value) in variables.into_iter().flatten() {
             resolver.register_variable(name.clone(), value.clone());
         }
-        Ok(json!({
-            "status": "registered",
-            "variables": variables.map_or(Vec::new(), |v| v.keys().cloned().collect::<Vec<_>>()),
-            "csv_rows": rows,
-        }))
-    })
+        rows
+    });
+    Ok(json!({
+        "status": "registered",
+        "variables": variables.map_or(Vec::new(), |v| v.keys().cloned().collect::<Vec<_>>()),
+        "csv_rows": rows,
+    }))
+}
+
+/// Opens `target` by the path rule and streams it into a [`Csv`],
+/// all on the loader's blocking pool.
+async fn load_csv(loader: &Loader, target: Resolved, cycle: bool) -> Result<Csv, ResolverError> {
+    loader
+        .load(move |meter| {
+            let file = target.open()?;
+            Csv::read_from(target.path(), file, cycle, meter)
+        })
+        .await
+}
+
+/// Refuses `tasks` when a `${env.NAME}` in them names a variable this
+/// server does not let clients read (`--allow-env`); `LD_start_test` asks
+/// before it registers or sends anything.
+pub(super) fn check_env(ctx: &ActionContext, tasks: &Value) -> Result<(), ActionError> {
+    ctx.state()
+        .env()
+        .check(tasks)
+        .map_err(|e| ActionError::new(e.to_string()))
 }
 
 async fn register_variable(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let Variable { name, value } = args.parse(&["name", "value"])?;
     let mut map = Map::new();
     map.insert(name, value);
-    register(&ctx, Some(&map), None)
+    register(&ctx, Some(&map), None).await
 }
 
 async fn register_variables(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let Variables { variables } = args.parse(&["variables"])?;
-    register(&ctx, Some(&variables), None)
+    register(&ctx, Some(&variables), None).await
 }
 
 async fn register_csv_source(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
@@ -112,12 +151,12 @@ async fn register_csv_source(ctx: ActionContext, args: Args) -> Result<Value, Ac
             json!({"name": name, "file_path": file_path, "cycle": cycle})
         }
     };
-    register(&ctx, None, Some(&[source]))
+    register(&ctx, None, Some(&[source])).await
 }
 
 async fn register_csv_sources(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let CsvSources { sources } = args.parse(&["sources"])?;
-    register(&ctx, None, Some(&sources))
+    register(&ctx, None, Some(&sources)).await
 }
 
 async fn clear_resolver(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {

@@ -22,6 +22,7 @@ use crate::codec::Framing;
 use crate::control::Control;
 use crate::paths::Paths;
 use crate::protocol::{MAX_REQUEST_BYTES, TOKEN_ENV};
+use crate::resolver::{EnvPolicy, SourceBudget};
 use crate::server::{self, Limits, Server};
 use crate::stack::ControlStack;
 use crate::state::State;
@@ -112,6 +113,18 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_any_path: bool,
 
+    /// Let `${env.NAME}` in clients' tests read the environment variable NAME; repeatable. By
+    /// default a served agent hands none of its environment (credentials, tokens) to clients:
+    /// a test naming any other `${env.NAME}` is refused when it starts, naming this flag.
+    #[arg(long, value_name = "NAME", action = clap::ArgAction::Append, value_parser = parse_env_name)]
+    pub allow_env: Vec<String>,
+
+    /// The most memory CSV sources may hold at once, registered or loading, all together
+    /// (e.g. 512MiB). Bytes are counted as they are read; a source that would pass it is
+    /// refused, naming this flag; LD_clear_resolver frees registered ones.
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
+    pub max_source_bytes: usize,
+
     /// Serve without a token on an address other than loopback. Anyone who can reach the port
     /// can then run load tests from this machine.
     #[arg(long)]
@@ -129,6 +142,13 @@ pub struct ServeArgs {
         default_value = "info,ld_tower_layers=warn"
     )]
     pub log: String,
+}
+
+fn parse_env_name(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.contains(['=', '\0']) {
+        return Err("must be an environment variable's name (not empty, no '=')".into());
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_request_bytes(text: &str) -> Result<usize, String> {
@@ -207,7 +227,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     } else {
         Paths::confined(cwd)
     };
-    let state = State::new(paths).with_network(network);
+    let state = State::new(paths)
+        .with_network(network)
+        .with_env(EnvPolicy::only(&args.allow_env))
+        .with_source_budget(SourceBudget::limited(args.max_source_bytes as u64));
     let control =
         Control::with_state(Registry::with_builtins(), state).max_reply_bytes(args.max_reply_bytes);
     let signalled = shutdown_signal(control.quit_signal())?;

@@ -18,6 +18,12 @@ pub enum HistoryError {
     /// The database's directory could not be created.
     #[error("cannot create the directory {0:?}: {1}")]
     Directory(PathBuf, io::Error),
+    /// The path rule refused the path, or its folders could not be made.
+    #[error(transparent)]
+    Path(#[from] crate::paths::PathError),
+    /// SQLite refused the path: a component of it is a symbolic link.
+    #[error("{0:?}: a part of this path is a symbolic link, and this server follows none below its working directory (start it with --allow-any-path to lift that)")]
+    Link(PathBuf),
     /// The database was written by a newer ld-tower.
     #[error("the database's schema version is {found}, newer than this ld-tower's ({supported})")]
     SchemaTooNew {

@@ -18,6 +18,24 @@ use crate::thresholds::Verdict;
 /// How long a statement waits for another connection's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Whether [`Store::open_with`] may create the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Open {
+    /// Create the file (and the tables) if absent.
+    Create,
+    /// The file must exist.
+    Existing,
+}
+
+/// Whether SQLite may follow symbolic links in a database's path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Links {
+    /// Follow them (a path the user owns).
+    Follow,
+    /// Refuse the path if any component is one (`SQLITE_OPEN_NOFOLLOW`).
+    Refuse,
+}
+
 /// An open run history.
 #[derive(Debug)]
 pub struct Store {
@@ -83,20 +101,45 @@ impl Store {
             std::fs::create_dir_all(parent)
                 .map_err(|e| HistoryError::Directory(parent.to_owned(), e))?;
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        Store::with(Connection::open_with_flags(path, flags)?)
+        Store::open_with(path, Open::Create, Links::Follow)
     }
 
     /// Opens the history at `path`, which must exist (reading never
     /// creates a file).
     pub fn open_existing(path: &Path) -> Result<Store, HistoryError> {
-        if !path.is_file() {
-            return Err(HistoryError::NoDatabase(path.to_owned()));
+        Store::open_with(path, Open::Existing, Links::Follow)
+    }
+
+    /// Opens the history at `path` as `open` says, its directories already
+    /// made (none is created here). With [`Links::Refuse`], SQLite refuses
+    /// the path if any of its components is a symbolic link
+    /// (`SQLITE_OPEN_NOFOLLOW`): give it an absolute path.
+    pub fn open_with(path: &Path, open: Open, links: Links) -> Result<Store, HistoryError> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        match open {
+            Open::Create => flags |= OpenFlags::SQLITE_OPEN_CREATE,
+            Open::Existing => {
+                let exists = match links {
+                    Links::Follow => path.is_file(),
+                    Links::Refuse => std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()),
+                };
+                if !exists {
+                    return Err(HistoryError::NoDatabase(path.to_owned()));
+                }
+            }
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        Store::with(Connection::open_with_flags(path, flags)?)
+        if links == Links::Refuse {
+            flags |= OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        }
+        match Connection::open_with_flags(path, flags) {
+            Ok(conn) => Store::with(conn),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CANTOPEN_SYMLINK =>
+            {
+                Err(HistoryError::Link(path.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A history kept in memory (for tests and trials).

@@ -1,7 +1,9 @@
 //! Writing a report file: the name a client gave plus the format's
-//! extension, resolved by the state's [`Paths`] rule (so a confined server
-//! never writes outside its working directory), parent folders created.
+//! extension, resolved by the state's [`Paths`] rule and created through it
+//! (so a confined server never writes outside its working directory, nor
+//! through a symbolic link), parent folders created.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use crate::paths::Paths;
@@ -9,7 +11,8 @@ use crate::paths::Paths;
 /// Writes `contents` to `<name>.<extension>` and returns the path written.
 /// The name may hold folders relative to the working directory; an empty
 /// name, a name ending in `/`, or a path the rule refuses is an error and
-/// nothing is written.
+/// nothing is written. The file is created and written on tokio's blocking
+/// pool.
 pub async fn write_report(
     paths: &Paths,
     name: &str,
@@ -22,16 +25,17 @@ pub async fn write_report(
     if name.contains('\0') {
         return Err("a file name cannot hold a NUL character".to_owned());
     }
-    let path = paths
+    let target = paths
         .resolve(format!("{name}.{extension}"))
         .map_err(|e| e.to_string())?;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
-    tokio::fs::write(&path, contents)
-        .await
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path)
+    let contents = contents.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let mut file = target.create().map_err(|e| e.to_string())?;
+        file.write_all(&contents)
+            .and_then(|()| file.flush())
+            .map_err(|e| format!("cannot write {}: {e}", target.path().display()))?;
+        Ok(target.path().to_owned())
+    })
+    .await
+    .map_err(|e| format!("the report's write failed: {e}"))?
 }

@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::LoadError;
+use crate::paths::PathError;
+
 /// Registering a CSV source failed; the message names the file and the cause.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -22,4 +25,18 @@ pub enum ResolverError {
         /// What is wrong, with the record and line.
         error: csv::Error,
     },
+    /// The path rule refused the file, or it could not be opened through it.
+    #[error("CSV source: {0}")]
+    Path(#[from] PathError),
+    /// Loading stopped: over the budget for data sources, or cancelled.
+    #[error("CSV source {}: {error}", path.display())]
+    Load {
+        /// The file, as given.
+        path: PathBuf,
+        /// Why it stopped.
+        error: LoadError,
+    },
+    /// A load stopped before it began (while waiting for its turn).
+    #[error("CSV source not loaded: {0}")]
+    Stopped(#[from] LoadError),
 }

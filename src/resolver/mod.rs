@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `${var.NAME}` (or `${NAME}`) | a registered or extracted variable |
 //! | `${session.NAME}` | a variable of this virtual user only |
-//! | `${env.NAME}` | an environment variable, read when rendered |
+//! | `${env.NAME}` | an environment variable, read when rendered, if the [`EnvPolicy`] allows it |
 //! | `${csv.SOURCE.COLUMN}` | a column of the next row of a CSV source |
 //! | `${uuid()}` | a random UUID (version 4) |
 //! | `${now()}` | local time to the second, `2026-11-24T23:15:02` |
@@ -51,13 +51,18 @@
 //!
 //! - [`template`](Template): parsing strings and JSON values;
 //! - `session`: [`Session`] and [`Scope`], the rendering;
-//! - `csv`: [`CsvSource`], rows in memory and the shared cursor;
+//! - `csv`: [`CsvSource`], rows in one compact buffer and the shared cursor;
+//! - `loader`: [`Loader`], sources read off the runtime, counted against a
+//!   [`SourceBudget`], cancellable;
+//! - `env`: [`EnvPolicy`], which names `${env.NAME}` may read;
 //! - `functions`: `uuid()`, `now()`, `randint(a,b)`;
 //! - `error`: [`ResolverError`].
 
 mod csv;
+mod env;
 mod error;
 mod functions;
+mod loader;
 mod session;
 mod template;
 #[cfg(test)]
@@ -71,7 +76,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use self::csv::CsvSource;
+pub use env::{EnvPolicy, EnvRefused};
 pub use error::ResolverError;
+pub use loader::{
+    LoadError, Loader, Meter, MeteredRead, Reservation, SourceBudget, CONCURRENT_LOADS,
+};
 pub use session::{Scope, Session};
 pub use template::{Template, TemplateValue};
 
@@ -89,12 +98,27 @@ pub struct Resolver {
     /// Registered CSV sources by name; the sources themselves (and their
     /// cursors) are shared with every fork.
     csv: Arc<HashMap<String, Arc<CsvSource>>>,
+    /// Which environment variables `${env.NAME}` may read; kept by
+    /// [`Resolver::clear`].
+    env: EnvPolicy,
 }
 
 impl Resolver {
-    /// No variables, no CSV sources.
+    /// No variables, no CSV sources, no environment variable readable
+    /// (see [`Resolver::with_env`]).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// This resolver with `${env.NAME}` reading what `env` allows.
+    pub fn with_env(mut self, env: EnvPolicy) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Which environment variables `${env.NAME}` may read.
+    pub fn env(&self) -> &EnvPolicy {
+        &self.env
     }
 
     /// Registers (or replaces) the variable `name`.
@@ -109,7 +133,9 @@ impl Resolver {
 
     /// Reads the CSV file at `path` into memory (a header row names the
     /// columns; UTF-8) and registers it as `name`, replacing any source of
-    /// that name; returns its number of data rows.
+    /// that name; returns its number of data rows. This blocks while it
+    /// reads, with no budget: the server loads sources with a
+    /// [`Loader`] and registers them with [`Resolver::insert_csv_source`].
     ///
     /// A cycling source starts again at its first row after the last; a
     /// non-cycling one leaves its placeholders unresolved once exhausted.
@@ -120,9 +146,22 @@ impl Resolver {
         cycle: bool,
     ) -> Result<usize, ResolverError> {
         let source = CsvSource::read(path, cycle)?;
+        Ok(self.insert_csv_source(name, source))
+    }
+
+    /// Registers `source` as `name`, replacing any source of that name;
+    /// returns its number of data rows.
+    pub fn insert_csv_source(&mut self, name: impl Into<String>, source: CsvSource) -> usize {
         let rows = source.rows();
         Arc::make_mut(&mut self.csv).insert(name.into(), Arc::new(source));
-        Ok(rows)
+        rows
+    }
+
+    /// Unregisters the CSV source `name` (sessions already forked keep it).
+    pub fn remove_csv_source(&mut self, name: &str) {
+        if self.csv.contains_key(name) {
+            Arc::make_mut(&mut self.csv).remove(name);
+        }
     }
 
     /// The registered CSV source `name`.
@@ -148,7 +187,11 @@ impl Resolver {
     /// write into the copy only), the CSV sources are shared (one cursor per
     /// source across all users).
     pub fn fork(&self) -> Session {
-        Session::new(Arc::clone(&self.variables), Arc::clone(&self.csv))
+        Session::new(
+            Arc::clone(&self.variables),
+            Arc::clone(&self.csv),
+            self.env.clone(),
+        )
     }
 }
 
@@ -157,6 +200,7 @@ impl fmt::Debug for Resolver {
         f.debug_struct("Resolver")
             .field("variables", &self.variables.len())
             .field("csv_sources", &self.csv.len())
+            .field("env", &self.env)
             .finish()
     }
 }

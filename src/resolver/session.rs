@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::csv::CsvSource;
+use super::env::EnvPolicy;
 use super::template::{Kind, Part, Template, TemplateValue};
 
 /// One virtual user's resolver state, from [`Resolver::fork`](super::Resolver::fork).
@@ -21,6 +22,8 @@ pub struct Session {
     session_variables: HashMap<String, Value>,
     /// The CSV sources, shared with the resolver and its other forks.
     csv: Arc<HashMap<String, Arc<CsvSource>>>,
+    /// Which environment variables `${env.NAME}` may read.
+    env: EnvPolicy,
     /// Draws `randint`; per session, so users never contend for it.
     rng: fastrand::Rng,
     /// The rows picked in the current resolve call, one per source (`None`:
@@ -33,11 +36,13 @@ impl Session {
     pub(super) fn new(
         variables: Arc<HashMap<String, Value>>,
         csv: Arc<HashMap<String, Arc<CsvSource>>>,
+        env: EnvPolicy,
     ) -> Self {
         Session {
             variables,
             session_variables: HashMap::new(),
             csv,
+            env,
             rng: fastrand::Rng::new(),
             picks: Vec::new(),
         }
@@ -78,12 +83,14 @@ impl Session {
         match kind {
             Kind::Var(name) => push_variable(self.variables.get(&**name), out),
             Kind::Session(name) => push_variable(self.session_variables.get(&**name), out),
-            Kind::Env(name) => match std::env::var(&**name) {
-                Ok(value) => {
+            // A name the policy does not allow is never read: it stays as
+            // written, like an unset one.
+            Kind::Env(name) => match self.env.read(name) {
+                Some(value) => {
                     out.push_str(&value);
                     true
                 }
-                Err(_) => false,
+                None => false,
             },
             Kind::Csv { source, column } => {
                 let Some(source) = self.csv.get(&**source) else {
@@ -136,6 +143,7 @@ impl Clone for Session {
             variables: Arc::clone(&self.variables),
             session_variables: self.session_variables.clone(),
             csv: Arc::clone(&self.csv),
+            env: self.env.clone(),
             rng: fastrand::Rng::new(),
             picks: Vec::new(),
         }

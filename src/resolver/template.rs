@@ -149,6 +149,17 @@ impl Template {
             .count()
     }
 
+    /// The names its `${env.NAME}` placeholders read, in order.
+    pub fn env_names(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Placeholder(Placeholder {
+                kind: Kind::Env(name),
+                ..
+            }) => Some(&**name),
+            _ => None,
+        })
+    }
+
     /// The parts, in order.
     pub(super) fn parts(&self) -> &[Part] {
         &self.parts

@@ -156,10 +156,72 @@ fn session_variables_and_extractor_writes_stay_in_their_session() {
 
 #[test]
 fn env_variables_are_read_at_render_time() {
-    let mut session = Resolver::new().fork();
+    let mut session = Resolver::new().with_env(EnvPolicy::All).fork();
     let expected = std::env::var("PATH").unwrap_or_else(|_| "${env.PATH}".to_owned());
     assert_eq!(render(&mut session, "${env.PATH}"), expected);
     assert_eq!(render(&mut session, "${ENV.PATH}"), expected);
+}
+
+#[test]
+fn env_variables_not_allowed_are_never_read() {
+    let path = std::env::var("PATH").expect("PATH is set");
+    // The default reads nothing: the placeholder stays as written.
+    let mut session = Resolver::new().fork();
+    assert_eq!(render(&mut session, "${env.PATH}"), "${env.PATH}");
+    // Only the names allowed; clear keeps the policy.
+    let mut resolver = Resolver::new().with_env(EnvPolicy::only(["PATH"]));
+    resolver.clear();
+    let mut session = resolver.fork();
+    assert_eq!(
+        render(&mut session, "${env.PATH}|${env.HOME}"),
+        format!("{path}|${{env.HOME}}")
+    );
+}
+
+#[test]
+fn env_check_finds_every_name_a_task_may_render() {
+    let only = EnvPolicy::only(["OK"]);
+    assert_eq!(only.check(&json!({"url": "/${env.OK}", "n": 5})), Ok(()));
+    for (tasks, name) in [
+        (json!([{"headers": {"X": "${env.SECRET}"}}]), "SECRET"),
+        (json!({"deep": [[{"a": " ${ ENV.Deep }"}]]}), "Deep"),
+        // A key, and text spread over two strings of a non-string value,
+        // which a task renders from its JSON text.
+        (json!({"params": {"${env.KEY}": 1}}), "KEY"),
+        (
+            json!({"headers": {"X": {"a": "${env.A", "b": "Y}"}}}),
+            "A\",\"b\":\"Y",
+        ),
+    ] {
+        let refused = only.check(&tasks).expect_err("refused");
+        assert_eq!(refused.name, name, "{tasks}");
+        assert!(refused.to_string().contains("--allow-env"), "{refused}");
+    }
+    assert_eq!(EnvPolicy::All.check(&json!({"a": "${env.SECRET}"})), Ok(()));
+}
+
+#[test]
+fn quoted_fields_survive_the_compact_buffer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = csv_file(
+        &dir,
+        "q.csv",
+        "a,b,c\n\"x,y\",\"line\nbreak\",\"say \"\"hi\"\"\"\n,,\n日本,🦀,\u{1F}\n",
+    );
+    let mut resolver = Resolver::new();
+    assert_eq!(
+        resolver
+            .register_csv_source("q", &path, false)
+            .expect("register"),
+        3
+    );
+    let source = resolver.csv_source("q").expect("registered");
+    assert_eq!(source.bytes(), 23 + 2 + 13 + 3 * 8, "text and offsets");
+    let mut session = resolver.fork();
+    let row = "${csv.q.a}|${csv.q.b}|${csv.q.c}";
+    assert_eq!(render(&mut session, row), "x,y|line\nbreak|say \"hi\"");
+    assert_eq!(render(&mut session, row), "||");
+    assert_eq!(render(&mut session, row), "日本|🦀|\u{1F}");
 }
 
 #[test]

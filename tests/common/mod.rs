@@ -103,9 +103,25 @@ pub fn serve(args: &[&str]) -> ServeProcess {
 }
 
 pub fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+    serve_from(None, args, env)
+}
+
+/// Starts `ld-tower serve ARGS --port 0` with `work` as its working
+/// directory (where a confined server's paths start), `env` added to its
+/// environment.
+pub fn serve_in(work: &Path, args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+    serve_from(Some(work), args, env)
+}
+
+/// `serve_with_env`, in `work` if given (else in the tests' own working
+/// directory).
+fn serve_from(work: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
     let dir = tempfile::tempdir().expect("temp dir");
     let stderr = dir.path().join("stderr");
     let mut cmd = Command::new(bin());
+    if let Some(work) = work {
+        cmd.current_dir(work);
+    }
     cmd.arg("serve").args(args);
     if !args.contains(&"--port") {
         cmd.args(["--port", "0"]);
@@ -184,6 +200,25 @@ impl ServeProcess {
         }
     }
 
+    /// A `/proc/PID/status` figure of the server, in KiB (`VmRSS`: now;
+    /// `VmHWM`: its peak so far).
+    pub fn status_kib(&self, key: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("/proc/PID/status");
+        status
+            .lines()
+            .find_map(|line| {
+                let rest = line.strip_prefix(key)?.strip_prefix(':')?;
+                rest.trim().trim_end_matches("kB").trim().parse().ok()
+            })
+            .unwrap_or_else(|| panic!("no {key} in /proc/PID/status"))
+    }
+
+    /// One legacy request: all the server sends back before it closes.
+    pub fn legacy(&self, request: &str) -> String {
+        String::from_utf8(legacy(self.port, request.as_bytes())).expect("utf-8 reply")
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
@@ -202,6 +237,17 @@ impl Drop for ServeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One legacy request over a std socket: all the server sends back.
+pub fn legacy(port: u16, request: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tcp.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    tcp.write_all(request).expect("write");
+    let mut out = Vec::new();
+    tcp.read_to_end(&mut out).expect("read");
+    out
 }
 
 /// Runs `ld-tower ARGS` to completion: (status, stdout, stderr).
