@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 
-use crate::engine::{Engine, Finished, Network};
+use crate::engine::{Engine, EngineLimits, Finished, Network};
 use crate::figures::{Figures, TimeSeries};
 use crate::paths::Paths;
 use crate::resolver::Resolver;
@@ -142,6 +142,12 @@ impl State {
     /// This state with load tests reaching their targets by `network`.
     pub fn with_network(mut self, network: Network) -> Self {
         self.network = Arc::new(network);
+        self
+    }
+
+    /// This state with load tests held to `limits` (memory, descriptors).
+    pub fn with_engine_limits(mut self, limits: EngineLimits) -> Self {
+        self.engine = Engine::new(limits);
         self
     }
 

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -19,6 +20,7 @@ use crate::acceptor::{PlainAcceptor, TlsAcceptor};
 use crate::actions::Registry;
 use crate::codec::Framing;
 use crate::control::Control;
+use crate::engine::{self, Descriptors, EngineLimits};
 use crate::paths::Paths;
 use crate::protocol::{MAX_REQUEST_BYTES, TOKEN_ENV};
 use crate::server::{self, Limits, Server};
@@ -98,6 +100,14 @@ pub struct ServeArgs {
     #[arg(long)]
     pub insecure_no_auth: bool,
 
+    /// Memory a load test may cost (e.g. 4GiB, 512MiB), estimated before it starts from its
+    /// users and request names and the records' figures; a test over it is refused with a
+    /// message naming this flag, and what the estimate leaves bounds the response bodies and
+    /// headers its users keep. Default: half of this machine's memory, or of the cgroup's
+    /// limit if lower.
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
+    pub max_memory: Option<u64>,
+
     /// How load tests reach their targets.
     #[command(flatten)]
     pub network: NetworkArgs,
@@ -118,6 +128,13 @@ fn parse_request_bytes(text: &str) -> Result<usize, String> {
         _ => Err(format!(
             "must be a byte count from 1 to {MAX_REQUEST_BYTES}"
         )),
+    }
+}
+
+fn parse_memory(text: &str) -> Result<u64, String> {
+    match text.parse::<bytesize::ByteSize>() {
+        Ok(size) if size.as_u64() > 0 => Ok(size.as_u64()),
+        _ => Err("must be a size such as 4GiB, 512MiB or 1000000000 (bytes)".into()),
     }
 }
 
@@ -185,7 +202,19 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     } else {
         Paths::confined(cwd)
     };
-    let state = State::new(paths).with_network(network);
+    // The engine's connections stay below the open-file limit, less what
+    // the control socket's --max-connections and files need.
+    let open_files = engine::raise_open_file_limit();
+    let engine_limits = EngineLimits {
+        max_memory: args.max_memory.or_else(engine::default_max_memory),
+        descriptors: Arc::new(Descriptors::under_limit(
+            open_files,
+            args.max_connections as usize,
+        )),
+    };
+    let state = State::new(paths)
+        .with_network(network)
+        .with_engine_limits(engine_limits);
     let control = Control::with_state(Registry::with_builtins(), state);
     let signalled = shutdown_signal(control.quit_signal())?;
     let state = control.state().clone();

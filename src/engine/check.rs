@@ -106,7 +106,7 @@ pub(crate) fn extract(
     session: &mut Session,
     response: &Response,
     json: &mut Json,
-) {
+) -> Option<String> {
     for extractor in extractors {
         let value = match &extractor.source {
             Source::JsonPath(path) => json
@@ -121,12 +121,44 @@ pub(crate) fn extract(
             Source::StatusCode => Some(Value::from(response.status.as_u16())),
         };
         if let Some(value) = value {
+            // A user keeps its variables for the whole test: one value may
+            // not hold it a kept body's worth of memory.
+            if value_size(&value) > MAX_EXTRACTED {
+                return Some(format!(
+                    "extract {}: the value is over {} KiB",
+                    extractor.var,
+                    MAX_EXTRACTED / 1024
+                ));
+            }
             if extractor.session {
                 session.set_session_variable(extractor.var.clone(), value);
             } else {
                 session.set_variable(extractor.var.clone(), value);
             }
         }
+    }
+    None
+}
+
+/// The largest value an extractor keeps in a user's variables, as JSON text.
+pub(crate) const MAX_EXTRACTED: usize = 64 * 1024;
+
+/// The length of `value` as JSON text, counted without writing it.
+fn value_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
     }
 }
 
