@@ -103,9 +103,24 @@ pub fn serve(args: &[&str]) -> ServeProcess {
 }
 
 pub fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+    serve_command(Command::new(bin()), args, env)
+}
+
+/// Starts `ld-tower serve ARGS --port 0` with its open-file limit, soft and
+/// hard, set to `open_files` (by the shell's `ulimit -n`, then `exec`: the
+/// process keeps its pid).
+pub fn serve_with_open_files(open_files: u64, args: &[&str]) -> ServeProcess {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
+        .arg(bin());
+    serve_command(cmd, args, &[])
+}
+
+/// Runs `cmd serve ARGS --port 0` and waits for its `Server started on` line.
+fn serve_command(mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
     let dir = tempfile::tempdir().expect("temp dir");
     let stderr = dir.path().join("stderr");
-    let mut cmd = Command::new(bin());
     cmd.arg("serve").args(args);
     if !args.contains(&"--port") {
         cmd.args(["--port", "0"]);
@@ -186,6 +201,27 @@ impl ServeProcess {
 
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// A figure of `/proc/PID/status` in KiB (`VmHWM`: peak resident
+    /// memory; `VmRSS`: resident now).
+    pub fn status_kib(&self, key: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("/proc/PID/status");
+        status
+            .lines()
+            .find_map(|line| {
+                let rest = line.strip_prefix(key)?.strip_prefix(':')?;
+                rest.trim().trim_end_matches("kB").trim().parse().ok()
+            })
+            .unwrap_or_else(|| panic!("no {key} in /proc/PID/status"))
+    }
+
+    /// Descriptors the process holds open now.
+    pub fn open_descriptors(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|entries| entries.count())
+            .unwrap_or(0)
     }
 
     pub fn signal(&self, signal: &str) {
