@@ -13,8 +13,11 @@
 //! cargo test --release --test soak_engine -- --ignored --test-threads 1
 //! ```
 //!
-//! (as root, or with a hard open-file limit of at least 60,000: the soak
-//! raises its own and the server's).
+//! The soak raises this process's open-file limit (and starts the server
+//! with one) to what the sizes need. Where the hard limit cannot be raised
+//! (a container without `CAP_SYS_RESOURCE`), each soak runs as many users or
+//! connections as it allows, says so on stderr, and checks that the full
+//! count is refused with a message saying how to raise the limit.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -22,7 +25,7 @@ mod common;
 use std::time::Duration;
 
 use common::target::Target;
-use common::{parse, serve_with_open_files, ServeProcess, DEADLINE};
+use common::{parse, serve, serve_with_open_files, ServeProcess, DEADLINE};
 use ld_tower::client::{Client, ClientConfig, Response};
 use ld_tower::engine::{END_GRACE, FILES_RESERVE};
 use serde_json::{json, Value};
@@ -37,28 +40,45 @@ const MIB: u64 = 1024;
 
 // ---------------------------------------------------------------- helpers
 
-/// Lets this test process hold `open_files` descriptors (the loopback
-/// targets' side of every connection).
-fn allow_open_files(open_files: u64) {
+/// Descriptors kept beyond the connections: this process's own, and the
+/// server's margin over its budget.
+const OWN_FILES: u64 = 500;
+
+/// Raises this process's open-file limit toward `wanted`, never lowering
+/// it (the hard limit caps it where this process may not raise that); the
+/// soft limit now.
+fn raise_open_files(wanted: u64) -> u64 {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let now = getrlimit(Resource::Nofile);
-    if now.current.is_some_and(|n| n >= open_files) {
-        return;
+    let current = now.current.unwrap_or(u64::MAX);
+    let hard = now.maximum.unwrap_or(u64::MAX);
+    if wanted > current {
+        let raised = Rlimit {
+            current: Some(wanted),
+            maximum: Some(wanted.max(hard)),
+        };
+        if setrlimit(Resource::Nofile, raised).is_err() {
+            let capped = Rlimit {
+                current: Some(wanted.min(hard)),
+                maximum: now.maximum,
+            };
+            let _ = setrlimit(Resource::Nofile, capped);
+        }
     }
-    setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: Some(open_files),
-            maximum: Some(open_files.max(now.maximum.unwrap_or(0))),
-        },
-    )
-    .unwrap_or_else(|e| panic!("cannot raise this process's open-file limit to {open_files}: {e} (run the soak as root)"));
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
-/// A served agent allowed `open_files` descriptors, with `args`.
-fn agent(open_files: u64, args: &[&str]) -> ServeProcess {
-    allow_open_files(open_files);
-    serve_with_open_files(open_files, args)
+/// Up to `wanted` connections: as many as both this process (the targets'
+/// side of each) and a server keeping `control` descriptors for its control
+/// socket can hold; with the open-file limit to start that server with.
+fn sized(wanted: u64, control: u64) -> (u64, u64) {
+    let reserve = control + FILES_RESERVE as u64 + OWN_FILES;
+    let limit = raise_open_files(wanted + reserve);
+    let fit = limit.saturating_sub(reserve).min(wanted);
+    if fit < wanted {
+        eprintln!("open-file limit {limit}: {fit} connections instead of {wanted}");
+    }
+    (fit, fit + reserve)
 }
 
 /// The control socket's client: one new connection per request, as a
@@ -193,17 +213,23 @@ impl Drop for Silent {
 /// `users` users of a one-task test: figures are kept per worker thread,
 /// so the server's memory is what the users need, not users x histograms
 /// (190 KB each: 2,000 users took 400 MB, 5,000 took 1.05 GB).
-async fn many_users(users: u64, bound_mib: u64, within: Duration) {
+async fn many_users(wanted: u64, bound_mib: u64, within: Duration) {
     let target = Target::start().await;
-    let server = agent(users * 2 + 2_000, &[]);
-    let test = start(
-        &server,
+    let (users, open_files) = sized(wanted, 1024);
+    let server = serve_with_open_files(open_files, &[]);
+    let args = |users: u64| {
         json!({
             "user_detail_dict": {"host": target.url()},
             "user_count": users, "spawn_rate": users, "test_time": null, "wait_time": 0.5,
             "tasks": [{"name": "root", "method": "get", "url": "/"}],
-        }),
-    );
+        })
+    };
+    if users < wanted {
+        // What the descriptors cannot hold is refused, saying how to raise them.
+        let refused = ask(&server, json!(["LD_start_test", args(wanted)])).await;
+        assert!(refused.contains("ulimit -n"), "{refused}");
+    }
+    let test = start(&server, args(users));
     // Served while every user runs and has made a request.
     let status = status_until(&server, within, |s| {
         s["users"] == users && s["requests"].as_u64().is_some_and(|n| n >= users)
@@ -241,7 +267,7 @@ async fn soak_twenty_thousand_users_run_under_a_gib() {
 /// budget, naming `--max-memory`.
 async fn many_names(names: usize, bound_mib: u64) {
     let target = Target::start().await;
-    let server = agent(20_000, &["--max-memory", "512MiB"]);
+    let server = serve(&["--max-memory", "512MiB"]);
     let tasks: Vec<Value> = (0..names)
         .map(|i| json!({"name": format!("name {i}"), "method": "get", "url": "/"}))
         .collect();
@@ -310,14 +336,14 @@ async fn soak_eight_thousand_names_cannot_kill_the_agent() {
 /// keep a connection to a target that answers and open a second one to a
 /// listener that never accepts. The control socket still accepts:
 /// `LD_test_status` and `LD_stop_test` get through on new connections.
-async fn every_descriptor(budget: u64, max_connections: u64, bound_mib: u64) {
+async fn every_descriptor(wanted: u64, max_connections: u64, bound_mib: u64) {
     let target = Target::start().await;
     let (listener, never) = never_accepting();
     let listener = listener.listen(1).expect("listen");
-    let open_files = budget + max_connections + FILES_RESERVE as u64;
-    allow_open_files(budget * 2 + 2_000);
+    let (budget, _) = sized(wanted, max_connections);
+    // The engine's budget is exactly `budget` connections.
     let server = serve_with_open_files(
-        open_files,
+        budget + max_connections + FILES_RESERVE as u64,
         &["--max-connections", &max_connections.to_string()],
     );
     let args = |users: u64| {
@@ -383,9 +409,10 @@ async fn soak_stop_gets_through_with_25000_descriptors_taken() {
 /// `users` users against a target that never answers, `test_time` 2 s and a
 /// 60 s request timeout: the test ends at its time plus the grace, not at
 /// the timeout, and every request under way is counted as abandoned.
-async fn hard_test_time(users: u64, test_time: u64, bound_mib: u64) {
+async fn hard_test_time(wanted: u64, test_time: u64, bound_mib: u64) {
     let silent = Silent::start().await;
-    let server = agent(users * 2 + 2_000, &[]);
+    let (users, open_files) = sized(wanted, 1024);
+    let server = serve_with_open_files(open_files, &[]);
     let test = start(
         &server,
         json!({

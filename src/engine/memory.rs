@@ -5,18 +5,23 @@
 //! the read buffer) comes out of a [`Pool`] of what the budget leaves, so
 //! the bound holds while the test runs too.
 //!
-//! The constants, measured with `tests/soak_engine.rs` (VmHWM of `ld-tower
-//! serve`, release build, 2 worker threads, loopback target):
+//! The constants, measured with `tests/soak_engine.rs` (`VmHWM` of `ld-tower
+//! serve`, release build, 2 worker threads, loopback targets; 2026-11-27):
 //!
-//! - a user costs about 18 KiB: its 8 KiB read buffer, its request buffer,
-//!   cookie jar, resolver session, task, timer and socket state, and the
-//!   allocator's share of them (20,000 users of a one-task test: 410 MB
-//!   peak, 358 MB more than idle);
-//! - a request name costs about 190 KB per worker thread (its latency
+//! - a user costs about 13.4 KiB: its 8 KiB read buffer, its request
+//!   buffer, cookie jar, resolver session, task, timer and socket state, and
+//!   the allocator's share of them. Idle server 6.8 MiB; 2,000 users of a
+//!   one-task test 34.9 MiB; 18,412 users (all this machine's hard
+//!   open-file limit of 20,000 allows) 249.3 MiB: (249.3 - 34.9) MiB /
+//!   16,412 users. [`USER_BYTES`] is 24 KiB, for the margin (the kernel's
+//!   socket buffers, which a cgroup counts, are not in the resident size);
+//! - a request name costs about 190 KB per copy of the figures (its latency
 //!   histogram: 3 significant digits from 1 µs to 1 h, 23,552 `u64`
-//!   counters, with its status counts and failure sample), once more for
-//!   the merged figures of the finished test and once more in the server's
-//!   records.
+//!   counters, with its status counts and failure sample): one user
+//!   recording 201 names (1,000 folded by `max_names`) peaked at 119.2 MiB,
+//!   (119.2 - 6.8) MiB / 201 names = 573 KB per name, in three copies (the
+//!   one worker recording, the finished test's merged figures, the
+//!   records).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
