@@ -428,6 +428,7 @@ async fn hard_test_time(wanted: u64, test_time: u64, bound_mib: u64) {
     let elapsed = result["elapsed_s"].as_f64().unwrap();
     // Well before the 60 s request timeout.
     let hard = (test_time + END_GRACE.as_secs() + 5) as f64;
+    eprintln!("{users} users, a silent target, test_time {test_time}: ended after {elapsed:.2} s");
     assert!(elapsed < hard, "the test ran {elapsed} s, over {hard} s");
     assert_eq!(result["stopped_early"], false, "{result}");
     assert_eq!(requests(&result), 0, "{result}");

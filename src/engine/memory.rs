@@ -169,6 +169,11 @@ impl Lease {
         Lease { pool, held: 0 }
     }
 
+    /// The pool it takes from.
+    pub(crate) fn pool(&self) -> Arc<Pool> {
+        Arc::clone(&self.pool)
+    }
+
     /// Holds `bytes` in all: takes more from the pool, or gives back; the
     /// failure's reason when the pool has not enough left.
     pub(crate) fn hold(&mut self, bytes: usize) -> Result<(), String> {

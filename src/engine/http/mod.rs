@@ -104,7 +104,21 @@ pub struct Response {
     pub body: Option<Bytes>,
     /// The kept body's and headers' bytes in the test's budget, until the
     /// response is dropped.
-    _memory: Option<Lease>,
+    memory: Option<Lease>,
+}
+
+impl Response {
+    /// Holds `bytes` more of the test's response pool (for what is built
+    /// from this response, its parsed JSON), for as long as the lease
+    /// lives; `None` when the response kept nothing.
+    pub(crate) fn hold_more(&self, bytes: usize) -> Result<Option<Lease>, String> {
+        let Some(memory) = &self.memory else {
+            return Ok(None);
+        };
+        let mut more = Lease::new(memory.pool());
+        more.hold(bytes)?;
+        Ok(Some(more))
+    }
 }
 
 /// Where a connection goes.

@@ -182,7 +182,7 @@ impl Reader {
             status: head.status,
             headers: head.headers,
             body,
-            _memory: memory,
+            memory,
         };
         Ok(Received {
             response,
