@@ -16,7 +16,8 @@ use bytes::Bytes;
 use http::Request;
 use ld_tower::acceptor::{Acceptor, PlainAcceptor, TlsAcceptor};
 use ld_tower::engine::{
-    Budget, Descriptors, HttpClient, HttpError, Keep, Network, Pool, FILES_RESERVE, MAX_KEPT_BODY,
+    kept_descriptors, Budget, Descriptors, HttpClient, HttpError, Keep, Network, Pool,
+    MAX_KEPT_BODY,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -504,7 +505,7 @@ async fn kept_bodies_and_long_heads_come_out_of_the_tests_pool() {
 #[tokio::test]
 async fn a_connection_past_the_descriptor_budget_fails_at_once() {
     let server = serve(vec![send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")]).await;
-    let descriptors = Arc::new(Descriptors::under_limit(Some(FILES_RESERVE + 8 + 1), 8));
+    let descriptors = Arc::new(Descriptors::under_limit(Some(kept_descriptors(8) + 1), 8));
     let budget = Budget {
         connections: Arc::clone(&descriptors),
         ..Budget::default()

@@ -27,7 +27,7 @@ use std::time::Duration;
 use common::target::Target;
 use common::{parse, serve, serve_with_open_files, ServeProcess, DEADLINE};
 use ld_tower::client::{Client, ClientConfig, Response};
-use ld_tower::engine::{END_GRACE, FILES_RESERVE};
+use ld_tower::engine::{kept_descriptors, END_GRACE};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
@@ -72,7 +72,7 @@ fn raise_open_files(wanted: u64) -> u64 {
 /// side of each) and a server keeping `control` descriptors for its control
 /// socket can hold; with the open-file limit to start that server with.
 fn sized(wanted: u64, control: u64) -> (u64, u64) {
-    let reserve = control + FILES_RESERVE as u64 + OWN_FILES;
+    let reserve = kept_descriptors(control as usize) as u64 + OWN_FILES;
     let limit = raise_open_files(wanted + reserve);
     let fit = limit.saturating_sub(reserve).min(wanted);
     if fit < wanted {
@@ -343,7 +343,7 @@ async fn every_descriptor(wanted: u64, max_connections: u64, bound_mib: u64) {
     let (budget, _) = sized(wanted, max_connections);
     // The engine's budget is exactly `budget` connections.
     let server = serve_with_open_files(
-        budget + max_connections + FILES_RESERVE as u64,
+        budget + kept_descriptors(max_connections as usize) as u64,
         &["--max-connections", &max_connections.to_string()],
     );
     let args = |users: u64| {

@@ -10,10 +10,16 @@ use std::sync::Arc;
 
 use rustix::process::{getrlimit, setrlimit, Resource};
 
-/// Descriptors kept for everything but connections: the runtimes' epoll and
-/// event descriptors, the listener, standard streams, reports, SQLite run
-/// history and its journal, CSV and action files being read.
+/// Descriptors kept for files: the listener, standard streams, reports,
+/// SQLite run history and its journal, CSV and action files being read.
 pub const FILES_RESERVE: usize = 64;
+
+/// Descriptors kept beside the engine's connections: `control` for the
+/// control socket's connections, [`FILES_RESERVE`] for files, and two per
+/// worker runtime a test starts (its epoll and its waker).
+pub fn kept_descriptors(control: usize) -> usize {
+    control + FILES_RESERVE + 2 * super::workers::count()
+}
 
 /// Raises the soft open-file limit (`RLIMIT_NOFILE`) to the hard one, as
 /// servers that hold many sockets do at start; the soft limit now in force,
@@ -63,19 +69,20 @@ impl Drop for Permit {
 
 impl Descriptors {
     /// The budget under an open-file `limit` (`None`: unknown, no budget),
-    /// keeping `control` descriptors for the control socket's connections
-    /// and [`FILES_RESERVE`] for files.
+    /// keeping [`kept_descriptors`]`(control)`.
     pub fn under_limit(limit: Option<usize>, control: usize) -> Descriptors {
         let Some(limit) = limit else {
             return Descriptors::default();
         };
-        let budget = limit.saturating_sub(control + FILES_RESERVE);
+        let kept = kept_descriptors(control);
+        let budget = limit.saturating_sub(kept);
+        let others = kept - control;
         let why = if control > 0 {
             format!(
-                "the open-file limit is {limit}, less {control} kept for the control socket (--max-connections) and {FILES_RESERVE} for files"
+                "the open-file limit is {limit}, less {control} kept for the control socket (--max-connections) and {others} for files and threads"
             )
         } else {
-            format!("the open-file limit is {limit}, less {FILES_RESERVE} kept for files")
+            format!("the open-file limit is {limit}, less {others} kept for files and threads")
         };
         Descriptors {
             budget,
@@ -130,7 +137,7 @@ mod tests {
 
     #[test]
     fn permits_stop_at_the_budget_and_come_back() {
-        let d = Arc::new(Descriptors::under_limit(Some(FILES_RESERVE + 10 + 2), 10));
+        let d = Arc::new(Descriptors::under_limit(Some(kept_descriptors(10) + 2), 10));
         assert_eq!(d.budget(), 2);
         let a = d.try_open().expect("first");
         let _b = d.try_open().expect("second");
