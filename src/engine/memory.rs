@@ -11,9 +11,9 @@
 //! - a user costs about 13.4 KiB: its 8 KiB read buffer, its request
 //!   buffer, cookie jar, resolver session, task, timer and socket state, and
 //!   the allocator's share of them. Idle server 6.8 MiB; 2,000 users of a
-//!   one-task test 34.9 MiB; 18,412 users (all this machine's hard
-//!   open-file limit of 20,000 allows) 249.3 MiB: (249.3 - 34.9) MiB /
-//!   16,412 users. [`USER_BYTES`] is 24 KiB, for the margin (the kernel's
+//!   one-task test 34.9 MiB; 18,408 users (all this machine's hard
+//!   open-file limit of 20,000 allows) 249.4 MiB: (249.4 - 34.9) MiB /
+//!   16,408 users. [`USER_BYTES`] is 24 KiB, for the margin (the kernel's
 //!   socket buffers, which a cgroup counts, are not in the resident size);
 //! - a request name costs about 190 KB per copy of the figures (its latency
 //!   histogram: 3 significant digits from 1 µs to 1 h, 23,552 `u64`
