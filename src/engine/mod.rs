@@ -308,8 +308,9 @@ impl Engine {
     ) -> Result<Finished, EngineError> {
         // `stop` ends the test early (LD_stop_test, shutdown): requests
         // under way are abandoned. `done` ends it on time: no new request
-        // starts, those under way complete (each within its timeout), so the
-        // figures count exactly what the target served.
+        // starts, those under way may complete within END_GRACE (so with a
+        // target that answers, the figures count exactly what it served),
+        // then `stop` abandons the rest.
         let budget = self.budget(&plan)?;
         let stop = shutdown.child_token();
         let done = stop.child_token();
@@ -378,7 +379,8 @@ impl Engine {
             .arrival_rate
             .and_then(|rate| Arrivals::new(live.started, rate))
             .map(Arc::new);
-        let mut workers = Workers::start().map_err(|e| EngineError::Workers(e.to_string()))?;
+        let mut workers = Workers::start(live.recorders.len())
+            .map_err(|e| EngineError::Workers(e.to_string()))?;
         let mut users = JoinSet::new();
         let deadline = plan.duration.map(|d| live.started + d);
         let end = async {

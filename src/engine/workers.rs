@@ -26,9 +26,9 @@ pub(super) fn count() -> usize {
 }
 
 impl Workers {
-    /// Starts [`count`] threads.
-    pub(super) fn start() -> io::Result<Workers> {
-        let count = count();
+    /// Starts `count` threads (at least one).
+    pub(super) fn start(count: usize) -> io::Result<Workers> {
+        let count = count.max(1);
         let mut handles = Vec::with_capacity(count);
         let mut stops = Vec::with_capacity(count);
         for index in 0..count {

@@ -122,11 +122,14 @@ impl Reader {
         }
     }
 
-    /// Gives back what a long head grew the buffer by.
+    /// Gives back what a long head grew the buffer by (between responses:
+    /// any byte left in it is not read again).
     fn shrink(&mut self) {
         if self.buf.len() > BUFFER {
             self.buf.truncate(BUFFER);
             self.buf.shrink_to_fit();
+            self.start = self.start.min(BUFFER);
+            self.end = self.end.min(BUFFER);
             let _ = self.grown.hold(0);
         }
     }
