@@ -16,8 +16,9 @@
 //! The soak raises this process's open-file limit (and starts the server
 //! with one) to what the sizes need. Where the hard limit cannot be raised
 //! (a container without `CAP_SYS_RESOURCE`), each soak runs as many users or
-//! connections as it allows, says so on stderr, and checks that the full
-//! count is refused with a message saying how to raise the limit.
+//! connections as it allows and says so on stderr; the users' soak then
+//! checks that its full count is refused with a message saying how to
+//! raise the limit.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
