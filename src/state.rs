@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 
-use crate::engine::{Engine, Finished, Network};
+use crate::engine::{Engine, EngineLimits, Finished, Network};
 use crate::figures::{Figures, TimeSeries};
 use crate::paths::Paths;
 use crate::resolver::{EnvPolicy, Loader, Resolver, SourceBudget};
@@ -176,6 +176,12 @@ impl State {
     /// Which environment variables `${env.NAME}` may read.
     pub fn env(&self) -> EnvPolicy {
         self.resolver(|r| r.env().clone())
+    }
+
+    /// This state with load tests held to `limits` (memory, descriptors).
+    pub fn with_engine_limits(mut self, limits: EngineLimits) -> Self {
+        self.engine = Engine::new(limits);
+        self
     }
 
     /// How load tests reach their targets.

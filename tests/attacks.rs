@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{frame, proc_status_kib, read_exact, serve, wire, ServeProcess, DEADLINE, END};
+use common::{frame, read_exact, serve, wire, ServeProcess, DEADLINE, END};
 use ld_tower::codec::Framing;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -72,10 +72,7 @@ async fn served_within(addr: SocketAddr, token: Option<&str>, within: Duration) 
 
 /// Resident memory now and at its peak, in KiB.
 fn memory(server: &ServeProcess) -> (u64, u64) {
-    (
-        proc_status_kib(server.pid(), "VmRSS").unwrap_or(0),
-        proc_status_kib(server.pid(), "VmHWM").unwrap_or(0),
-    )
+    (server.status_kib("VmRSS"), server.status_kib("VmHWM"))
 }
 
 /// Attacking connections that send one-byte bad frames and never read a

@@ -15,7 +15,7 @@ use common::{parse, run_lines, Options, DEADLINE, END};
 use ld_tower::actions::Registry;
 use ld_tower::codec::Framing;
 use ld_tower::control::Control;
-use ld_tower::engine::Network;
+use ld_tower::engine::{Cost, EngineLimits, Network};
 use ld_tower::state::State;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -458,6 +458,16 @@ async fn conditions_choose_the_tasks() {
 
 // ---------------------------------------------------------------- failures
 
+/// `LD_start_test`'s arguments for one user making 3 iterations of `tasks`
+/// against `target`.
+fn one_user(target: &Target, tasks: Value) -> Value {
+    json!({
+        "user_detail_dict": {"host": target.url()},
+        "user_count": 1, "spawn_rate": 100, "iterations": 3, "wait_time": 0,
+        "tasks": tasks,
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_failure_kind_is_a_failure_with_its_reason() {
     let target = Target::start().await;
@@ -465,10 +475,9 @@ async fn every_failure_kind_is_a_failure_with_its_reason() {
     let control = Control::default();
     let result = start_test(
         &control,
-        json!({
-            "user_detail_dict": {"host": target.url()},
-            "user_count": 1, "spawn_rate": 100, "iterations": 3, "wait_time": 0,
-            "tasks": [
+        one_user(
+            &target,
+            json!([
                 {"name": "refused", "method": "get", "url": refused},
                 {"name": "timeout", "method": "get", "url": "/slow?ms=500", "timeout": 0.1},
                 {"name": "after_timeout", "method": "get", "url": "/"},
@@ -480,8 +489,8 @@ async fn every_failure_kind_is_a_failure_with_its_reason() {
                 {"name": "extract500", "method": "get", "url": "/status/500",
                  "extract": [{"var": "code", "from": "status_code"}]},
                 {"name": "after_extract", "method": "get", "url": "/extracted", "run_if": "${var.code}"},
-            ],
-        }),
+            ]),
+        ),
     )
     .await;
     assert_eq!(count(&result, "refused"), (3, 0, 3), "{result}");
@@ -538,6 +547,46 @@ async fn every_failure_kind_is_a_failure_with_its_reason() {
         .as_f64()
         .unwrap();
     assert!(after < 300.0, "the request after a timeout took {after} ms");
+}
+
+/// What a test's responses keep comes out of what `--max-memory` leaves
+/// after its estimate: here 20,000 bytes. A 2-byte body kept and parsed
+/// fits; parsing a JSON body of about 500 bytes may take 72 bytes a byte,
+/// more than is left, so that request fails with the reason, and the next
+/// one (its memory given back) does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parsing_a_body_takes_its_memory_from_the_tests_pool() {
+    let target = Target::start().await;
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let limits = EngineLimits {
+        max_memory: Some(Cost::of(1, 2, workers, 0).bytes() + 20_000),
+        ..EngineLimits::default()
+    };
+    let control = Control::with_state(
+        Registry::with_builtins(),
+        State::default().with_engine_limits(limits),
+    );
+    let result = start_test(
+        &control,
+        one_user(
+            &target,
+            json!([
+                {"name": "small", "method": "get", "url": "/", "assertions": [{"type": "contains", "value": "ok"}]},
+                {"name": "json", "method": "post", "url": "/echo", "json": {"pad": "x".repeat(300)},
+                 "assertions": [{"type": "json_path", "path": "method", "value": "POST"}]},
+            ]),
+        ),
+    )
+    .await;
+    assert_eq!(count(&result, "small"), (3, 3, 0), "{result}");
+    assert_eq!(count(&result, "json"), (3, 0, 3), "{result}");
+    let messages = failure_messages(&control, "json");
+    let (message, n) = messages.iter().next().expect("a reason");
+    assert_eq!(*n, 3);
+    assert!(
+        message.starts_with("json_path method: ") && message.contains("--max-memory"),
+        "{message}"
+    );
 }
 
 // ---------------------------------------------------------------- a served test

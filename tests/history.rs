@@ -52,6 +52,7 @@ fn series(points: &[(u64, u64, u64)]) -> TimeSeries {
 fn finish(control: &Control, points: &[(u64, u64, u64)], last: LastRun) {
     control.state().keep(&Finished {
         figures: Figures::default(),
+        abandoned: 0,
         series: series(points),
         elapsed: Duration::from_secs_f64(last.elapsed_s),
         users_started: 1,

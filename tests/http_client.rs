@@ -15,7 +15,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Request;
 use ld_tower::acceptor::{Acceptor, PlainAcceptor, TlsAcceptor};
-use ld_tower::engine::{HttpClient, HttpError, Keep, Network, MAX_KEPT_BODY};
+use ld_tower::engine::{
+    kept_descriptors, Budget, Descriptors, HttpClient, HttpError, Keep, Network, Pool,
+    MAX_KEPT_BODY,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -441,6 +444,93 @@ async fn a_large_body_is_kept_up_to_the_bound_and_the_rest_read() {
     let response = fetch_root(&mut client, &server).await;
     assert_eq!(body(&response), b"next", "the rest was read, not left");
     assert_eq!(server.connections(), 1);
+}
+
+/// A client whose kept bodies, copied headers and long heads come out of
+/// `pool`.
+fn budgeted(pool: &Arc<Pool>) -> HttpClient {
+    let budget = Budget {
+        responses: Arc::clone(pool),
+        ..Budget::default()
+    };
+    HttpClient::with_budget(Arc::new(Network::default()), budget)
+}
+
+#[tokio::test]
+async fn kept_bodies_and_long_heads_come_out_of_the_tests_pool() {
+    let large = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n{}",
+        "x".repeat(300_000)
+    );
+    let long_head = format!(
+        "HTTP/1.1 200 OK\r\nX-Long: {}\r\nContent-Length: 2\r\n\r\nok",
+        "h".repeat(40_000)
+    );
+    let server = serve(vec![
+        send(&large),
+        send("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nsmall"),
+        send(&long_head),
+        send(&large),
+    ])
+    .await;
+    let pool = Arc::new(Pool::new(200_000));
+    let mut client = budgeted(&pool);
+    // 300,000 bytes to keep: more than the pool has.
+    let error = exchange(&mut client, get(&server.url("http", "/")), ALL)
+        .await
+        .expect_err("over the pool");
+    assert!(matches!(error, HttpError::Memory(_)), "{error:?}");
+    assert!(error.to_string().contains("--max-memory"), "{error}");
+    assert_eq!(pool.used(), 0, "a failed response gives its bytes back");
+    let response = fetch_root(&mut client, &server).await;
+    assert_eq!(body(&response), b"small");
+    assert!(pool.used() > 0, "held while the response lives");
+    drop(response);
+    assert_eq!(pool.used(), 0);
+    // A 40 KB head grows the read buffer out of the pool, and gives it back.
+    let response = fetch_root(&mut client, &server).await;
+    assert_eq!(body(&response), b"ok");
+    assert_eq!(response.headers["x-long"].len(), 40_000);
+    drop(response);
+    assert_eq!(pool.used(), 0, "the buffer shrank back");
+    // Nothing kept: the same large body is read and dropped, costing nothing.
+    let keep_nothing = Keep::default();
+    let response = exchange(&mut client, get(&server.url("http", "/")), keep_nothing)
+        .await
+        .expect("a body not kept needs no pool");
+    assert!(response.body.is_none());
+    assert_eq!(pool.used(), 0);
+}
+
+#[tokio::test]
+async fn a_connection_past_the_descriptor_budget_fails_at_once() {
+    let server = serve(vec![send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")]).await;
+    let descriptors = Arc::new(Descriptors::under_limit(Some(kept_descriptors(8) + 1), 8));
+    let budget = Budget {
+        connections: Arc::clone(&descriptors),
+        ..Budget::default()
+    };
+    let mut first = HttpClient::with_budget(Arc::new(Network::default()), budget.clone());
+    let mut second = HttpClient::with_budget(Arc::new(Network::default()), budget);
+    let response = fetch_root(&mut first, &server).await;
+    assert_eq!(body(&response), b"ok");
+    assert_eq!(descriptors.open(), 1, "the kept connection holds its place");
+    let error = exchange(&mut second, get(&server.url("http", "/")), ALL)
+        .await
+        .expect_err("no place left");
+    assert!(matches!(error, HttpError::Descriptors(..)), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("no descriptor left") && message.contains("--max-connections"),
+        "{message}"
+    );
+    assert_eq!(server.connections(), 1, "the second never connected");
+    drop(first);
+    assert_eq!(
+        descriptors.open(),
+        0,
+        "a dropped client's connection gives it back"
+    );
 }
 
 #[tokio::test]

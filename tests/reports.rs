@@ -60,6 +60,7 @@ fn record(state: &State) {
     }
     state.keep(&Finished {
         figures,
+        abandoned: 0,
         series,
         elapsed: Duration::from_secs(3),
         users_started: 2,

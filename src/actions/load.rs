@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
-use crate::engine::{Plan, Scenario, Status, Wait, DEFAULT_TIMEOUT};
+use crate::engine::{Plan, Scenario, Status, Wait, DEFAULT_TIMEOUT, OTHER_NAMES};
 use crate::state::LastRun;
 use crate::thresholds::Thresholds;
 
@@ -62,7 +62,13 @@ struct StartTest {
     engine: Option<String>,
     #[serde(default)]
     thresholds: Option<Value>,
+    #[serde(default)]
+    max_names: Option<u64>,
 }
+
+/// Request names a test keeps apart unless `max_names` says otherwise: each
+/// costs about 190 KB per worker thread (its latency histogram).
+const DEFAULT_MAX_NAMES: usize = 200;
 
 /// LoadDensity's positional order.
 const POSITIONAL: &[&str] = &[
@@ -183,7 +189,19 @@ async fn plan(
         None | Some(Value::Null) => Thresholds::default(),
         Some(value) => Thresholds::parse(value).map_err(error)?,
     };
-    let scenario = Scenario::parse(&args.tasks).map_err(|e| error(e.to_string()))?;
+    let mut scenario = Scenario::parse(&args.tasks).map_err(|e| error(e.to_string()))?;
+    let max_names = match args.max_names {
+        None => DEFAULT_MAX_NAMES,
+        Some(0) => return Err(error("max_names must be at least 1")),
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    let folded = scenario.cap_names(max_names);
+    if folded > 0 {
+        notes.push(format!(
+            "max_names: the tasks have {} request names; the {folded} past the first {max_names} are counted together as {OTHER_NAMES:?} (raise max_names to see them apart)",
+            max_names + folded
+        ));
+    }
     super::resolver::check_env(ctx, &args.tasks)?;
     super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
     let base = detail
@@ -222,6 +240,7 @@ async fn plan(
         },
         timeout,
         network: ctx.state().network(),
+        held_names: ctx.state().figures(|f| f.per_name().len()),
     };
     Ok((plan, parameters, thresholds))
 }
@@ -254,6 +273,7 @@ async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError
         map.insert("elapsed_s".into(), json!(finished.elapsed.as_secs_f64()));
         map.insert("users_started".into(), json!(finished.users_started));
         map.insert("stopped_early".into(), json!(finished.stopped_early));
+        map.insert("abandoned".into(), json!(finished.abandoned));
         map.insert(
             "summary".into(),
             serde_json::to_value(&summary).map_err(|e| error(e.to_string()))?,

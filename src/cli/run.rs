@@ -18,6 +18,7 @@ use super::progress::{Line, Progress};
 use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NO_INPUT, EXIT_TERMINATED, EXIT_THRESHOLD};
 use crate::actions::Registry;
 use crate::control::Control;
+use crate::engine::{self, Descriptors, EngineLimits};
 use crate::protocol::{Reply, END};
 use crate::state::State;
 
@@ -180,7 +181,16 @@ async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> E
         Ok(network) => network,
         Err(message) => return no_input(&message),
     };
-    let state = State::default().with_network(network);
+    // The engine's connections stay below the open-file limit, less what
+    // files need (no control socket here, and no memory limit: the person
+    // running it owns the machine).
+    let limits = EngineLimits {
+        max_memory: None,
+        descriptors: Arc::new(Descriptors::under_limit(engine::raise_open_file_limit(), 0)),
+    };
+    let state = State::default()
+        .with_network(network)
+        .with_engine_limits(limits);
     let control = Control::with_state(Registry::with_builtins(), state);
     let line = Line::default();
     let signals = match Signals::watch(Arc::clone(control.state()), line.clone()) {

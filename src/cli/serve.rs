@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -20,6 +21,7 @@ use crate::acceptor::{PlainAcceptor, TlsAcceptor};
 use crate::actions::Registry;
 use crate::codec::Framing;
 use crate::control::Control;
+use crate::engine::{self, Descriptors, EngineLimits};
 use crate::paths::Paths;
 use crate::protocol::{MAX_REQUEST_BYTES, TOKEN_ENV};
 use crate::resolver::{EnvPolicy, SourceBudget};
@@ -130,6 +132,14 @@ pub struct ServeArgs {
     #[arg(long)]
     pub insecure_no_auth: bool,
 
+    /// Memory a load test may cost (e.g. 4GiB, 512MiB), estimated before it starts from its
+    /// users and request names and the records' figures; a test over it is refused with a
+    /// message naming this flag, and what the estimate leaves bounds the response bodies and
+    /// headers its users keep. Default: half of this machine's memory, or of the cgroup's
+    /// limit if lower.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_memory: Option<usize>,
+
     /// How load tests reach their targets.
     #[command(flatten)]
     pub network: NetworkArgs,
@@ -227,10 +237,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     } else {
         Paths::confined(cwd)
     };
+    // The engine's connections stay below the open-file limit, less what
+    // the control socket's --max-connections and files need.
+    let open_files = engine::raise_open_file_limit();
+    let engine_limits = EngineLimits {
+        max_memory: args
+            .max_memory
+            .map(|bytes| bytes as u64)
+            .or_else(engine::default_max_memory),
+        descriptors: Arc::new(Descriptors::under_limit(
+            open_files,
+            args.max_connections as usize,
+        )),
+    };
     let state = State::new(paths)
         .with_network(network)
         .with_env(EnvPolicy::only(&args.allow_env))
-        .with_source_budget(SourceBudget::limited(args.max_source_bytes as u64));
+        .with_source_budget(SourceBudget::limited(args.max_source_bytes as u64))
+        .with_engine_limits(engine_limits);
     let control =
         Control::with_state(Registry::with_builtins(), state).max_reply_bytes(args.max_reply_bytes);
     let signalled = shutdown_signal(control.quit_signal())?;

@@ -4,23 +4,38 @@
 use serde_json::Value;
 
 use super::http::Response;
+use super::memory::Lease;
 use super::task::{Assertion, Condition, Extractor, Source, Task};
 use crate::resolver::{Scope, Session};
 
-/// The response's JSON body, parsed at most once.
+/// The response's JSON body, parsed at most once, its memory held in the
+/// test's response pool while it lives.
 #[derive(Debug, Default)]
-pub(crate) struct Json(Option<Option<Value>>);
+pub(crate) struct Json {
+    parsed: Option<Result<Option<Value>, String>>,
+    _memory: Option<Lease>,
+}
 
 impl Json {
-    fn get<'a>(&'a mut self, response: &Response) -> Option<&'a Value> {
-        self.0
+    /// The body as JSON (`None` when it is not JSON); `Err` when the pool
+    /// has not the memory its parse may take.
+    fn get<'a>(&'a mut self, response: &Response) -> Result<Option<&'a Value>, &'a str> {
+        let Json { parsed, _memory } = self;
+        parsed
             .get_or_insert_with(|| {
-                response
-                    .body
-                    .as_ref()
-                    .and_then(|body| serde_json::from_slice(body).ok())
+                let Some(body) = response.body.as_ref() else {
+                    return Ok(None);
+                };
+                // A parsed value takes up to one `Value` (72 bytes) per
+                // body byte: `[0,0,...]` is a `Value` per two bytes, in a
+                // vector grown by doubling.
+                let bytes = body.len().saturating_mul(std::mem::size_of::<Value>());
+                *_memory = response.hold_more(bytes)?;
+                Ok(serde_json::from_slice(body).ok())
             })
             .as_ref()
+            .map(Option::as_ref)
+            .map_err(String::as_str)
     }
 }
 
@@ -76,11 +91,17 @@ pub(crate) fn failure(
                 value,
             } => {
                 let expected = scope.render_value(value);
-                let actual = json.get(response).and_then(|body| at_path(body, path));
-                (actual != Some(&expected)).then(|| {
-                    let actual = actual.map_or_else(|| "nothing".to_owned(), Value::to_string);
-                    format!("json_path {written} expected {expected}, got {actual}")
-                })
+                match json.get(response) {
+                    Err(reason) => Some(format!("json_path {written}: {reason}")),
+                    Ok(body) => {
+                        let actual = body.and_then(|body| at_path(body, path));
+                        (actual != Some(&expected)).then(|| {
+                            let actual =
+                                actual.map_or_else(|| "nothing".to_owned(), Value::to_string);
+                            format!("json_path {written} expected {expected}, got {actual}")
+                        })
+                    }
+                }
             }
             Assertion::Header { name, value } => {
                 let expected = scope.render_string(value);
@@ -106,13 +127,13 @@ pub(crate) fn extract(
     session: &mut Session,
     response: &Response,
     json: &mut Json,
-) {
+) -> Option<String> {
     for extractor in extractors {
         let value = match &extractor.source {
-            Source::JsonPath(path) => json
-                .get(response)
-                .and_then(|body| at_path(body, path))
-                .cloned(),
+            Source::JsonPath(path) => match json.get(response) {
+                Err(reason) => return Some(format!("extract {}: {reason}", extractor.var)),
+                Ok(body) => body.and_then(|body| at_path(body, path)).cloned(),
+            },
             Source::Header(name) => response
                 .headers
                 .get(name)
@@ -121,12 +142,44 @@ pub(crate) fn extract(
             Source::StatusCode => Some(Value::from(response.status.as_u16())),
         };
         if let Some(value) = value {
+            // A user keeps its variables for the whole test: one value may
+            // not hold it a kept body's worth of memory.
+            if value_size(&value) > MAX_EXTRACTED {
+                return Some(format!(
+                    "extract {}: the value is over {} KiB",
+                    extractor.var,
+                    MAX_EXTRACTED / 1024
+                ));
+            }
             if extractor.session {
                 session.set_session_variable(extractor.var.clone(), value);
             } else {
                 session.set_variable(extractor.var.clone(), value);
             }
         }
+    }
+    None
+}
+
+/// The largest value an extractor keeps in a user's variables, as JSON text.
+pub(crate) const MAX_EXTRACTED: usize = 64 * 1024;
+
+/// The length of `value` as JSON text, counted without writing it.
+fn value_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
     }
 }
 

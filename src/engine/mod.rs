@@ -1,11 +1,14 @@
 //! The load engine: virtual users as tokio tasks, spawned at a rate up to a
 //! count, each with one keep-alive HTTP/1.1 connection, for a time or until
-//! stopped; their figures kept per user (no contention), merged each second
-//! into the time series, on demand for the live status, and at the end into
-//! the server's records.
+//! stopped; their figures kept per worker thread (the users of one thread
+//! never contend, and memory is cores x names, not users x names), merged
+//! each second into the time series, on demand for the live status, and at
+//! the end into the server's records.
 
 mod check;
+mod descriptors;
 mod http;
+mod memory;
 mod network;
 mod pacing;
 mod task;
@@ -13,12 +16,15 @@ mod user;
 mod workers;
 
 pub use self::http::{
-    HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD, MAX_KEPT_BODY,
+    Budget, HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD, MAX_KEPT_BODY,
 };
+pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors, FILES_RESERVE};
+pub use memory::{default_max_memory, Cost, Pool};
 pub use network::{ConnectTo, Network, NetworkError};
 pub use pacing::{Arrivals, Wait};
 pub use task::{
     Assertion, Auth, Body, Condition, Extractor, Mode, Scenario, Source, Task, TaskError,
+    OTHER_NAMES,
 };
 pub use user::Recorder;
 
@@ -31,7 +37,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::figures::{new_histogram, Figures, SecondWindow, TimeSeries};
+use crate::figures::{new_histogram, Figures, SecondPoint, SecondWindow, TimeSeries};
 use crate::resolver::Resolver;
 use user::User;
 use workers::Workers;
@@ -64,6 +70,20 @@ pub struct Plan {
     pub timeout: Duration,
     /// How users reach the targets (TLS trust, connection overrides).
     pub network: Arc<Network>,
+    /// Request names the server's records hold already: their figures
+    /// count against the memory budget too.
+    pub held_names: usize,
+}
+
+/// What the engine may use, set where the server (or `run`) starts.
+#[derive(Debug, Default)]
+pub struct EngineLimits {
+    /// A test whose estimated cost is over this many bytes is refused, and
+    /// what the estimate leaves is all its responses may hold; `None`: no
+    /// limit.
+    pub max_memory: Option<u64>,
+    /// The connections the engine may hold open.
+    pub descriptors: Arc<Descriptors>,
 }
 
 /// Why a test could not start.
@@ -75,13 +95,26 @@ pub enum EngineError {
     /// The threads for the users could not be started.
     #[error("cannot start the user threads: {0}")]
     Workers(String),
+    /// The test would take more memory or descriptors than the engine may.
+    #[error("{0}")]
+    OverBudget(String),
 }
+
+/// How long requests still under way when a test's time is up may take to
+/// complete (and be counted as usual); then they are abandoned and counted
+/// in [`Finished::abandoned`]. `test_time` is a hard limit: a test ends at
+/// most this long after it, whatever `request_timeout` says.
+pub const END_GRACE: Duration = Duration::from_secs(2);
 
 /// What a finished test leaves.
 #[derive(Clone, Debug)]
 pub struct Finished {
-    /// Every request's figures.
+    /// Every completed request's figures.
     pub figures: Figures,
+    /// Requests abandoned under way: at a stop (`LD_stop_test`, shutdown),
+    /// or still unanswered [`END_GRACE`] after the test's time. They are
+    /// in no figure: the target never answered them.
+    pub abandoned: u64,
     /// One point per second.
     pub series: TimeSeries,
     /// How long it ran.
@@ -127,41 +160,56 @@ struct Live {
     duration: Option<Duration>,
     /// Cancelled to end the test early: requests under way are abandoned.
     stop: CancellationToken,
+    /// Users running now.
     users: AtomicUsize,
-    recorders: Mutex<Vec<Arc<Mutex<Recorder>>>>,
+    /// Users started so far.
+    started_users: AtomicUsize,
+    /// One per worker thread: its users record there.
+    recorders: Vec<Arc<Mutex<Recorder>>>,
     series: Mutex<TimeSeries>,
 }
 
 impl Live {
-    fn recorders(&self) -> Vec<Arc<Mutex<Recorder>>> {
-        lock(&self.recorders).clone()
-    }
-
     /// Closes the second in progress as point `second`.
     fn tick(&self, second: u64) {
+        let point = self.drain_window(second);
+        lock(&self.series).push(point);
+    }
+
+    /// The requests of the second in progress as point `second`; the
+    /// workers' windows start afresh.
+    fn drain_window(&self, second: u64) -> SecondPoint {
         let mut total = SecondWindow::default();
-        for recorder in self.recorders() {
-            lock(&recorder).window.drain_into(&mut total);
+        for recorder in &self.recorders {
+            lock(recorder).window.drain_into(&mut total);
         }
-        lock(&self.series).push(total.point(second));
+        total.point(second)
     }
 
     fn figures(&self) -> Figures {
         let mut figures = Figures::default();
-        for recorder in self.recorders() {
-            figures.merge(&lock(&recorder).figures);
+        for recorder in &self.recorders {
+            figures.merge(&lock(recorder).figures);
         }
         figures
     }
 
+    fn abandoned(&self) -> u64 {
+        self.recorders.iter().map(|r| lock(r).abandoned).sum()
+    }
+
     fn status(&self) -> Status {
-        let figures = self.figures();
+        // Each worker's names are added into one histogram: a status costs
+        // one histogram, however many names and workers.
         let mut overall = new_histogram();
         let (mut requests, mut failures) = (0, 0);
-        for f in figures.per_name().values() {
-            let _ = overall.add(f.latency_us());
-            requests += f.count();
-            failures += f.failures();
+        for recorder in &self.recorders {
+            let recorder = lock(recorder);
+            for f in recorder.figures.per_name().values() {
+                let _ = overall.add(f.latency_us());
+                requests += f.count();
+                failures += f.failures();
+            }
         }
         let q = |q: f64| {
             if overall.is_empty() {
@@ -191,6 +239,7 @@ impl Live {
 pub struct Engine {
     live: Mutex<Option<Arc<Live>>>,
     last: Mutex<Option<Status>>,
+    limits: EngineLimits,
 }
 
 /// Clears the engine's live test when the run ends, however it ends (the
@@ -212,6 +261,40 @@ impl Drop for Running<'_> {
 }
 
 impl Engine {
+    /// An engine held to `limits`.
+    pub fn new(limits: EngineLimits) -> Engine {
+        Engine {
+            limits,
+            ..Engine::default()
+        }
+    }
+
+    /// What `plan` may hold: its connections, and the bytes the memory
+    /// budget leaves for its responses; refused when it cannot fit.
+    fn budget(&self, plan: &Plan) -> Result<Budget, EngineError> {
+        self.limits
+            .descriptors
+            .admit(plan.users)
+            .map_err(EngineError::OverBudget)?;
+        let responses = match self.limits.max_memory {
+            None => Pool::default(),
+            Some(max) => {
+                let cost = Cost::of(
+                    plan.users,
+                    plan.scenario.name_count(),
+                    workers::count(),
+                    plan.held_names,
+                );
+                let left = cost.admit(max).map_err(EngineError::OverBudget)?;
+                Pool::new(usize::try_from(left).unwrap_or(usize::MAX))
+            }
+        };
+        Ok(Budget {
+            connections: Arc::clone(&self.limits.descriptors),
+            responses: Arc::new(responses),
+        })
+    }
+
     /// Runs `plan` to its end (its time, [`Engine::stop`], or `shutdown`),
     /// each user forking `resolver`. When the returned future is dropped
     /// early, the users stop with it; `keep` receives the figures in every
@@ -225,8 +308,10 @@ impl Engine {
     ) -> Result<Finished, EngineError> {
         // `stop` ends the test early (LD_stop_test, shutdown): requests
         // under way are abandoned. `done` ends it on time: no new request
-        // starts, those under way complete (each within its timeout), so the
-        // figures count exactly what the target served.
+        // starts, those under way may complete within END_GRACE (so with a
+        // target that answers, the figures count exactly what it served),
+        // then `stop` abandons the rest.
+        let budget = self.budget(&plan)?;
         let stop = shutdown.child_token();
         let done = stop.child_token();
         let live = {
@@ -240,7 +325,10 @@ impl Engine {
                 duration: plan.duration,
                 stop: stop.clone(),
                 users: AtomicUsize::new(0),
-                recorders: Mutex::new(Vec::with_capacity(plan.users)),
+                started_users: AtomicUsize::new(0),
+                recorders: (0..workers::count())
+                    .map(|_| Arc::new(Mutex::new(Recorder::default())))
+                    .collect(),
                 series: Mutex::new(TimeSeries::default()),
             });
             *slot = Some(Arc::clone(&live));
@@ -254,19 +342,16 @@ impl Engine {
             let elapsed = live.started.elapsed();
             let second = elapsed.as_secs();
             // The part-second at the end is a point too, if anything happened in it.
-            let mut total = SecondWindow::default();
-            for recorder in live.recorders() {
-                lock(&recorder).window.drain_into(&mut total);
-            }
-            let point = total.point(second);
+            let point = live.drain_window(second);
             if point.requests > 0 {
                 lock(&live.series).push(point);
             }
             Finished {
                 figures: live.figures(),
+                abandoned: live.abandoned(),
                 series: lock(&live.series).clone(),
                 elapsed,
-                users_started: live.recorders().len(),
+                users_started: live.started_users.load(Ordering::Relaxed),
                 stopped_early,
             }
         };
@@ -294,7 +379,8 @@ impl Engine {
             .arrival_rate
             .and_then(|rate| Arrivals::new(live.started, rate))
             .map(Arc::new);
-        let mut workers = Workers::start().map_err(|e| EngineError::Workers(e.to_string()))?;
+        let mut workers = Workers::start(live.recorders.len())
+            .map_err(|e| EngineError::Workers(e.to_string()))?;
         let mut users = JoinSet::new();
         let deadline = plan.duration.map(|d| live.started + d);
         let end = async {
@@ -329,13 +415,12 @@ impl Engine {
                     next_tick += Duration::from_secs(1);
                 }
                 () = tokio::time::sleep_until(next_spawn), if spawning => {
-                    let recorder = Arc::new(Mutex::new(Recorder::default()));
-                    lock(&live.recorders).push(Arc::clone(&recorder));
+                    let (worker, runtime) = workers.next();
                     let user = User {
                         plan: Arc::clone(&plan),
-                        client: HttpClient::new(Arc::clone(&plan.network)),
+                        client: HttpClient::with_budget(Arc::clone(&plan.network), budget.clone()),
                         session: resolver.fork(),
-                        recorder,
+                        recorder: Arc::clone(&live.recorders[worker]),
                         arrivals: arrivals.clone(),
                         done: done.clone(),
                         stop: stop.clone(),
@@ -343,10 +428,11 @@ impl Engine {
                     };
                     let counter = Arc::clone(&live);
                     counter.users.fetch_add(1, Ordering::Relaxed);
+                    counter.started_users.fetch_add(1, Ordering::Relaxed);
                     users.spawn_on(async move {
                         user.run().await;
                         counter.users.fetch_sub(1, Ordering::Relaxed);
-                    }, workers.next());
+                    }, runtime);
                     spawned += 1;
                     next_spawn += spawn_every;
                 }
@@ -354,8 +440,12 @@ impl Engine {
         };
         done.cancel();
         // Users finish the request under way and stop; if the test is
-        // stopped meanwhile, they abandon it at once.
-        while users.join_next().await.is_some() {}
+        // stopped meanwhile, or the grace runs out, they abandon it.
+        let drained = async { while users.join_next().await.is_some() {} };
+        if tokio::time::timeout(END_GRACE, drained).await.is_err() {
+            stop.cancel();
+            while users.join_next().await.is_some() {}
+        }
         let finished = finish(stopped_early);
         keeper.done = true;
         keep(&finished);

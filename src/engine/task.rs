@@ -1,6 +1,7 @@
 //! Tasks: what a virtual user does, parsed once from LoadDensity's task
 //! JSON (`ACTIONS.md`, "Tasks") into templates ready to render.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -250,7 +251,43 @@ impl Scenario {
         }
         self
     }
+
+    /// Keeps at most `max` request names: the tasks of names past the first
+    /// `max` distinct ones (in task order) are counted under
+    /// [`OTHER_NAMES`]. Figures cost about 190 KB per name and worker, so a
+    /// task list of thousands of names would otherwise cost gigabytes.
+    /// Returns how many names were folded.
+    pub fn cap_names(&mut self, max: usize) -> usize {
+        let mut kept = HashSet::new();
+        let mut folded = HashSet::new();
+        let other: Arc<str> = Arc::from(OTHER_NAMES);
+        for task in &mut self.tasks {
+            if kept.contains(&task.name) {
+                continue;
+            }
+            if kept.len() < max {
+                kept.insert(Arc::clone(&task.name));
+                continue;
+            }
+            folded.insert(std::mem::replace(&mut task.name, Arc::clone(&other)));
+        }
+        folded.len()
+    }
 }
+
+impl Scenario {
+    /// How many request names its tasks have.
+    pub fn name_count(&self) -> usize {
+        self.tasks
+            .iter()
+            .map(|t| &t.name)
+            .collect::<HashSet<_>>()
+            .len()
+    }
+}
+
+/// The request name that names past a test's `max_names` are counted under.
+pub const OTHER_NAMES: &str = "(other names)";
 
 /// A task object, with the method its legacy map key gave it.
 type Listed<'a> = (Option<String>, &'a Map<String, Value>);
@@ -642,5 +679,33 @@ mod tests {
         );
         assert!(matches!(t.run_if, Some(Condition::Equals(_, _))));
         assert!(matches!(t.auth, Some(Auth::Bearer(_))));
+    }
+
+    #[test]
+    fn names_past_the_cap_are_folded_into_one() {
+        let tasks: Vec<Value> = (0..10)
+            .map(|i| json!({"name": format!("n{}", i % 6), "method": "get", "url": "/"}))
+            .collect();
+        let mut s = Scenario::parse(&Value::Array(tasks)).expect("parses");
+        assert_eq!(s.name_count(), 6);
+        assert_eq!(s.cap_names(4), 2, "n4 and n5 folded");
+        let names: Vec<&str> = s.tasks.iter().map(|t| &*t.name).collect();
+        assert_eq!(
+            names,
+            [
+                "n0",
+                "n1",
+                "n2",
+                "n3",
+                OTHER_NAMES,
+                OTHER_NAMES,
+                "n0",
+                "n1",
+                "n2",
+                "n3"
+            ]
+        );
+        assert_eq!(s.name_count(), 5);
+        assert_eq!(s.cap_names(5), 0);
     }
 }

@@ -16,18 +16,24 @@ use super::check::{self, Json};
 use super::http::HttpClient;
 use super::pacing::{Arrivals, Wait};
 use super::task::{Auth, Body, Mode, Scenario, Task};
-use super::Plan;
+use super::{lock, Plan};
 use crate::figures::{Figures, Outcome, SecondWindow};
 use crate::resolver::{Scope, Session};
 
-/// What a user has recorded: its own, so recording never contends; the
-/// engine merges them for status, each second, and at the end.
+/// What the users of one worker thread have recorded. Only that thread
+/// records into it (its lock is taken by others once a second, and for a
+/// status), so recording never contends, and a test holds one set of
+/// figures per core, however many users it has. The engine merges them for
+/// the status, each second, and at the end.
 #[derive(Debug, Default)]
 pub struct Recorder {
-    /// Every request of this user.
+    /// Every completed request of these users.
     pub figures: Figures,
     /// The requests of the second in progress.
     pub window: SecondWindow,
+    /// Requests abandoned under way (the test stopped, or its time and the
+    /// grace after it passed).
+    pub abandoned: u64,
 }
 
 pub(super) struct User {
@@ -148,7 +154,10 @@ impl User {
                         biased;
                         result = &mut send => break result.map_err(|e| e.to_string()),
                         // Stopped mid-request: not a result of the target's.
-                        () = &mut guards.stopped => return,
+                        () = &mut guards.stopped => {
+                            lock(recorder).abandoned += 1;
+                            return;
+                        }
                         () = &mut guards.timer => {
                             if Instant::now() >= deadline {
                                 break Err(format!("timed out after {}", humantime::format_duration(timeout)));
@@ -161,7 +170,7 @@ impl User {
         };
         let latency = began.elapsed();
         let mut json = Json::default();
-        let (status, failure) = match &result {
+        let (status, mut failure) = match &result {
             Err(message) => (None, Some(message.clone())),
             Ok(response) => (
                 Some(response.status.as_u16()),
@@ -169,15 +178,13 @@ impl User {
             ),
         };
         if let (Ok(response), None) = (&result, &failure) {
-            check::extract(&task.extract, session, response, &mut json);
+            failure = check::extract(&task.extract, session, response, &mut json);
         }
         let outcome = Outcome {
             status,
             failure: failure.as_deref(),
         };
-        let mut recorder = recorder
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut recorder = lock(recorder);
         recorder.figures.record(&task.name, latency, outcome);
         recorder.window.record(latency, failure.is_some());
     }

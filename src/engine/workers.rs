@@ -20,10 +20,15 @@ pub(super) struct Workers {
     next: usize,
 }
 
+/// How many worker threads a test runs on: one per core this process may use.
+pub(super) fn count() -> usize {
+    thread::available_parallelism().map_or(1, usize::from)
+}
+
 impl Workers {
-    /// Starts one thread per core this process may use.
-    pub(super) fn start() -> io::Result<Workers> {
-        let count = thread::available_parallelism().map_or(1, usize::from);
+    /// Starts `count` threads (at least one).
+    pub(super) fn start(count: usize) -> io::Result<Workers> {
+        let count = count.max(1);
         let mut handles = Vec::with_capacity(count);
         let mut stops = Vec::with_capacity(count);
         for index in 0..count {
@@ -46,10 +51,11 @@ impl Workers {
         })
     }
 
-    /// The runtime for the next user, round robin.
-    pub(super) fn next(&mut self) -> &Handle {
+    /// The runtime for the next user, round robin, with its index (from 0
+    /// to [`count`]).
+    pub(super) fn next(&mut self) -> (usize, &Handle) {
         let index = self.next % self.handles.len();
         self.next = self.next.wrapping_add(1);
-        &self.handles[index]
+        (index, &self.handles[index])
     }
 }

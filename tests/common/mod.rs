@@ -103,22 +103,37 @@ pub fn serve(args: &[&str]) -> ServeProcess {
 }
 
 pub fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
-    serve_from(None, args, env)
+    serve_command(Command::new(bin()), None, args, env)
 }
 
 /// Starts `ld-tower serve ARGS --port 0` with `work` as its working
 /// directory (where a confined server's paths start), `env` added to its
 /// environment.
 pub fn serve_in(work: &Path, args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
-    serve_from(Some(work), args, env)
+    serve_command(Command::new(bin()), Some(work), args, env)
 }
 
-/// `serve_with_env`, in `work` if given (else in the tests' own working
-/// directory).
-fn serve_from(work: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+/// Starts `ld-tower serve ARGS --port 0` with its open-file limit, soft and
+/// hard, set to `open_files` (by the shell's `ulimit -n`, then `exec`: the
+/// process keeps its pid).
+pub fn serve_with_open_files(open_files: u64, args: &[&str]) -> ServeProcess {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
+        .arg(bin());
+    serve_command(cmd, None, args, &[])
+}
+
+/// Runs `cmd serve ARGS --port 0` (in `work` if given, else in the tests'
+/// own working directory) and waits for its `Server started on` line.
+fn serve_command(
+    mut cmd: Command,
+    work: Option<&Path>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> ServeProcess {
     let dir = tempfile::tempdir().expect("temp dir");
     let stderr = dir.path().join("stderr");
-    let mut cmd = Command::new(bin());
     if let Some(work) = work {
         cmd.current_dir(work);
     }
@@ -203,15 +218,8 @@ impl ServeProcess {
     /// A `/proc/PID/status` figure of the server, in KiB (`VmRSS`: now;
     /// `VmHWM`: its peak so far).
     pub fn status_kib(&self, key: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .expect("/proc/PID/status");
-        status
-            .lines()
-            .find_map(|line| {
-                let rest = line.strip_prefix(key)?.strip_prefix(':')?;
-                rest.trim().trim_end_matches("kB").trim().parse().ok()
-            })
-            .unwrap_or_else(|| panic!("no {key} in /proc/PID/status"))
+        proc_status_kib(self.pid(), key)
+            .unwrap_or_else(|| panic!("no {key} in /proc/{}/status", self.pid()))
     }
 
     /// One legacy request: all the server sends back before it closes.
@@ -221,6 +229,13 @@ impl ServeProcess {
 
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Descriptors the process holds open now.
+    pub fn open_descriptors(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|entries| entries.count())
+            .unwrap_or(0)
     }
 
     pub fn signal(&self, signal: &str) {

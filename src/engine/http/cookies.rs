@@ -10,6 +10,11 @@ use http::header::{HeaderValue, COOKIE};
 use http::{Request, Uri};
 use url::Url;
 
+/// The most cookies a user keeps; further ones are ignored.
+const MAX_COOKIES: usize = 50;
+/// The longest `Set-Cookie` value kept.
+const MAX_COOKIE_BYTES: usize = 4096;
+
 /// One user's cookies.
 #[derive(Debug, Default)]
 pub(super) struct Jar {
@@ -56,9 +61,16 @@ impl Jar {
         let Some(url) = url_of(uri) else {
             return;
         };
+        // A user lives for the whole test: a target setting ever more (or
+        // ever larger) cookies may not grow it without end. Browsers keep
+        // about as much (RFC 6265 section 6.1 asks for at least 50 cookies
+        // per domain, 4096 bytes each).
+        let room = MAX_COOKIES.saturating_sub(self.store.iter_any().count());
         let cookies = set_cookies
             .into_iter()
-            .filter_map(|text| RawCookie::parse(text).ok());
+            .filter(|text| text.len() <= MAX_COOKIE_BYTES)
+            .filter_map(|text| RawCookie::parse(text).ok())
+            .take(room);
         self.store.store_response_cookies(cookies, &url);
         self.used = true;
     }

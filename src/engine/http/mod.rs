@@ -39,6 +39,8 @@ use tokio_util::either::Either;
 use self::cookies::Jar;
 use self::response::Reader;
 pub use self::response::{MAX_HEAD, MAX_KEPT_BODY};
+use super::descriptors::{Descriptors, Permit};
+use super::memory::{Lease, Pool};
 use super::network::Network;
 
 /// Why a request got no response. Its `Display` is the failure message.
@@ -65,6 +67,21 @@ pub enum HttpError {
     /// The response is not valid HTTP/1.1.
     #[error("invalid response: {0}")]
     Invalid(String),
+    /// The engine may open no more connections (its descriptor budget).
+    #[error("cannot connect to {0}: {1}")]
+    Descriptors(String, String),
+    /// The response needs more memory than the test's budget leaves.
+    #[error("response not read: {0}")]
+    Memory(String),
+}
+
+/// What a client's connections and responses count against.
+#[derive(Clone, Debug, Default)]
+pub struct Budget {
+    /// The connections the engine may hold open (for the whole process).
+    pub connections: Arc<Descriptors>,
+    /// The bytes the test's responses may hold beyond each user's buffers.
+    pub responses: Arc<Pool>,
 }
 
 /// What of a response to keep: reading the rest costs no copy.
@@ -85,6 +102,23 @@ pub struct Response {
     pub headers: HeaderMap,
     /// The body, when kept.
     pub body: Option<Bytes>,
+    /// The kept body's and headers' bytes in the test's budget, until the
+    /// response is dropped.
+    memory: Option<Lease>,
+}
+
+impl Response {
+    /// Holds `bytes` more of the test's response pool (for what is built
+    /// from this response, its parsed JSON), for as long as the lease
+    /// lives; `None` when the response kept nothing.
+    pub(crate) fn hold_more(&self, bytes: usize) -> Result<Option<Lease>, String> {
+        let Some(memory) = &self.memory else {
+            return Ok(None);
+        };
+        let mut more = Lease::new(memory.pool());
+        more.hold(bytes)?;
+        Ok(Some(more))
+    }
 }
 
 /// Where a connection goes.
@@ -106,6 +140,8 @@ struct Connection {
     /// Basic credentials from the URL's `user:password@`, if it has them.
     authorization: Option<HeaderValue>,
     stream: Stream,
+    /// Its place in the engine's descriptor budget.
+    _permit: Permit,
 }
 
 impl Connection {
@@ -122,7 +158,10 @@ impl Connection {
 /// A user's connections.
 pub struct HttpClient {
     network: Arc<Network>,
-    connections: Vec<Connection>,
+    /// The descriptors it may open.
+    connections: Arc<Descriptors>,
+    /// Its open connections, idle.
+    kept: Vec<Connection>,
     /// The request being sent, encoded.
     write: Vec<u8>,
     /// The response being read.
@@ -134,19 +173,27 @@ pub struct HttpClient {
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient")
-            .field("connections", &self.connections.len())
+            .field("connections", &self.kept.len())
             .finish_non_exhaustive()
     }
 }
 
 impl HttpClient {
-    /// A client with no connection yet, reaching its targets by `network`.
+    /// A client with no connection yet, reaching its targets by `network`,
+    /// with no budget.
     pub fn new(network: Arc<Network>) -> Self {
+        HttpClient::with_budget(network, Budget::default())
+    }
+
+    /// A client with no connection yet, reaching its targets by `network`,
+    /// its connections and response bytes counted against `budget`.
+    pub fn with_budget(network: Arc<Network>, budget: Budget) -> Self {
         HttpClient {
             network,
-            connections: Vec::new(),
+            connections: budget.connections,
+            kept: Vec::new(),
             write: Vec::with_capacity(512),
-            reader: Reader::default(),
+            reader: Reader::new(budget.responses),
             jar: Jar::default(),
         }
     }
@@ -191,7 +238,7 @@ impl HttpClient {
             self.jar.store(request.uri(), received.set_cookies);
         }
         if received.reusable {
-            self.connections.push(connection);
+            self.kept.push(connection);
         }
         Ok(received.response)
     }
@@ -199,8 +246,8 @@ impl HttpClient {
     /// A kept connection to `origin` that is still open, out of the pool.
     fn kept(&mut self, origin: &Origin) -> Option<Connection> {
         loop {
-            let index = self.connections.iter().position(|c| c.origin == *origin)?;
-            let mut connection = self.connections.swap_remove(index);
+            let index = self.kept.iter().position(|c| c.origin == *origin)?;
+            let mut connection = self.kept.swap_remove(index);
             if !connection.closed() {
                 return Some(connection);
             }
@@ -226,6 +273,10 @@ impl HttpClient {
             .port_u16()
             .unwrap_or(if origin.https { 443 } else { 80 });
         let destination = self.network.destination(host, port);
+        let permit = self
+            .connections
+            .try_open()
+            .ok_or_else(|| HttpError::Descriptors(target.clone(), self.connections.exhausted()))?;
         let tcp = TcpStream::connect(destination).await.map_err(|e| {
             let (to_host, to_port) = destination;
             let via = if destination == (host, port) {
@@ -262,6 +313,7 @@ impl HttpClient {
             host,
             authorization,
             stream,
+            _permit: permit,
         })
     }
 }

@@ -4,13 +4,15 @@
 //! as RFC 9112 section 6.3 says (none, `Content-Length`, chunked, or until
 //! the server closes), kept only when asked for and up to a bound.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use httparse::Status;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{HttpError, Keep, Response};
+use super::{HttpError, Keep, Lease, Pool, Response};
 
 /// The read buffer's size, as wrk's: most responses of a load test fit it
 /// whole, and ten thousand users hold 80 MiB of it (a buffer grows only for
@@ -63,19 +65,75 @@ pub(super) struct Reader {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The test's bytes for responses (kept bodies, copied headers, long heads).
+    pool: Arc<Pool>,
+    /// The buffer's bytes beyond [`BUFFER`], taken from the pool while a
+    /// long head is read.
+    grown: Lease,
 }
 
 impl Default for Reader {
+    /// A reader with no budget.
     fn default() -> Self {
-        Reader {
-            buf: vec![0; BUFFER],
-            start: 0,
-            end: 0,
+        Reader::new(Arc::default())
+    }
+}
+
+/// What is kept of a response, its bytes held in the test's pool until the
+/// response is dropped.
+struct Kept {
+    body: Option<Vec<u8>>,
+    /// The copied headers' bytes (about the head's length).
+    headers: usize,
+    lease: Lease,
+}
+
+impl Kept {
+    /// Appends to the kept body (up to [`MAX_KEPT_BODY`]); its capacity
+    /// grows by doubling, each step taken from the pool first.
+    fn extend(&mut self, bytes: &[u8]) -> Result<(), HttpError> {
+        let Some(body) = &mut self.body else {
+            return Ok(());
+        };
+        let room = MAX_KEPT_BODY.saturating_sub(body.len());
+        let bytes = &bytes[..bytes.len().min(room)];
+        let needed = body.len() + bytes.len();
+        if needed > body.capacity() {
+            let capacity = needed.max(body.capacity() * 2).min(MAX_KEPT_BODY);
+            self.lease
+                .hold(self.headers + capacity)
+                .map_err(HttpError::Memory)?;
+            body.reserve_exact(capacity - body.len());
         }
+        body.extend_from_slice(bytes);
+        Ok(())
     }
 }
 
 impl Reader {
+    /// A reader whose response bytes beyond its buffer come from `pool`.
+    pub(super) fn new(pool: Arc<Pool>) -> Reader {
+        Reader {
+            buf: vec![0; BUFFER],
+            start: 0,
+            end: 0,
+            grown: Lease::new(Arc::clone(&pool)),
+            pool,
+        }
+    }
+
+    /// Gives back what a long head grew the buffer by (between responses:
+    /// any byte left in it is not read again).
+    fn shrink(&mut self) {
+        if self.buf.len() > BUFFER {
+            self.buf.truncate(BUFFER);
+            self.buf.shrink_to_fit();
+            self.start = self.start.min(BUFFER);
+            self.end = self.end.min(BUFFER);
+            let _ = self.grown.hold(0);
+        }
+    }
+
     /// Reads a response to a request (`head_request` when its method was
     /// HEAD).
     pub(super) async fn response<R: AsyncRead + Unpin>(
@@ -84,6 +142,7 @@ impl Reader {
         head_request: bool,
         keep: Keep,
     ) -> Result<Received, HttpError> {
+        self.shrink();
         self.start = 0;
         self.end = 0;
         let mut head = loop {
@@ -95,21 +154,38 @@ impl Reader {
             }
         };
         let set_cookies = std::mem::take(&mut head.set_cookies);
-        let mut body = keep.body.then(Vec::new);
+        let mut kept = None;
+        if keep.body || keep.headers {
+            // The heads read so far: about what their copied headers take.
+            let headers = if keep.headers { self.start } else { 0 };
+            let mut lease = Lease::new(Arc::clone(&self.pool));
+            lease.hold(headers).map_err(HttpError::Memory)?;
+            kept = Some(Kept {
+                body: keep.body.then(Vec::new),
+                headers,
+                lease,
+            });
+        }
         match head.framing {
             Framing::Empty => {}
-            Framing::Length(length) => self.length(io, length, &mut body).await?,
-            Framing::Chunked => self.chunked(io, &mut body).await?,
-            Framing::UntilClose => self.until_close(io, &mut body).await?,
+            Framing::Length(length) => self.length(io, length, &mut kept).await?,
+            Framing::Chunked => self.chunked(io, &mut kept).await?,
+            Framing::UntilClose => self.until_close(io, &mut kept).await?,
         }
         let reusable = head.keep_alive
             && head.framing != Framing::UntilClose
             && head.status != StatusCode::SWITCHING_PROTOCOLS
             && self.start == self.end;
+        self.shrink();
+        let (body, memory) = match kept {
+            Some(kept) => (kept.body.map(Bytes::from), Some(kept.lease)),
+            None => (None, None),
+        };
         let response = Response {
             status: head.status,
             headers: head.headers,
-            body: body.map(Bytes::from),
+            body,
+            memory,
         };
         Ok(Received {
             response,
@@ -133,6 +209,7 @@ impl Reader {
                 self.start = 0;
             } else {
                 let size = (self.buf.len() * 2).min(MAX_HEAD + BUFFER);
+                self.grown.hold(size - BUFFER).map_err(HttpError::Memory)?;
                 self.buf.resize(size, 0);
             }
         }
@@ -186,11 +263,11 @@ impl Reader {
         &mut self,
         io: &mut R,
         length: u64,
-        body: &mut Option<Vec<u8>>,
+        body: &mut Option<Kept>,
     ) -> Result<(), HttpError> {
         let mut left = length;
         loop {
-            let take = self.take(left, body);
+            let take = self.take(left, body)?;
             left -= take;
             if left == 0 {
                 return Ok(());
@@ -202,21 +279,20 @@ impl Reader {
     }
 
     /// Uses up to `most` of the unused bytes as body; how many it used.
-    fn take(&mut self, most: u64, body: &mut Option<Vec<u8>>) -> u64 {
+    fn take(&mut self, most: u64, kept: &mut Option<Kept>) -> Result<u64, HttpError> {
         let available = self.end - self.start;
         let take = usize::try_from(most).map_or(available, |most| most.min(available));
-        if let Some(body) = body {
-            let room = MAX_KEPT_BODY.saturating_sub(body.len());
-            body.extend_from_slice(&self.buf[self.start..self.start + take.min(room)]);
+        if let Some(kept) = kept {
+            kept.extend(&self.buf[self.start..self.start + take])?;
         }
         self.start += take;
-        take as u64
+        Ok(take as u64)
     }
 
     async fn chunked<R: AsyncRead + Unpin>(
         &mut self,
         io: &mut R,
-        body: &mut Option<Vec<u8>>,
+        body: &mut Option<Kept>,
     ) -> Result<(), HttpError> {
         loop {
             let size = loop {
@@ -278,10 +354,10 @@ impl Reader {
     async fn until_close<R: AsyncRead + Unpin>(
         &mut self,
         io: &mut R,
-        body: &mut Option<Vec<u8>>,
+        body: &mut Option<Kept>,
     ) -> Result<(), HttpError> {
         loop {
-            self.take(u64::MAX, body);
+            self.take(u64::MAX, body)?;
             if self.fill(io).await? == 0 {
                 return Ok(());
             }
