@@ -205,31 +205,20 @@ impl Table {
         }
         let now = self.now_ms();
         let entries = self.entries();
-        let mut stalled: Vec<&Entry> = entries
+        let mut stalled: Vec<(&Entry, usize)> = entries
             .values()
             .filter(|e| !e.slot.evicted.load(Ordering::Relaxed) && stalled(&e.slot, now))
+            .map(|e| (e, e.slot.unsent.load(Ordering::Relaxed)))
             .collect();
-        stalled.sort_by_key(|e| std::cmp::Reverse(e.slot.unsent.load(Ordering::Relaxed)));
-        let mut total = self.unsent.load(Ordering::Relaxed);
-        for entry in stalled {
-            if total <= self.max_unsent {
-                break;
-            }
-            let held = entry.slot.unsent.load(Ordering::Relaxed);
-            tracing::warn!(
-                held,
-                total,
-                budget = self.max_unsent,
-                "unsent replies over the server's budget: closing a connection whose peer is not reading"
-            );
-            entry.slot.evicted.store(true, Ordering::Relaxed);
-            entry.close.cancel();
-            total = total.saturating_sub(held);
-        }
+        stalled.sort_by_key(|(_, held)| std::cmp::Reverse(*held));
+        close_until_fits(
+            &self.unsent,
+            self.max_unsent,
+            stalled,
+            "unsent replies over the server's budget: closing a connection whose peer is not reading",
+        );
     }
-}
 
-impl Table {
     /// If partial requests are over the budget, closes the connections never
     /// admitted that hold the oldest ones until the rest fits.
     fn relieve_partial(&self) {
@@ -237,31 +226,39 @@ impl Table {
             return;
         }
         let entries = self.entries();
-        let mut strangers: Vec<&Entry> = entries
+        let mut strangers: Vec<(&Entry, usize)> = entries
             .values()
-            .filter(|e| {
-                !e.slot.evicted.load(Ordering::Relaxed)
-                    && !e.slot.admission.is_admitted()
-                    && e.slot.partial.load(Ordering::Relaxed) > 0
-            })
+            .filter(|e| !e.slot.evicted.load(Ordering::Relaxed) && !e.slot.admission.is_admitted())
+            .map(|e| (e, e.slot.partial.load(Ordering::Relaxed)))
+            .filter(|(_, held)| *held > 0)
             .collect();
-        strangers.sort_by_key(|e| e.slot.partial_since_ms.load(Ordering::Relaxed));
-        let mut total = self.partial.load(Ordering::Relaxed);
-        for entry in strangers {
-            if total <= self.max_partial {
-                break;
-            }
-            let held = entry.slot.partial.load(Ordering::Relaxed);
-            tracing::warn!(
-                held,
-                total,
-                budget = self.max_partial,
-                "partial requests over the server's budget: closing a stranger's connection holding the oldest"
-            );
-            entry.slot.evicted.store(true, Ordering::Relaxed);
-            entry.close.cancel();
-            total = total.saturating_sub(held);
+        strangers.sort_by_key(|(e, _)| e.slot.partial_since_ms.load(Ordering::Relaxed));
+        close_until_fits(
+            &self.partial,
+            self.max_partial,
+            strangers,
+            "partial requests over the server's budget: closing a stranger's connection holding the oldest",
+        );
+    }
+}
+
+/// Closes `candidates` (each with the bytes it holds), in order, until what
+/// is left of `total` fits `budget`; logs each with `why`.
+fn close_until_fits(
+    total: &AtomicUsize,
+    budget: usize,
+    candidates: Vec<(&Entry, usize)>,
+    why: &str,
+) {
+    let mut total = total.load(Ordering::Relaxed);
+    for (entry, held) in candidates {
+        if total <= budget {
+            break;
         }
+        tracing::warn!(held, total, budget, "{why}");
+        entry.slot.evicted.store(true, Ordering::Relaxed);
+        entry.close.cancel();
+        total = total.saturating_sub(held);
     }
 }
 
