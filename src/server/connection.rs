@@ -11,7 +11,6 @@ use futures_util::SinkExt;
 use ld_tower_layers::BoxError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_tower::pipeline;
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
@@ -48,8 +47,6 @@ pub(super) struct Connection<S> {
     pub(super) member: Member,
     /// What the server remembers of client addresses.
     pub(super) peers: std::sync::Arc<Peers>,
-    /// Held for the connection's life: the connection cap.
-    pub(super) _permit: OwnedSemaphorePermit,
 }
 
 impl<S> Connection<S>

@@ -26,8 +26,9 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// On shutdown, how long commands in flight may still run.
     pub grace_period: Duration,
-    /// Reply bytes written and not yet taken by their peers, across all
-    /// connections; past it, connections whose peers stopped reading are
+    /// Bytes held for replies not yet taken by their peers, across all
+    /// connections (a request being answered counts as its size until its
+    /// reply is made); past it, connections whose peers stopped reading are
     /// closed, those holding the most first.
     pub max_unsent_bytes: usize,
     /// Bytes of requests received and not yet complete, across all

@@ -81,10 +81,6 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 /// After the grace period, how long cancelled connections get to close.
 const HARD_STOP_WAIT: Duration = Duration::from_secs(2);
 
-/// At the connection cap, how long a newcomer waits for the connection
-/// closed to make room for it.
-const ROOM_WAIT: Duration = Duration::from_millis(250);
-
 /// A control-socket server over a bound listener.
 #[derive(Debug)]
 pub struct Server<A> {
@@ -160,6 +156,7 @@ impl<A: Acceptor> Server<A> {
                 () = &mut shutdown => break,
                 _ = relief.tick() => {
                     table.relieve();
+                    table.relieve_partial();
                     continue;
                 }
                 accepted = listener.accept() => match accepted {
@@ -180,17 +177,15 @@ impl<A: Acceptor> Server<A> {
                 Ok(permit) => permit,
                 // Full: close a connection doing nothing useful, if there is
                 // one, and take its place.
-                Err(_) if table.evict_one() => {
-                    match tokio::time::timeout(ROOM_WAIT, permits.clone().acquire_owned()).await {
-                        Ok(Ok(permit)) => permit,
-                        _ => {
-                            tracing::warn!(%peer, max = limits.max_connections, "connection limit reached; refusing");
-                            continue;
-                        }
+                Err(_) if table.evict_one() => match permits.clone().try_acquire_owned() {
+                    Ok(permit) => permit,
+                    Err(_) => {
+                        tracing::warn!(%peer, max = limits.max_connections, "connection limit reached; refusing");
+                        continue;
                     }
-                }
+                },
                 Err(_) => {
-                    tracing::warn!(%peer, max = limits.max_connections, "connection limit reached and every connection is running a command; refusing");
+                    tracing::warn!(%peer, max = limits.max_connections, "connection limit reached and no connection can make room (all running commands, or many still closing); refusing");
                     drop(tcp);
                     continue;
                 }
@@ -202,9 +197,8 @@ impl<A: Acceptor> Server<A> {
                 service: layer.layer(service.clone()),
                 shutdown: stopping.clone(),
                 hard_stop: hard_stop.clone(),
-                member: table.join(),
+                member: table.join(Some(permit)),
                 peers: Arc::clone(&peers),
-                _permit: permit,
             };
             let acceptor = acceptor.clone();
             tracker.spawn(async move { connection.run(&*acceptor, tcp).await });

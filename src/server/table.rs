@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -32,7 +33,7 @@ use crate::protocol::Admission;
 /// A peer that has not taken any of its reply for this long, while some is
 /// waiting, counts as no longer reading (for choosing whom to close; the
 /// connection itself is closed after the read timeout without progress).
-pub(super) const STALLED_AFTER: Duration = Duration::from_millis(500);
+pub(super) const STALLED_AFTER: Duration = Duration::from_millis(200);
 
 /// What a connection shares with the table.
 #[derive(Debug)]
@@ -41,7 +42,9 @@ pub(super) struct Slot {
     pub(super) admission: Admission,
     /// Requests read and not yet answered.
     pub(super) in_flight: AtomicUsize,
-    /// Reply bytes written to its buffer and not yet taken by the peer.
+    /// Bytes held for it until its peer takes them: its requests being
+    /// answered (until their replies are made), its replies made and not
+    /// yet written, written to its buffer and not yet taken.
     pub(super) unsent: AtomicUsize,
     /// When the peer last took reply bytes, or the connection last became
     /// idle (milliseconds since the table's epoch).
@@ -52,11 +55,17 @@ pub(super) struct Slot {
     pub(super) partial: AtomicUsize,
     /// When the partial request began (ms since the table's epoch).
     pub(super) partial_since_ms: AtomicU64,
+    /// When the connection was accepted (ms since the table's epoch).
+    pub(super) joined_ms: u64,
 }
 
 struct Entry {
     slot: Arc<Slot>,
     close: CancellationToken,
+    /// The connection's place under the connection cap: given back the
+    /// moment the table closes it (its task may take a moment to notice),
+    /// or when the connection ends.
+    _place: Option<OwnedSemaphorePermit>,
 }
 
 /// The open connections of a server.
@@ -72,7 +81,19 @@ pub(super) struct Table {
     partial: AtomicUsize,
     /// The budget of `partial`.
     max_partial: usize,
+    /// Connections closed by the table whose tasks have not ended yet.
+    closing: AtomicUsize,
 }
+
+/// A connection this young is not closed to make room for another: its
+/// first request may not have been read yet (under load, a new connection's
+/// task can wait its turn a while), and closing the newest strangers first
+/// would let a flood of them turn every client away.
+pub(super) const YOUNG: Duration = Duration::from_millis(500);
+
+/// Connections closed by the table and not yet ended, at most: past it, no
+/// more are closed to make room (their descriptors are still open).
+const MAX_CLOSING: usize = 256;
 
 /// A connection's place in the table; dropping it removes the connection
 /// and returns its unsent bytes to the budget.
@@ -104,6 +125,7 @@ impl Table {
             max_unsent,
             partial: AtomicUsize::new(0),
             max_partial,
+            closing: AtomicUsize::new(0),
         })
     }
 
@@ -116,8 +138,9 @@ impl Table {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Enters a new connection.
-    pub(super) fn join(self: &Arc<Self>) -> Member {
+    /// Enters a new connection, holding `place` (its permit under the
+    /// connection cap) until it ends or the table closes it.
+    pub(super) fn join(self: &Arc<Self>, place: Option<OwnedSemaphorePermit>) -> Member {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot {
             admission: Admission::default(),
@@ -127,6 +150,7 @@ impl Table {
             evicted: AtomicBool::new(false),
             partial: AtomicUsize::new(0),
             partial_since_ms: AtomicU64::new(0),
+            joined_ms: self.now_ms(),
         });
         let close = CancellationToken::new();
         self.entries().insert(
@@ -134,6 +158,7 @@ impl Table {
             Entry {
                 slot: Arc::clone(&slot),
                 close: close.clone(),
+                _place: place,
             },
         );
         Member {
@@ -157,41 +182,58 @@ impl Table {
     /// admitted, else one whose peer stopped reading, else the longest idle.
     /// False if every connection is busy running a command.
     pub(super) fn evict_one(&self) -> bool {
+        if self.closing.load(Ordering::Relaxed) >= MAX_CLOSING {
+            return false;
+        }
         let now = self.now_ms();
-        let entries = self.entries();
+        let mut entries = self.entries();
         let idle = |slot: &Slot| {
             slot.in_flight.load(Ordering::Relaxed) == 0 && slot.unsent.load(Ordering::Relaxed) == 0
         };
-        let live = entries
-            .values()
-            .filter(|e| !e.slot.evicted.load(Ordering::Relaxed));
-        let stranger = live.clone().find(|e| {
-            !e.slot.admission.is_admitted() && e.slot.in_flight.load(Ordering::Relaxed) == 0
+        let live = || {
+            entries
+                .iter()
+                .filter(|(_, e)| !e.slot.evicted.load(Ordering::Relaxed))
+        };
+        let young = u64::try_from(YOUNG.as_millis()).unwrap_or(u64::MAX);
+        let stranger = live().find(|(_, e)| {
+            !e.slot.admission.is_admitted()
+                && e.slot.in_flight.load(Ordering::Relaxed) == 0
+                && now.saturating_sub(e.slot.joined_ms) >= young
         });
         let victim = stranger
-            .or_else(|| live.clone().find(|e| stalled(&e.slot, now)))
+            .map(|(id, _)| (*id, "never admitted"))
             .or_else(|| {
-                live.filter(|e| idle(&e.slot))
-                    .min_by_key(|e| e.slot.last_progress_ms.load(Ordering::Relaxed))
+                live()
+                    .find(|(_, e)| stalled(&e.slot, now))
+                    .map(|(id, _)| (*id, "its peer is not reading"))
+            })
+            .or_else(|| {
+                live()
+                    .filter(|(_, e)| idle(&e.slot))
+                    .min_by_key(|(_, e)| e.slot.last_progress_ms.load(Ordering::Relaxed))
+                    .map(|(id, _)| (*id, "idle"))
             });
         match victim {
-            Some(entry) => {
-                let why = if !entry.slot.admission.is_admitted() {
-                    "never admitted"
-                } else if stalled(&entry.slot, now) {
-                    "its peer is not reading"
-                } else {
-                    "idle"
-                };
+            Some((id, why)) => {
                 tracing::debug!(
                     why,
                     "connection limit reached: closing a connection to make room"
                 );
-                entry.slot.evicted.store(true, Ordering::Relaxed);
-                entry.close.cancel();
+                self.close(&mut entries, id);
                 true
             }
             None => false,
+        }
+    }
+
+    /// Closes connection `id`: its task is told, and its place under the
+    /// connection cap is free at once.
+    fn close(&self, entries: &mut BTreeMap<u64, Entry>, id: u64) {
+        if let Some(entry) = entries.remove(&id) {
+            entry.slot.evicted.store(true, Ordering::Relaxed);
+            entry.close.cancel();
+            self.closing.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -204,14 +246,15 @@ impl Table {
             return;
         }
         let now = self.now_ms();
-        let entries = self.entries();
-        let mut stalled: Vec<(&Entry, usize)> = entries
-            .values()
-            .filter(|e| !e.slot.evicted.load(Ordering::Relaxed) && stalled(&e.slot, now))
-            .map(|e| (e, e.slot.unsent.load(Ordering::Relaxed)))
+        let mut entries = self.entries();
+        let mut stalled: Vec<(u64, usize)> = entries
+            .iter()
+            .filter(|(_, e)| stalled(&e.slot, now))
+            .map(|(id, e)| (*id, e.slot.unsent.load(Ordering::Relaxed)))
             .collect();
         stalled.sort_by_key(|(_, held)| std::cmp::Reverse(*held));
-        close_until_fits(
+        self.close_until_fits(
+            &mut entries,
             &self.unsent,
             self.max_unsent,
             stalled,
@@ -219,46 +262,67 @@ impl Table {
         );
     }
 
-    /// If partial requests are over the budget, closes the connections never
-    /// admitted that hold the oldest ones until the rest fits.
-    fn relieve_partial(&self) {
+    /// If the requests held (partial, or read ahead) are over the budget,
+    /// closes the connections never admitted that hold the oldest partial
+    /// ones, then those whose peers stopped reading, the biggest first,
+    /// until the rest fits. Called when bytes arrive, and regularly.
+    pub(super) fn relieve_partial(&self) {
         if self.partial.load(Ordering::Relaxed) <= self.max_partial {
             return;
         }
-        let entries = self.entries();
-        let mut strangers: Vec<(&Entry, usize)> = entries
-            .values()
-            .filter(|e| !e.slot.evicted.load(Ordering::Relaxed) && !e.slot.admission.is_admitted())
-            .map(|e| (e, e.slot.partial.load(Ordering::Relaxed)))
-            .filter(|(_, held)| *held > 0)
+        let now = self.now_ms();
+        let mut entries = self.entries();
+        let holding = |e: &Entry| e.slot.partial.load(Ordering::Relaxed);
+        let mut strangers: Vec<(u64, u64, usize)> = entries
+            .iter()
+            .filter(|(_, e)| !e.slot.admission.is_admitted() && holding(e) > 0)
+            .map(|(id, e)| {
+                let since = e.slot.partial_since_ms.load(Ordering::Relaxed);
+                (since, *id, holding(e))
+            })
             .collect();
-        strangers.sort_by_key(|(e, _)| e.slot.partial_since_ms.load(Ordering::Relaxed));
-        close_until_fits(
+        strangers.sort_unstable();
+        self.close_until_fits(
+            &mut entries,
             &self.partial,
             self.max_partial,
-            strangers,
-            "partial requests over the server's budget: closing a stranger's connection holding the oldest",
+            strangers.into_iter().map(|(_, id, held)| (id, held)).collect(),
+            "requests held over the server's budget: closing a stranger's connection holding the oldest partial one",
+        );
+        let mut stalled: Vec<(u64, usize)> = entries
+            .iter()
+            .filter(|(_, e)| holding(e) > 0 && stalled(&e.slot, now))
+            .map(|(id, e)| (*id, holding(e)))
+            .collect();
+        stalled.sort_by_key(|(_, held)| std::cmp::Reverse(*held));
+        self.close_until_fits(
+            &mut entries,
+            &self.partial,
+            self.max_partial,
+            stalled,
+            "requests held over the server's budget: closing a connection whose peer is not reading",
         );
     }
-}
 
-/// Closes `candidates` (each with the bytes it holds), in order, until what
-/// is left of `total` fits `budget`; logs each with `why`.
-fn close_until_fits(
-    total: &AtomicUsize,
-    budget: usize,
-    candidates: Vec<(&Entry, usize)>,
-    why: &str,
-) {
-    let mut total = total.load(Ordering::Relaxed);
-    for (entry, held) in candidates {
-        if total <= budget {
-            break;
+    /// Closes `candidates` (each with the bytes it holds), in order, until
+    /// what is left of `total` fits `budget`; logs each with `why`.
+    fn close_until_fits(
+        &self,
+        entries: &mut BTreeMap<u64, Entry>,
+        total: &AtomicUsize,
+        budget: usize,
+        candidates: Vec<(u64, usize)>,
+        why: &str,
+    ) {
+        let mut total = total.load(Ordering::Relaxed);
+        for (id, held) in candidates {
+            if total <= budget {
+                break;
+            }
+            tracing::warn!(held, total, budget, "{why}");
+            self.close(entries, id);
+            total = total.saturating_sub(held);
         }
-        tracing::warn!(held, total, budget, "{why}");
-        entry.slot.evicted.store(true, Ordering::Relaxed);
-        entry.close.cancel();
-        total = total.saturating_sub(held);
     }
 }
 
@@ -270,9 +334,9 @@ fn stalled(slot: &Slot, now_ms: u64) -> bool {
 }
 
 impl Ledger {
-    /// Counts `bytes` more of reply held for the connection (made, or
-    /// written to its buffer); past the server's budget, stalled connections
-    /// are closed.
+    /// Counts `bytes` more held for the connection (a request being
+    /// answered, its reply made, or written to the buffer); past the
+    /// server's budget, stalled connections are closed.
     pub(super) fn queued(&self, bytes: usize) {
         if bytes == 0 {
             return;
@@ -365,7 +429,11 @@ impl Drop for Member {
         table.unsent.fetch_sub(unsent, Ordering::Relaxed);
         let partial = self.slot.partial.swap(0, Ordering::Relaxed);
         table.partial.fetch_sub(partial, Ordering::Relaxed);
-        table.entries().remove(&self.id);
+        if self.slot.evicted.load(Ordering::Relaxed) {
+            table.closing.fetch_sub(1, Ordering::Relaxed);
+        } else {
+            table.entries().remove(&self.id);
+        }
     }
 }
 
@@ -376,15 +444,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn strangers_go_first_then_stalled_then_idle_never_busy() {
         let table = Table::new(usize::MAX, usize::MAX);
-        let busy = table.join();
+        let busy = table.join(None);
         busy.slot.admission.admit();
         busy.slot.in_flight.store(1, Ordering::Relaxed);
-        let idle = table.join();
+        let idle = table.join(None);
         idle.slot.admission.admit();
-        let stalled = table.join();
+        let stalled = table.join(None);
         stalled.slot.admission.admit();
         stalled.queued(100);
-        let stranger = table.join();
+        let stranger = table.join(None);
         tokio::time::advance(STALLED_AFTER).await;
 
         assert!(table.evict_one());
@@ -404,9 +472,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn over_the_budget_the_biggest_stalled_connections_close() {
         let table = Table::new(1000, usize::MAX);
-        let reader = table.join();
-        let small = table.join();
-        let big = table.join();
+        let reader = table.join(None);
+        let small = table.join(None);
+        let big = table.join(None);
         small.queued(300);
         big.queued(600);
         tokio::time::advance(STALLED_AFTER).await;
@@ -427,16 +495,16 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn over_the_partial_budget_strangers_with_the_oldest_requests_close() {
         let table = Table::new(usize::MAX, 1000);
-        let client = table.join();
+        let client = table.join(None);
         client.slot.admission.admit();
-        let old = table.join();
-        let older = table.join();
+        let old = table.join(None);
+        let older = table.join(None);
         older.partial(300);
         tokio::time::advance(Duration::from_millis(10)).await;
         old.partial(300);
         client.partial(300);
         tokio::time::advance(Duration::from_millis(10)).await;
-        let young = table.join();
+        let young = table.join(None);
         young.partial(300); // 1200 > 1000
         assert!(
             older.close.is_cancelled(),

@@ -17,6 +17,7 @@
 //!   rejected request closes it, and requests from an address that failed
 //!   to authenticate too often wait for their turn ([`Peers::gate`]).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -45,8 +46,8 @@ use crate::protocol::{Reply, Request};
 pub const MAX_UNSENT: usize = 256 * 1024;
 
 /// A connection's read or write buffer grown past this (by a large request
-/// or reply) is given back once empty: a thousand idle connections do not
-/// each keep the largest reply they ever sent.
+/// or reply) gives back what it does not use: a thousand idle connections
+/// do not each keep the largest reply they ever sent.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// Rejected requests (not a command: bad UTF-8, bad JSON, too large) a
@@ -95,8 +96,10 @@ pin_project! {
         #[pin]
         turn: Sleep,
         max_in_flight: usize,
-        // Requests handed out and not yet answered.
-        in_flight: usize,
+        // The sizes of the requests handed out and not yet answered, in
+        // order: what they hold counts against the server's budget until
+        // their replies take their place.
+        asked: VecDeque<usize>,
         // Rejected requests of a connection never admitted.
         strikes: u8,
         // Legacy mode: one request per connection.
@@ -130,7 +133,7 @@ where
             held: None,
             turn: tokio::time::sleep_until(far),
             max_in_flight: rules.max_in_flight.max(1),
-            in_flight: 0,
+            asked: VecDeque::new(),
             strikes: 0,
             one_shot: rules.one_shot,
             reading: true,
@@ -178,12 +181,18 @@ where
                 return Poll::Pending;
             }
             return Poll::Ready(this.held.take().map(|request| {
-                hand_out(this.in_flight, this.reading, *this.one_shot, this.member);
+                hand_out(
+                    &request,
+                    this.asked,
+                    this.reading,
+                    *this.one_shot,
+                    this.member,
+                );
                 Ok(request)
             }));
         }
         // Backpressure: nothing more is read while answers wait.
-        if *this.in_flight >= *this.max_in_flight || this.framed.write_buffer().len() >= MAX_UNSENT
+        if this.asked.len() >= *this.max_in_flight || this.framed.write_buffer().len() >= MAX_UNSENT
         {
             return Poll::Pending;
         }
@@ -191,7 +200,7 @@ where
         this.member.partial(this.framed.read_buffer().len());
         match polled {
             Poll::Ready(Some(Ok(Decoded::Request(body)))) => {
-                shrink(this.framed.as_mut().get_mut().read_buffer_mut());
+                fit(this.framed.as_mut().get_mut().read_buffer_mut());
                 let admission = this.member.slot.admission.clone();
                 let request = Request::on(*this.peer, body, admission);
                 if !request.admission.is_admitted() {
@@ -217,7 +226,13 @@ where
                         }
                     }
                 }
-                hand_out(this.in_flight, this.reading, *this.one_shot, this.member);
+                hand_out(
+                    &request,
+                    this.asked,
+                    this.reading,
+                    *this.one_shot,
+                    this.member,
+                );
                 Poll::Ready(Some(Ok(request)))
             }
             Poll::Ready(Some(Ok(Decoded::Close(why)))) => {
@@ -236,7 +251,7 @@ where
                 Poll::Ready(None)
             }
             Poll::Pending => {
-                if *this.in_flight == 0 && this.idle.poll(cx).is_ready() {
+                if this.asked.is_empty() && this.idle.poll(cx).is_ready() {
                     tracing::debug!(peer = ?this.peer, "read timeout");
                     *this.reading = false;
                     return Poll::Ready(None);
@@ -248,17 +263,29 @@ where
 }
 
 /// Counts a request handed to the pipeline.
-fn hand_out(in_flight: &mut usize, reading: &mut bool, one_shot: bool, member: &Member) {
-    *in_flight += 1;
-    member.slot.in_flight.store(*in_flight, Ordering::Relaxed);
+fn hand_out(
+    request: &Request,
+    asked: &mut VecDeque<usize>,
+    reading: &mut bool,
+    one_shot: bool,
+    member: &Member,
+) {
+    asked.push_back(request.body.len());
+    member.queued(request.body.len());
+    member.slot.in_flight.store(asked.len(), Ordering::Relaxed);
     member.progressed();
     *reading = !one_shot;
 }
 
-/// Gives back an empty buffer's memory if it grew large.
-fn shrink(buffer: &mut bytes::BytesMut) {
-    if buffer.is_empty() && buffer.capacity() > KEEP_CAPACITY {
-        *buffer = bytes::BytesMut::new();
+/// Gives back most of a buffer's memory once most of it is unused (past
+/// [`KEEP_CAPACITY`]): what a connection holds is then at most about twice
+/// what the server's budgets count, and the bytes moved over a reply's
+/// drain are at most its size again (each move halves what is left).
+fn fit(buffer: &mut bytes::BytesMut) {
+    if buffer.capacity() > KEEP_CAPACITY && buffer.capacity() / 2 > buffer.len() {
+        let mut fitted = bytes::BytesMut::with_capacity(buffer.len());
+        fitted.extend_from_slice(buffer);
+        *buffer = fitted;
     }
 }
 
@@ -284,8 +311,8 @@ where
         if after == 0 || took > 0 {
             *this.stall_armed = false;
         }
-        if after == 0 {
-            shrink(this.framed.as_mut().get_mut().write_buffer_mut());
+        if took > 0 {
+            fit(this.framed.as_mut().get_mut().write_buffer_mut());
         }
         if result.is_ready() || after == 0 {
             return result;
@@ -323,12 +350,13 @@ where
         // The reply was counted when it was made; its bytes now count in the
         // buffer, or not at all if it is dropped.
         this.member.released(reply.len());
-        *this.in_flight = this.in_flight.saturating_sub(1);
+        // The request's bytes no longer count, its reply's do.
+        this.member.released(this.asked.pop_front().unwrap_or(0));
         this.member
             .slot
             .in_flight
-            .store(*this.in_flight, Ordering::Relaxed);
-        if *this.in_flight == 0 {
+            .store(this.asked.len(), Ordering::Relaxed);
+        if this.asked.is_empty() {
             this.idle.reset(Instant::now() + *this.read_timeout);
             this.member.progressed();
         }
