@@ -454,17 +454,31 @@ mod tests {
         stalled.queued(100);
         let stranger = table.join(None);
         tokio::time::advance(STALLED_AFTER).await;
+        let newcomer = table.join(None);
+        // A stranger too young to be closed: the stalled one goes first.
+        assert!(table.evict_one());
+        assert!(stalled.close.is_cancelled());
+        assert!(!stranger.close.is_cancelled());
+        drop(stalled);
+        let stalled = table.join(None);
+        stalled.slot.admission.admit();
+        stalled.queued(100);
+        tokio::time::advance(YOUNG).await;
 
         assert!(table.evict_one());
         assert!(stranger.close.is_cancelled());
+        assert!(table.evict_one());
+        assert!(newcomer.close.is_cancelled(), "strangers, oldest first");
         assert!(table.evict_one());
         assert!(stalled.close.is_cancelled());
         assert!(table.evict_one());
         assert!(idle.close.is_cancelled());
         assert!(!table.evict_one(), "a busy connection is never closed");
         assert!(!busy.close.is_cancelled());
-        drop((idle, stalled, stranger));
-        assert_eq!(table.len(), 1);
+        assert_eq!(table.len(), 1, "closed connections leave the table at once");
+        assert_eq!(table.closing.load(Ordering::Relaxed), 4);
+        drop((idle, stalled, stranger, newcomer));
+        assert_eq!(table.closing.load(Ordering::Relaxed), 0);
         assert_eq!(table.unsent.load(Ordering::Relaxed), 0);
         busy.released(1);
     }
