@@ -98,15 +98,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
     pub max_reply_bytes: usize,
 
-    /// Reply bytes written and not yet read by their clients, across all connections, e.g. 256MiB.
-    /// Past it, connections whose clients stopped reading are closed, the biggest first. (Each
-    /// connection also stops reading requests while 256 KiB of its replies wait.)
+    /// Bytes held for replies not yet read by their clients, across all connections, e.g. 256MiB
+    /// (a request being answered counts as its size until its reply is made). Past it,
+    /// connections whose clients stopped reading are closed, the biggest first. (Each connection
+    /// also stops reading requests while 256 KiB of its replies wait.)
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
     pub max_unsent_bytes: usize,
 
-    /// Bytes of requests received and not yet complete, across all connections, e.g. 64MiB. Past
+    /// Bytes of requests received and not yet handed on, across all connections, e.g. 64MiB. Past
     /// it, the connections never admitted (no request of theirs has passed auth) holding the
-    /// oldest partial requests are closed: a client sends its request at once.
+    /// oldest partial requests are closed (a client sends its request at once), then those whose
+    /// clients stopped reading.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub max_partial_bytes: usize,
 

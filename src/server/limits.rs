@@ -31,9 +31,10 @@ pub struct Limits {
     /// reply is made); past it, connections whose peers stopped reading are
     /// closed, those holding the most first.
     pub max_unsent_bytes: usize,
-    /// Bytes of requests received and not yet complete, across all
+    /// Bytes of requests received and not yet handed on, across all
     /// connections; past it, the connections never admitted holding the
-    /// oldest partial requests are closed.
+    /// oldest partial requests are closed, then those whose peers stopped
+    /// reading.
     pub max_partial_bytes: usize,
     /// How failed authentications slow their address's next attempts.
     pub auth_backoff: AuthBackoff,
