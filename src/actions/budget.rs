@@ -94,11 +94,16 @@ impl ReplyBudget {
         if fits {
             Ok(())
         } else {
-            shared.spent.store(true, Ordering::Relaxed);
+            self.spend();
             Err(OverBudget {
                 limit: shared.limit,
             })
         }
+    }
+
+    /// Marks the budget spent: nothing more of this command runs.
+    pub fn spend(&self) {
+        self.inner.spent.store(true, Ordering::Relaxed);
     }
 
     /// The size of `value` as compact JSON, counted without building it and

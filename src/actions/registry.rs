@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::budget::{ReplyBudget, DEFAULT_MAX_REPLY_BYTES};
 use super::run::{run_list, ActionResult, RunError};
 use super::{builtin, Args};
+use crate::protocol::one_line;
 use crate::state::State;
 
 /// Why an action failed. Its message becomes the action's `Error:` line,
@@ -72,11 +73,6 @@ impl ActionError {
             }),
         }
     }
-}
-
-/// `text` with line breaks as spaces: one result, one line.
-pub(crate) fn one_line(text: &str) -> String {
-    text.replace(['\n', '\r'], " ")
 }
 
 impl fmt::Display for ActionError {

@@ -171,8 +171,8 @@ fn charge(
     if fits {
         return result;
     }
-    // Marks the budget spent if measuring stopped early.
-    let _ = budget.charge(usize::MAX);
+    // Measuring may have stopped early, before any charge.
+    budget.spend();
     let name: String = name.chars().take(NAME_CHARS).collect();
     Err(ActionError::new(format!(
         "{name}: its result is over what is left of the reply's limit of {} bytes (--max-reply-bytes)",

@@ -269,9 +269,10 @@ impl Engine {
         }
     }
 
-    /// What `plan` may hold: its connections, and the bytes the memory
-    /// budget leaves for its responses; refused when it cannot fit.
-    fn budget(&self, plan: &Plan) -> Result<Budget, EngineError> {
+    /// What `plan`, on `workers` threads, may hold: its connections, and
+    /// the bytes the memory budget leaves for its responses; refused when it
+    /// cannot fit.
+    fn budget(&self, plan: &Plan, workers: usize) -> Result<Budget, EngineError> {
         self.limits
             .descriptors
             .admit(plan.users)
@@ -282,7 +283,7 @@ impl Engine {
                 let cost = Cost::of(
                     plan.users,
                     plan.scenario.name_count(),
-                    workers::count(),
+                    workers,
                     plan.held_names,
                 );
                 let left = cost.admit(max).map_err(EngineError::OverBudget)?;
@@ -311,7 +312,8 @@ impl Engine {
         // starts, those under way may complete within END_GRACE (so with a
         // target that answers, the figures count exactly what it served),
         // then `stop` abandons the rest.
-        let budget = self.budget(&plan)?;
+        let workers = workers::for_users(plan.users);
+        let budget = self.budget(&plan, workers)?;
         let stop = shutdown.child_token();
         let done = stop.child_token();
         let live = {
@@ -326,7 +328,7 @@ impl Engine {
                 stop: stop.clone(),
                 users: AtomicUsize::new(0),
                 started_users: AtomicUsize::new(0),
-                recorders: (0..workers::count())
+                recorders: (0..workers)
                     .map(|_| Arc::new(Mutex::new(Recorder::default())))
                     .collect(),
                 series: Mutex::new(TimeSeries::default()),
@@ -396,9 +398,8 @@ impl Engine {
         let mut next_tick = live.started + Duration::from_secs(1);
         let mut second = 0;
         let mut seed = fastrand::Rng::new();
-        let mut spawned = 0;
         let stopped_early = loop {
-            let spawning = spawned < plan.users;
+            let spawning = live.started_users.load(Ordering::Relaxed) < plan.users;
             tokio::select! {
                 biased;
                 () = stop.cancelled() => break true,
@@ -433,7 +434,6 @@ impl Engine {
                         user.run().await;
                         counter.users.fetch_sub(1, Ordering::Relaxed);
                     }, runtime);
-                    spawned += 1;
                     next_spawn += spawn_every;
                 }
             }

@@ -20,9 +20,16 @@ pub(super) struct Workers {
     next: usize,
 }
 
-/// How many worker threads a test runs on: one per core this process may use.
+/// How many worker threads a test may run on: one per core this process
+/// may use.
 pub(super) fn count() -> usize {
     thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// How many worker threads a test of `users` users runs on: users are
+/// handed to threads in turn, so no more threads than users.
+pub(super) fn for_users(users: usize) -> usize {
+    count().min(users).max(1)
 }
 
 impl Workers {

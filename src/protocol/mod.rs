@@ -9,6 +9,7 @@ mod reply;
 mod request;
 
 pub use command::{Command, Op, ParseError};
+pub(crate) use reply::one_line;
 pub use reply::{failure_line, value_line, Reply};
 pub use request::{Admission, Request};
 

@@ -123,13 +123,8 @@ impl Reply {
     }
 
     /// The bytes of all pieces (without framing).
-    pub fn len(&self) -> usize {
+    pub fn size(&self) -> usize {
         self.pieces.iter().map(Bytes::len).sum()
-    }
-
-    /// Whether there is no byte to write (never: a reply has a line or `END`).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -147,18 +142,22 @@ fn error_line(message: &str) -> Bytes {
     failure_line(message, None)
 }
 
+/// `text` with its line breaks as spaces: one result, one line.
+pub(crate) fn one_line(text: &str) -> Cow<'_, str> {
+    if text.contains(['\n', '\r']) {
+        Cow::Owned(text.replace(['\n', '\r'], " "))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// The line of a failure: `Error: ` + `message` (its line breaks as spaces),
 /// then ` ` + `detail` as compact JSON if there is one; then `\n`.
 pub fn failure_line(message: &str, detail: Option<&Value>) -> Bytes {
     // One line per result: a message never spans lines (JSON never does).
     let mut line = Vec::with_capacity(message.len() + 8);
     line.extend_from_slice(b"Error: ");
-    for part in message.split(['\n', '\r']).enumerate() {
-        if part.0 > 0 {
-            line.push(b' ');
-        }
-        line.extend_from_slice(part.1.as_bytes());
-    }
+    line.extend_from_slice(one_line(message).as_bytes());
     if let Some(detail) = detail {
         line.push(b' ');
         // Writing JSON into a Vec cannot fail.

@@ -111,7 +111,7 @@ where
         // are made (one waiting for the peer to take the one before it too).
         let service = ConcurrencyLimit::new(self.service, self.limits.max_in_flight.max(1))
             .map_response(move |reply: Reply| {
-                ledger.queued(reply.len());
+                ledger.queued(reply.size());
                 reply
             });
         let served = tokio::select! {

@@ -66,7 +66,7 @@ const LOGGED_ERRORS: u64 = 5;
 pub(super) enum Gate {
     /// Now.
     Open,
-    /// At this instant (the address is being slowed).
+    /// At this instant, later than now (the address is being slowed).
     At(Instant),
     /// Never: too many attempts are already waiting; close the connection.
     Closed,
@@ -153,7 +153,11 @@ impl Peers {
                 return Gate::Closed;
             }
             record.next_free = at + wait;
-            Gate::At(at)
+            if at <= now {
+                Gate::Open
+            } else {
+                Gate::At(at)
+            }
         })
     }
 

@@ -1,6 +1,6 @@
 //! [`Table`]: the open connections, and which to close when room is needed.
 //!
-//! Room is needed in two cases:
+//! Room is needed in three cases:
 //! - **the connection cap is reached** and a new client connects: rather than
 //!   turn the newcomer away (which let 1,100 strangers lock every client
 //!   out), the server closes one connection that is doing nothing useful:
@@ -8,14 +8,18 @@
 //!   [`Admission`](crate::protocol::Admission)), then one whose peer stopped
 //!   reading, then the longest idle. A connection whose command is running
 //!   is never chosen;
-//! - **unsent replies pass the server's budget** ([`Limits::max_unsent_bytes`]):
-//!   the connections whose peers stopped reading are closed, those holding
-//!   the most first, until the rest fits;
-//! - **partial requests pass the server's budget**
+//! - **bytes held for replies pass the server's budget**
+//!   ([`Limits::max_unsent_bytes`]): the connections whose peers stopped
+//!   reading are closed, those holding the most first, until the rest fits;
+//! - **requests held pass the server's budget**
 //!   ([`Limits::max_partial_bytes`]): the connections never admitted that
-//!   hold the oldest partial requests are closed until the rest fits (a
-//!   client sends its request at once; one that trickles a megabyte in
-//!   over the read timeout is no client).
+//!   hold the oldest partial requests are closed (a client sends its
+//!   request at once; one that trickles a megabyte in over the read timeout
+//!   is no client), then those whose peers stopped reading, until the rest
+//!   fits.
+//!
+//! A closed connection leaves the table at once, giving back its place
+//! under the cap; its task notices and ends a moment later.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -49,7 +53,8 @@ pub(super) struct Slot {
     /// When the peer last took reply bytes, or the connection last became
     /// idle (milliseconds since the table's epoch).
     pub(super) last_progress_ms: AtomicU64,
-    /// Whether the table closed it.
+    /// Whether the table closed it (it is then out of the table, and counted
+    /// among those closing until it ends).
     pub(super) evicted: AtomicBool,
     /// Bytes of a request received and not yet complete.
     pub(super) partial: AtomicUsize,
@@ -73,11 +78,11 @@ pub(super) struct Table {
     entries: Mutex<BTreeMap<u64, Entry>>,
     next_id: AtomicU64,
     epoch: Instant,
-    /// Unsent reply bytes of all connections.
+    /// Bytes held for replies, of all connections.
     unsent: AtomicUsize,
     /// The budget of `unsent`.
     max_unsent: usize,
-    /// Partial request bytes of all connections.
+    /// Request bytes held, of all connections.
     partial: AtomicUsize,
     /// The budget of `partial`.
     max_partial: usize,
@@ -100,7 +105,6 @@ const MAX_CLOSING: usize = 256;
 pub(super) struct Member {
     id: u64,
     pub(super) ledger: Ledger,
-    pub(super) slot: Arc<Slot>,
     /// Cancelled when the table closes this connection.
     pub(super) close: CancellationToken,
 }
@@ -112,7 +116,8 @@ pub(super) struct Member {
 #[derive(Clone)]
 pub(super) struct Ledger {
     table: Arc<Table>,
-    slot: Arc<Slot>,
+    /// What the connection shares with the table.
+    pub(super) slot: Arc<Slot>,
 }
 
 impl Table {
@@ -165,9 +170,8 @@ impl Table {
             id,
             ledger: Ledger {
                 table: Arc::clone(self),
-                slot: Arc::clone(&slot),
+                slot,
             },
-            slot,
             close,
         }
     }
@@ -190,13 +194,8 @@ impl Table {
         let idle = |slot: &Slot| {
             slot.in_flight.load(Ordering::Relaxed) == 0 && slot.unsent.load(Ordering::Relaxed) == 0
         };
-        let live = || {
-            entries
-                .iter()
-                .filter(|(_, e)| !e.slot.evicted.load(Ordering::Relaxed))
-        };
         let young = u64::try_from(YOUNG.as_millis()).unwrap_or(u64::MAX);
-        let stranger = live().find(|(_, e)| {
+        let stranger = entries.iter().find(|(_, e)| {
             !e.slot.admission.is_admitted()
                 && e.slot.in_flight.load(Ordering::Relaxed) == 0
                 && now.saturating_sub(e.slot.joined_ms) >= young
@@ -204,12 +203,14 @@ impl Table {
         let victim = stranger
             .map(|(id, _)| (*id, "never admitted"))
             .or_else(|| {
-                live()
+                entries
+                    .iter()
                     .find(|(_, e)| stalled(&e.slot, now))
                     .map(|(id, _)| (*id, "its peer is not reading"))
             })
             .or_else(|| {
-                live()
+                entries
+                    .iter()
                     .filter(|(_, e)| idle(&e.slot))
                     .min_by_key(|(_, e)| e.slot.last_progress_ms.load(Ordering::Relaxed))
                     .map(|(id, _)| (*id, "idle"))
@@ -245,14 +246,8 @@ impl Table {
         if self.unsent.load(Ordering::Relaxed) <= self.max_unsent {
             return;
         }
-        let now = self.now_ms();
         let mut entries = self.entries();
-        let mut stalled: Vec<(u64, usize)> = entries
-            .iter()
-            .filter(|(_, e)| stalled(&e.slot, now))
-            .map(|(id, e)| (*id, e.slot.unsent.load(Ordering::Relaxed)))
-            .collect();
-        stalled.sort_by_key(|(_, held)| std::cmp::Reverse(*held));
+        let stalled = self.stalled_biggest_first(&entries, |slot| &slot.unsent);
         self.close_until_fits(
             &mut entries,
             &self.unsent,
@@ -270,7 +265,6 @@ impl Table {
         if self.partial.load(Ordering::Relaxed) <= self.max_partial {
             return;
         }
-        let now = self.now_ms();
         let mut entries = self.entries();
         let holding = |e: &Entry| e.slot.partial.load(Ordering::Relaxed);
         let mut strangers: Vec<(u64, u64, usize)> = entries
@@ -289,12 +283,7 @@ impl Table {
             strangers.into_iter().map(|(_, id, held)| (id, held)).collect(),
             "requests held over the server's budget: closing a stranger's connection holding the oldest partial one",
         );
-        let mut stalled: Vec<(u64, usize)> = entries
-            .iter()
-            .filter(|(_, e)| holding(e) > 0 && stalled(&e.slot, now))
-            .map(|(id, e)| (*id, holding(e)))
-            .collect();
-        stalled.sort_by_key(|(_, held)| std::cmp::Reverse(*held));
+        let stalled = self.stalled_biggest_first(&entries, |slot| &slot.partial);
         self.close_until_fits(
             &mut entries,
             &self.partial,
@@ -302,6 +291,24 @@ impl Table {
             stalled,
             "requests held over the server's budget: closing a connection whose peer is not reading",
         );
+    }
+
+    /// The connections whose peers stopped reading and that hold bytes by
+    /// `held`, with those bytes, the biggest first.
+    fn stalled_biggest_first(
+        &self,
+        entries: &BTreeMap<u64, Entry>,
+        held: impl Fn(&Slot) -> &AtomicUsize,
+    ) -> Vec<(u64, usize)> {
+        let now = self.now_ms();
+        let mut stalled: Vec<(u64, usize)> = entries
+            .iter()
+            .filter(|(_, e)| stalled(&e.slot, now))
+            .map(|(id, e)| (*id, held(&e.slot).load(Ordering::Relaxed)))
+            .filter(|(_, bytes)| *bytes > 0)
+            .collect();
+        stalled.sort_by_key(|(_, bytes)| std::cmp::Reverse(*bytes));
+        stalled
     }
 
     /// Closes `candidates` (each with the bytes it holds), in order, until
@@ -425,11 +432,12 @@ impl std::ops::Deref for Member {
 impl Drop for Member {
     fn drop(&mut self) {
         let table = &self.ledger.table;
-        let unsent = self.slot.unsent.swap(0, Ordering::Relaxed);
+        let slot = &self.ledger.slot;
+        let unsent = slot.unsent.swap(0, Ordering::Relaxed);
         table.unsent.fetch_sub(unsent, Ordering::Relaxed);
-        let partial = self.slot.partial.swap(0, Ordering::Relaxed);
+        let partial = slot.partial.swap(0, Ordering::Relaxed);
         table.partial.fetch_sub(partial, Ordering::Relaxed);
-        if self.slot.evicted.load(Ordering::Relaxed) {
+        if slot.evicted.load(Ordering::Relaxed) {
             table.closing.fetch_sub(1, Ordering::Relaxed);
         } else {
             table.entries().remove(&self.id);

@@ -207,7 +207,6 @@ where
                     if let Some(peer) = this.peer {
                         match this.peers.gate(peer.ip()) {
                             Gate::Open => {}
-                            Gate::At(at) if at <= Instant::now() => {}
                             Gate::At(at) => {
                                 this.turn.as_mut().reset(at);
                                 *this.held = Some(request);
@@ -349,7 +348,7 @@ where
         let this = self.project();
         // The reply was counted when it was made; its bytes now count in the
         // buffer, or not at all if it is dropped.
-        this.member.released(reply.len());
+        this.member.released(reply.size());
         // The request's bytes no longer count, its reply's do.
         this.member.released(this.asked.pop_front().unwrap_or(0));
         this.member
