@@ -694,3 +694,30 @@ async fn cookies_set_by_responses_are_sent_back_where_they_apply() {
     fetch_root(&mut default_client(), &server).await;
     assert_eq!(cookies_of(&server.requests()[0]), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_full_jar_takes_no_new_cookie_but_refreshes_one_it_holds() {
+    // 60 cookies set at once: the jar keeps 50 (MAX_COOKIES).
+    let many: String = (0..60)
+        .map(|i| format!("Set-Cookie: c{i:02}={i}; Path=/\r\n"))
+        .collect();
+    let server = serve(vec![
+        send(&format!(
+            "HTTP/1.1 200 OK\r\nSet-Cookie: sid=old; Path=/\r\n{many}Content-Length: 0\r\n\r\n"
+        )),
+        send(
+            "HTTP/1.1 200 OK\r\nSet-Cookie: sid=new; Path=/\r\n\
+             Set-Cookie: late=1; Path=/\r\nContent-Length: 0\r\n\r\n",
+        ),
+        send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ])
+    .await;
+    let mut client = default_client();
+    for _ in 0..3 {
+        fetch_root(&mut client, &server).await;
+    }
+    let last = cookies_of(&server.requests()[2]);
+    assert_eq!(last.len(), 50, "{last:?}");
+    assert!(last.contains(&"sid=new".to_owned()), "the held cookie was refreshed: {last:?}");
+    assert!(!last.contains(&"late=1".to_owned()), "a new cookie got into a full jar: {last:?}");
+}

@@ -64,15 +64,48 @@ impl Jar {
         // A user lives for the whole test: a target setting ever more (or
         // ever larger) cookies may not grow it without end. Browsers keep
         // about as much (RFC 6265 section 6.1 asks for at least 50 cookies
-        // per domain, 4096 bytes each).
-        let room = MAX_COOKIES.saturating_sub(self.store.iter_any().count());
+        // per domain, 4096 bytes each). Expired cookies make room when it is
+        // short; a cookie the jar holds already (a session refreshed, or
+        // deleted by Max-Age=0) takes no new room and always gets through.
+        if self.store.iter_any().count() >= MAX_COOKIES {
+            self.forget_expired();
+        }
+        let mut room = MAX_COOKIES.saturating_sub(self.store.iter_any().count());
+        let held: Vec<String> = self
+            .store
+            .iter_any()
+            .map(|cookie| cookie.name().to_owned())
+            .collect();
         let cookies = set_cookies
             .into_iter()
             .filter(|text| text.len() <= MAX_COOKIE_BYTES)
             .filter_map(|text| RawCookie::parse(text).ok())
-            .take(room);
+            .filter(|cookie| {
+                if held.iter().any(|name| name == cookie.name()) {
+                    return true;
+                }
+                let fits = room > 0;
+                room = room.saturating_sub(1);
+                fits
+            });
         self.store.store_response_cookies(cookies, &url);
         self.used = true;
+    }
+
+    /// Removes the cookies whose time is over.
+    fn forget_expired(&mut self) {
+        let expired: Vec<(String, String, String)> = self
+            .store
+            .iter_any()
+            .filter(|cookie| cookie.is_expired())
+            .map(|cookie| {
+                let domain = String::from(&cookie.domain);
+                (domain, String::from(&cookie.path), cookie.name().to_owned())
+            })
+            .collect();
+        for (domain, path, name) in expired {
+            self.store.remove(&domain, &path, &name);
+        }
     }
 }
 
