@@ -21,6 +21,7 @@
 //!   pacing); [`resolver`]: the `${...}` placeholders of tasks;
 //! - [`figures`] and [`state`]: what the actions act on; [`thresholds`]:
 //!   pass/fail limits on them; [`paths`]: where actions may touch files;
+//! - [`json_size`]: a JSON value's size, counted up to a limit;
 //! - [`client`]: a client for both framings, plain or TLS;
 //! - [`cli`]: the `ld-tower` command line.
 
@@ -36,6 +37,7 @@ pub mod demo;
 pub mod engine;
 pub mod figures;
 pub mod history;
+pub mod json_size;
 pub mod paths;
 pub mod protocol;
 pub mod reports;

@@ -589,6 +589,28 @@ async fn parsing_a_body_takes_its_memory_from_the_tests_pool() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extracted_value_over_64_kib_fails_its_request() {
+    let target = Target::start().await;
+    let control = Control::default();
+    let echo = |name: &str, pad: usize| {
+        json!({"name": name, "method": "post", "url": "/echo", "json": {"pad": "x".repeat(pad)},
+               "extract": [{"var": "echoed", "from": "json_path", "path": "body"}]})
+    };
+    let result = start_test(
+        &control,
+        one_user(&target, json!([echo("small", 1_000), echo("large", 70_000)])),
+    )
+    .await;
+    assert_eq!(count(&result, "small"), (3, 3, 0), "{result}");
+    assert_eq!(count(&result, "large"), (3, 0, 3), "{result}");
+    let messages = failure_messages(&control, "large");
+    assert_eq!(
+        messages.keys().collect::<Vec<_>>(),
+        ["extract echoed: the value is over 64 KiB"]
+    );
+}
+
 // ---------------------------------------------------------------- a served test
 
 /// Polls `LD_test_status` on `io` until `ready` holds for it.

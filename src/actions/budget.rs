@@ -1,18 +1,16 @@
 //! [`ReplyBudget`]: how many bytes one command's reply may still hold.
 //!
 //! A command's reply is bounded while it is built, not after: every action
-//! result, at any nesting depth, is measured (serialized into a counter that
-//! stops at what is left) and charged as soon as the action returns. A result
+//! result, at any nesting depth, is measured ([`json_size`](crate::json_size::json_size):
+//! serialized into a counter that stops at what is left) and charged as soon as the action returns. A result
 //! that does not fit is replaced by a short error, and once the budget is
 //! spent no further action of the command runs. So a request of at most
 //! 1 MiB can neither build nor send a reply much larger than the limit,
 //! however it nests.
 
-use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use serde::Serialize;
 
 /// The default limit of one reply, in bytes: 16 MiB (`--max-reply-bytes`).
 pub const DEFAULT_MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
@@ -105,49 +103,11 @@ impl ReplyBudget {
     pub fn spend(&self) {
         self.inner.spent.store(true, Ordering::Relaxed);
     }
-
-    /// The size of `value` as compact JSON, counted without building it and
-    /// stopping as soon as it passes `at_most` (then `None`).
-    pub fn measure(value: &impl Serialize, at_most: usize) -> Option<usize> {
-        let mut counter = Counter { count: 0, at_most };
-        serde_json::to_writer(&mut counter, value).ok()?;
-        Some(counter.count)
-    }
-}
-
-/// An `io::Write` that only counts, failing once past `at_most`.
-struct Counter {
-    count: usize,
-    at_most: usize,
-}
-
-impl io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.count = self.count.saturating_add(buf.len());
-        if self.count > self.at_most {
-            return Err(io::Error::other("over the limit"));
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn measures_without_building_and_stops_early() {
-        let value = json!({"a": [1, 2, 3], "b": "x\"y"});
-        let text = value.to_string();
-        assert_eq!(ReplyBudget::measure(&value, 1000), Some(text.len()));
-        assert_eq!(ReplyBudget::measure(&value, text.len()), Some(text.len()));
-        assert_eq!(ReplyBudget::measure(&value, text.len() - 1), None);
-    }
 
     #[test]
     fn charges_until_spent() {

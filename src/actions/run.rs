@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::budget::ReplyBudget;
+use crate::json_size::json_size;
 use super::{ActionContext, ActionError, Args};
 
 /// The outcome of one action: its name and its result, or its failure
@@ -160,10 +161,10 @@ fn charge(
 ) -> Result<Value, ActionError> {
     let at_most = budget.remaining().saturating_add(nested);
     let size = match &result {
-        Ok(value) => ReplyBudget::measure(value, at_most),
+        Ok(value) => json_size(value, at_most),
         Err(failure) => failure
             .detail()
-            .map_or(Some(0), |detail| ReplyBudget::measure(detail, at_most))
+            .map_or(Some(0), |detail| json_size(detail, at_most))
             .and_then(|detail| detail.checked_add(failure.message().len() + "Error:  ".len())),
     }
     .map(|size| size + 1);

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::http::Response;
 use super::memory::Lease;
 use super::task::{Assertion, Condition, Extractor, Source, Task};
+use crate::json_size::json_size;
 use crate::resolver::{Scope, Session};
 
 /// The response's JSON body, parsed at most once, its memory held in the
@@ -132,7 +133,19 @@ pub(crate) fn extract(
         let value = match &extractor.source {
             Source::JsonPath(path) => match json.get(response) {
                 Err(reason) => return Some(format!("extract {}: {reason}", extractor.var)),
-                Ok(body) => body.and_then(|body| at_path(body, path)).cloned(),
+                Ok(body) => match body.and_then(|body| at_path(body, path)) {
+                    // A user keeps its variables for the whole test: one
+                    // value may not hold it a kept body's worth of memory.
+                    // (Headers are bounded by the head's size already.)
+                    Some(found) if json_size(found, MAX_EXTRACTED).is_none() => {
+                        return Some(format!(
+                            "extract {}: the value is over {} KiB",
+                            extractor.var,
+                            MAX_EXTRACTED / 1024
+                        ));
+                    }
+                    found => found.cloned(),
+                },
             },
             Source::Header(name) => response
                 .headers
@@ -142,15 +155,6 @@ pub(crate) fn extract(
             Source::StatusCode => Some(Value::from(response.status.as_u16())),
         };
         if let Some(value) = value {
-            // A user keeps its variables for the whole test: one value may
-            // not hold it a kept body's worth of memory.
-            if value_size(&value) > MAX_EXTRACTED {
-                return Some(format!(
-                    "extract {}: the value is over {} KiB",
-                    extractor.var,
-                    MAX_EXTRACTED / 1024
-                ));
-            }
             if extractor.session {
                 session.set_session_variable(extractor.var.clone(), value);
             } else {
@@ -163,25 +167,6 @@ pub(crate) fn extract(
 
 /// The largest value an extractor keeps in a user's variables, as JSON text.
 pub(crate) const MAX_EXTRACTED: usize = 64 * 1024;
-
-/// The length of `value` as JSON text, counted without writing it.
-fn value_size(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0 += bytes.len();
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    match serde_json::to_writer(&mut count, value) {
-        Ok(()) => count.0,
-        Err(_) => usize::MAX,
-    }
-}
 
 /// Words that make a resolved text false.
 const FALSE_WORDS: &[&str] = &["", "false", "0", "no", "none", "null"];
