@@ -599,7 +599,10 @@ async fn an_extracted_value_over_64_kib_fails_its_request() {
     };
     let result = start_test(
         &control,
-        one_user(&target, json!([echo("small", 1_000), echo("large", 70_000)])),
+        one_user(
+            &target,
+            json!([echo("small", 1_000), echo("large", 70_000)]),
+        ),
     )
     .await;
     assert_eq!(count(&result, "small"), (3, 3, 0), "{result}");

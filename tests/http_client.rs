@@ -718,6 +718,12 @@ async fn a_full_jar_takes_no_new_cookie_but_refreshes_one_it_holds() {
     }
     let last = cookies_of(&server.requests()[2]);
     assert_eq!(last.len(), 50, "{last:?}");
-    assert!(last.contains(&"sid=new".to_owned()), "the held cookie was refreshed: {last:?}");
-    assert!(!last.contains(&"late=1".to_owned()), "a new cookie got into a full jar: {last:?}");
+    assert!(
+        last.contains(&"sid=new".to_owned()),
+        "the held cookie was refreshed: {last:?}"
+    );
+    assert!(
+        !last.contains(&"late=1".to_owned()),
+        "a new cookie got into a full jar: {last:?}"
+    );
 }

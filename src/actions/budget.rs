@@ -11,7 +11,6 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-
 /// The default limit of one reply, in bytes: 16 MiB (`--max-reply-bytes`).
 pub const DEFAULT_MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
 

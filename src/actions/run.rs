@@ -6,8 +6,8 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::budget::ReplyBudget;
-use crate::json_size::json_size;
 use super::{ActionContext, ActionError, Args};
+use crate::json_size::json_size;
 
 /// The outcome of one action: its name and its result, or its failure
 /// (whose message names the action).

@@ -12,7 +12,7 @@ use rustix::process::{getrlimit, setrlimit, Resource};
 
 /// Descriptors kept for files: the listener, standard streams, reports,
 /// SQLite run history and its journal, CSV and action files being read.
-pub const FILES_RESERVE: usize = 64;
+const FILES_RESERVE: usize = 64;
 
 /// Descriptors kept beside the engine's connections: `control` for the
 /// control socket's connections, [`FILES_RESERVE`] for files, and two per
@@ -92,7 +92,8 @@ impl Descriptors {
     }
 
     /// The most connections at once.
-    pub fn budget(&self) -> usize {
+    #[cfg(test)]
+    fn budget(&self) -> usize {
         self.budget
     }
 

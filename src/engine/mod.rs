@@ -18,7 +18,7 @@ mod workers;
 pub use self::http::{
     Budget, HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD, MAX_KEPT_BODY,
 };
-pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors, FILES_RESERVE};
+pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors};
 pub use memory::{default_max_memory, Cost, Pool};
 pub use network::{ConnectTo, Network, NetworkError};
 pub use pacing::{Arrivals, Wait};

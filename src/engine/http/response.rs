@@ -65,18 +65,10 @@ pub(super) struct Reader {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// The test's bytes for responses (kept bodies, copied headers, long heads).
-    pool: Arc<Pool>,
-    /// The buffer's bytes beyond [`BUFFER`], taken from the pool while a
-    /// long head is read.
+    /// The buffer's bytes beyond [`BUFFER`], taken from the test's pool
+    /// (which kept bodies and copied headers take from too) while a long
+    /// head is read.
     grown: Lease,
-}
-
-impl Default for Reader {
-    /// A reader with no budget.
-    fn default() -> Self {
-        Reader::new(Arc::default())
-    }
 }
 
 /// What is kept of a response, its bytes held in the test's pool until the
@@ -117,8 +109,7 @@ impl Reader {
             buf: vec![0; BUFFER],
             start: 0,
             end: 0,
-            grown: Lease::new(Arc::clone(&pool)),
-            pool,
+            grown: Lease::new(pool),
         }
     }
 
@@ -158,7 +149,7 @@ impl Reader {
         if keep.body || keep.headers {
             // The heads read so far: about what their copied headers take.
             let headers = if keep.headers { self.start } else { 0 };
-            let mut lease = Lease::new(Arc::clone(&self.pool));
+            let mut lease = Lease::new(self.grown.pool());
             lease.hold(headers).map_err(HttpError::Memory)?;
             kept = Some(Kept {
                 body: keep.body.then(Vec::new),
