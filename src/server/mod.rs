@@ -147,6 +147,8 @@ impl<A: Acceptor> Server<A> {
         let table = Table::new(limits.max_unsent_bytes, limits.max_partial_bytes);
         let peers = Arc::new(Peers::new(limits.auth_backoff));
         let mut backoff = Duration::from_millis(5);
+        // Connections refused at the cap so far.
+        let mut refused: u64 = 0;
         let mut relief = tokio::time::interval(table::STALLED_AFTER / 2);
         relief.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -180,12 +182,17 @@ impl<A: Acceptor> Server<A> {
                 Err(_) if table.evict_one() => match permits.clone().try_acquire_owned() {
                     Ok(permit) => permit,
                     Err(_) => {
-                        tracing::warn!(%peer, max = limits.max_connections, "connection limit reached; refusing");
+                        refused += 1;
                         continue;
                     }
                 },
                 Err(_) => {
-                    tracing::warn!(%peer, max = limits.max_connections, "connection limit reached and no connection can make room (all running commands, or many still closing); refusing");
+                    // A flood is refused by the thousand: the first, then
+                    // every power of two, with the count.
+                    refused += 1;
+                    if refused.is_power_of_two() {
+                        tracing::warn!(%peer, max = limits.max_connections, refused, "connection limit reached and no connection can make room (all running commands, or many still closing); refusing");
+                    }
                     drop(tcp);
                     continue;
                 }
