@@ -278,6 +278,13 @@ fn a_file_over_the_budget_is_refused_unread() {
             && reply.contains("--max-source-bytes"),
         "{reply}"
     );
+    // Refused by the file's size, reserved up front: had it been read, the
+    // budget would have been held by its first 2 MiB when it was refused.
+    assert!(
+        reply.contains("over the 2097152-byte budget")
+            && reply.contains("; 0 bytes held now by sources loaded or loading"),
+        "{reply}"
+    );
     // What fits still loads, and stays registered; registering it again
     // lets the old rows go first; a second source would pass the budget
     // until the resolver is cleared.
