@@ -5,11 +5,8 @@
 //! its next read once the server begins shutting down or the command that
 //! asked for it is gone.
 //!
-//! CSV sources load through it ([`CsvSource`](super::CsvSource)). A database
-//! source (`${db.NAME.col}`, not there yet) is meant to load through the
-//! same: its query run in [`Loader::load`], each row's bytes charged with
-//! [`Meter::charge`], the rows kept with the [`Reservation`] the meter
-//! becomes.
+//! CSV sources load through it ([`CsvSource`](super::CsvSource)); future
+//! database sources must load through it too.
 
 use std::cell::{Cell, OnceCell};
 use std::fmt;
