@@ -104,12 +104,6 @@ impl Store {
         Store::open_with(path, Open::Create, Links::Follow)
     }
 
-    /// Opens the history at `path`, which must exist (reading never
-    /// creates a file).
-    pub fn open_existing(path: &Path) -> Result<Store, HistoryError> {
-        Store::open_with(path, Open::Existing, Links::Follow)
-    }
-
     /// Opens the history at `path` as `open` says, its directories already
     /// made (none is created here). With [`Links::Refuse`], SQLite refuses
     /// the path if any of its components is a symbolic link
