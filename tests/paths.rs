@@ -10,8 +10,8 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use common::serve_in;
-use ld_tower::history::{HistoryError, Links, Open, Store};
-use ld_tower::paths::Paths;
+use ld_tower::history::{HistoryError, Open, Store};
+use ld_tower::paths::{Links, Paths};
 
 /// The names in `dir`.
 fn entries(dir: &Path) -> Vec<String> {
@@ -199,7 +199,7 @@ fn sqlite_refuses_a_link_swapped_in_after_the_check() {
     let db = paths.resolve("history/runs.db").unwrap();
     db.create_parent().unwrap();
     let sqlite = db.sqlite().unwrap();
-    assert!(sqlite.no_follow);
+    assert_eq!(sqlite.links, Links::Refuse);
     // Swapped in after the check: the folder is now a link out.
     std::fs::remove_dir(root.path().join("history")).unwrap();
     symlink(outside.path(), root.path().join("history")).unwrap();

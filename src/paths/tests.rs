@@ -222,7 +222,7 @@ fn sqlite_gets_the_real_absolute_path_and_no_follow() {
     let db = dirs.paths().resolve("h/runs.db").expect("ok");
     db.create_parent().expect("folder");
     let sqlite = db.sqlite().expect("path");
-    assert!(sqlite.no_follow);
+    assert_eq!(sqlite.links, Links::Refuse);
     assert!(sqlite.path.is_absolute());
     assert_eq!(
         sqlite.path,
@@ -244,12 +244,12 @@ fn unconfined_paths_follow_links() {
     report.create().expect("written through the link");
     assert!(dirs.outside("r.html").is_file());
     assert!(open.resolve("/tmp/x").is_ok());
-    assert!(
-        !open
-            .resolve("x.db")
+    assert_eq!(
+        open.resolve("x.db")
             .expect("ok")
             .sqlite()
             .expect("path")
-            .no_follow
+            .links,
+        Links::Follow
     );
 }
