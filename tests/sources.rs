@@ -22,8 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::{legacy, serve_in, ServeProcess, DEADLINE};
-use serde_json::Value;
+use common::{legacy, parse, serve_in, ServeProcess, DEADLINE};
 
 /// How long a command may take to be answered while a source loads.
 const PROMPT: Duration = Duration::from_millis(500);
@@ -54,13 +53,6 @@ fn write_csv(path: &Path, bytes: u64) -> (u64, u64) {
 /// `LD_register_csv_source` of `file` as `name`.
 fn register(name: &str, file: &str) -> String {
     format!(r#"[["LD_register_csv_source", {{"name": "{name}", "file_path": "{file}"}}]]"#)
-}
-
-/// The reply's one line, as JSON; fails showing it when it is an error.
-fn json_line(reply: &str) -> Value {
-    let line = reply.lines().next().unwrap_or_default();
-    assert!(!line.starts_with("Error"), "{line}");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
 
 /// Sends `request` from another thread; the reply (and how long it took)
@@ -149,7 +141,11 @@ fn big_csv_while_others_are_served(megabytes: u64, within: Duration) {
     let (replies, probes) = probe_until(&server, vec![load], within);
     let (reply, took) = &replies[0];
     eprintln!("loaded in {took:?}");
-    assert_eq!(json_line(reply)["csv_rows"]["big"], rows, "{reply}");
+    assert_eq!(
+        parse(reply.lines().next().unwrap_or_default())["csv_rows"]["big"],
+        rows,
+        "{reply}"
+    );
     assert!(
         probes >= 3,
         "only {probes} probes while the file loaded in {took:?}: too small to show anything"
@@ -278,13 +274,20 @@ fn a_file_over_the_budget_is_refused_unread() {
             && reply.contains("--max-source-bytes"),
         "{reply}"
     );
+    // Refused by the file's size, reserved up front: had it been read, the
+    // budget would have been held by its first 2 MiB when it was refused.
+    assert!(
+        reply.contains("over the 2097152-byte budget")
+            && reply.contains("; 0 bytes held now by sources loaded or loading"),
+        "{reply}"
+    );
     // What fits still loads, and stays registered; registering it again
     // lets the old rows go first; a second source would pass the budget
     // until the resolver is cleared.
     for _ in 0..3 {
         let reply = server.legacy(&register("small", "small.csv"));
         assert!(
-            json_line(&reply)["csv_rows"]["small"].as_u64() > Some(0),
+            parse(reply.lines().next().unwrap_or_default())["csv_rows"]["small"].as_u64() > Some(0),
             "{reply}"
         );
     }
@@ -301,7 +304,7 @@ fn a_file_over_the_budget_is_refused_unread() {
     let lines: Vec<&str> = reply.lines().collect();
     assert!(lines[0].contains("--max-source-bytes"), "{reply}");
     assert!(
-        json_line(lines[2])["csv_rows"]["other"].as_u64() > Some(0),
+        parse(lines[2])["csv_rows"]["other"].as_u64() > Some(0),
         "{reply}"
     );
     assert!(peak_growth_mib(&server, before) <= 2 + 16);

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
-use crate::history::{self, HistoryError, Links, NewRun, Open, Store, DEFAULT_TOLERANCE_PCT};
+use crate::history::{self, HistoryError, NewRun, Open, Store, DEFAULT_TOLERANCE_PCT};
 use crate::paths::Resolved;
 
 pub(super) fn register(registry: &mut Registry) {
@@ -37,12 +37,7 @@ fn open_store(target: &Resolved, open: Open) -> Result<Store, HistoryError> {
         target.create_parent()?;
     }
     let sqlite = target.sqlite()?;
-    let links = if sqlite.no_follow {
-        Links::Refuse
-    } else {
-        Links::Follow
-    };
-    Store::open_with(&sqlite.path, open, links)
+    Store::open_with(&sqlite.path, open, sqlite.links)
 }
 
 /// Runs `work` on the blocking pool.

@@ -202,7 +202,12 @@ async fn plan(
             max_names + folded
         ));
     }
-    super::resolver::check_env(ctx, &args.tasks)?;
+    // Before anything is registered or sent: a `${env.NAME}` the server
+    // does not let clients read (`--allow-env`), wherever a task renders it.
+    ctx.state()
+        .env()
+        .check(scenario.env_names())
+        .map_err(|e| error(e.to_string()))?;
     super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
     let base = detail
         .get("host")

@@ -62,7 +62,7 @@ async fn write(
     ctx: &ActionContext,
     name: &str,
     extension: &str,
-    contents: &[u8],
+    contents: Vec<u8>,
 ) -> Result<String, ActionError> {
     let path = files::write_report(ctx.state().paths(), name, extension, contents)
         .await
@@ -75,7 +75,7 @@ async fn html_report(ctx: ActionContext, args: Args) -> Result<Value, ActionErro
     let name = name_arg(args, "html_name", DEFAULT_NAME)?;
     let document = html::render(&report(&ctx, &name));
     Ok(json!(
-        write(&ctx, &name, "html", document.as_bytes()).await?
+        write(&ctx, &name, "html", document.into_bytes()).await?
     ))
 }
 
@@ -84,7 +84,7 @@ async fn json_report(ctx: ActionContext, args: Args) -> Result<Value, ActionErro
     let name = name_arg(args, "json_file_name", DEFAULT_NAME)?;
     let mut document = serde_json::to_vec_pretty(&report(&ctx, &name)).map_err(error)?;
     document.push(b'\n');
-    Ok(json!([write(&ctx, &name, "json", &document).await?]))
+    Ok(json!([write(&ctx, &name, "json", document).await?]))
 }
 
 /// Writes `<xml_file_name>.xml`; returns `[path]`.
@@ -92,7 +92,7 @@ async fn xml_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError
     let name = name_arg(args, "xml_file_name", DEFAULT_NAME)?;
     let document = xml::render(&report(&ctx, &name)).map_err(error)?;
     Ok(json!([
-        write(&ctx, &name, "xml", document.as_bytes()).await?
+        write(&ctx, &name, "xml", document.into_bytes()).await?
     ]))
 }
 
@@ -100,14 +100,16 @@ async fn xml_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError
 async fn csv_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let name = name_arg(args, "csv_name", DEFAULT_NAME)?;
     let document = csv::render(&report(&ctx, &name)).map_err(error)?;
-    Ok(json!(write(&ctx, &name, "csv", &document).await?))
+    Ok(json!(write(&ctx, &name, "csv", document).await?))
 }
 
 /// Writes `<report_name>.xml` as JUnit XML; returns its path.
 async fn junit_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let name = name_arg(args, "report_name", "loaddensity-junit")?;
     let document = junit::render(&report(&ctx, &name)).map_err(error)?;
-    Ok(json!(write(&ctx, &name, "xml", document.as_bytes()).await?))
+    Ok(json!(
+        write(&ctx, &name, "xml", document.into_bytes()).await?
+    ))
 }
 
 /// Writes `<report_name>.json` holding `LD_summary`'s result; returns its path.
@@ -116,7 +118,7 @@ async fn summary_report(ctx: ActionContext, args: Args) -> Result<Value, ActionE
     let summary = ctx.state().figures(|figures| figures.summary());
     let mut document = serde_json::to_vec_pretty(&summary).map_err(error)?;
     document.push(b'\n');
-    Ok(json!(write(&ctx, &name, "json", &document).await?))
+    Ok(json!(write(&ctx, &name, "json", document).await?))
 }
 
 /// The HTML report itself.

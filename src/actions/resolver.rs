@@ -117,16 +117,6 @@ async fn load_csv(loader: &Loader, target: Resolved, cycle: bool) -> Result<Csv,
         .await
 }
 
-/// Refuses `tasks` when a `${env.NAME}` in them names a variable this
-/// server does not let clients read (`--allow-env`); `LD_start_test` asks
-/// before it registers or sends anything.
-pub(super) fn check_env(ctx: &ActionContext, tasks: &Value) -> Result<(), ActionError> {
-    ctx.state()
-        .env()
-        .check(tasks)
-        .map_err(|e| ActionError::new(e.to_string()))
-}
-
 async fn register_variable(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let Variable { name, value } = args.parse(&["name", "value"])?;
     let mut map = Map::new();

@@ -286,6 +286,59 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// The names the `${env.NAME}` placeholders of its tasks read, from
+    /// every template a task renders: URL, headers, params, cookies, body,
+    /// auth, assertions, `run_if` and `skip_if` (names, object keys and
+    /// extractors are not rendered). Task by task, with repeats.
+    pub fn env_names(&self) -> impl Iterator<Item = &str> {
+        self.tasks.iter().flat_map(|task| {
+            let mut templates = vec![&task.url];
+            let mut values = Vec::new();
+            templates.extend(task.headers.iter().map(|(_, value)| value));
+            templates.extend(
+                task.params
+                    .iter()
+                    .chain(&task.cookies)
+                    .map(|(_, value)| value),
+            );
+            match &task.body {
+                Body::None => {}
+                Body::Json(value) => values.push(value),
+                Body::Form(pairs) => templates.extend(pairs.iter().map(|(_, value)| value)),
+                Body::Raw(text) => templates.push(text),
+            }
+            match &task.auth {
+                None => {}
+                Some(Auth::Basic { username, password }) => templates.extend([username, password]),
+                Some(Auth::Bearer(token)) => templates.push(token),
+            }
+            for assertion in &task.assertions {
+                match assertion {
+                    Assertion::StatusCode(_) => {}
+                    Assertion::Contains(text)
+                    | Assertion::NotContains(text)
+                    | Assertion::Header { value: text, .. } => templates.push(text),
+                    Assertion::JsonPath { value, .. } => values.push(value),
+                }
+            }
+            for condition in task.run_if.iter().chain(&task.skip_if) {
+                match condition {
+                    Condition::Constant(_) => {}
+                    Condition::Truthy(value) => values.push(value),
+                    Condition::Equals(a, b) | Condition::NotEquals(a, b) | Condition::In(a, b) => {
+                        values.extend([a, b])
+                    }
+                }
+            }
+            templates
+                .into_iter()
+                .flat_map(Template::env_names)
+                .chain(values.into_iter().flat_map(TemplateValue::env_names))
+        })
+    }
+}
+
 /// The request name that names past a test's `max_names` are counted under.
 pub const OTHER_NAMES: &str = "(other names)";
 

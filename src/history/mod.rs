@@ -30,4 +30,4 @@ pub use compare::{
 pub use error::HistoryError;
 pub use record::{NameRecord, NewRun};
 pub use schema::SCHEMA_VERSION;
-pub use store::{Links, ListedRun, Open, Store, StoredRun};
+pub use store::{ListedRun, Open, Store, StoredRun};

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use super::record::{NameRecord, NewRun};
 use super::{codec, schema, summary, HistoryError};
 use crate::figures::{SecondPoint, Summary};
+use crate::paths::Links;
 use crate::thresholds::Verdict;
 
 /// How long a statement waits for another connection's lock.
@@ -25,15 +26,6 @@ pub enum Open {
     Create,
     /// The file must exist.
     Existing,
-}
-
-/// Whether SQLite may follow symbolic links in a database's path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Links {
-    /// Follow them (a path the user owns).
-    Follow,
-    /// Refuse the path if any component is one (`SQLITE_OPEN_NOFOLLOW`).
-    Refuse,
 }
 
 /// An open run history.
@@ -102,12 +94,6 @@ impl Store {
                 .map_err(|e| HistoryError::Directory(parent.to_owned(), e))?;
         }
         Store::open_with(path, Open::Create, Links::Follow)
-    }
-
-    /// Opens the history at `path`, which must exist (reading never
-    /// creates a file).
-    pub fn open_existing(path: &Path) -> Result<Store, HistoryError> {
-        Store::open_with(path, Open::Existing, Links::Follow)
     }
 
     /// Opens the history at `path` as `open` says, its directories already

@@ -17,29 +17,23 @@ use super::PathError;
 /// a link (the last one included, dangling or not). Missing parts are fine:
 /// they will be created, or reading will say they are missing.
 pub(super) fn check(root: &Path, relative: &Path, given: &Path) -> Result<(), PathError> {
-    let Some((folders, name)) = split(relative) else {
+    if split(relative).is_none() {
         return Ok(());
-    };
-    let mut dir = open_root(root)?;
-    let mut so_far = PathBuf::new();
-    for folder in folders.components() {
-        let folder = folder.as_os_str();
-        so_far.push(folder);
-        match dir.open_dir_nofollow(folder) {
-            Ok(next) => dir = next,
-            Err(error) => {
-                return match refused(&dir, folder, &so_far, root, given, error) {
-                    PathError::Io(_, error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-                    other => Err(other),
-                }
-            }
-        }
     }
-    so_far.push(name);
+    let (dir, name) = match parent(root, relative, given, false) {
+        Ok(found) => found,
+        // A folder on the way is missing (the root itself must be there).
+        Err(PathError::Io(path, error))
+            if error.kind() == io::ErrorKind::NotFound && path != root =>
+        {
+            return Ok(())
+        }
+        Err(other) => return Err(other),
+    };
     match dir.symlink_metadata(name) {
         Ok(meta) if meta.is_symlink() => Err(PathError::Link {
             given: given.to_owned(),
-            link: so_far,
+            link: relative.to_owned(),
         }),
         _ => Ok(()),
     }

@@ -176,13 +176,22 @@ struct Beneath {
     relative: PathBuf,
 }
 
+/// Whether SQLite may follow symbolic links in a database's path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Links {
+    /// Follow them (a path the user owns).
+    Follow,
+    /// Refuse the path if any component is one (`SQLITE_OPEN_NOFOLLOW`).
+    Refuse,
+}
+
 /// A path to give SQLite, from [`Resolved::sqlite`].
 #[derive(Clone, Debug)]
 pub struct SqlitePath {
     /// Absolute when confined (from the root's real path).
     pub path: PathBuf,
-    /// Open it with `SQLITE_OPEN_NOFOLLOW` (set when confined).
-    pub no_follow: bool,
+    /// [`Links::Refuse`] when confined: open it with `SQLITE_OPEN_NOFOLLOW`.
+    pub links: Links,
 }
 
 impl Resolved {
@@ -236,7 +245,7 @@ impl Resolved {
         match &self.beneath {
             None => Ok(SqlitePath {
                 path: self.path.clone(),
-                no_follow: false,
+                links: Links::Follow,
             }),
             Some(beneath) => {
                 let root = beneath
@@ -245,7 +254,7 @@ impl Resolved {
                     .map_err(|e| PathError::Io(beneath.root.clone(), e))?;
                 Ok(SqlitePath {
                     path: root.join(&beneath.relative),
-                    no_follow: true,
+                    links: Links::Refuse,
                 })
             }
         }

@@ -102,29 +102,46 @@ fn a_dangling_link_as_the_file_is_refused() {
     dirs.assert_outside_empty();
 }
 
-#[test]
-fn a_link_swapped_in_after_the_check_is_refused_by_the_write() {
-    let dirs = Dirs::new();
+/// Paths checked while no part of them was a link, then swapped for links
+/// to `file` and `folder` (as the links hold them: absolute, or relative to
+/// the root): creating, making folders and reading through them is refused
+/// naming the link, and nothing is written where they point.
+fn swapped_in_links_are_refused(dirs: &Dirs, file: &Path, folder: &Path) {
     let paths = dirs.paths();
+    let at = |target: &Path| dirs.root.path().join(target);
+    let empty = |folder: &Path| {
+        std::fs::read_dir(at(folder))
+            .expect("read the folder")
+            .next()
+            .is_none()
+    };
     // The file itself becomes a dangling link after the check.
     let report = paths.resolve("report.html").expect("nothing there yet");
-    symlink(dirs.outside("evil.html"), dirs.root("report.html")).expect("link");
+    symlink(file, dirs.root("report.html")).expect("link");
     is_link(report.create(), "report.html");
-    // A folder on the way becomes a link to a folder outside.
+    assert!(!at(file).exists(), "written through");
+    // A folder on the way becomes a link to another folder.
     std::fs::create_dir(dirs.root("out")).expect("dir");
     let nested = paths.resolve("out/deeper/r.json").expect("a real folder");
     std::fs::remove_dir(dirs.root("out")).expect("rmdir");
-    symlink(dirs.outside.path(), dirs.root("out")).expect("link");
+    symlink(folder, dirs.root("out")).expect("link");
     is_link(nested.create(), "out");
     is_link(nested.create_parent(), "out");
+    assert!(empty(folder), "written through");
     // Reading through a swapped link is refused the same way.
-    std::fs::write(dirs.outside("secret.csv"), "name\nx\n").expect("write");
+    std::fs::write(at(file), "name\nx\n").expect("write");
     std::fs::write(dirs.root("data.csv"), "name\nalice\n").expect("write");
     let data = paths.resolve("data.csv").expect("a real file");
     std::fs::remove_file(dirs.root("data.csv")).expect("rm");
-    symlink(dirs.outside("secret.csv"), dirs.root("data.csv")).expect("link");
+    symlink(file, dirs.root("data.csv")).expect("link");
     is_link(data.open(), "data.csv");
-    std::fs::remove_file(dirs.outside("secret.csv")).expect("rm");
+    std::fs::remove_file(at(file)).expect("rm");
+}
+
+#[test]
+fn a_link_swapped_in_after_the_check_is_refused_by_the_write() {
+    let dirs = Dirs::new();
+    swapped_in_links_are_refused(&dirs, &dirs.outside("evil.html"), dirs.outside.path());
     dirs.assert_outside_empty();
 }
 
@@ -133,18 +150,8 @@ fn a_link_swapped_in_after_the_check_is_refused_by_the_write() {
 #[test]
 fn a_link_within_the_root_swapped_in_after_the_check_is_refused_too() {
     let dirs = Dirs::new();
-    let paths = dirs.paths();
-    let report = paths.resolve("report.html").expect("nothing there yet");
-    symlink("elsewhere.html", dirs.root("report.html")).expect("link");
-    is_link(report.create(), "report.html");
-    assert!(!dirs.root("elsewhere.html").exists(), "written through");
-    std::fs::create_dir_all(dirs.root("out")).expect("dir");
-    std::fs::create_dir_all(dirs.root("real")).expect("dir");
-    let nested = paths.resolve("out/r.json").expect("a real folder");
-    std::fs::remove_dir(dirs.root("out")).expect("rmdir");
-    symlink("real", dirs.root("out")).expect("link");
-    is_link(nested.create(), "out");
-    assert!(!dirs.root("real/r.json").exists(), "written through");
+    std::fs::create_dir(dirs.root("real")).expect("dir");
+    swapped_in_links_are_refused(&dirs, Path::new("elsewhere.html"), Path::new("real"));
 }
 
 #[test]
@@ -222,7 +229,7 @@ fn sqlite_gets_the_real_absolute_path_and_no_follow() {
     let db = dirs.paths().resolve("h/runs.db").expect("ok");
     db.create_parent().expect("folder");
     let sqlite = db.sqlite().expect("path");
-    assert!(sqlite.no_follow);
+    assert_eq!(sqlite.links, Links::Refuse);
     assert!(sqlite.path.is_absolute());
     assert_eq!(
         sqlite.path,
@@ -244,12 +251,12 @@ fn unconfined_paths_follow_links() {
     report.create().expect("written through the link");
     assert!(dirs.outside("r.html").is_file());
     assert!(open.resolve("/tmp/x").is_ok());
-    assert!(
-        !open
-            .resolve("x.db")
+    assert_eq!(
+        open.resolve("x.db")
             .expect("ok")
             .sqlite()
             .expect("path")
-            .no_follow
+            .links,
+        Links::Follow
     );
 }

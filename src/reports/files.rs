@@ -17,7 +17,7 @@ pub async fn write_report(
     paths: &Paths,
     name: &str,
     extension: &str,
-    contents: &[u8],
+    contents: Vec<u8>,
 ) -> Result<PathBuf, String> {
     if name.is_empty() || name.ends_with('/') || name.ends_with('\\') {
         return Err(format!("{name:?} is not a file name"));
@@ -28,7 +28,6 @@ pub async fn write_report(
     let target = paths
         .resolve(format!("{name}.{extension}"))
         .map_err(|e| e.to_string())?;
-    let contents = contents.to_vec();
     tokio::task::spawn_blocking(move || {
         let mut file = target.create().map_err(|e| e.to_string())?;
         file.write_all(&contents)

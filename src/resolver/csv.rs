@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::loader::{Meter, Reservation, SourceBudget};
+use super::loader::{LoadError, Meter, Reservation, SourceBudget};
 use super::ResolverError;
 
 /// Separates fields in [`Rows::text`]: never part of UTF-8 text.
@@ -91,10 +91,11 @@ impl Rows {
 }
 
 impl CsvSource {
-    /// Reads `path` at once, with no budget and no cancellation (a library
-    /// call; the server loads through a [`Loader`](super::Loader) and
+    /// Reads `path` at once, with no budget and no cancellation (for
+    /// [`Resolver::register_csv_source`](super::Resolver::register_csv_source);
+    /// the server loads through a [`Loader`](super::Loader) and
     /// [`CsvSource::read_from`]).
-    pub fn read(path: &Path, cycle: bool) -> Result<CsvSource, ResolverError> {
+    pub(super) fn read(path: &Path, cycle: bool) -> Result<CsvSource, ResolverError> {
         let file = std::fs::File::open(path).map_err(|error| ResolverError::Open {
             path: path.to_owned(),
             error,
@@ -118,11 +119,12 @@ impl CsvSource {
         cycle: bool,
         meter: Meter,
     ) -> Result<CsvSource, ResolverError> {
+        let stopped = |error: LoadError| ResolverError::Load {
+            path: path.to_owned(),
+            error,
+        };
         let failed = |meter: &Meter, error: csv::Error| match meter.stopped() {
-            Some(stop) => ResolverError::Load {
-                path: path.to_owned(),
-                error: stop.clone(),
-            },
+            Some(stop) => stopped(stop.clone()),
             None => ResolverError::Read {
                 path: path.to_owned(),
                 error,
@@ -135,10 +137,7 @@ impl CsvSource {
             .map(|m| m.len());
         let mut rows = Rows::default();
         if let Some(size) = size {
-            meter.reserve(size).map_err(|error| ResolverError::Load {
-                path: path.to_owned(),
-                error,
-            })?;
+            meter.reserve(size).map_err(stopped)?;
             // Pages are touched only as they are written: the unused rest
             // costs no memory, and the buffer need not move as it grows.
             let _ = rows.text.try_reserve(usize::try_from(size).unwrap_or(0));
@@ -159,12 +158,7 @@ impl CsvSource {
             match reader.read_record(&mut record) {
                 Ok(true) => {
                     rows.push(&record);
-                    meter
-                        .charge(ROW_BYTES)
-                        .map_err(|error| ResolverError::Load {
-                            path: path.to_owned(),
-                            error,
-                        })?;
+                    meter.charge(ROW_BYTES).map_err(stopped)?;
                 }
                 Ok(false) => break,
                 Err(error) => return Err(failed(&meter, error)),

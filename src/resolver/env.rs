@@ -13,10 +13,6 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use serde_json::Value;
-
-use super::Template;
-
 /// Which names `${env.NAME}` may read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EnvPolicy {
@@ -69,44 +65,17 @@ impl EnvPolicy {
         std::env::var(name).ok()
     }
 
-    /// Refuses `value` (a test's tasks, as JSON) if a `${env.NAME}` in it
-    /// names a variable not allowed. Every text a task may render is looked
-    /// at: each string and object key, and the compact JSON of each array
-    /// and object (a non-string header or parameter is rendered from its
-    /// JSON text).
-    pub fn check(&self, value: &Value) -> Result<(), EnvRefused> {
-        if *self == EnvPolicy::All {
-            return Ok(());
+    /// Refuses the first of `names` (the names a test's `${env.NAME}`
+    /// placeholders read, as [`Scenario::env_names`] finds them in every
+    /// template its tasks render) that the policy does not allow.
+    ///
+    /// [`Scenario::env_names`]: crate::engine::Scenario::env_names
+    pub fn check<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Result<(), EnvRefused> {
+        match names.into_iter().find(|name| !self.allows(name)) {
+            Some(name) => Err(EnvRefused {
+                name: name.to_owned(),
+            }),
+            None => Ok(()),
         }
-        let refused = |text: &str| {
-            Template::parse(text)
-                .env_names()
-                .find(|name| !self.allows(name))
-                .map(|name| EnvRefused {
-                    name: name.to_owned(),
-                })
-        };
-        let mut pending = vec![value];
-        while let Some(value) = pending.pop() {
-            let found = match value {
-                Value::String(text) => refused(text),
-                Value::Array(items) => {
-                    pending.extend(items);
-                    refused(&value.to_string())
-                }
-                Value::Object(entries) => {
-                    pending.extend(entries.values());
-                    entries
-                        .keys()
-                        .find_map(|key| refused(key))
-                        .or_else(|| refused(&value.to_string()))
-                }
-                Value::Null | Value::Bool(_) | Value::Number(_) => None,
-            };
-            if let Some(refused) = found {
-                return Err(refused);
-            }
-        }
-        Ok(())
     }
 }

@@ -5,14 +5,10 @@
 //! its next read once the server begins shutting down or the command that
 //! asked for it is gone.
 //!
-//! CSV sources load through it ([`CsvSource`](super::CsvSource)). A database
-//! source (`${db.NAME.col}`, not there yet) is meant to load through the
-//! same: its query run in [`Loader::load`], each row's bytes charged with
-//! [`Meter::charge`], the rows kept with the [`Reservation`] the meter
-//! becomes.
+//! CSV sources load through it ([`CsvSource`](super::CsvSource)); future
+//! database sources must load through it too.
 
 use std::cell::{Cell, OnceCell};
-use std::fmt;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 /// How many sources are read at once at most; others wait their turn
 /// (without holding anything). Reading is CPU-bound: more would only share
 /// the same cores.
-pub const CONCURRENT_LOADS: usize = 2;
+const CONCURRENT_LOADS: usize = 2;
 
 /// Why a load stopped.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -47,13 +43,14 @@ pub enum LoadError {
 
 /// The bytes all data sources may hold at once, loaded or loading: shared
 /// by every [`Loader`] cloned from one and every source they loaded.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SourceBudget {
     /// Shared with the reservations taken from it.
     inner: Arc<Budget>,
 }
 
 /// A budget's count.
+#[derive(Debug)]
 struct Budget {
     /// `None`: no limit (a local run).
     limit: Option<u64>,
@@ -81,18 +78,14 @@ impl SourceBudget {
         }
     }
 
-    /// The limit, if any.
-    pub fn limit(&self) -> Option<u64> {
-        self.inner.limit
-    }
-
     /// The bytes sources hold now, loaded or loading.
-    pub fn held(&self) -> u64 {
+    #[cfg(test)]
+    fn held(&self) -> u64 {
         self.inner.held.load(Ordering::Relaxed)
     }
 
     /// An empty reservation, to grow.
-    pub fn reserve(&self) -> Reservation {
+    fn reserve(&self) -> Reservation {
         Reservation {
             budget: Arc::clone(&self.inner),
             bytes: AtomicU64::new(0),
@@ -100,19 +93,11 @@ impl SourceBudget {
     }
 }
 
-impl fmt::Debug for SourceBudget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SourceBudget")
-            .field("limit", &self.limit())
-            .field("held", &self.held())
-            .finish()
-    }
-}
-
 /// Bytes of a [`SourceBudget`] that one source holds; given back when it is
 /// dropped (a registered source: when the resolver and every running test
 /// let go of it).
-pub struct Reservation {
+#[derive(Debug)]
+pub(super) struct Reservation {
     /// Where the bytes come from.
     budget: Arc<Budget>,
     /// How many this one holds.
@@ -121,7 +106,7 @@ pub struct Reservation {
 
 impl Reservation {
     /// Takes `n` more bytes, or refuses when that would pass the limit.
-    pub fn grow(&self, n: u64) -> Result<(), LoadError> {
+    fn grow(&self, n: u64) -> Result<(), LoadError> {
         let held = &self.budget.held;
         match self.budget.limit {
             None => {
@@ -140,7 +125,7 @@ impl Reservation {
 
     /// Gives back what is over `n` bytes (when what is kept is less than
     /// what was counted while reading).
-    pub fn shrink_to(&self, n: u64) {
+    fn shrink_to(&self, n: u64) {
         let bytes = self.bytes.load(Ordering::Relaxed);
         if n < bytes {
             self.bytes.store(n, Ordering::Relaxed);
@@ -149,7 +134,7 @@ impl Reservation {
     }
 
     /// The bytes it holds.
-    pub fn bytes(&self) -> u64 {
+    pub(super) fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
 }
@@ -162,16 +147,9 @@ impl Drop for Reservation {
     }
 }
 
-impl fmt::Debug for Reservation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reservation")
-            .field("bytes", &self.bytes())
-            .finish()
-    }
-}
-
 /// What a load's blocking work counts with: bytes charged to its
 /// reservation, and the cancellation it checks. Used on one thread.
+#[derive(Debug)]
 pub struct Meter {
     /// What this load holds of the budget: what was reserved up front or
     /// what was counted, whichever is more.
@@ -232,7 +210,7 @@ impl Meter {
     }
 
     /// `inner`, each read checked for cancellation and its bytes charged.
-    pub fn reader<R: Read>(&self, inner: R) -> MeteredRead<'_, R> {
+    pub(super) fn reader<R: Read>(&self, inner: R) -> MeteredRead<'_, R> {
         MeteredRead { meter: self, inner }
     }
 
@@ -242,12 +220,13 @@ impl Meter {
     }
 
     /// The bytes counted so far.
-    pub fn charged(&self) -> u64 {
+    #[cfg(test)]
+    fn charged(&self) -> u64 {
         self.counted.get()
     }
 
     /// Done: the reservation, cut down to the `kept` bytes the source holds.
-    pub fn finish(self, kept: u64) -> Reservation {
+    pub(super) fn finish(self, kept: u64) -> Reservation {
         self.reservation.shrink_to(kept);
         self.reservation
     }
@@ -258,18 +237,9 @@ impl Meter {
     }
 }
 
-impl fmt::Debug for Meter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Meter")
-            .field("charged", &self.charged())
-            .field("stopped", &self.stopped())
-            .finish()
-    }
-}
-
 /// A reader whose every read is checked and charged by a [`Meter`].
 #[derive(Debug)]
-pub struct MeteredRead<'a, R> {
+pub(super) struct MeteredRead<'a, R> {
     /// Checks and counts.
     meter: &'a Meter,
     /// The file (or anything read).
@@ -285,7 +255,7 @@ impl<R: Read> Read for MeteredRead<'_, R> {
     }
 }
 
-/// Runs loads on the blocking pool, [`CONCURRENT_LOADS`] at most at once,
+/// Runs loads on the blocking pool, `CONCURRENT_LOADS` (2) at most at once,
 /// charged to one budget and stopped by one cancellation. Clones share all
 /// three.
 #[derive(Clone, Debug)]
@@ -306,11 +276,6 @@ impl Loader {
             cancel,
             readers: Arc::new(Semaphore::new(CONCURRENT_LOADS)),
         }
-    }
-
-    /// The budget.
-    pub fn budget(&self) -> &SourceBudget {
-        &self.budget
     }
 
     /// Runs `work` on the blocking pool with a fresh [`Meter`] and returns

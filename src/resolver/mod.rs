@@ -78,9 +78,7 @@ use serde_json::Value;
 pub use self::csv::CsvSource;
 pub use env::{EnvPolicy, EnvRefused};
 pub use error::ResolverError;
-pub use loader::{
-    LoadError, Loader, Meter, MeteredRead, Reservation, SourceBudget, CONCURRENT_LOADS,
-};
+pub use loader::{LoadError, Loader, Meter, SourceBudget};
 pub use session::{Scope, Session};
 pub use template::{Template, TemplateValue};
 

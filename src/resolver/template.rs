@@ -307,6 +307,26 @@ impl TemplateValue {
         }
     }
 
+    /// The names its `${env.NAME}` placeholders read: those of every string
+    /// it renders (object keys are not templated), depth first, in order.
+    pub fn env_names(&self) -> impl Iterator<Item = &str> {
+        let mut pending = vec![self];
+        std::iter::from_fn(move || {
+            while let Some(value) = pending.pop() {
+                match value {
+                    TemplateValue::Static(_) => {}
+                    TemplateValue::String(template) => return Some(template),
+                    TemplateValue::Array(items) => pending.extend(items.iter().rev()),
+                    TemplateValue::Object(entries) => {
+                        pending.extend(entries.iter().rev().map(|(_, value)| value))
+                    }
+                }
+            }
+            None
+        })
+        .flat_map(Template::env_names)
+    }
+
     /// The value of a [`TemplateValue::Static`] (as parsing produces for
     /// static subtrees).
     fn into_static(self) -> Option<Value> {

@@ -179,25 +179,65 @@ fn env_variables_not_allowed_are_never_read() {
 }
 
 #[test]
-fn env_check_finds_every_name_a_task_may_render() {
+fn env_check_finds_every_name_a_task_renders() {
     let only = EnvPolicy::only(["OK"]);
-    assert_eq!(only.check(&json!({"url": "/${env.OK}", "n": 5})), Ok(()));
-    for (tasks, name) in [
-        (json!([{"headers": {"X": "${env.SECRET}"}}]), "SECRET"),
-        (json!({"deep": [[{"a": " ${ ENV.Deep }"}]]}), "Deep"),
-        // A key, and text spread over two strings of a non-string value,
-        // which a task renders from its JSON text.
-        (json!({"params": {"${env.KEY}": 1}}), "KEY"),
-        (
-            json!({"headers": {"X": {"a": "${env.A", "b": "Y}"}}}),
-            "A\",\"b\":\"Y",
-        ),
-    ] {
-        let refused = only.check(&tasks).expect_err("refused");
-        assert_eq!(refused.name, name, "{tasks}");
+    let check = |task: &Value| {
+        let mut task = task.clone();
+        if let Value::Object(task) = &mut task {
+            task.entry("method").or_insert(json!("post"));
+            task.entry("url").or_insert(json!("/"));
+        }
+        let scenario = crate::engine::Scenario::parse(&json!([task])).expect("tasks parse");
+        only.check(scenario.env_names())
+    };
+    let refused = |task: &Value| {
+        let refused = check(task).expect_err("refused");
         assert!(refused.to_string().contains("--allow-env"), "{refused}");
+        refused.name
+    };
+    assert_eq!(check(&json!({"url": "/${env.OK}", "weight": 5})), Ok(()));
+    // Every template a task renders.
+    let env = "${env.SECRET}";
+    for task in [
+        json!({"url": format!("/{env}")}),
+        json!({"headers": {"X": env}}),
+        json!({"params": {"p": env}}),
+        json!({"cookies": {"c": env}}),
+        json!({"json": {"b": env}}),
+        json!({"data": {"f": env}}),
+        json!({"data": env}),
+        json!({"auth": {"type": "basic", "username": "u", "password": env}}),
+        json!({"auth": {"type": "bearer", "token": env}}),
+        json!({"assertions": [{"type": "contains", "value": env}]}),
+        json!({"assertions": [{"type": "not_contains", "value": env}]}),
+        json!({"assertions": [{"type": "header", "name": "x", "value": env}]}),
+        json!({"assertions": [{"type": "json_path", "path": "a", "value": [env]}]}),
+        json!({"run_if": env}),
+        json!({"skip_if": {"in": ["a", {"k": env}]}}),
+    ] {
+        assert_eq!(refused(&task), "SECRET", "{task}");
     }
-    assert_eq!(EnvPolicy::All.check(&json!({"a": "${env.SECRET}"})), Ok(()));
+    assert_eq!(
+        refused(&json!({"json": {"deep": [[{"a": " ${ ENV.Deep }"}]]}})),
+        "Deep"
+    );
+    // A non-string header, parameter, cookie or form field is rendered from
+    // its JSON text: its keys, and text spread over two of its strings.
+    assert_eq!(refused(&json!({"params": {"p": {"${env.KEY}": 1}}})), "KEY");
+    assert_eq!(
+        refused(&json!({"headers": {"X": {"a": "${env.A", "b": "Y}"}}})),
+        "A\",\"b\":\"Y"
+    );
+    // What a task never renders: object keys, text spread over two strings
+    // of a JSON body, its name, its extractors.
+    for task in [
+        json!({"params": {"${env.KEY}": 1}}),
+        json!({"json": {"${env.KEY}": 1, "a": "${env.A", "b": "Y}"}}),
+        json!({"name": "${env.NAME}", "extract": [{"var": "${env.VAR}", "path": "a"}]}),
+    ] {
+        assert_eq!(check(&task), Ok(()), "{task}");
+    }
+    assert_eq!(EnvPolicy::All.check(["SECRET"]), Ok(()));
 }
 
 #[test]
