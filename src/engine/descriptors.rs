@@ -15,7 +15,7 @@ use rustix::process::{getrlimit, setrlimit, Resource};
 const FILES_RESERVE: usize = 64;
 
 /// Descriptors kept beside the engine's connections: `control` for the
-/// control socket's connections, [`FILES_RESERVE`] for files, and two per
+/// control socket's connections, 64 for files (`FILES_RESERVE`), and two per
 /// worker runtime a test starts (its epoll and its waker).
 pub fn kept_descriptors(control: usize) -> usize {
     control + FILES_RESERVE + 2 * super::workers::count()

@@ -41,9 +41,10 @@ pub(super) const BASE_BYTES: u64 = 64 * 1024 * 1024;
 /// What a test is estimated to cost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cost {
-    /// Users, each [`USER_BYTES`].
+    /// Users, each `USER_BYTES` (24 KiB).
     pub users: u64,
-    /// Request names times copies of the figures, each [`NAME_BYTES`].
+    /// Request names times copies of the figures, each `NAME_BYTES`
+    /// (192 KiB).
     pub name_copies: u64,
 }
 
