@@ -43,6 +43,7 @@ pub mod protocol;
 pub mod reports;
 pub mod resolver;
 pub mod server;
+pub mod spec;
 pub mod stack;
 pub mod state;
 pub mod thresholds;

@@ -50,6 +50,8 @@ pub struct State {
     /// Loads data sources off the runtime, within their budget, stopped at
     /// shutdown.
     loader: Loader,
+    /// Keys ld-tower does not use are errors, not notes (`run --strict`).
+    strict: bool,
 }
 
 impl Default for State {
@@ -78,7 +80,21 @@ impl State {
             paths,
             last_run: Mutex::default(),
             threshold_failed: AtomicBool::new(false),
+            strict: false,
         }
+    }
+
+    /// Makes every key ld-tower does not use (an unknown keyword, a typo)
+    /// an error that fails its action, instead of a note (`run --strict`;
+    /// a test can ask the same with `"strict": true`).
+    pub fn with_strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Whether unused keys are errors.
+    pub fn strict(&self) -> bool {
+        self.strict
     }
 
     /// Where actions may read and write files.

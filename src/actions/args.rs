@@ -24,7 +24,15 @@ impl Args {
     /// `#[serde(deny_unknown_fields)]` on `T` so an unknown keyword is an
     /// error naming it.
     pub fn parse<T: DeserializeOwned>(self, names: &[&str]) -> Result<T, ActionError> {
-        let map = match self {
+        let map = self.into_map(names)?;
+        serde_json::from_value(Value::Object(map))
+            .map_err(|e| ActionError::new(format!("bad arguments: {e}")))
+    }
+
+    /// The arguments as keywords, positional ones taking the keyword
+    /// `names` in order (as Python binds them).
+    pub fn into_map(self, names: &[&str]) -> Result<Map<String, Value>, ActionError> {
+        Ok(match self {
             Args::None => Map::new(),
             Args::Keywords(map) => map,
             Args::Positional(values) => {
@@ -41,9 +49,7 @@ impl Args {
                     .zip(values)
                     .collect()
             }
-        };
-        serde_json::from_value(Value::Object(map))
-            .map_err(|e| ActionError::new(format!("bad arguments: {e}")))
+        })
     }
 
     /// Fails unless there are no arguments (an empty object or list counts

@@ -6,7 +6,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
-use crate::engine::{Plan, Scenario, Status, Wait, DEFAULT_TIMEOUT, OTHER_NAMES};
+use crate::engine::task::{self, spec::TaskWords, spec::TasksSpec};
+use crate::engine::{compile, Plan, Status, UserKind, Wait, DEFAULT_TIMEOUT, OTHER_NAMES};
+use crate::spec::{closest, parse, strict_check, Note, Segment, SpecError, Vocabulary};
 use crate::state::LastRun;
 use crate::thresholds::Thresholds;
 
@@ -24,46 +26,85 @@ fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// `LD_start_test`'s keyword arguments: LoadDensity's names and defaults.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `LD_start_test`'s keyword arguments: LoadDensity's names and defaults,
+/// every keyword it knows (its distributed ones included), and ld-tower's
+/// own. A key not here is noted (or, strict, refused), never an error by
+/// itself: LoadDensity ignores what it does not know.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct StartTest {
-    #[serde(default)]
     user_detail_dict: Option<Map<String, Value>>,
-    #[serde(default)]
     user_count: Option<u64>,
-    #[serde(default)]
     spawn_rate: Option<f64>,
-    #[serde(default, deserialize_with = "given")]
+    #[serde(deserialize_with = "given")]
     test_time: Option<Option<f64>>,
-    #[serde(default)]
     web_ui_dict: Option<Value>,
-    #[serde(default)]
     runner_mode: Option<String>,
-    #[serde(default)]
     load_shape: Option<Value>,
-    #[serde(default)]
     shape_config: Option<Value>,
-    #[serde(default)]
-    tasks: Value,
-    #[serde(default)]
+    tasks: Option<TasksSpec>,
+    host: Option<String>,
     variables: Option<Map<String, Value>>,
-    #[serde(default)]
     csv_sources: Option<Vec<Value>>,
-    #[serde(default)]
     wait_time: Option<Value>,
-    #[serde(default)]
     arrival_rate: Option<f64>,
-    #[serde(default)]
     request_timeout: Option<f64>,
-    #[serde(default)]
     iterations: Option<u64>,
-    #[serde(default)]
     engine: Option<String>,
-    #[serde(default)]
     thresholds: Option<Value>,
-    #[serde(default)]
     max_names: Option<u64>,
+    strict: Option<bool>,
+    master_bind_host: Option<Value>,
+    master_bind_port: Option<Value>,
+    master_host: Option<Value>,
+    master_port: Option<Value>,
+    expected_workers: Option<Value>,
+    worker_startup_timeout: Option<Value>,
+    worker_heartbeat_interval: Option<Value>,
+    worker_lost_timeout: Option<Value>,
+    worker_startup_policy: Option<Value>,
+    stop_requested: Option<Value>,
+    on_environment: Option<Value>,
+}
+
+impl StartTest {
+    /// LoadDensity's keywords that a local ld-tower test does not use (its
+    /// distributed runner's settings, its Python callbacks), when given.
+    fn not_used(&self) -> Vec<&'static str> {
+        [
+            ("master_bind_host", &self.master_bind_host),
+            ("master_bind_port", &self.master_bind_port),
+            ("master_host", &self.master_host),
+            ("master_port", &self.master_port),
+            ("expected_workers", &self.expected_workers),
+            ("worker_startup_timeout", &self.worker_startup_timeout),
+            ("worker_heartbeat_interval", &self.worker_heartbeat_interval),
+            ("worker_lost_timeout", &self.worker_lost_timeout),
+            ("worker_startup_policy", &self.worker_startup_policy),
+            ("stop_requested", &self.stop_requested),
+            ("on_environment", &self.on_environment),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.as_ref().is_some_and(|v| !v.is_null()))
+        .map(|(key, _)| key)
+        .collect()
+    }
+}
+
+/// The keys known at each place of `LD_start_test`'s arguments.
+struct StartWords;
+
+/// `user_detail_dict`'s keys.
+const USER_DETAIL_KEYS: &[&str] = &["user", "host", "base_url"];
+
+impl Vocabulary for StartWords {
+    fn keys_at(&self, parent: &[Segment]) -> &'static [&'static str] {
+        match parent {
+            [] => serde_aux::serde_introspection::serde_introspect::<StartTest>(),
+            [Segment::Key(key)] if key == "user_detail_dict" => USER_DETAIL_KEYS,
+            _ => TaskWords.keys_at(parent),
+        }
+    }
 }
 
 /// Request names a test keeps apart unless `max_names` says otherwise: each
@@ -89,41 +130,67 @@ fn error(message: impl Into<String>) -> ActionError {
     ActionError::new(message)
 }
 
-/// Checks the arguments and turns them into a plan; `notes` collects what
-/// ld-tower accepts but cannot honour.
+fn spec_error(e: SpecError) -> ActionError {
+    error(e.to_string())
+}
+
+/// What `plan` makes of the arguments.
+struct Planned {
+    plan: Plan,
+    parameters: Value,
+    thresholds: Thresholds,
+}
+
+/// Checks the arguments and turns them into a plan. `ignored` collects the
+/// keys nobody reads (errors when strict); `notes` what ld-tower accepts
+/// but does not honour as written.
 async fn plan(
     ctx: &ActionContext,
     args: StartTest,
+    ignored: &mut Vec<Note>,
     notes: &mut Vec<String>,
-) -> Result<(Plan, Value, Thresholds), ActionError> {
-    let detail = args.user_detail_dict.unwrap_or_else(|| {
+) -> Result<Planned, ActionError> {
+    let detail = args.user_detail_dict.clone().unwrap_or_else(|| {
         json!({"user": "fast_http_user"})
             .as_object()
             .cloned()
             .unwrap_or_default()
     });
-    let user = detail
-        .get("user")
-        .and_then(Value::as_str)
-        .unwrap_or("fast_http_user");
+    let user = match detail.get("user") {
+        None | Some(Value::Null) => "fast_http_user",
+        Some(Value::String(user)) => user.as_str(),
+        Some(_) => return Err(error("user_detail_dict.user: expected a string")),
+    };
     if !HTTP_USERS.contains(&user) {
         return Err(error(format!(
-            "user type {user:?} is not supported by ld-tower: it drives HTTP (fast_http_user, http_user)"
+            "user_detail_dict.user: user type {user:?} is not supported by ld-tower: it drives HTTP (fast_http_user, http_user)"
         )));
     }
-    if let Some(key) = detail
+    let kind = if user == "http_user" {
+        UserKind::Http
+    } else {
+        UserKind::FastHttp
+    };
+    for key in detail
         .keys()
-        .find(|k| !["user", "host", "base_url"].contains(&k.as_str()))
+        .filter(|k| !USER_DETAIL_KEYS.contains(&k.as_str()))
     {
-        return Err(error(format!(
-            "user_detail_dict: key {key:?} is not supported (supported: user, host, base_url)"
-        )));
+        let message = match closest(key, USER_DETAIL_KEYS) {
+            Some(near) => format!("unknown key, ignored (did you mean {near:?}?)"),
+            None => "unknown key, ignored".to_owned(),
+        };
+        ignored.push(Note::new(format!("user_detail_dict.{key}"), message));
     }
-    let runner_mode = args.runner_mode.unwrap_or_else(|| "local".into());
+    let runner_mode = args.runner_mode.clone().unwrap_or_else(|| "local".into());
     if runner_mode != "local" {
         return Err(error(format!(
             "runner_mode {runner_mode:?} is not supported: ld-tower runs tests locally (\"local\")"
         )));
+    }
+    for key in args.not_used() {
+        notes.push(format!(
+            "{key}: a LoadDensity keyword for its distributed runner or its Python API; not used by a local ld-tower test"
+        ));
     }
     if args.load_shape.as_ref().is_some_and(|v| !v.is_null())
         || args.shape_config.as_ref().is_some_and(|v| !v.is_null())
@@ -189,31 +256,27 @@ async fn plan(
         None | Some(Value::Null) => Thresholds::default(),
         Some(value) => Thresholds::parse(value).map_err(error)?,
     };
-    let mut scenario = Scenario::parse(&args.tasks).map_err(|e| error(e.to_string()))?;
+    let tasks = args
+        .tasks
+        .ok_or_else(|| error("tasks: missing (give a list of tasks)"))?;
     let max_names = match args.max_names {
         None => DEFAULT_MAX_NAMES,
         Some(0) => return Err(error("max_names must be at least 1")),
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
     };
-    let folded = scenario.cap_names(max_names);
-    if folded > 0 {
-        notes.push(format!(
-            "max_names: the tasks have {} request names; the {folded} past the first {max_names} are counted together as {OTHER_NAMES:?} (raise max_names to see them apart)",
-            max_names + folded
-        ));
-    }
-    // Before anything is registered or sent: a `${env.NAME}` the server
-    // does not let clients read (`--allow-env`), wherever a task renders it.
-    ctx.state()
-        .env()
-        .check(scenario.env_names())
-        .map_err(|e| error(e.to_string()))?;
+    // Variables and sources first: unnamed tasks are named with the
+    // variables' values.
     super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
-    let base = detail
-        .get("host")
-        .or_else(|| detail.get("base_url"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+    let text = |key: &str| match detail.get(key) {
+        Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
+        _ => None,
+    };
+    let base = args
+        .host
+        .clone()
+        .filter(|h| !h.is_empty())
+        .or_else(|| text("host"))
+        .or_else(|| text("base_url"))
         .or_else(|| {
             ctx.state().resolver(|r| {
                 r.variables()
@@ -222,6 +285,30 @@ async fn plan(
                     .map(str::to_owned)
             })
         });
+    let mut scenario = ctx
+        .state()
+        .resolver(|resolver| {
+            let context = task::Context {
+                user: kind,
+                base: base.as_deref(),
+                fixed: resolver,
+            };
+            compile(tasks, &context, ignored)
+        })
+        .map_err(spec_error)?;
+    let folded = scenario.cap_names(max_names);
+    if folded > 0 {
+        notes.push(format!(
+            "max_names: the tasks have {} request names; the {folded} past the first {max_names} are counted together as {OTHER_NAMES:?} (raise max_names to see them apart)",
+            max_names + folded
+        ));
+    }
+    // Before anything is sent: a `${env.NAME}` the server does not let
+    // clients read (`--allow-env`), wherever a task renders it.
+    ctx.state()
+        .env()
+        .check(scenario.env_names())
+        .map_err(|e| error(e.to_string()))?;
     let parameters = json!({
         "user_detail": Value::Object(detail),
         "user_count": users,
@@ -247,14 +334,41 @@ async fn plan(
         network: ctx.state().network(),
         held_names: ctx.state().figures(|f| f.per_name().len()),
     };
-    Ok((plan, parameters, thresholds))
+    Ok(Planned {
+        plan,
+        parameters,
+        thresholds,
+    })
+}
+
+/// Parses `LD_start_test`'s arguments; the keys nobody reads are noted (on
+/// stderr too), or refused when strict (`"strict": true`, `run --strict`).
+fn parse_start(args: Args) -> Result<(StartTest, Vec<Note>), ActionError> {
+    let map = args.into_map(POSITIONAL)?;
+    let (start, ignored) =
+        parse::<StartTest>(Value::Object(map), &StartWords).map_err(spec_error)?;
+    Ok((start, ignored))
 }
 
 /// Runs a load test to its end; returns its parameters and summary.
 async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    let args: StartTest = args.parse(POSITIONAL)?;
+    let (args, mut ignored) = parse_start(args)?;
+    let strict = args.strict.unwrap_or_else(|| ctx.state().strict());
     let mut notes = Vec::new();
-    let (plan, parameters, thresholds) = plan(&ctx, args, &mut notes).await?;
+    let planned = plan(&ctx, args, &mut ignored, &mut notes).await;
+    for note in &ignored {
+        tracing::warn!(target: "ld_tower::spec", "LD_start_test: {note}");
+    }
+    if strict {
+        strict_check(&ignored).map_err(spec_error)?;
+    }
+    let Planned {
+        plan,
+        parameters,
+        thresholds,
+    } = planned?;
+    let mut notes: Vec<String> = ignored.iter().map(Note::to_string).chain(notes).collect();
+    notes.dedup();
     let resolver = ctx.state().resolver(|r| r.clone());
     let state = ctx.state().clone();
     let keep_state = state.clone();

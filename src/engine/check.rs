@@ -5,9 +5,10 @@ use serde_json::Value;
 
 use super::http::Response;
 use super::memory::Lease;
+use super::retry::Class;
 use super::task::{Assertion, Condition, Extractor, Source, Task};
 use crate::json_size::json_size;
-use crate::resolver::{Scope, Session};
+use crate::resolver::Scope;
 
 /// The response's JSON body, parsed at most once, its memory held in the
 /// test's response pool while it lives.
@@ -38,15 +39,6 @@ impl Json {
             .map(Option::as_ref)
             .map_err(String::as_str)
     }
-}
-
-/// The value at a dotted path (`a.0.b`): object keys and list indexes.
-fn at_path<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |cursor, part| match cursor {
-        Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
-        Value::Object(map) => map.get(part),
-        _ => None,
-    })
 }
 
 /// Why the response fails the task, if it does: a status >= 400 unless a
@@ -86,20 +78,22 @@ pub(crate) fn failure(
                     .contains(&needle)
                     .then(|| format!("body unexpectedly contains {needle:?}"))
             }
-            Assertion::JsonPath {
-                path,
-                written,
-                value,
-            } => {
+            Assertion::JsonPath { query, value } => {
                 let expected = scope.render_value(value);
                 match json.get(response) {
-                    Err(reason) => Some(format!("json_path {written}: {reason}")),
+                    Err(reason) => Some(format!("json_path {query}: {reason}")),
                     Ok(body) => {
-                        let actual = body.and_then(|body| at_path(body, path));
-                        (actual != Some(&expected)).then(|| {
-                            let actual =
-                                actual.map_or_else(|| "nothing".to_owned(), Value::to_string);
-                            format!("json_path {written} expected {expected}, got {actual}")
+                        // Nothing found is `null`, as LoadDensity's `None`.
+                        let actual = body
+                            .and_then(|body| query.find(body))
+                            .unwrap_or(Value::Null);
+                        (actual != expected).then(|| {
+                            let actual = if actual.is_null() {
+                                "nothing".to_owned()
+                            } else {
+                                actual.to_string()
+                            };
+                            format!("json_path {query} expected {expected}, got {actual}")
                         })
                     }
                 }
@@ -122,47 +116,65 @@ pub(crate) fn failure(
     None
 }
 
-/// Runs the task's extractors on a successful response.
-pub(crate) fn extract(
-    extractors: &[Extractor],
-    session: &mut Session,
+/// The values the task's extractors take from a successful response, to
+/// set in the user's variables; an extractor that finds nothing fails the
+/// request (the next request would otherwise carry its placeholder as
+/// written), naming what it looked for.
+pub(crate) fn extract<'t>(
+    extractors: &'t [Extractor],
     response: &Response,
     json: &mut Json,
-) -> Option<String> {
+) -> Result<Vec<(&'t Extractor, Value)>, String> {
+    let mut values = Vec::new();
     for extractor in extractors {
+        let var = &extractor.var;
         let value = match &extractor.source {
-            Source::JsonPath(path) => match json.get(response) {
-                Err(reason) => return Some(format!("extract {}: {reason}", extractor.var)),
-                Ok(body) => match body.and_then(|body| at_path(body, path)) {
+            Source::JsonPath(query) => match json.get(response) {
+                Err(reason) => return Err(format!("extract {var}: {reason}")),
+                Ok(None) => {
+                    return Err(format!(
+                        "extract {var}: json_path {query}: the body is not JSON"
+                    ))
+                }
+                Ok(Some(body)) => match query.find(body) {
+                    None => return Err(format!("extract {var}: json_path {query} found nothing")),
                     // A user keeps its variables for the whole test: one
                     // value may not hold it a kept body's worth of memory.
                     // (Headers are bounded by the head's size already.)
-                    Some(found) if json_size(found, MAX_EXTRACTED).is_none() => {
-                        return Some(format!(
-                            "extract {}: the value is over {} KiB",
-                            extractor.var,
+                    Some(found) if json_size(&found, MAX_EXTRACTED).is_none() => {
+                        return Err(format!(
+                            "extract {var}: the value is over {} KiB",
                             MAX_EXTRACTED / 1024
                         ));
                     }
-                    found => found.cloned(),
+                    Some(found) => found,
                 },
             },
-            Source::Header(name) => response
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| Value::String(v.to_owned())),
-            Source::StatusCode => Some(Value::from(response.status.as_u16())),
-        };
-        if let Some(value) = value {
-            if extractor.session {
-                session.set_session_variable(extractor.var.clone(), value);
-            } else {
-                session.set_variable(extractor.var.clone(), value);
+            Source::Header(name) => {
+                match response.headers.get(name).and_then(|v| v.to_str().ok()) {
+                    Some(v) => Value::String(v.to_owned()),
+                    None => return Err(format!("extract {var}: no {name} header in the response")),
+                }
             }
-        }
+            Source::StatusCode => Value::from(response.status.as_u16()),
+        };
+        values.push((extractor, value));
     }
-    None
+    Ok(values)
+}
+
+/// The retry class of a response that failed the task: an HTTP error
+/// status nobody asserted is permanent, a failed assertion flaky.
+pub(crate) fn class(task: &Task, response: &Response) -> Class {
+    let asserted = task
+        .assertions
+        .iter()
+        .any(|a| matches!(a, Assertion::StatusCode(_)));
+    if response.status.as_u16() >= 400 && !asserted {
+        Class::Permanent
+    } else {
+        Class::Flaky
+    }
 }
 
 /// The largest value an extractor keeps in a user's variables, as JSON text.
@@ -221,14 +233,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn paths_and_truthiness() {
-        let v = json!({"data": {"items": [{"id": 7}]}});
-        let path: Vec<String> = ["data", "items", "0", "id"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(at_path(&v, &path), Some(&json!(7)));
-        assert_eq!(at_path(&v, &["data".into(), "nope".into()]), None);
+    fn truthiness() {
         for t in [json!("yes"), json!(1), json!([0]), json!("x")] {
             assert!(truthy(&t), "{t}");
         }

@@ -11,7 +11,9 @@ mod http;
 mod memory;
 mod network;
 mod pacing;
-mod task;
+mod retry;
+pub mod task;
+mod throttle;
 mod user;
 mod workers;
 
@@ -22,10 +24,12 @@ pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors};
 pub use memory::{default_max_memory, Cost, Pool};
 pub use network::{ConnectTo, Network, NetworkError};
 pub use pacing::{Arrivals, Wait};
+pub use retry::{Attempts, Class, RetryPolicy};
 pub use task::{
-    Assertion, Auth, Body, Condition, Extractor, Mode, Scenario, Source, Task, TaskError,
-    OTHER_NAMES,
+    compile, Assertion, Auth, Body, Condition, Extractor, FilePart, Fixed, JsonQuery, Mode,
+    Scenario, Source, Task, Think, TlsSpec, UserKind, OTHER_NAMES,
 };
+pub use throttle::{Bucket, Throttles};
 pub use user::Recorder;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -13,8 +13,9 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::check::{self, Json};
-use super::http::HttpClient;
+use super::http::{HttpClient, Response};
 use super::pacing::{Arrivals, Wait};
+use super::retry::{Attempts, Class};
 use super::task::{Auth, Body, Mode, Scenario, Task};
 use super::{lock, Plan};
 use crate::figures::{Figures, Outcome, SecondWindow};
@@ -122,72 +123,165 @@ impl User {
         }
     }
 
-    /// Makes one request of `task` (if its conditions let it) and records it.
-    /// Latency runs from `due` when the iteration was scheduled (arrival rate).
+    /// Runs `task` if its conditions let it: takes a token from its
+    /// throttle, makes its request (again while its retry policy allows),
+    /// records every attempt, then pauses its think time (also after a
+    /// failure). Latency runs from `due` when the iteration was scheduled
+    /// (arrival rate).
     async fn execute(&mut self, task: &Task, due: Option<Instant>, guards: &mut Guards) {
         let User {
             plan,
             client,
             session,
             recorder,
+            done,
+            rng,
             ..
         } = self;
         let mut scope = session.scope();
         if !check::runs(task, &mut scope) {
             return;
         }
-        let request = build(task, &plan.base, &mut scope);
-        let started = Instant::now();
-        let began = due.unwrap_or(started);
-        let timeout = task.timeout.unwrap_or(plan.timeout);
-        let deadline = started + timeout;
-        if guards.timer.deadline() > deadline {
-            guards.timer.as_mut().reset(deadline);
+        if let Some(at) = task.throttle.as_ref().and_then(|bucket| bucket.reserve()) {
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {}
+                () = done.cancelled() => return,
+            }
         }
-        let result = match request {
-            Err(message) => Err(message),
-            Ok(request) => {
-                let send = client.send(request, task.keep);
-                tokio::pin!(send);
-                loop {
-                    tokio::select! {
-                        biased;
-                        result = &mut send => break result.map_err(|e| e.to_string()),
-                        // Stopped mid-request: not a result of the target's.
-                        () = &mut guards.stopped => {
-                            lock(recorder).abandoned += 1;
-                            return;
-                        }
-                        () = &mut guards.timer => {
-                            if Instant::now() >= deadline {
-                                break Err(format!("timed out after {}", humantime::format_duration(timeout)));
-                            }
-                            guards.timer.as_mut().reset(deadline);
-                        }
-                    }
+        // Resolved once: every attempt sends the same request (the same
+        // `${uuid()}`, the same CSV row).
+        let mut built = Some(build(task, &plan.base, &mut scope));
+        let mut attempts = Attempts::default();
+        let mut began = due;
+        let extracted = loop {
+            let request = match (&task.retry, built.take()) {
+                (Some(_), Some(request)) => {
+                    let attempt = request.as_ref().map(duplicate).map_err(Clone::clone);
+                    built = Some(request);
+                    attempt
                 }
+                (_, request) => request.unwrap_or_else(|| Err("no request".into())),
+            };
+            let started = Instant::now();
+            let from = began.take().unwrap_or(started);
+            let result = match request {
+                Err(message) => Err((message, Class::Permanent)),
+                Ok(request) => match send(client, request, task, plan.timeout, guards).await {
+                    Some(result) => result,
+                    None => {
+                        // Stopped mid-request: not a result of the target's.
+                        lock(recorder).abandoned += 1;
+                        return;
+                    }
+                },
+            };
+            let latency = from.elapsed();
+            let mut json = Json::default();
+            let mut extracted = Vec::new();
+            let (status, failure) = match &result {
+                Err((message, class)) => (None, Some((message.clone(), *class))),
+                Ok(response) => {
+                    let failure = match check::failure(task, &mut scope, response, &mut json) {
+                        Some(message) => Some((message, check::class(task, response))),
+                        None => match check::extract(&task.extract, response, &mut json) {
+                            Ok(values) => {
+                                extracted = values;
+                                None
+                            }
+                            Err(message) => Some((message, Class::Flaky)),
+                        },
+                    };
+                    (Some(response.status.as_u16()), failure)
+                }
+            };
+            {
+                let outcome = Outcome {
+                    status,
+                    failure: failure.as_ref().map(|(message, _)| message.as_str()),
+                };
+                let mut recorder = lock(recorder);
+                recorder.figures.record(&task.name, latency, outcome);
+                recorder.window.record(latency, failure.is_some());
+            }
+            match (failure, &task.retry) {
+                (None, _) => break extracted,
+                (Some((_, class)), Some(policy)) => match attempts.retry(policy, class, rng) {
+                    Some(delay) => tokio::select! {
+                        () = tokio::time::sleep(delay) => continue,
+                        () = done.cancelled() => return,
+                    },
+                    None => break Vec::new(),
+                },
+                _ => break Vec::new(),
             }
         };
-        let latency = began.elapsed();
-        let mut json = Json::default();
-        let (status, mut failure) = match &result {
-            Err(message) => (None, Some(message.clone())),
-            Ok(response) => (
-                Some(response.status.as_u16()),
-                check::failure(task, &mut scope, response, &mut json),
-            ),
-        };
-        if let (Ok(response), None) = (&result, &failure) {
-            failure = check::extract(&task.extract, session, response, &mut json);
+        drop(scope);
+        for (extractor, value) in extracted {
+            if extractor.session {
+                session.set_session_variable(extractor.var.clone(), value);
+            } else {
+                session.set_variable(extractor.var.clone(), value);
+            }
         }
-        let outcome = Outcome {
-            status,
-            failure: failure.as_deref(),
-        };
-        let mut recorder = lock(recorder);
-        recorder.figures.record(&task.name, latency, outcome);
-        recorder.window.record(latency, failure.is_some());
+        if let Some(think) = &task.think {
+            let pause = think.draw(rng);
+            if !pause.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = done.cancelled() => {}
+                }
+            }
+        }
     }
+}
+
+/// Sends `request` racing the test's stop and the request's timeout:
+/// `None` when the test was stopped mid-request.
+async fn send(
+    client: &mut HttpClient,
+    request: Request<Bytes>,
+    task: &Task,
+    default_timeout: std::time::Duration,
+    guards: &mut Guards,
+) -> Option<Result<Response, (String, Class)>> {
+    let timeout = task.timeout.unwrap_or(default_timeout);
+    let deadline = Instant::now() + timeout;
+    if guards.timer.deadline() > deadline {
+        guards.timer.as_mut().reset(deadline);
+    }
+    let send = client.send(request, task.keep);
+    tokio::pin!(send);
+    loop {
+        tokio::select! {
+            biased;
+            result = &mut send => {
+                return Some(result.map_err(|e| {
+                    let class = if e.is_transport() { Class::Transient } else { Class::Permanent };
+                    (e.to_string(), class)
+                }))
+            }
+            () = &mut guards.stopped => return None,
+            () = &mut guards.timer => {
+                if Instant::now() >= deadline {
+                    return Some(Err((
+                        format!("timed out after {}", humantime::format_duration(timeout)),
+                        Class::Transient,
+                    )));
+                }
+                guards.timer.as_mut().reset(deadline);
+            }
+        }
+    }
+}
+
+/// A copy of `request` for another attempt (its body is shared, not copied).
+fn duplicate(request: &Request<Bytes>) -> Request<Bytes> {
+    let mut copy = Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
 }
 
 /// A task picked by weight.
@@ -280,6 +374,9 @@ fn build(
             Bytes::from(form.finish())
         }
         Body::Raw(text) => Bytes::from(scope.render_string(text)),
+        Body::Multipart { .. } => {
+            return Err("multipart bodies are being wired".into());
+        }
     };
     builder
         .body(body)

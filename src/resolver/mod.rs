@@ -61,6 +61,7 @@
 mod csv;
 mod env;
 mod error;
+mod fixed;
 mod functions;
 mod loader;
 mod session;

@@ -75,6 +75,24 @@ pub enum HttpError {
     Memory(String),
 }
 
+impl HttpError {
+    /// Whether the request got no response for a reason of the network or
+    /// the server's connection (refused, reset, closed, unreadable), which
+    /// a retry may not meet again: LoadDensity's transient errors.
+    pub fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            HttpError::Connect(..)
+                | HttpError::Tls(..)
+                | HttpError::Write(_)
+                | HttpError::Read(_)
+                | HttpError::Closed
+                | HttpError::Invalid(_)
+                | HttpError::Descriptors(..)
+        )
+    }
+}
+
 /// What a client's connections and responses count against.
 #[derive(Clone, Debug, Default)]
 pub struct Budget {

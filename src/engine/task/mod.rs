@@ -1,0 +1,355 @@
+//! Tasks: what a virtual user does. LoadDensity's task JSON is
+//! deserialized by serde into [`spec`] types, then compiled
+//! ([`compile`]) into the templates and checks here, ready to render.
+
+mod compile;
+mod query;
+pub mod spec;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::HeaderName;
+use http::Method;
+
+use super::http::Keep;
+use super::retry::RetryPolicy;
+use super::throttle::Bucket;
+use crate::resolver::{Template, TemplateValue};
+
+pub use compile::{compile, Context, Fixed, UserKind};
+pub use query::JsonQuery;
+
+/// How a user walks its tasks on each iteration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Every task, in order (skipping those whose conditions say so).
+    Sequence,
+    /// One task, picked by weight.
+    Weighted,
+    /// Every task in order, each run only when its `run_if`/`skip_if` allow.
+    Conditional,
+}
+
+/// The tasks of a test and how they are walked.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// How the tasks are walked.
+    pub mode: Mode,
+    /// The tasks.
+    pub tasks: Vec<Task>,
+}
+
+/// One request a user makes.
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// What figures are grouped by: `name`, or the URL (see [`compile`]).
+    pub name: Arc<str>,
+    /// The HTTP method.
+    pub method: Method,
+    /// Absolute, or relative to the test's host.
+    pub url: Template,
+    /// Request headers.
+    pub headers: Vec<(HeaderName, Template)>,
+    /// Query parameters, appended to the URL.
+    pub params: Vec<(String, Template)>,
+    /// Cookies, sent in one `Cookie` header.
+    pub cookies: Vec<(String, Template)>,
+    /// The body.
+    pub body: Body,
+    /// This request's timeout (the test's default otherwise).
+    pub timeout: Option<Duration>,
+    /// Basic or bearer credentials.
+    pub auth: Option<Auth>,
+    /// Checks on the response; a failed one fails the request.
+    pub assertions: Vec<Assertion>,
+    /// Values taken from the response into the user's variables.
+    pub extract: Vec<Extractor>,
+    /// Weight in `weighted` mode.
+    pub weight: u32,
+    /// Run only when this holds.
+    pub run_if: Option<Condition>,
+    /// Skip when this holds.
+    pub skip_if: Option<Condition>,
+    /// The pause after the task (also when it failed).
+    pub think: Option<Think>,
+    /// The token bucket the task takes a token from before each request,
+    /// shared by every user (and every task of the same key).
+    pub throttle: Option<Arc<Bucket>>,
+    /// Retries of a failed request.
+    pub retry: Option<RetryPolicy>,
+    /// Follow redirects (up to 30 hops).
+    pub redirects: bool,
+    /// Server certificate checks and client certificate, as written.
+    pub tls: TlsSpec,
+    /// What of the response assertions and extractors read: the body
+    /// (else it is drained unread), the headers (else they are parsed for
+    /// framing only, not copied).
+    pub keep: Keep,
+    /// The request's URI when it is known before the test (no placeholder,
+    /// no params): set by [`Scenario::with_base`].
+    pub static_uri: Option<http::Uri>,
+}
+
+/// A task's `verify` and `cert`/`client_cert`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsSpec {
+    /// `verify`: `None` for the default (check against the agent's roots).
+    pub verify: Option<spec::VerifySpec>,
+    /// The client certificate.
+    pub cert: Option<spec::CertSpec>,
+}
+
+impl TlsSpec {
+    /// The agent's default: nothing to set up.
+    pub fn is_default(&self) -> bool {
+        self.cert.is_none() && matches!(self.verify, None | Some(spec::VerifySpec::Check(true)))
+    }
+}
+
+/// A pause: uniform in `[min, max)` at millisecond granularity (`min`
+/// when `max <= min`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Think {
+    /// The least.
+    pub min: Duration,
+    /// The most (exclusive).
+    pub max: Duration,
+}
+
+impl Think {
+    /// This pause's length.
+    pub fn draw(&self, rng: &mut fastrand::Rng) -> Duration {
+        let span = self.max.saturating_sub(self.min).as_millis();
+        match u64::try_from(span) {
+            Ok(span) if span > 0 => self.min + Duration::from_millis(rng.u64(0..span)),
+            _ => self.min,
+        }
+    }
+}
+
+/// A request body.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// None.
+    None,
+    /// `json`: sent as `application/json`.
+    Json(TemplateValue),
+    /// `data` as an object: sent as `application/x-www-form-urlencoded`.
+    Form(Vec<(String, Template)>),
+    /// `data` as a string: sent as it is.
+    Raw(Template),
+    /// `files` (with `data` fields): sent as `multipart/form-data`.
+    Multipart {
+        /// Plain fields, first.
+        fields: Vec<(String, Template)>,
+        /// The files.
+        files: Vec<FilePart>,
+    },
+}
+
+/// One file of a multipart body.
+#[derive(Clone, Debug)]
+pub struct FilePart {
+    /// The form field.
+    pub field: String,
+    /// The file name.
+    pub filename: Template,
+    /// The content.
+    pub content: Template,
+    /// The part's `Content-Type`, if given.
+    pub content_type: Option<String>,
+}
+
+/// Credentials.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    /// `Authorization: Basic base64(username:password)`.
+    Basic {
+        /// The user name.
+        username: Template,
+        /// The password.
+        password: Template,
+    },
+    /// `Authorization: Bearer TOKEN`.
+    Bearer(Template),
+}
+
+/// A check on a response.
+#[derive(Clone, Debug)]
+pub enum Assertion {
+    /// The status code is this one (and then a status >= 400 is no failure by itself).
+    StatusCode(u16),
+    /// The body contains this text.
+    Contains(Template),
+    /// The body does not contain this text.
+    NotContains(Template),
+    /// The JSON body has this value at this path.
+    JsonPath {
+        /// Where.
+        query: JsonQuery,
+        /// The expected value.
+        value: TemplateValue,
+    },
+    /// The response has this header with this value.
+    Header {
+        /// The header.
+        name: HeaderName,
+        /// Its expected value.
+        value: Template,
+    },
+}
+
+/// Where an extractor takes its value from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// The JSON body at a path.
+    JsonPath(JsonQuery),
+    /// A response header.
+    Header(HeaderName),
+    /// The status code.
+    StatusCode,
+}
+
+/// Takes a value from the response into the user's variables.
+#[derive(Clone, Debug)]
+pub struct Extractor {
+    /// The variable to set.
+    pub var: String,
+    /// Where the value comes from.
+    pub source: Source,
+    /// `${session.NAME}` rather than `${var.NAME}`.
+    pub session: bool,
+}
+
+/// A `run_if`/`skip_if` predicate.
+#[derive(Clone, Debug)]
+pub enum Condition {
+    /// `true`, `false`, or an integer (non-zero is true).
+    Constant(bool),
+    /// Truthy after resolving (`"${var.x}"`, `{"truthy": v}`).
+    Truthy(TemplateValue),
+    /// `{"equals": [a, b]}`.
+    Equals(TemplateValue, TemplateValue),
+    /// `{"not_equals": [a, b]}`.
+    NotEquals(TemplateValue, TemplateValue),
+    /// `{"in": [x, list]}`.
+    In(TemplateValue, TemplateValue),
+}
+
+impl Scenario {
+    /// Makes the URIs known before the test (no placeholder, no params)
+    /// absolute against `base` and parses them once. A relative URL with no
+    /// base, or one that does not parse, is left to fail on each request,
+    /// with its reason.
+    pub fn with_base(mut self, base: Option<&str>) -> Scenario {
+        for task in &mut self.tasks {
+            task.static_uri = match (task.url.as_static(), task.params.is_empty()) {
+                (Some(url), true) => super::user::absolute(url.to_owned(), base)
+                    .ok()
+                    .and_then(|url| url.parse().ok()),
+                _ => None,
+            };
+        }
+        self
+    }
+
+    /// Keeps at most `max` request names: the tasks of names past the first
+    /// `max` distinct ones (in task order) are counted under
+    /// [`OTHER_NAMES`]. Figures cost about 190 KB per name and worker, so a
+    /// task list of thousands of names would otherwise cost gigabytes.
+    /// Returns how many names were folded.
+    pub fn cap_names(&mut self, max: usize) -> usize {
+        let mut kept = HashSet::new();
+        let mut folded = HashSet::new();
+        let other: Arc<str> = Arc::from(OTHER_NAMES);
+        for task in &mut self.tasks {
+            if kept.contains(&task.name) {
+                continue;
+            }
+            if kept.len() < max {
+                kept.insert(Arc::clone(&task.name));
+                continue;
+            }
+            folded.insert(std::mem::replace(&mut task.name, Arc::clone(&other)));
+        }
+        folded.len()
+    }
+}
+
+impl Scenario {
+    /// How many request names its tasks have.
+    pub fn name_count(&self) -> usize {
+        self.tasks
+            .iter()
+            .map(|t| &t.name)
+            .collect::<HashSet<_>>()
+            .len()
+    }
+}
+
+impl Scenario {
+    /// The names the `${env.NAME}` placeholders of its tasks read, from
+    /// every template a task renders: URL, headers, params, cookies, body,
+    /// auth, assertions, `run_if` and `skip_if` (names, object keys and
+    /// extractors are not rendered). Task by task, with repeats.
+    pub fn env_names(&self) -> impl Iterator<Item = &str> {
+        self.tasks.iter().flat_map(|task| {
+            let mut templates = vec![&task.url];
+            let mut values = Vec::new();
+            templates.extend(task.headers.iter().map(|(_, value)| value));
+            templates.extend(
+                task.params
+                    .iter()
+                    .chain(&task.cookies)
+                    .map(|(_, value)| value),
+            );
+            match &task.body {
+                Body::None => {}
+                Body::Json(value) => values.push(value),
+                Body::Form(pairs) => templates.extend(pairs.iter().map(|(_, value)| value)),
+                Body::Raw(text) => templates.push(text),
+                Body::Multipart { fields, files } => {
+                    templates.extend(fields.iter().map(|(_, value)| value));
+                    for file in files {
+                        templates.extend([&file.filename, &file.content]);
+                    }
+                }
+            }
+            match &task.auth {
+                None => {}
+                Some(Auth::Basic { username, password }) => templates.extend([username, password]),
+                Some(Auth::Bearer(token)) => templates.push(token),
+            }
+            for assertion in &task.assertions {
+                match assertion {
+                    Assertion::StatusCode(_) => {}
+                    Assertion::Contains(text)
+                    | Assertion::NotContains(text)
+                    | Assertion::Header { value: text, .. } => templates.push(text),
+                    Assertion::JsonPath { value, .. } => values.push(value),
+                }
+            }
+            for condition in task.run_if.iter().chain(&task.skip_if) {
+                match condition {
+                    Condition::Constant(_) => {}
+                    Condition::Truthy(value) => values.push(value),
+                    Condition::Equals(a, b) | Condition::NotEquals(a, b) | Condition::In(a, b) => {
+                        values.extend([a, b])
+                    }
+                }
+            }
+            templates
+                .into_iter()
+                .flat_map(Template::env_names)
+                .chain(values.into_iter().flat_map(TemplateValue::env_names))
+        })
+    }
+}
+
+/// The request name that names past a test's `max_names` are counted under.
+pub const OTHER_NAMES: &str = "(other names)";
+
+#[cfg(test)]
+mod tests;
