@@ -4,22 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
 
 use crate::figures::Summary;
-
-/// The metrics a threshold can limit.
-const METRICS: &[&str] = &[
-    "p50_ms",
-    "p90_ms",
-    "p95_ms",
-    "p99_ms",
-    "max_ms",
-    "mean_ms",
-    "failure_rate",
-    "min_rps",
-];
+use crate::spec::SpecError;
 
 /// Limits on the whole test and per request name.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -43,46 +32,77 @@ pub struct Verdict {
     pub passed: bool,
 }
 
-fn limits(scope: &str, map: &serde_json::Map<String, Value>) -> Result<Vec<(String, f64)>, String> {
-    map.iter()
-        .filter(|(key, _)| *key != "per_name" || scope != "overall")
-        .map(|(key, value)| {
-            if !METRICS.contains(&key.as_str()) {
-                return Err(format!(
-                    "thresholds ({scope}): unknown metric {key:?} (known: {})",
-                    METRICS.join(", ")
-                ));
-            }
-            let limit = value
-                .as_f64()
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| format!("thresholds ({scope}): {key} must be a number from 0"))?;
-            Ok((key.clone(), limit))
-        })
+/// A limit: a number from 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Limit(f64);
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = f64::deserialize(d)?;
+        if value.is_finite() && value >= 0.0 {
+            Ok(Limit(value))
+        } else {
+            Err(de::Error::custom("must be a number from 0"))
+        }
+    }
+}
+
+/// The limits of one scope, as written; `per_name` only at the top.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LimitsSpec {
+    p50_ms: Option<Limit>,
+    p90_ms: Option<Limit>,
+    p95_ms: Option<Limit>,
+    p99_ms: Option<Limit>,
+    max_ms: Option<Limit>,
+    mean_ms: Option<Limit>,
+    failure_rate: Option<Limit>,
+    min_rps: Option<Limit>,
+    per_name: Option<BTreeMap<String, LimitsSpec>>,
+}
+
+impl LimitsSpec {
+    /// The metric keys a scope may have.
+    pub fn keys() -> &'static [&'static str] {
+        serde_aux::serde_introspection::serde_introspect::<LimitsSpec>()
+    }
+
+    fn limits(&self) -> Vec<(String, f64)> {
+        [
+            ("p50_ms", self.p50_ms),
+            ("p90_ms", self.p90_ms),
+            ("p95_ms", self.p95_ms),
+            ("p99_ms", self.p99_ms),
+            ("max_ms", self.max_ms),
+            ("mean_ms", self.mean_ms),
+            ("failure_rate", self.failure_rate),
+            ("min_rps", self.min_rps),
+        ]
+        .into_iter()
+        .filter_map(|(metric, limit)| limit.map(|Limit(l)| (metric.to_owned(), l)))
         .collect()
+    }
 }
 
 impl Thresholds {
-    /// Parses `thresholds`.
-    pub fn parse(value: &Value) -> Result<Thresholds, String> {
-        let Value::Object(map) = value else {
-            return Err("thresholds: expected an object such as {\"p95_ms\": 200}".into());
-        };
-        let overall = limits("overall", map)?;
+    /// The thresholds `spec` (the `thresholds` keyword, as deserialized)
+    /// sets; a `per_name` inside a `per_name` is an error at its path.
+    pub fn from_spec(spec: &LimitsSpec) -> Result<Thresholds, SpecError> {
         let mut per_name = BTreeMap::new();
-        match map.get("per_name") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(names)) => {
-                for (name, value) in names {
-                    let Value::Object(limits_map) = value else {
-                        return Err(format!("thresholds.per_name.{name}: expected an object"));
-                    };
-                    per_name.insert(name.clone(), limits(name, limits_map)?);
-                }
+        for (name, limits) in spec.per_name.iter().flatten() {
+            if limits.per_name.is_some() {
+                return Err(SpecError::at(
+                    format!("thresholds.per_name.{name}.per_name"),
+                    "per_name is only at the top of thresholds",
+                ));
             }
-            Some(_) => return Err("thresholds.per_name: expected an object".into()),
+            per_name.insert(name.clone(), limits.limits());
         }
-        Ok(Thresholds { overall, per_name })
+        Ok(Thresholds {
+            overall: spec.limits(),
+            per_name,
+        })
     }
 
     /// Whether no limit is set.
@@ -179,7 +199,12 @@ mod tests {
             Duration::from_millis(5),
             Outcome::failed(Some(500), "HTTP 500"),
         );
-        let t = Thresholds::parse(&json!({"p95_ms": 200, "failure_rate": 0.001, "min_rps": 10,
+        let parse = |value| {
+            serde_json::from_value::<LimitsSpec>(value)
+                .map_err(|e| e.to_string())
+                .and_then(|spec| Thresholds::from_spec(&spec).map_err(|e| e.to_string()))
+        };
+        let t = parse(json!({"p95_ms": 200, "failure_rate": 0.001, "min_rps": 10,
             "per_name": {"home": {"p99_ms": 50}, "gone": {"p50_ms": 1}}}))
         .expect("parses");
         let v = t.evaluate(&f.summary(), 2.0);
@@ -193,7 +218,10 @@ mod tests {
         assert_eq!(find("overall", "min_rps"), Some(true));
         assert_eq!(find("home", "p99_ms"), Some(false));
         assert_eq!(find("gone", "p50_ms"), Some(false));
-        assert!(Thresholds::parse(&json!({"p42_ms": 1})).is_err());
-        assert!(Thresholds::parse(&json!({"p95_ms": -1})).is_err());
+        assert_eq!(
+            parse(json!({"p95_ms": -1})).err().as_deref(),
+            Some("must be a number from 0")
+        );
+        assert!(parse(json!({"per_name": {"a": {"per_name": {}}}})).is_err());
     }
 }

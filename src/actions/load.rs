@@ -10,7 +10,7 @@ use crate::engine::task::{self, spec::TaskWords, spec::TasksSpec};
 use crate::engine::{compile, Plan, Status, UserKind, Wait, DEFAULT_TIMEOUT, OTHER_NAMES};
 use crate::spec::{closest, parse, strict_check, Note, Segment, SpecError, Vocabulary};
 use crate::state::LastRun;
-use crate::thresholds::Thresholds;
+use crate::thresholds::{LimitsSpec, Thresholds};
 
 pub(super) fn register(registry: &mut Registry) {
     registry
@@ -46,12 +46,12 @@ struct StartTest {
     host: Option<String>,
     variables: Option<Map<String, Value>>,
     csv_sources: Option<Vec<Value>>,
-    wait_time: Option<Value>,
+    wait_time: Option<Wait>,
     arrival_rate: Option<f64>,
     request_timeout: Option<f64>,
     iterations: Option<u64>,
     engine: Option<String>,
-    thresholds: Option<Value>,
+    thresholds: Option<LimitsSpec>,
     max_names: Option<u64>,
     strict: Option<bool>,
     master_bind_host: Option<Value>,
@@ -102,6 +102,7 @@ impl Vocabulary for StartWords {
         match parent {
             [] => serde_aux::serde_introspection::serde_introspect::<StartTest>(),
             [Segment::Key(key)] if key == "user_detail_dict" => USER_DETAIL_KEYS,
+            [Segment::Key(key), ..] if key == "thresholds" => LimitsSpec::keys(),
             _ => TaskWords.keys_at(parent),
         }
     }
@@ -234,10 +235,7 @@ async fn plan(
                 .ok_or_else(|| error("test_time must be a positive number of seconds, or null"))?,
         ),
     };
-    let wait = match &args.wait_time {
-        None | Some(Value::Null) => Wait::default(),
-        Some(value) => Wait::parse(value).map_err(error)?,
-    };
+    let wait = args.wait_time.unwrap_or_default();
     if let Some(rate) = args.arrival_rate {
         if !(rate.is_finite() && rate > 0.0) {
             return Err(error(
@@ -253,8 +251,8 @@ async fn plan(
             .ok_or_else(|| error("request_timeout must be a positive number of seconds"))?,
     };
     let thresholds = match &args.thresholds {
-        None | Some(Value::Null) => Thresholds::default(),
-        Some(value) => Thresholds::parse(value).map_err(error)?,
+        None => Thresholds::default(),
+        Some(spec) => Thresholds::from_spec(spec).map_err(spec_error)?,
     };
     let tasks = args
         .tasks

@@ -48,6 +48,12 @@ pub struct RunOptions {
     #[arg(long)]
     pub no_progress: bool,
 
+    /// Fail LD_start_test when its arguments hold a key ld-tower does not use (an unknown
+    /// keyword, a typo such as user_cont), instead of running the test and noting the key in
+    /// the result's `notes` and on stderr. For CI.
+    #[arg(long)]
+    pub strict: bool,
+
     /// How load tests reach their targets.
     #[command(flatten)]
     pub network: NetworkArgs,
@@ -188,9 +194,18 @@ async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> E
         max_memory: None,
         descriptors: Arc::new(Descriptors::under_limit(engine::raise_open_file_limit(), 0)),
     };
+    // Keys LD_start_test ignores are said on stderr, one line each.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("ld_tower::spec=warn"))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_level(false)
+        .with_target(false)
+        .try_init();
     let state = State::default()
         .with_network(network)
-        .with_engine_limits(limits);
+        .with_engine_limits(limits)
+        .with_strict(options.strict);
     let control = Control::with_state(Registry::with_builtins(), state);
     let line = Line::default();
     let signals = match Signals::watch(Arc::clone(control.state()), line.clone()) {

@@ -4,7 +4,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::Value;
+use std::fmt;
+
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use tokio::time::Instant;
 
 /// The pause after each iteration.
@@ -25,46 +29,64 @@ impl Default for Wait {
     }
 }
 
-fn seconds(value: &Value) -> Result<Duration, String> {
-    value
-        .as_f64()
-        .filter(|s| *s >= 0.0)
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| format!("{value} is not a number of seconds from 0"))
+fn seconds<E: de::Error>(s: f64) -> Result<Duration, E> {
+    if s >= 0.0 {
+        if let Ok(d) = Duration::try_from_secs_f64(s) {
+            return Ok(d);
+        }
+    }
+    Err(E::custom(format!("{s} is not a number of seconds from 0")))
 }
 
-impl Wait {
-    /// Parses `wait_time`: `0`, a number of seconds, `[min, max]` or
-    /// `{"min": .., "max": ..}`.
-    pub fn parse(value: &Value) -> Result<Wait, String> {
-        let between = |min: &Value, max: &Value| {
-            let (min, max) = (seconds(min)?, seconds(max)?);
+/// `wait_time`: `0`, a number of seconds, `[min, max]` or `{"min": .., "max": ..}`.
+impl<'de> Deserialize<'de> for Wait {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        #[derive(Deserialize)]
+        struct MinMax {
+            min: f64,
+            #[serde(default)]
+            max: Option<f64>,
+        }
+        fn between<E: de::Error>(min: f64, max: f64) -> Result<Wait, E> {
+            let (min, max) = (seconds::<E>(min)?, seconds::<E>(max)?);
             if max < min {
-                return Err(format!("wait_time: max {max:?} is below min {min:?}"));
+                return Err(E::custom(format!("max {max:?} is below min {min:?}")));
             }
             Ok(if min == max {
                 Wait::constant(min)
             } else {
                 Wait::Between(min, max)
             })
-        };
-        match value {
-            Value::Number(_) => Ok(Wait::constant(
-                seconds(value).map_err(|e| format!("wait_time: {e}"))?,
-            )),
-            Value::Array(pair) if pair.len() == 2 => between(&pair[0], &pair[1]),
-            Value::Object(map) => match (map.get("min"), map.get("max")) {
-                (Some(min), Some(max)) => between(min, max),
-                (Some(min), None) => between(min, min),
-                _ => Err("wait_time: {\"min\": .., \"max\": ..} needs min".into()),
-            },
-            _ => Err(
-                "wait_time: give 0, a number of seconds, [min, max] or {\"min\": .., \"max\": ..}"
-                    .into(),
-            ),
         }
+        impl<'de> Visitor<'de> for V {
+            type Value = Wait;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("0, a number of seconds, [min, max] or {\"min\": .., \"max\": ..}")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Wait, E> {
+                Ok(Wait::constant(seconds(v)?))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Wait, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Wait, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Wait, A::Error> {
+                let (min, max) = <(f64, f64)>::deserialize(SeqAccessDeserializer::new(seq))?;
+                between(min, max)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Wait, A::Error> {
+                let MinMax { min, max } = MinMax::deserialize(MapAccessDeserializer::new(map))?;
+                between(min, max.unwrap_or(min))
+            }
+        }
+        d.deserialize_any(V)
     }
+}
 
+impl Wait {
     fn constant(d: Duration) -> Wait {
         if d.is_zero() {
             Wait::None
@@ -122,24 +144,30 @@ mod tests {
 
     #[test]
     fn wait_forms() {
-        assert_eq!(Wait::parse(&json!(0)), Ok(Wait::None));
         assert_eq!(
-            Wait::parse(&json!(0.5)),
+            serde_json::from_value::<Wait>(json!(0)).map_err(|e| e.to_string()),
+            Ok(Wait::None)
+        );
+        assert_eq!(
+            serde_json::from_value::<Wait>(json!(0.5)).map_err(|e| e.to_string()),
             Ok(Wait::Constant(Duration::from_millis(500)))
         );
         assert_eq!(
-            Wait::parse(&json!([1, 2])),
+            serde_json::from_value::<Wait>(json!([1, 2])).map_err(|e| e.to_string()),
             Ok(Wait::Between(
                 Duration::from_secs(1),
                 Duration::from_secs(2)
             ))
         );
         assert_eq!(
-            Wait::parse(&json!({"min": 1, "max": 1})),
+            serde_json::from_value::<Wait>(json!({"min": 1, "max": 1})).map_err(|e| e.to_string()),
             Ok(Wait::Constant(Duration::from_secs(1)))
         );
-        assert!(Wait::parse(&json!([2, 1])).is_err());
-        assert!(Wait::parse(&json!("soon")).is_err());
+        assert_eq!(
+            serde_json::from_value::<Wait>(json!([2, 1])).map_err(|e| e.to_string()),
+            Err("max 1s is below min 2s".to_owned())
+        );
+        assert!(serde_json::from_value::<Wait>(json!("soon")).is_err());
         let mut rng = fastrand::Rng::with_seed(1);
         for _ in 0..100 {
             let d = Wait::default().next(&mut rng).unwrap_or_default();

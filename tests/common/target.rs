@@ -14,7 +14,12 @@
 //!   echo is also kept, in order, for [`Target::echoes`];
 //! - `/session` → 200 `session`, with `Set-Cookie: sid=N; Path=/` (a new
 //!   N each time) unless the request sends a `sid` cookie;
+//! - `/flaky?key=K&fail=N&status=S` → the first N requests of key K answer
+//!   S (503 unless given), the rest 200 `ok`; each request's query is kept
+//!   for [`Target::queries`];
 //! - anything else → 200 `ok`.
+//!
+//! Every request's arrival time is kept, per path, for [`Target::arrivals`].
 //!
 //! A request is counted when its handler starts, so a request the client
 //! abandons after sending is still counted as served.
@@ -50,6 +55,12 @@ struct Counts {
     echoes: Mutex<Vec<Value>>,
     /// Sessions started by `/session`.
     sessions: AtomicU64,
+    /// When each request arrived, with its path.
+    arrivals: Mutex<Vec<(String, tokio::time::Instant)>>,
+    /// `/flaky` requests so far, by key.
+    flaky: Mutex<HashMap<String, u64>>,
+    /// `/flaky` queries, in order.
+    queries: Mutex<Vec<String>>,
 }
 
 fn bump(map: &Mutex<HashMap<String, Arc<AtomicU64>>>, key: &str) {
@@ -149,6 +160,23 @@ impl Target {
             .collect()
     }
 
+    /// When the requests for `path` arrived, in order.
+    pub fn arrivals(&self, path: &str) -> Vec<tokio::time::Instant> {
+        self.counts
+            .arrivals
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, at)| *at)
+            .collect()
+    }
+
+    /// The `/flaky` requests' query strings, in order.
+    pub fn queries(&self) -> Vec<String> {
+        self.counts.queries.lock().unwrap().clone()
+    }
+
     /// The `/echo` requests served so far, in order.
     pub fn echoes(&self) -> Vec<Value> {
         self.counts.echoes.lock().unwrap().clone()
@@ -179,6 +207,11 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
     counts.total.fetch_add(1, Ordering::Relaxed);
+    counts
+        .arrivals
+        .lock()
+        .unwrap()
+        .push((path.clone(), tokio::time::Instant::now()));
     bump(&counts.by_path, &path);
     let response = route(&counts, &path, req).await;
     bump(
@@ -202,6 +235,26 @@ async fn route(counts: &Counts, path: &str, req: Request<Incoming>) -> Response<
             let ms = params.get("ms").and_then(|ms| ms.parse().ok()).unwrap_or(0);
             tokio::time::sleep(Duration::from_millis(ms)).await;
             respond(200, "text/plain", "slow")
+        }
+        "/flaky" => {
+            counts.queries.lock().unwrap().push(query.clone());
+            let key = params.get("key").cloned().unwrap_or_default();
+            let fail: u64 = params.get("fail").and_then(|n| n.parse().ok()).unwrap_or(0);
+            let status: u16 = params
+                .get("status")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(503);
+            let seen = {
+                let mut flaky = counts.flaky.lock().unwrap();
+                let seen = flaky.entry(key).or_default();
+                *seen += 1;
+                *seen
+            };
+            if seen <= fail {
+                respond(status, "text/plain", format!("failing {seen}"))
+            } else {
+                respond(200, "text/plain", "ok")
+            }
         }
         "/login" => {
             if req.method() != Method::POST {

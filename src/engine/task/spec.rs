@@ -475,9 +475,11 @@ impl<'de> Deserialize<'de> for TasksSpec {
                             spec.tasks = map.next_value_seed(TaskList { nested: true })?;
                         }
                         "mode" => spec.mode = Some(map.next_value::<String>()?),
-                        _ if nested => return Err(de::Error::custom(format!(
+                        _ if nested => {
+                            return Err(de::Error::custom(format!(
                             "key {key:?} beside \"tasks\" (expected only \"mode\" and \"tasks\")"
-                        ))),
+                        )))
+                        }
                         _ => {
                             let task = map.next_value::<TaskSpec>()?;
                             spec.tasks.push((
