@@ -860,8 +860,8 @@ async fn unsupported_parameters_are_named() {
             "\"worker\"",
         ),
         (
-            json!({"tasks": [{"method": "get", "url": "/", "think_time": 1}]}),
-            "task 1: key \"think_time\"",
+            json!({"tasks": [{"method": "get", "url": "/", "think_time": "1"}]}),
+            "tasks[0].think_time: invalid type: string \"1\"",
         ),
     ];
     for (args, named) in cases {

@@ -289,7 +289,7 @@ async fn unknown_keys_run_with_notes_and_fail_when_strict() {
     strict["strict"] = json!(true);
     assert_eq!(
         start_test_error(&control, strict).await,
-        "Error: strict: 2 key(s) not used by ld-tower: user_cont: unknown key, ignored (did you mean \"user_count\"?); tasks[0].think_tim: unknown key, ignored (did you mean \"think_time\"?)"
+        "Error: LD_start_test: strict: 2 key(s) not used by ld-tower: user_cont: unknown key, ignored (did you mean \"user_count\"?); tasks[0].think_tim: unknown key, ignored (did you mean \"think_time\"?)"
     );
     assert_eq!(target.count("/n"), 1, "a strict refusal sends nothing");
     // A mistake is an error at its path.
@@ -299,7 +299,7 @@ async fn unknown_keys_run_with_notes_and_fail_when_strict() {
             json!({"tasks": [{"method": "get", "request_url": "/", "assertions": [{"type": "status_code", "value": true}]}]})
         )
         .await,
-        "Error: tasks[0].assertions[0].value: expected a status code (a number from 100 to 999)"
+        "Error: LD_start_test: tasks[0].assertions[0].value: expected a status code (a number from 100 to 999)"
     );
 }
 
@@ -325,6 +325,6 @@ fn run_strict_fails_a_typo_that_run_notes_on_stderr() {
     assert_eq!(status.code(), Some(1));
     assert_eq!(
         stdout,
-        "Error: strict: 1 key(s) not used by ld-tower: spawn_rte: unknown key, ignored (did you mean \"spawn_rate\"?)\n"
+        "Error: LD_start_test: strict: 1 key(s) not used by ld-tower: spawn_rte: unknown key, ignored (did you mean \"spawn_rate\"?)\n"
     );
 }

@@ -79,12 +79,20 @@ async fn thresholds_that_hold_pass_and_bad_ones_are_refused() {
     assert_eq!(first_line(&reply)["thresholds"]["passed"], json!(true));
     assert!(!control.state().thresholds_failed());
     let reply = control
-        .run(&test_with(&target.url(), json!({"p42_ms": 1})))
+        .run(&test_with(&target.url(), json!({"p95_ms": -1})))
         .await;
     let line = String::from_utf8_lossy(&reply.pieces()[0]).into_owned();
-    assert!(
-        line.starts_with("Error: LD_start_test: thresholds") && line.contains("p42_ms"),
-        "{line}"
+    assert_eq!(
+        line,
+        "Error: LD_start_test: thresholds.p95_ms: must be a number from 0\n"
+    );
+    // An unknown metric is a key nobody reads: noted, with the closest one.
+    let reply = control
+        .run(&test_with(&target.url(), json!({"p42_ms": 1})))
+        .await;
+    assert_eq!(
+        first_line(&reply)["notes"],
+        json!(["thresholds.p42_ms: unknown key, ignored (did you mean \"p50_ms\"?)"])
     );
 }
 
