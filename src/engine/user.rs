@@ -215,7 +215,6 @@ impl User {
                 _ => break Vec::new(),
             }
         };
-        drop(scope);
         for (extractor, value) in extracted {
             if extractor.session {
                 session.set_session_variable(extractor.var.clone(), value);
