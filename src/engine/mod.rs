@@ -20,7 +20,9 @@ pub use self::http::{
 };
 pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors};
 pub use memory::{default_max_memory, Cost, Pool};
-pub use network::{ConnectTo, Network, NetworkError};
+pub use network::{
+    ClientCert, ConnectTo, Network, NetworkError, TlsOptions, Verify, MAX_PEM_BYTES,
+};
 pub use pacing::{Arrivals, Wait};
 pub use task::{
     Assertion, Auth, Body, Condition, Extractor, Mode, Scenario, Source, Task, TaskError,
