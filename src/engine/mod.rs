@@ -16,7 +16,8 @@ mod user;
 mod workers;
 
 pub use self::http::{
-    Budget, HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD, MAX_KEPT_BODY,
+    multipart, Budget, HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD,
+    MAX_KEPT_BODY,
 };
 pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors};
 pub use memory::{default_max_memory, Cost, Pool};

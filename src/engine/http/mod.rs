@@ -17,6 +17,7 @@
 //! loop without them costs what wrk does.
 
 mod cookies;
+pub mod multipart;
 mod request;
 mod response;
 
