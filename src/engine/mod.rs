@@ -16,8 +16,8 @@ mod user;
 mod workers;
 
 pub use self::http::{
-    multipart, Budget, HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD,
-    MAX_KEPT_BODY,
+    multipart, Budget, HttpClient, HttpError, Keep, Redirects, Response, SendOptions,
+    DEFAULT_TIMEOUT, MAX_HEAD, MAX_KEPT_BODY, MAX_REDIRECTS,
 };
 pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors};
 pub use memory::{default_max_memory, Cost, Pool};

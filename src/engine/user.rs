@@ -13,7 +13,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::check::{self, Json};
-use super::http::HttpClient;
+use super::http::{HttpClient, SendOptions};
 use super::pacing::{Arrivals, Wait};
 use super::task::{Auth, Body, Mode, Scenario, Task};
 use super::{lock, Plan};
@@ -147,7 +147,8 @@ impl User {
         let result = match request {
             Err(message) => Err(message),
             Ok(request) => {
-                let send = client.send(request, task.keep);
+                let options = SendOptions::from(task.keep);
+                let send = client.send(request, &options);
                 tokio::pin!(send);
                 loop {
                     tokio::select! {
