@@ -192,7 +192,7 @@ async fn exchange(
     request: Request<Bytes>,
     keep: Keep,
 ) -> Result<ld_tower::engine::Response, HttpError> {
-    tokio::time::timeout(DEADLINE, client.send(request, keep))
+    tokio::time::timeout(DEADLINE, client.send(request, &keep.into()))
         .await
         .expect("the client answered within the deadline")
 }
@@ -543,7 +543,7 @@ async fn an_abandoned_request_does_not_leave_its_connection_behind() {
     let mut client = default_client();
     let abandoned = tokio::time::timeout(
         Duration::from_millis(200),
-        client.send(get(&server.url("http", "/")), ALL),
+        client.send(get(&server.url("http", "/")), &ALL.into()),
     )
     .await;
     assert!(abandoned.is_err(), "the silent server did not answer");

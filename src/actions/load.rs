@@ -315,7 +315,11 @@ async fn plan(
         "web_ui": args.web_ui_dict.unwrap_or(Value::Null),
         "runner_mode": runner_mode,
     });
-    let scenario = scenario.with_base(base.as_deref());
+    let network = ctx.state().network();
+    let scenario = scenario
+        .with_base(base.as_deref())
+        .with_tls(&network, ctx.state().paths())
+        .map_err(|(index, e)| error(format!("tasks: task {} (verify, cert): {e}", index + 1)))?;
     let plan = Plan {
         users: users as usize,
         spawn_rate,
@@ -329,7 +333,7 @@ async fn plan(
             n => n,
         },
         timeout,
-        network: ctx.state().network(),
+        network,
         held_names: ctx.state().figures(|f| f.per_name().len()),
     };
     Ok(Planned {

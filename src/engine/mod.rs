@@ -18,11 +18,14 @@ mod user;
 mod workers;
 
 pub use self::http::{
-    Budget, HttpClient, HttpError, Keep, Response, DEFAULT_TIMEOUT, MAX_HEAD, MAX_KEPT_BODY,
+    multipart, Budget, HttpClient, HttpError, Keep, Redirects, Response, SendOptions,
+    DEFAULT_TIMEOUT, MAX_HEAD, MAX_KEPT_BODY, MAX_REDIRECTS,
 };
 pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors};
 pub use memory::{default_max_memory, Cost, Pool};
-pub use network::{ConnectTo, Network, NetworkError};
+pub use network::{
+    ClientCert, ConnectTo, Network, NetworkError, TlsOptions, Verify, MAX_PEM_BYTES,
+};
 pub use pacing::{Arrivals, Wait};
 pub use retry::{Attempts, Class, RetryPolicy};
 pub use task::{

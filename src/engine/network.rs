@@ -5,15 +5,31 @@
 //! connections for one host and port elsewhere while the requests keep
 //! their URL, `Host` header and TLS name (curl's `--connect-to`), so an
 //! action file written for production runs unchanged against staging.
+//!
+//! A task may set its own TLS ([`TlsOptions`], the `verify` and `cert` task
+//! keys): [`Network::tls_for`] builds its configuration once, when the test
+//! is planned, reading the files through the server's [`Paths`] rule.
 
 use std::fmt;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::CertificateDer;
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use tokio_rustls::rustls::client::WantsClientCert;
+use tokio_rustls::rustls::crypto::{
+    verify_tls12_signature, verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms,
+};
+use tokio_rustls::rustls::pki_types::pem::{self, PemObject};
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use tokio_rustls::rustls::{
+    self, ClientConfig, ConfigBuilder, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+
+use crate::paths::{PathError, Paths};
 
 /// How the engine reaches its targets.
 #[derive(Clone)]
@@ -22,14 +38,19 @@ pub struct Network {
     pub tls: Arc<ClientConfig>,
     /// Connection overrides, the first match wins.
     pub connect_to: Vec<ConnectTo>,
+    /// The certificate authorities `tls` trusts, for the configurations of
+    /// tasks with a client certificate.
+    roots: Arc<RootCertStore>,
 }
 
 impl Default for Network {
     /// The Mozilla roots, no override.
     fn default() -> Self {
+        let roots = Arc::new(mozilla_roots());
         Network {
-            tls: tls_config_with(mozilla_roots()),
+            tls: default_config(&roots),
             connect_to: Vec::new(),
+            roots,
         }
     }
 }
@@ -43,23 +64,101 @@ impl fmt::Debug for Network {
 }
 
 /// The TLS configuration of users: ring, TLS 1.2 and 1.3, HTTP/1.1 by
-/// ALPN, trusting `roots`.
-fn tls_config_with(roots: RootCertStore) -> Arc<ClientConfig> {
+/// ALPN, trusting `roots`, no client certificate.
+fn default_config(roots: &Arc<RootCertStore>) -> Arc<ClientConfig> {
+    match config_with(Trust::Roots(Arc::clone(roots)), None) {
+        Ok(config) => config,
+        // Only a client certificate can be refused; this arm is not reached.
+        Err(_) => Arc::new(
+            ClientConfig::builder()
+                .with_root_certificates(RootCertStore::empty())
+                .with_no_client_auth(),
+        ),
+    }
+}
+
+/// Which server certificates a configuration accepts.
+enum Trust {
+    /// Those these authorities signed, for the name connected to.
+    Roots(Arc<RootCertStore>),
+    /// Any (`verify: false`).
+    Any,
+}
+
+/// A user TLS configuration: ring, TLS 1.2 and 1.3, HTTP/1.1 by ALPN,
+/// trusting `trust`, presenting `client` (a certificate chain and its key)
+/// when the server asks for one.
+fn config_with(
+    trust: Trust,
+    client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> Result<Arc<ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config =
-        match ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
-            Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
-            // The ring provider supports the default versions; this arm is not reached.
-            Err(_) => {
-                return Arc::new(
-                    ClientConfig::builder()
-                        .with_root_certificates(RootCertStore::empty())
-                        .with_no_client_auth(),
-                )
-            }
-        };
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?;
+    let builder: ConfigBuilder<ClientConfig, WantsClientCert> = match trust {
+        Trust::Roots(roots) => builder.with_root_certificates(roots),
+        Trust::Any => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate::new(&provider))),
+    };
+    let mut config = match client {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
+    Ok(Arc::new(config))
+}
+
+/// `verify: false`: any certificate, for any name, is accepted; the
+/// handshake's signatures are still checked (with the provider's
+/// algorithms), so the connection is with whoever holds the key of the
+/// certificate presented, whoever that is.
+#[derive(Debug)]
+struct AnyCertificate {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl AnyCertificate {
+    fn new(provider: &CryptoProvider) -> Self {
+        AnyCertificate {
+            algorithms: provider.signature_verification_algorithms,
+        }
+    }
+}
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 fn mozilla_roots() -> RootCertStore {
@@ -79,6 +178,68 @@ pub enum NetworkError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A task's TLS file (its CA bundle, client certificate or key) cannot
+    /// be opened: the path rule refused it, or it is not there.
+    #[error("{role}: {source}")]
+    TlsPath {
+        /// Which file: "CA bundle", "client certificate", "client key".
+        role: &'static str,
+        /// Why.
+        source: PathError,
+    },
+    /// A task's TLS file cannot be used.
+    #[error("{role} {path:?}: {reason}")]
+    TlsFile {
+        /// Which file: "CA bundle", "client certificate", "client key".
+        role: &'static str,
+        /// The file, as the task gave it.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// The largest TLS file (PEM) a task may name.
+pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
+/// Which server certificates a task's https requests accept (`verify`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Verify {
+    /// Those the network trusts (the Mozilla roots and `--ca-file`s):
+    /// `verify: true`, the default.
+    #[default]
+    Network,
+    /// Any certificate (`verify: false`), as requests does; the handshake
+    /// is still checked.
+    Off,
+    /// Those signed by the CA certificates of this PEM bundle, and no
+    /// other (`verify: "path/to/bundle.pem"`, as requests does).
+    CaBundle(PathBuf),
+}
+
+/// A client certificate for mutual TLS (`cert`, or `client_cert`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientCert {
+    /// One PEM file holding the certificate chain and the private key
+    /// (`cert: "client.pem"`).
+    Combined(PathBuf),
+    /// The certificate chain and the private key in two PEM files
+    /// (`cert: ["client.crt", "client.key"]`).
+    Pair {
+        /// The certificate chain, the client's own first.
+        cert: PathBuf,
+        /// The private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+        key: PathBuf,
+    },
+}
+
+/// A task's TLS settings; the default is the network's configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Which server certificates are accepted.
+    pub verify: Verify,
+    /// The certificate presented when a server asks for one.
+    pub client_cert: Option<ClientCert>,
 }
 
 impl Network {
@@ -89,10 +250,60 @@ impl Network {
         for path in ca_files {
             add_ca_file(&mut roots, path)?;
         }
+        let roots = Arc::new(roots);
         Ok(Network {
-            tls: tls_config_with(roots),
+            tls: default_config(&roots),
             connect_to,
+            roots,
         })
+    }
+
+    /// The TLS configuration of a task's `options`, built when the test is
+    /// planned (it reads files: blocking, and not for each request), to put
+    /// in its [`SendOptions`](crate::engine::SendOptions). The default
+    /// options give [`Network::tls`] itself (the same `Arc`); other ones a
+    /// new configuration each call (build it once for options that several
+    /// tasks share: connections are only shared by requests with the same
+    /// `Arc`). Files are opened through `paths` (a served agent's rule), up
+    /// to [`MAX_PEM_BYTES`] each; an error names the file and what is wrong
+    /// with it.
+    pub fn tls_for(
+        &self,
+        options: &TlsOptions,
+        paths: &Paths,
+    ) -> Result<Arc<ClientConfig>, NetworkError> {
+        let trust = match &options.verify {
+            Verify::Network if options.client_cert.is_none() => return Ok(Arc::clone(&self.tls)),
+            Verify::Network => Trust::Roots(Arc::clone(&self.roots)),
+            Verify::Off => Trust::Any,
+            Verify::CaBundle(path) => {
+                const ROLE: &str = "CA bundle";
+                let pem = read_pem(paths, path, ROLE)?;
+                let mut roots = RootCertStore::empty();
+                add_ca_pem(&mut roots, &pem).map_err(|reason| NetworkError::TlsFile {
+                    role: ROLE,
+                    path: path.clone(),
+                    reason,
+                })?;
+                Trust::Roots(Arc::new(roots))
+            }
+        };
+        let client = match &options.client_cert {
+            None => None,
+            Some(ClientCert::Combined(path)) => {
+                let pem = read_pem(paths, path, "client certificate")?;
+                Some((
+                    chain_of(&pem, path)?,
+                    key_of(&pem, path, "client certificate")?,
+                ))
+            }
+            Some(ClientCert::Pair { cert, key }) => {
+                let chain = chain_of(&read_pem(paths, cert, "client certificate")?, cert)?;
+                let key_pem = read_pem(paths, key, "client key")?;
+                Some((chain, key_of(&key_pem, key, "client key")?))
+            }
+        };
+        config_with(trust, client).map_err(|e| client_cert_error(options, e))
     }
 
     /// Where to connect for `host`:`port`: an override's destination, or
@@ -110,21 +321,126 @@ impl Network {
     }
 }
 
+/// Why rustls refused a task's client certificate and key.
+fn client_cert_error(options: &TlsOptions, error: rustls::Error) -> NetworkError {
+    let mismatch = matches!(
+        error,
+        rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)
+    );
+    let (role, path, reason) = match &options.client_cert {
+        Some(ClientCert::Combined(path)) if mismatch => (
+            "client certificate",
+            path,
+            "its private key does not match its certificate".to_owned(),
+        ),
+        Some(ClientCert::Pair { cert, key }) if mismatch => (
+            "client key",
+            key,
+            format!("does not match the certificate of {cert:?}"),
+        ),
+        Some(ClientCert::Combined(path)) => (
+            "client certificate",
+            path,
+            format!("cannot be used: {error}"),
+        ),
+        Some(ClientCert::Pair { key, .. }) => {
+            ("client key", key, format!("cannot be used: {error}"))
+        }
+        // Without a client certificate nothing is refused; not reached.
+        None => {
+            return NetworkError::TlsFile {
+                role: "TLS",
+                path: PathBuf::new(),
+                reason: error.to_string(),
+            }
+        }
+    };
+    NetworkError::TlsFile {
+        role,
+        path: path.clone(),
+        reason,
+    }
+}
+
+/// A task's PEM file, through the path rule, at most [`MAX_PEM_BYTES`].
+fn read_pem(paths: &Paths, path: &Path, role: &'static str) -> Result<Vec<u8>, NetworkError> {
+    let file = paths
+        .resolve(path)
+        .and_then(|resolved| resolved.open())
+        .map_err(|source| NetworkError::TlsPath { role, source })?;
+    let error = |reason: String| NetworkError::TlsFile {
+        role,
+        path: path.to_owned(),
+        reason,
+    };
+    let mut pem = Vec::new();
+    file.take(MAX_PEM_BYTES + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| error(format!("cannot read it: {e}")))?;
+    if pem.len() as u64 > MAX_PEM_BYTES {
+        return Err(error(format!(
+            "larger than {} MiB, too large for a PEM file",
+            MAX_PEM_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok(pem)
+}
+
+/// The certificate chain of a PEM file.
+fn chain_of(pem: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static>>, NetworkError> {
+    let error = |reason: String| NetworkError::TlsFile {
+        role: "client certificate",
+        path: path.to_owned(),
+        reason,
+    };
+    let chain = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| error(format!("not valid PEM: {e}")))?;
+    if chain.is_empty() {
+        return Err(error("no certificate (CERTIFICATE block) found".into()));
+    }
+    Ok(chain)
+}
+
+/// The private key of a PEM file.
+fn key_of(
+    pem: &[u8],
+    path: &Path,
+    role: &'static str,
+) -> Result<PrivateKeyDer<'static>, NetworkError> {
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| NetworkError::TlsFile {
+        role,
+        path: path.to_owned(),
+        reason: match e {
+            pem::Error::NoItemsFound => "no private key (PRIVATE KEY, RSA PRIVATE KEY or \
+                                         EC PRIVATE KEY block) found"
+                .to_owned(),
+            other => format!("not valid PEM: {other}"),
+        },
+    })
+}
+
 fn add_ca_file(roots: &mut RootCertStore, path: &Path) -> Result<(), NetworkError> {
     let error = |reason: String| NetworkError::CaFile {
         path: path.to_owned(),
         reason,
     };
-    let certificates = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| error(e.to_string()))?;
+    let pem = std::fs::read(path).map_err(|e| error(e.to_string()))?;
+    add_ca_pem(roots, &pem).map_err(error)
+}
+
+/// Adds the CA certificates of `pem` (one or more `CERTIFICATE` blocks).
+fn add_ca_pem(roots: &mut RootCertStore, pem: &[u8]) -> Result<(), String> {
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not valid PEM: {e}"))?;
     if certificates.is_empty() {
-        return Err(error("no CERTIFICATE block found".into()));
+        return Err("no CERTIFICATE block found".into());
     }
     for certificate in certificates {
         roots
             .add(certificate)
-            .map_err(|e| error(format!("not a usable CA certificate: {e}")))?;
+            .map_err(|e| format!("not a usable CA certificate: {e}"))?;
     }
     Ok(())
 }
@@ -279,6 +595,25 @@ mod tests {
             let error = text.parse::<ConnectTo>().unwrap_err();
             assert!(error.contains(says), "{text}: {error}");
         }
+    }
+
+    #[test]
+    fn default_tls_options_are_the_networks_own_configuration() {
+        let network = Network::default();
+        let paths = Paths::default();
+        let own = network.tls_for(&TlsOptions::default(), &paths).unwrap();
+        assert!(Arc::ptr_eq(&own, &network.tls));
+        let off = TlsOptions {
+            verify: Verify::Off,
+            client_cert: None,
+        };
+        let first = network.tls_for(&off, &paths).unwrap();
+        assert!(!Arc::ptr_eq(&first, &network.tls));
+        assert_eq!(first.alpn_protocols, [b"http/1.1".to_vec()]);
+        assert!(!Arc::ptr_eq(
+            &first,
+            &network.tls_for(&off, &paths).unwrap()
+        ));
     }
 
     #[test]

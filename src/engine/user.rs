@@ -13,7 +13,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::check::{self, Json};
-use super::http::{HttpClient, Response};
+use super::http::{multipart, HttpClient, Response};
 use super::pacing::{Arrivals, Wait};
 use super::retry::{Attempts, Class};
 use super::task::{Auth, Body, Mode, Scenario, Task};
@@ -248,7 +248,7 @@ async fn send(
     if guards.timer.deadline() > deadline {
         guards.timer.as_mut().reset(deadline);
     }
-    let send = client.send(request, task.keep);
+    let send = client.send(request, &task.options);
     tokio::pin!(send);
     loop {
         tokio::select! {
@@ -373,8 +373,23 @@ fn build(
             Bytes::from(form.finish())
         }
         Body::Raw(text) => Bytes::from(scope.render_string(text)),
-        Body::Multipart { .. } => {
-            return Err("multipart bodies are being wired".into());
+        Body::Multipart { fields, files } => {
+            let fields: Vec<(String, String)> = fields
+                .iter()
+                .map(|(key, value)| (key.clone(), scope.render_string(value)))
+                .collect();
+            let files: Vec<multipart::FilePart> = files
+                .iter()
+                .map(|file| multipart::FilePart {
+                    field: file.field.clone(),
+                    filename: scope.render_string(&file.filename),
+                    content: Bytes::from(scope.render_string(&file.content)),
+                    content_type: file.content_type.clone(),
+                })
+                .collect();
+            let (content_type, body) = multipart::encode(&fields, &files);
+            builder = builder.header(CONTENT_TYPE, content_type);
+            body
         }
     };
     builder

@@ -25,14 +25,14 @@ pub(super) struct Jar {
 
 impl Jar {
     /// Adds the jar's cookies for `request`'s URI to its `Cookie` header
-    /// (after the request's own).
-    pub(super) fn add_to(&self, request: &mut Request<Bytes>) {
+    /// (after the request's own). When it changed the header: `Some` of the
+    /// request's own (`Some(None)`: it had none), to put back before the
+    /// request goes elsewhere (a redirect).
+    pub(super) fn add_to(&self, request: &mut Request<Bytes>) -> Option<Option<HeaderValue>> {
         if !self.used {
-            return;
+            return None;
         }
-        let Some(url) = url_of(request.uri()) else {
-            return;
-        };
+        let url = url_of(request.uri())?;
         let headers = request.headers_mut();
         let mut value = headers
             .get(COOKIE)
@@ -47,10 +47,9 @@ impl Jar {
             value.push('=');
             value.push_str(cookie);
         }
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            if !value.is_empty() {
-                headers.insert(COOKIE, value);
-            }
+        match HeaderValue::from_str(&value) {
+            Ok(value) if !value.is_empty() => Some(headers.insert(COOKIE, value)),
+            _ => None,
         }
     }
 

@@ -10,13 +10,19 @@
 //! parser hyper uses, and the body framed as RFC 9112 says ([`response`]).
 //! No channel and no other task stand between a user and its socket, and
 //! response headers are copied into a header map only when a task reads
-//! them. A cookie jar ([`cookies`]) sends back what responses set. hyper 1 was the first client here: with it the engine cost
+//! them. A cookie jar ([`cookies`]) sends back what responses set, redirects
+//! are followed ([`redirect`]) unless a request says not to, and a request
+//! may bring its own TLS configuration ([`Network::tls_for`]): connections
+//! are kept per origin and TLS configuration. [`multipart`] encodes
+//! `multipart/form-data` bodies. hyper 1 was the first client here: with it the engine cost
 //! 9.3 to 10 µs of CPU per request against wrk's 7.2, about 2 µs of it
 //! hyper's dispatch (its request channel, response oneshot, body channel
 //! and header maps), which kept requests/s at 0.75-0.78x wrk's; the same
 //! loop without them costs what wrk does.
 
 mod cookies;
+pub mod multipart;
+mod redirect;
 mod request;
 mod response;
 
@@ -26,18 +32,20 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http::header::{HeaderValue, AUTHORIZATION};
+use http::header::{HeaderValue, AUTHORIZATION, COOKIE};
 use http::uri::{Authority, Scheme};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
 use self::cookies::Jar;
-use self::response::Reader;
+pub use self::redirect::{Redirects, MAX_REDIRECTS};
+use self::response::{Reader, Received};
 pub use self::response::{MAX_HEAD, MAX_KEPT_BODY};
 use super::descriptors::{Descriptors, Permit};
 use super::memory::{Lease, Pool};
@@ -73,6 +81,13 @@ pub enum HttpError {
     /// The response needs more memory than the test's budget leaves.
     #[error("response not read: {0}")]
     Memory(String),
+    /// More redirects than a request follows ([`MAX_REDIRECTS`]).
+    #[error("too many redirects ({0})")]
+    TooManyRedirects(usize),
+    /// A redirect that cannot be followed (its `Location` is not an http or
+    /// https URL).
+    #[error("cannot follow the redirect: {0}")]
+    Redirect(String),
 }
 
 impl HttpError {
@@ -109,6 +124,31 @@ pub struct Keep {
     pub body: bool,
     /// Keep the headers.
     pub headers: bool,
+}
+
+/// How to send a request: built once per task (at plan time), so that
+/// sending costs no allocation for it.
+#[derive(Clone, Debug, Default)]
+pub struct SendOptions {
+    /// What of the (final) response to keep.
+    pub keep: Keep,
+    /// Whether redirects are followed (by default they are).
+    pub redirects: Redirects,
+    /// The TLS configuration of https connections, from
+    /// [`Network::tls_for`]; `None`: the network's own
+    /// ([`Network::tls`]). Connections are only reused for requests with
+    /// the same configuration (the same `Arc`).
+    pub tls: Option<Arc<ClientConfig>>,
+}
+
+impl From<Keep> for SendOptions {
+    /// Keeping `keep`, following redirects, with the network's TLS.
+    fn from(keep: Keep) -> Self {
+        SendOptions {
+            keep,
+            ..SendOptions::default()
+        }
+    }
 }
 
 /// A response, its body read.
@@ -153,6 +193,9 @@ type Stream = Either<TcpStream, Box<TlsStream<TcpStream>>>;
 /// One kept connection.
 struct Connection {
     origin: Origin,
+    /// The TLS configuration it was made with (https only): a request with
+    /// another one gets another connection.
+    tls: Option<Arc<ClientConfig>>,
     /// The `Host` header for it.
     host: HeaderValue,
     /// Basic credentials from the URL's `user:password@`, if it has them.
@@ -217,22 +260,60 @@ impl HttpClient {
     }
 
     /// Sends `request` (its URI absolute), with the cookies earlier
-    /// responses set, and reads the response, keeping what `keep` says. A kept connection the server has closed is noticed
-    /// before sending and replaced; one closed while the request is under
-    /// way fails that request (as in Locust), not the next. The connection
-    /// is out of the pool while the request is under way: if this future is
-    /// dropped (a timeout, a stop), the connection closes with it.
+    /// responses set, and reads the response, keeping what `options.keep`
+    /// says. Redirects are followed unless `options.redirects` says not
+    /// to: each is read to its end (for its connection) and dropped, its
+    /// cookies stored; the response is the last one. A kept connection the
+    /// server has closed is noticed before sending and replaced; one closed
+    /// while the request is under way fails that request (as in Locust),
+    /// not the next. The connection is out of the pool while the request is
+    /// under way: if this future is dropped (a timeout, a stop), the
+    /// connection closes with it.
     pub async fn send(
         &mut self,
         mut request: Request<Bytes>,
-        keep: Keep,
+        options: &SendOptions,
     ) -> Result<Response, HttpError> {
+        let follow = options.redirects == Redirects::Follow;
+        let mut redirects = 0;
+        loop {
+            let own_cookies = self.jar.add_to(&mut request);
+            let received = self
+                .exchange(&mut request, options.keep, follow, options.tls.as_ref())
+                .await?;
+            let Some(location) = received.location else {
+                return Ok(received.response);
+            };
+            if redirects == MAX_REDIRECTS {
+                return Err(HttpError::TooManyRedirects(MAX_REDIRECTS));
+            }
+            redirects += 1;
+            // The next hop gets the jar's cookies for its own URL.
+            if let Some(own) = own_cookies {
+                match own {
+                    Some(own) => request.headers_mut().insert(COOKIE, own),
+                    None => request.headers_mut().remove(COOKIE),
+                };
+            }
+            redirect::follow(&mut request, received.response.status, &location)?;
+        }
+    }
+
+    /// Sends `request` on a connection to its origin (made with `tls`, or
+    /// the network's configuration, when https) and reads its response.
+    async fn exchange(
+        &mut self,
+        request: &mut Request<Bytes>,
+        keep: Keep,
+        follow: bool,
+        tls: Option<&Arc<ClientConfig>>,
+    ) -> Result<Received, HttpError> {
         let origin = origin_of(request.uri())?;
-        let mut connection = match self.kept(&origin) {
+        let tls = origin.https.then(|| tls.unwrap_or(&self.network.tls));
+        let mut connection = match take_kept(&mut self.kept, &origin, tls) {
             Some(connection) => connection,
-            None => self.connect(origin).await?,
+            None => self.connect(origin, tls).await?,
         };
-        self.jar.add_to(&mut request);
         if let Some(authorization) = &connection.authorization {
             // The task's own `auth` or header wins, as in requests and Locust.
             let headers = request.headers_mut();
@@ -240,7 +321,7 @@ impl HttpClient {
                 headers.insert(AUTHORIZATION, authorization.clone());
             }
         }
-        request::encode(&request, connection.host.as_bytes(), &mut self.write);
+        request::encode(request, connection.host.as_bytes(), &mut self.write);
         connection
             .stream
             .write_all(&self.write)
@@ -248,31 +329,25 @@ impl HttpClient {
             .map_err(HttpError::Write)?;
         connection.stream.flush().await.map_err(HttpError::Write)?;
         let head_request = request.method() == Method::HEAD;
-        let received = self
+        let mut received = self
             .reader
-            .response(&mut connection.stream, head_request, keep)
+            .response(&mut connection.stream, head_request, keep, follow)
             .await?;
         if !received.set_cookies.is_empty() {
-            self.jar.store(request.uri(), received.set_cookies);
+            self.jar
+                .store(request.uri(), std::mem::take(&mut received.set_cookies));
         }
         if received.reusable {
             self.kept.push(connection);
         }
-        Ok(received.response)
+        Ok(received)
     }
 
-    /// A kept connection to `origin` that is still open, out of the pool.
-    fn kept(&mut self, origin: &Origin) -> Option<Connection> {
-        loop {
-            let index = self.kept.iter().position(|c| c.origin == *origin)?;
-            let mut connection = self.kept.swap_remove(index);
-            if !connection.closed() {
-                return Some(connection);
-            }
-        }
-    }
-
-    async fn connect(&mut self, origin: Origin) -> Result<Connection, HttpError> {
+    async fn connect(
+        &self,
+        origin: Origin,
+        tls: Option<&Arc<ClientConfig>>,
+    ) -> Result<Connection, HttpError> {
         // The URL's `user:password@` become Basic credentials; they stay
         // out of the Host header and of every message.
         let authority = origin.authority.as_str();
@@ -305,16 +380,17 @@ impl HttpClient {
             HttpError::Connect(format!("{target}{via}"), e)
         })?;
         let _ = tcp.set_nodelay(true);
-        let stream = if origin.https {
-            let name = ServerName::try_from(host.to_owned())
-                .map_err(|e| HttpError::Url(target.clone(), e.to_string()))?;
-            let tls = TlsConnector::from(Arc::clone(&self.network.tls))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| HttpError::Tls(target.clone(), e))?;
-            Either::Right(Box::new(tls))
-        } else {
-            Either::Left(tcp)
+        let stream = match tls {
+            Some(config) => {
+                let name = ServerName::try_from(host.to_owned())
+                    .map_err(|e| HttpError::Url(target.clone(), e.to_string()))?;
+                let tls = TlsConnector::from(Arc::clone(config))
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| HttpError::Tls(target.clone(), e))?;
+                Either::Right(Box::new(tls))
+            }
+            None => Either::Left(tcp),
         };
         let host = HeaderValue::from_str(host_port)
             .map_err(|e| HttpError::Url(target.clone(), e.to_string()))?;
@@ -328,11 +404,34 @@ impl HttpClient {
             .map_err(|e| HttpError::Url(target, e.to_string()))?;
         Ok(Connection {
             origin,
+            tls: tls.cloned(),
             host,
             authorization,
             stream,
             _permit: permit,
         })
+    }
+}
+
+/// A kept connection to `origin` (made with `tls`) that is still open, out
+/// of the pool.
+fn take_kept(
+    kept: &mut Vec<Connection>,
+    origin: &Origin,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Option<Connection> {
+    loop {
+        let index = kept.iter().position(|c| {
+            c.origin == *origin
+                && match (&c.tls, tls) {
+                    (Some(made), Some(wanted)) => Arc::ptr_eq(made, wanted),
+                    (made, wanted) => made.is_none() && wanted.is_none(),
+                }
+        })?;
+        let mut connection = kept.swap_remove(index);
+        if !connection.closed() {
+            return Some(connection);
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! `httparse` in place in the read buffer (headers copied out only when a
 //! task reads them), interim `1xx` responses skipped, then the body framed
 //! as RFC 9112 section 6.3 says (none, `Content-Length`, chunked, or until
-//! the server closes), kept only when asked for and up to a bound.
+//! the server closes), kept only when asked for and up to a bound. When the
+//! request follows redirects, a redirect's `Location` is taken out of its
+//! head, and nothing of it is kept: its body is read and dropped.
 
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use http::{HeaderMap, StatusCode};
 use httparse::Status;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::redirect::is_redirect;
 use super::{HttpError, Keep, Lease, Pool, Response};
 
 /// The read buffer's size, as wrk's: most responses of a load test fit it
@@ -47,6 +50,8 @@ struct Head {
     set_cookies: Vec<String>,
     framing: Framing,
     keep_alive: bool,
+    /// A redirect's `Location`, when it is to be followed.
+    location: Option<String>,
 }
 
 /// A response as read off the connection.
@@ -54,6 +59,9 @@ pub(super) struct Received {
     pub(super) response: Response,
     /// Its `Set-Cookie` values (empty, unallocated, when it set none).
     pub(super) set_cookies: Vec<String>,
+    /// Where it redirects to, when it is a redirect to follow (then
+    /// nothing of it was kept).
+    pub(super) location: Option<String>,
     /// Whether the connection can carry another request.
     pub(super) reusable: bool,
 }
@@ -126,18 +134,20 @@ impl Reader {
     }
 
     /// Reads a response to a request (`head_request` when its method was
-    /// HEAD).
+    /// HEAD; `follow` when it follows redirects: a redirect's `Location` is
+    /// then taken, and nothing of the redirect kept).
     pub(super) async fn response<R: AsyncRead + Unpin>(
         &mut self,
         io: &mut R,
         head_request: bool,
         keep: Keep,
+        follow: bool,
     ) -> Result<Received, HttpError> {
         self.shrink();
         self.start = 0;
         self.end = 0;
         let mut head = loop {
-            let head = self.head(io, head_request, keep.headers).await?;
+            let head = self.head(io, head_request, keep.headers, follow).await?;
             // Interim responses (100 Continue, 103 Early Hints) come before
             // the final one; 101 ends HTTP on this connection.
             if !head.status.is_informational() || head.status == StatusCode::SWITCHING_PROTOCOLS {
@@ -145,6 +155,13 @@ impl Reader {
             }
         };
         let set_cookies = std::mem::take(&mut head.set_cookies);
+        let location = head.location.take();
+        // A redirect followed is read to the end (for the connection) and dropped.
+        let keep = if location.is_some() {
+            Keep::default()
+        } else {
+            keep
+        };
         let mut kept = None;
         if keep.body || keep.headers {
             // The heads read so far: about what their copied headers take.
@@ -181,6 +198,7 @@ impl Reader {
         Ok(Received {
             response,
             set_cookies,
+            location,
             reusable,
         })
     }
@@ -222,6 +240,7 @@ impl Reader {
         io: &mut R,
         head_request: bool,
         keep_headers: bool,
+        follow: bool,
     ) -> Result<Head, HttpError> {
         loop {
             if self.start < self.end {
@@ -229,7 +248,7 @@ impl Reader {
                 let mut parsed = httparse::Response::new(&mut headers);
                 match parsed.parse(self.unused()) {
                     Ok(Status::Complete(length)) => {
-                        let head = head_of(&parsed, head_request, keep_headers)?;
+                        let head = head_of(&parsed, head_request, keep_headers, follow)?;
                         self.start += length;
                         return Ok(head);
                     }
@@ -357,15 +376,18 @@ impl Reader {
 }
 
 /// The status, the framing, the keep-alive of a parsed head (and its
-/// headers, when kept).
+/// headers, when kept; its `Location`, when `follow` and it is a redirect).
 fn head_of(
     parsed: &httparse::Response<'_, '_>,
     head_request: bool,
     keep_headers: bool,
+    follow: bool,
 ) -> Result<Head, HttpError> {
     let code = parsed.code.unwrap_or_default();
     let status = StatusCode::from_u16(code)
         .map_err(|_| HttpError::Invalid(format!("status code {code}")))?;
+    let redirect = follow && is_redirect(status);
+    let mut location = None;
     // HTTP/1.1 keeps the connection unless told to close; 1.0 closes it
     // unless told to keep it.
     let mut keep_alive = parsed.version == Some(1);
@@ -400,6 +422,11 @@ fn head_of(
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if name.eq_ignore_ascii_case("set-cookie") {
             set_cookies.push(String::from_utf8_lossy(value).into_owned());
+        } else if redirect && name.eq_ignore_ascii_case("location") {
+            // The first one, as requests and geventhttpclient take it.
+            if location.is_none() {
+                location = Some(String::from_utf8_lossy(value).into_owned());
+            }
         } else if name.eq_ignore_ascii_case("connection") {
             for token in value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -450,5 +477,6 @@ fn head_of(
         set_cookies,
         framing,
         keep_alive,
+        location,
     })
 }

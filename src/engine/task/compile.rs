@@ -20,7 +20,7 @@ use super::{
     Assertion, Auth, Body, Condition, Extractor, FilePart, JsonQuery, Mode, Scenario, Source, Task,
     Think, TlsSpec,
 };
-use crate::engine::http::Keep;
+use crate::engine::http::{Redirects, SendOptions};
 use crate::engine::retry::RetryPolicy;
 use crate::engine::throttle::Throttles;
 use crate::resolver::{Resolver, Template, TemplateValue};
@@ -295,7 +295,7 @@ fn compile_task(
         }
         (cert, client_cert) => cert.or(client_cert),
     };
-    let keep = Keep {
+    let keep = crate::engine::http::Keep {
         body: assertions.iter().any(|a| {
             matches!(
                 a,
@@ -330,12 +330,15 @@ fn compile_task(
         think,
         throttle,
         retry,
-        redirects: spec.allow_redirects.unwrap_or(true),
         tls: TlsSpec {
             verify: spec.verify,
             cert,
         },
-        keep,
+        options: SendOptions {
+            keep,
+            redirects: Redirects::from(spec.allow_redirects.unwrap_or(true)),
+            tls: None,
+        },
         static_uri: None,
     };
     Ok((task, named))

@@ -13,7 +13,9 @@ use std::time::Duration;
 use http::header::HeaderName;
 use http::Method;
 
-use super::http::Keep;
+use super::http::SendOptions;
+use super::network::{ClientCert, Network, NetworkError, TlsOptions, Verify};
+use crate::paths::Paths;
 use super::retry::RetryPolicy;
 use super::throttle::Bucket;
 use crate::resolver::{Template, TemplateValue};
@@ -79,14 +81,14 @@ pub struct Task {
     pub throttle: Option<Arc<Bucket>>,
     /// Retries of a failed request.
     pub retry: Option<RetryPolicy>,
-    /// Follow redirects (up to 30 hops).
-    pub redirects: bool,
     /// Server certificate checks and client certificate, as written.
     pub tls: TlsSpec,
-    /// What of the response assertions and extractors read: the body
-    /// (else it is drained unread), the headers (else they are parsed for
-    /// framing only, not copied).
-    pub keep: Keep,
+    /// How its requests are sent: what of the response assertions and
+    /// extractors read (the body, else it is drained unread; the headers,
+    /// else they are parsed for framing only), whether redirects are
+    /// followed (`allow_redirects`), and the TLS configuration its `tls`
+    /// makes (set with [`Scenario::with_tls`]).
+    pub options: SendOptions,
     /// The request's URI when it is known before the test (no placeholder,
     /// no params): set by [`Scenario::with_base`].
     pub static_uri: Option<http::Uri>,
@@ -102,9 +104,47 @@ pub struct TlsSpec {
 }
 
 impl TlsSpec {
-    /// The agent's default: nothing to set up.
-    pub fn is_default(&self) -> bool {
-        self.cert.is_none() && matches!(self.verify, None | Some(spec::VerifySpec::Check(true)))
+    /// What [`Network::tls_for`] is asked for.
+    pub fn options(&self) -> TlsOptions {
+        TlsOptions {
+            verify: match &self.verify {
+                None | Some(spec::VerifySpec::Check(true)) => Verify::Network,
+                Some(spec::VerifySpec::Check(false)) => Verify::Off,
+                Some(spec::VerifySpec::CaBundle(path)) => Verify::CaBundle(path.into()),
+            },
+            client_cert: self.cert.as_ref().map(|cert| match cert {
+                spec::CertSpec::Combined(path) => ClientCert::Combined(path.into()),
+                spec::CertSpec::Pair(cert, key) => ClientCert::Pair {
+                    cert: cert.into(),
+                    key: key.into(),
+                },
+            }),
+        }
+    }
+}
+
+impl Scenario {
+    /// Builds the TLS configuration of every task whose `verify` or `cert`
+    /// asks for its own (once per test: files are read here, through
+    /// `paths`, never per request); tasks asking for the same share one.
+    pub fn with_tls(mut self, network: &Network, paths: &Paths) -> Result<Scenario, (usize, NetworkError)> {
+        let mut made: Vec<(TlsOptions, std::sync::Arc<tokio_rustls::rustls::ClientConfig>)> = Vec::new();
+        for (index, task) in self.tasks.iter_mut().enumerate() {
+            let options = task.tls.options();
+            if options == TlsOptions::default() {
+                continue;
+            }
+            let config = match made.iter().find(|(o, _)| *o == options) {
+                Some((_, config)) => std::sync::Arc::clone(config),
+                None => {
+                    let config = network.tls_for(&options, paths).map_err(|e| (index, e))?;
+                    made.push((options, std::sync::Arc::clone(&config)));
+                    config
+                }
+            };
+            task.options.tls = Some(config);
+        }
+        Ok(self)
     }
 }
 

@@ -160,7 +160,7 @@ fn body_checks_and_task_keys() {
     }, {"method": "post", "url": "/up", "data": {"a": "1"}, "files": {"f": "text", "g": ["g.txt", "x", "text/plain"]}}]));
     let t = &s.tasks[0];
     assert!(matches!(t.body, Body::Json(_)));
-    assert!(t.keep.body);
+    assert!(t.options.keep.body);
     assert!(matches!(t.extract[1].source, Source::StatusCode));
     assert!(t.extract[1].session);
     assert!(matches!(t.run_if, Some(Condition::Equals(_, _))));
@@ -177,7 +177,7 @@ fn body_checks_and_task_keys() {
         Some((2.5, 2))
     );
     assert_eq!(t.retry.map(|r| r.budgets), Some([5, 1, 0]));
-    assert!(!t.redirects);
+    assert_eq!(t.options.redirects, crate::engine::http::Redirects::Stop);
     assert_eq!(
         t.tls.verify,
         Some(spec::VerifySpec::CaBundle("ca.pem".into()))
@@ -186,7 +186,7 @@ fn body_checks_and_task_keys() {
         t.tls.cert,
         Some(spec::CertSpec::Pair("c.pem".into(), "k.pem".into()))
     );
-    assert!(s.tasks[1].redirects);
+    assert_eq!(s.tasks[1].options.redirects, crate::engine::http::Redirects::Follow);
     let Body::Multipart { fields, files } = &s.tasks[1].body else {
         panic!("not multipart: {:?}", s.tasks[1].body);
     };
