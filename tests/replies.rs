@@ -36,10 +36,10 @@ fn open_rows() -> Vec<Row> {
         },
         Row {
             what: "an action fails, the rest still run",
-            request: br#"[["LD_nope", {}], ["LD_summary", {"x": 1}], 7, ["LD_clear_records"]]"#,
+            request: br#"[["LD_nope", {}], ["LD_clear_records", {"x": 1}], 7, ["LD_clear_records"]]"#,
             reply: vec![
                 b"Error: LD_nope: unknown action\n",
-                b"Error: LD_summary: takes no arguments\n",
+                b"Error: LD_clear_records: takes no arguments\n",
                 b"Error: action 3: an action is [\"NAME\"], [\"NAME\", {keyword args}] or [\"NAME\", [positional args]]\n",
                 CLEARED,
                 END,

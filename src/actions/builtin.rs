@@ -19,10 +19,63 @@ pub(super) fn register(registry: &mut Registry) {
     super::reports::register(registry);
 }
 
-/// The figures of the records kept so far (zeroed while nothing has run).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummaryArgs {
+    #[serde(default)]
+    success: Option<Value>,
+    #[serde(default)]
+    failures: Option<Value>,
+}
+
+/// The records of a `success` or `failures` argument: a list, or what
+/// Python iterated as none (`""`, `{}`).
+fn given_records<'a>(list: &str, value: &'a Value) -> Result<&'a [Value], ActionError> {
+    match value {
+        Value::Array(records) => Ok(records),
+        Value::String(s) if s.is_empty() => Ok(&[]),
+        Value::Object(map) if map.is_empty() => Ok(&[]),
+        _ => Err(ActionError::new(format!(
+            "{list} must be a list of records (JSON objects)"
+        ))),
+    }
+}
+
+/// `LD_summary(success=None, failures=None)`: the figures of the records
+/// kept so far (zeroed while nothing has run); or, given lists of records
+/// (JSON objects, LoadDensity's record dicts), theirs instead
+/// ([`Summary::of_records`](crate::figures::Summary::of_records)). A list
+/// left out (or null) stands for the recorded ones, which ld-tower keeps as
+/// histograms, not records: so one list alone is taken only while nothing
+/// is recorded (the other is then empty).
 async fn summary(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    args.none()?;
-    let summary = ctx.state().figures(|figures| figures.summary());
+    let SummaryArgs { success, failures } = args.parse(&["success", "failures"])?;
+    let summary = if success.is_none() && failures.is_none() {
+        ctx.state().figures(|figures| figures.summary())
+    } else {
+        let recorded: u64 = ctx
+            .state()
+            .figures(|figures| figures.per_name().values().map(|f| f.count()).sum());
+        if recorded > 0 {
+            let (given, missing) = if success.is_some() {
+                ("success", "failures")
+            } else {
+                ("failures", "success")
+            };
+            if success.is_none() || failures.is_none() {
+                return Err(ActionError::new(format!(
+                    "{given} given without {missing} while {recorded} requests are recorded: \
+                     ld-tower keeps recorded requests as histograms, not records, so it \
+                     cannot add them to given ones; give both lists ([] for none)"
+                )));
+            }
+        }
+        let empty = Value::Array(Vec::new());
+        let success = given_records("success", success.as_ref().unwrap_or(&empty))?;
+        let failures = given_records("failures", failures.as_ref().unwrap_or(&empty))?;
+        crate::figures::Summary::of_records(success, failures)
+            .map_err(|e| ActionError::new(e.to_string()))?
+    };
     serde_json::to_value(summary).map_err(|e| ActionError::new(e.to_string()))
 }
 

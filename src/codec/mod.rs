@@ -8,6 +8,7 @@
 
 mod framed;
 mod legacy;
+mod prefix;
 
 pub use framed::FramedCodec;
 pub use legacy::LegacyCodec;

@@ -2,13 +2,18 @@
 //! significant digits), counts by status code and a bounded sample of
 //! failure messages; and a per-second time series for charts. Nothing here
 //! grows with the number of requests; `LD_summary`, `LD_test_status` and the
-//! reports are computed from these.
+//! reports are computed from these. `LD_summary` over records a client
+//! gives (JSON objects, LoadDensity's `build_summary(success, failures)`) is
+//! [`Summary::of_records`].
 
 mod name;
+mod python;
+mod records;
 mod series;
 mod summary;
 
 pub use name::{FailureSample, NameFigures};
+pub use records::NotARecord;
 pub use series::{SecondPoint, SecondWindow, TimeSeries};
 pub(crate) use summary::{max_ms, quantile_ms};
 pub use summary::{Overall, PerName, Summary, Totals};

@@ -3,7 +3,10 @@
 //! It wraps a tokio-util `Framed` and owns the per-connection rules that
 //! tokio-tower does not know:
 //! - **reading**: the read timeout (counted only while no request is in
-//!   flight, so a client waiting for a long command is not cut off); reading
+//!   flight, so a client waiting for a long command is not cut off; what
+//!   was read of a request by then is taken as the codec takes it at the
+//!   end of the stream: a legacy request is answered, with its parse error,
+//!   part of a frame is dropped); reading
 //!   stops at shutdown, after a reply that closes the connection (legacy
 //!   mode, refusals, quit), on a client's framing mistake (replies already
 //!   in flight are still sent), and *pauses* while the connection has
@@ -196,7 +199,28 @@ where
         {
             return Poll::Pending;
         }
-        let polled = this.framed.as_mut().poll_next(cx);
+        let mut polled = this.framed.as_mut().poll_next(cx);
+        // Past the read timeout, what was read of a request is taken as it
+        // is, as at the end of the stream (the codec decides: a legacy
+        // request is answered with its parse error, part of a frame is
+        // dropped), and it is the connection's last request.
+        let mut last = false;
+        if polled.is_pending() && this.asked.is_empty() && this.idle.as_mut().poll(cx).is_ready() {
+            tracing::debug!(peer = ?this.peer, "read timeout");
+            let framed = this.framed.as_mut().get_mut();
+            let mut rest = std::mem::take(framed.read_buffer_mut());
+            match framed.codec_mut().decode_eof(&mut rest).transpose() {
+                None => {
+                    *this.reading = false;
+                    this.member.partial(0);
+                    return Poll::Ready(None);
+                }
+                Some(item) => {
+                    last = true;
+                    polled = Poll::Ready(Some(item));
+                }
+            }
+        }
         this.member.partial(this.framed.read_buffer().len());
         match polled {
             Poll::Ready(Some(Ok(Decoded::Request(body)))) => {
@@ -229,7 +253,7 @@ where
                     &request,
                     this.asked,
                     this.reading,
-                    *this.one_shot,
+                    *this.one_shot || last,
                     this.member,
                 );
                 Poll::Ready(Some(Ok(request)))
@@ -249,14 +273,7 @@ where
                 *this.client_closed = true;
                 Poll::Ready(None)
             }
-            Poll::Pending => {
-                if this.asked.is_empty() && this.idle.poll(cx).is_ready() {
-                    tracing::debug!(peer = ?this.peer, "read timeout");
-                    *this.reading = false;
-                    return Poll::Ready(None);
-                }
-                Poll::Pending
-            }
+            Poll::Pending => Poll::Pending,
         }
     }
 }
