@@ -11,6 +11,7 @@ mod http;
 mod memory;
 mod network;
 mod pacing;
+mod shape;
 mod task;
 mod user;
 mod workers;
@@ -22,6 +23,7 @@ pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors};
 pub use memory::{default_max_memory, Cost, Pool};
 pub use network::{ConnectTo, Network, NetworkError};
 pub use pacing::{Arrivals, Wait};
+pub use shape::{Shape, ShapeError, Soak, Spike, Stage};
 pub use task::{
     Assertion, Auth, Body, Condition, Extractor, Mode, Scenario, Source, Task, TaskError,
     OTHER_NAMES,
@@ -45,6 +47,9 @@ use workers::Workers;
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// The most users a test may run (`user_count`, a load shape's users).
+pub const MAX_USERS: usize = 100_000;
 
 /// A test to run.
 #[derive(Clone, Debug)]
