@@ -234,6 +234,7 @@ async fn plan(
     let plan = Plan {
         users: users as usize,
         spawn_rate,
+        shape: None,
         duration,
         scenario,
         base,
