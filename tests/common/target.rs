@@ -17,7 +17,9 @@
 //! - anything else → 200 `ok`.
 //!
 //! A request is counted when its handler starts, so a request the client
-//! abandons after sending is still counted as served.
+//! abandons after sending is still counted as served. [`Target::in_flight`]
+//! is how many handlers are running now (the requests it holds, as for
+//! `/slow`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -50,6 +52,18 @@ struct Counts {
     echoes: Mutex<Vec<Value>>,
     /// Sessions started by `/session`.
     sessions: AtomicU64,
+    /// Requests being handled now.
+    in_flight: AtomicU64,
+}
+
+/// Counts one request in flight while it lives (a handler dropped with its
+/// connection counts out too).
+struct InFlight(Arc<Counts>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn bump(map: &Mutex<HashMap<String, Arc<AtomicU64>>>, key: &str) {
@@ -133,6 +147,11 @@ impl Target {
         read(&self.counts.by_status, &format!("{path} {status}"))
     }
 
+    /// Requests being handled now.
+    pub fn in_flight(&self) -> u64 {
+        self.counts.in_flight.load(Ordering::Relaxed)
+    }
+
     /// Every request served.
     pub fn total(&self) -> u64 {
         self.counts.total.load(Ordering::Relaxed)
@@ -178,6 +197,8 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
+    counts.in_flight.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight(Arc::clone(&counts));
     counts.total.fetch_add(1, Ordering::Relaxed);
     bump(&counts.by_path, &path);
     let response = route(&counts, &path, req).await;
