@@ -7,7 +7,10 @@ use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::engine::task::{self, spec::TaskWords, spec::TasksSpec};
-use crate::engine::{compile, Plan, Status, UserKind, Wait, DEFAULT_TIMEOUT, OTHER_NAMES};
+use crate::engine::{
+    compile, Plan, Shape, ShapeError, Status, UserKind, Wait, DEFAULT_TIMEOUT, MAX_USERS,
+    OTHER_NAMES,
+};
 use crate::spec::{closest, parse, strict_check, Note, Segment, SpecError, Vocabulary};
 use crate::state::LastRun;
 use crate::thresholds::{LimitsSpec, Thresholds};
@@ -151,6 +154,7 @@ async fn plan(
     ignored: &mut Vec<Note>,
     notes: &mut Vec<String>,
 ) -> Result<Planned, ActionError> {
+    let shape = load_shape(&args, ignored, notes)?;
     let detail = args.user_detail_dict.clone().unwrap_or_else(|| {
         json!({"user": "fast_http_user"})
             .as_object()
@@ -193,13 +197,6 @@ async fn plan(
             "{key}: a LoadDensity keyword for its distributed runner or its Python API; not used by a local ld-tower test"
         ));
     }
-    if args.load_shape.as_ref().is_some_and(|v| !v.is_null())
-        || args.shape_config.as_ref().is_some_and(|v| !v.is_null())
-    {
-        return Err(error(
-            "load_shape/shape_config are not supported: use user_count, spawn_rate and arrival_rate",
-        ));
-    }
     if args.web_ui_dict.as_ref().is_some_and(|v| !v.is_null()) {
         notes.push(
             "web_ui_dict: ld-tower has no web UI; follow a running test with LD_test_status".into(),
@@ -216,11 +213,11 @@ async fn plan(
         ));
     }
     let users = args.user_count.unwrap_or(50);
-    if users == 0 || users > 100_000 {
-        return Err(error("user_count must be from 1 to 100000"));
+    if shape.is_none() && (users == 0 || users > MAX_USERS as u64) {
+        return Err(error(format!("user_count must be from 1 to {MAX_USERS}")));
     }
     let spawn_rate = args.spawn_rate.unwrap_or(10.0);
-    if !(spawn_rate.is_finite() && spawn_rate > 0.0) {
+    if shape.is_none() && !(spawn_rate.is_finite() && spawn_rate > 0.0) {
         return Err(error(
             "spawn_rate must be a positive number of users per second",
         ));
@@ -307,7 +304,7 @@ async fn plan(
         .env()
         .check(scenario.env_names())
         .map_err(|e| error(e.to_string()))?;
-    let parameters = json!({
+    let mut parameters = json!({
         "user_detail": Value::Object(detail),
         "user_count": users,
         "spawn_rate": spawn_rate,
@@ -315,6 +312,12 @@ async fn plan(
         "web_ui": args.web_ui_dict.unwrap_or(Value::Null),
         "runner_mode": runner_mode,
     });
+    if let (Some(shape), Value::Object(map)) = (&shape, &mut parameters) {
+        map.remove("user_count");
+        map.remove("spawn_rate");
+        map.insert("load_shape".into(), json!(shape.name()));
+        map.insert("shape_config".into(), shape.config());
+    }
     let network = ctx.state().network();
     let scenario = scenario
         .with_base(base.as_deref())
@@ -323,6 +326,7 @@ async fn plan(
     let plan = Plan {
         users: users as usize,
         spawn_rate,
+        shape,
         duration,
         scenario,
         base,
@@ -350,6 +354,53 @@ fn parse_start(args: Args) -> Result<(StartTest, Vec<Note>), ActionError> {
     let (start, ignored) =
         parse::<StartTest>(Value::Object(map), &StartWords).map_err(spec_error)?;
     Ok((start, ignored))
+}
+
+/// `load_shape` with `shape_config`, if a shape is given: it then sets the
+/// users and spawn rate, and `notes` says `user_count`/`spawn_rate` are
+/// ignored when they were given.
+fn load_shape(
+    args: &StartTest,
+    ignored: &mut Vec<Note>,
+    notes: &mut Vec<String>,
+) -> Result<Option<Shape>, ActionError> {
+    let config = args.shape_config.as_ref().unwrap_or(&Value::Null);
+    let name = match &args.load_shape {
+        None | Some(Value::Null) => {
+            if !(config.is_null() || config.as_object().is_some_and(Map::is_empty)) {
+                notes.push("shape_config: ignored, no load_shape given".into());
+            }
+            return Ok(None);
+        }
+        Some(Value::String(name)) => name,
+        Some(other) => {
+            return Err(error(
+                ShapeError::UnknownName(other.to_string()).to_string(),
+            ))
+        }
+    };
+    ignored.extend(Shape::ignored_keys(name, config));
+    let shape = Shape::parse(name, config).map_err(|e| error(e.to_string()))?;
+    if args.iterations.is_some() {
+        return Err(error(
+            "iterations cannot be combined with load_shape: the shape says when the test ends",
+        ));
+    }
+    let ignored: Vec<&str> = [
+        ("user_count", args.user_count.is_some()),
+        ("spawn_rate", args.spawn_rate.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, given)| given.then_some(key))
+    .collect();
+    if !ignored.is_empty() {
+        notes.push(format!(
+            "{}: ignored, load_shape {:?} sets the users and spawn rate each second",
+            ignored.join(", "),
+            shape.name()
+        ));
+    }
+    Ok(Some(shape))
 }
 
 /// Runs a load test to its end; returns its parameters and summary.

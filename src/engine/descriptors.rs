@@ -120,13 +120,14 @@ impl Descriptors {
         )
     }
 
-    /// Refuses a test of `users` users (one connection each) that cannot fit.
-    pub(super) fn admit(&self, users: usize) -> Result<(), String> {
+    /// Refuses a test of `users` users (one connection each) that cannot
+    /// fit; `what` names where that count comes from (`user_count 10`).
+    pub(super) fn admit(&self, users: usize, what: &str) -> Result<(), String> {
         if users <= self.budget {
             return Ok(());
         }
         Err(format!(
-            "user_count {users} needs {users} connections, but the engine may hold only {} open ({}): raise the open-file limit (ulimit -n, systemd's LimitNOFILE) or lower user_count",
+            "{what} needs {users} connections, but the engine may hold only {} open ({}): raise the open-file limit (ulimit -n, systemd's LimitNOFILE) or lower the users",
             self.budget, self.why
         ))
     }
@@ -150,8 +151,8 @@ mod tests {
             "a closed connection's place is free again"
         );
         assert!(d.exhausted().contains("all 2"));
-        assert!(d.admit(2).is_ok());
-        let refused = d.admit(3).unwrap_err();
+        assert!(d.admit(2, "user_count 2").is_ok());
+        let refused = d.admit(3, "user_count 3").unwrap_err();
         assert!(
             refused.contains("--max-connections") && refused.contains("ulimit -n"),
             "{refused}"

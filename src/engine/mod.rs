@@ -1,5 +1,6 @@
 //! The load engine: virtual users as tokio tasks, spawned at a rate up to a
-//! count, each with one keep-alive HTTP/1.1 connection, for a time or until
+//! count (or, with a load [`Shape`], moved each second toward the count it
+//! sets), each with one keep-alive HTTP/1.1 connection, for a time or until
 //! stopped; their figures kept per worker thread (the users of one thread
 //! never contend, and memory is cores x names, not users x names), merged
 //! each second into the time series, on demand for the live status, and at
@@ -12,6 +13,7 @@ mod memory;
 mod network;
 mod pacing;
 mod retry;
+mod shape;
 pub mod task;
 mod throttle;
 mod user;
@@ -28,6 +30,7 @@ pub use network::{
 };
 pub use pacing::{Arrivals, Wait};
 pub use retry::{Attempts, Class, RetryPolicy};
+pub use shape::{Shape, ShapeError, Soak, Spike, Stage};
 pub use task::{
     compile, Assertion, Auth, Body, Condition, Extractor, FilePart, Fixed, JsonQuery, Mode,
     Scenario, Source, Task, Think, TlsSpec, UserKind, OTHER_NAMES,
@@ -53,13 +56,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The most users a test may run (`user_count`, a load shape's users).
+pub const MAX_USERS: usize = 100_000;
+
 /// A test to run.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// Users to reach.
+    /// Users to reach (unused with a `shape`).
     pub users: usize,
-    /// Users started per second.
+    /// Users started per second (unused with a `shape`).
     pub spawn_rate: f64,
+    /// The users to run, and how fast to get there, second by second,
+    /// instead of `users` and `spawn_rate`; the test ends when the shape
+    /// does (or at `duration`, if that comes first).
+    pub shape: Option<Shape>,
     /// How long the test runs from its start; `None`: until stopped.
     pub duration: Option<Duration>,
     /// What each user does.
@@ -80,6 +90,13 @@ pub struct Plan {
     /// Request names the server's records hold already: their figures
     /// count against the memory budget too.
     pub held_names: usize,
+}
+
+impl Plan {
+    /// The most users the test runs at once: the shape's peak, or `users`.
+    pub fn peak_users(&self) -> usize {
+        self.shape.as_ref().map_or(self.users, Shape::max_users)
+    }
 }
 
 /// What the engine may use, set where the server (or `run`) starts.
@@ -139,7 +156,8 @@ pub struct Status {
     pub running: bool,
     /// Users running now.
     pub users: usize,
-    /// Users the test ramps up to.
+    /// Users the test is heading for now: `user_count`, or what its load
+    /// shape asks for this second.
     pub target_users: usize,
     /// Seconds since the test started.
     pub elapsed_s: f64,
@@ -163,7 +181,8 @@ pub struct Status {
 #[derive(Debug)]
 struct Live {
     started: Instant,
-    target_users: usize,
+    /// Users the test is heading for now.
+    target_users: AtomicUsize,
     duration: Option<Duration>,
     /// Cancelled to end the test early: requests under way are abandoned.
     stop: CancellationToken,
@@ -201,6 +220,24 @@ impl Live {
         figures
     }
 
+    /// The test's figures now, as it ends: the part-second at the end is
+    /// a point too, if anything happened in it.
+    fn finish(&self, stopped_early: bool) -> Finished {
+        let elapsed = self.started.elapsed();
+        let point = self.drain_window(elapsed.as_secs());
+        if point.requests > 0 {
+            lock(&self.series).push(point);
+        }
+        Finished {
+            figures: self.figures(),
+            abandoned: self.abandoned(),
+            series: lock(&self.series).clone(),
+            elapsed,
+            users_started: self.started_users.load(Ordering::Relaxed),
+            stopped_early,
+        }
+    }
+
     fn abandoned(&self) -> u64 {
         self.recorders.iter().map(|r| lock(r).abandoned).sum()
     }
@@ -228,7 +265,7 @@ impl Live {
         Status {
             running: true,
             users: self.users.load(Ordering::Relaxed),
-            target_users: self.target_users,
+            target_users: self.target_users.load(Ordering::Relaxed),
             elapsed_s: self.started.elapsed().as_secs_f64(),
             test_time_s: self.duration.map(|d| d.as_secs_f64()),
             requests,
@@ -249,21 +286,224 @@ pub struct Engine {
     limits: EngineLimits,
 }
 
-/// Clears the engine's live test when the run ends, however it ends (the
-/// run's future may be dropped: a command timeout, the grace period).
-struct Running<'a> {
+/// The engine's live test, from its start to its end however it ends (the
+/// run's future may be dropped: a command timeout, the grace period). When
+/// dropped it keeps the figures if [`Running::finish`] did not, stops what
+/// is left of the test, leaves its last status and frees the engine.
+struct Running<'a, K: Fn(&Finished)> {
     engine: &'a Engine,
     live: Arc<Live>,
+    /// Where the figures go, once.
+    keep: K,
+    kept: bool,
 }
 
-impl Drop for Running<'_> {
+impl<K: Fn(&Finished)> Running<'_, K> {
+    /// The test's figures, kept; the engine is free again once this is
+    /// dropped, which it is on return.
+    fn finish(mut self, stopped_early: bool) -> Finished {
+        let finished = self.live.finish(stopped_early);
+        (self.keep)(&finished);
+        self.kept = true;
+        finished
+    }
+}
+
+impl<K: Fn(&Finished)> Drop for Running<'_, K> {
     fn drop(&mut self) {
+        if !self.kept {
+            (self.keep)(&self.live.finish(true));
+        }
         self.live.stop.cancel();
         let mut status = self.live.status();
         status.running = false;
         status.users = 0;
         *lock(&self.engine.last) = Some(status);
         *lock(&self.engine.live) = None;
+    }
+}
+
+/// The users of a running test, on their worker threads. Dropping it
+/// aborts the users, then ends the threads (fields drop in order).
+struct Crowd<'r> {
+    /// The users' tasks.
+    tasks: JoinSet<()>,
+    /// One token per user still wanted, oldest first: cancelling one
+    /// retires its user (it finishes the request under way, which is
+    /// recorded, and starts no other). Each is a child of `done`.
+    active: Vec<CancellationToken>,
+    workers: Workers,
+    plan: Arc<Plan>,
+    budget: Budget,
+    resolver: &'r Resolver,
+    arrivals: Option<Arc<Arrivals>>,
+    /// The test is over: users start no new request.
+    done: CancellationToken,
+    /// The test is stopped: users abandon the request under way too.
+    stop: CancellationToken,
+    seed: fastrand::Rng,
+}
+
+impl Crowd<'_> {
+    /// Users still wanted (retired ones may still be finishing a request).
+    fn active(&self) -> usize {
+        self.active.len()
+    }
+
+    /// Starts one more user, on the next worker thread.
+    fn start_user(&mut self, live: &Arc<Live>) {
+        let (worker, runtime) = self.workers.next();
+        let retire = self.done.child_token();
+        let user = User {
+            plan: Arc::clone(&self.plan),
+            client: HttpClient::with_budget(Arc::clone(&self.plan.network), self.budget.clone()),
+            session: self.resolver.fork(),
+            recorder: Arc::clone(&live.recorders[worker]),
+            arrivals: self.arrivals.clone(),
+            done: retire.clone(),
+            stop: self.stop.clone(),
+            rng: self.seed.fork(),
+        };
+        self.active.push(retire);
+        let counter = Arc::clone(live);
+        counter.users.fetch_add(1, Ordering::Relaxed);
+        counter.started_users.fetch_add(1, Ordering::Relaxed);
+        self.tasks.spawn_on(
+            async move {
+                user.run().await;
+                counter.users.fetch_sub(1, Ordering::Relaxed);
+            },
+            runtime,
+        );
+    }
+
+    /// Retires the user started last.
+    fn retire_user(&mut self) {
+        if let Some(user) = self.active.pop() {
+            user.cancel();
+        }
+    }
+
+    /// Ends the test on time: users finish the request under way and stop;
+    /// if the test is stopped meanwhile, or [`END_GRACE`] runs out, they
+    /// abandon it.
+    async fn wind_down(&mut self) {
+        self.done.cancel();
+        let drained = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(END_GRACE, drained).await.is_err() {
+            self.stop.cancel();
+            while self.tasks.join_next().await.is_some() {}
+        }
+    }
+}
+
+/// Where the count of users is heading and when the next one starts (or
+/// stops): one every `1 / spawn_rate` seconds while the count is off.
+#[derive(Debug)]
+struct Pace {
+    target: usize,
+    every: Duration,
+    /// When the last user was started or retired, as scheduled.
+    last: Option<Instant>,
+    next: Instant,
+}
+
+impl Pace {
+    /// Heading for `target` at `rate` users per second, the first user at `at`.
+    fn new(target: usize, rate: f64, at: Instant) -> Pace {
+        Pace {
+            target,
+            every: interval(rate),
+            last: None,
+            next: at,
+        }
+    }
+
+    /// Heads for `target` at `rate` from `now`: the next step is one new
+    /// interval after the last, and never in the past (a count that has
+    /// been still for a while moves at once, without a burst).
+    fn retarget(&mut self, target: usize, rate: f64, now: Instant) {
+        self.target = target;
+        self.every = interval(rate);
+        self.next = self.last.map_or(now, |last| last + self.every).max(now);
+    }
+
+    /// A user was started or retired.
+    fn stepped(&mut self) {
+        self.last = Some(self.next);
+        self.next += self.every;
+    }
+}
+
+fn interval(rate: f64) -> Duration {
+    Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::ZERO)
+}
+
+/// Moves the test's users toward its target (the plan's count, or its
+/// shape's each second) until it ends: stopped (true), or on time, at the
+/// end of its shape, or with every user done with its iterations (false).
+async fn drive(live: &Arc<Live>, crowd: &mut Crowd<'_>) -> bool {
+    let plan = Arc::clone(&crowd.plan);
+    let stop = crowd.stop.clone();
+    let end = async {
+        match plan.duration {
+            Some(duration) => tokio::time::sleep_until(live.started + duration).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(end);
+    let mut aim = match &plan.shape {
+        None => None,
+        Some(shape) => match shape.tick(0) {
+            Some(aim) => Some(aim),
+            None => return false,
+        },
+    };
+    let mut pace = match aim {
+        None => Pace::new(plan.users, plan.spawn_rate, live.started),
+        Some((users, rate)) => Pace::new(users, rate as f64, live.started),
+    };
+    live.target_users.store(pace.target, Ordering::Relaxed);
+    let mut next_tick = live.started + Duration::from_secs(1);
+    let mut second = 0;
+    loop {
+        let active = crowd.active();
+        let stepping = active != pace.target;
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return true,
+            () = &mut end => return false,
+            // Users end when retired, or (without a shape) when done with
+            // their iterations: then the test ends when every user is done.
+            Some(_) = crowd.tasks.join_next(), if !stepping || plan.shape.is_some() => {
+                if crowd.tasks.is_empty() && plan.shape.is_none() {
+                    return false;
+                }
+            }
+            () = tokio::time::sleep_until(next_tick) => {
+                live.tick(second);
+                second += 1;
+                next_tick += Duration::from_secs(1);
+                if let Some(shape) = &plan.shape {
+                    let Some(now) = shape.tick(second) else {
+                        return false;
+                    };
+                    if aim != Some(now) {
+                        aim = Some(now);
+                        pace.retarget(now.0, now.1 as f64, Instant::now());
+                        live.target_users.store(now.0, Ordering::Relaxed);
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(pace.next), if stepping => {
+                if active < pace.target {
+                    crowd.start_user(live);
+                } else {
+                    crowd.retire_user();
+                }
+                pace.stepped();
+            }
+        }
     }
 }
 
@@ -278,21 +518,21 @@ impl Engine {
 
     /// What `plan`, on `workers` threads, may hold: its connections, and
     /// the bytes the memory budget leaves for its responses; refused when it
-    /// cannot fit.
+    /// cannot fit. A shaped test is admitted for its peak.
     fn budget(&self, plan: &Plan, workers: usize) -> Result<Budget, EngineError> {
+        let users = plan.peak_users();
+        let what = match &plan.shape {
+            None => format!("user_count {users}"),
+            Some(shape) => format!("load_shape {:?} at its peak of {users} users", shape.name()),
+        };
         self.limits
             .descriptors
-            .admit(plan.users)
+            .admit(users, &what)
             .map_err(EngineError::OverBudget)?;
         let responses = match self.limits.max_memory {
             None => Pool::default(),
             Some(max) => {
-                let cost = Cost::of(
-                    plan.users,
-                    plan.scenario.name_count(),
-                    workers,
-                    plan.held_names,
-                );
+                let cost = Cost::of(users, plan.scenario.name_count(), workers, plan.held_names);
                 let left = cost.admit(max).map_err(EngineError::OverBudget)?;
                 Pool::new(usize::try_from(left).unwrap_or(usize::MAX))
             }
@@ -303,10 +543,47 @@ impl Engine {
         })
     }
 
-    /// Runs `plan` to its end (its time, [`Engine::stop`], or `shutdown`),
-    /// each user forking `resolver`. When the returned future is dropped
-    /// early, the users stop with it; `keep` receives the figures in every
-    /// case, so a cancelled test's figures are kept too.
+    /// Makes `plan` the live test, or refuses: one test at a time.
+    fn begin<K: Fn(&Finished)>(
+        &self,
+        plan: &Plan,
+        workers: usize,
+        stop: CancellationToken,
+        keep: K,
+    ) -> Result<Running<'_, K>, EngineError> {
+        let mut slot = lock(&self.live);
+        if slot.is_some() {
+            return Err(EngineError::Busy);
+        }
+        let live = Arc::new(Live {
+            started: Instant::now(),
+            target_users: AtomicUsize::new(match &plan.shape {
+                None => plan.users,
+                Some(shape) => shape.tick(0).map_or(0, |(users, _)| users),
+            }),
+            duration: plan.duration,
+            stop,
+            users: AtomicUsize::new(0),
+            started_users: AtomicUsize::new(0),
+            recorders: (0..workers)
+                .map(|_| Arc::new(Mutex::new(Recorder::default())))
+                .collect(),
+            series: Mutex::new(TimeSeries::default()),
+        });
+        *slot = Some(Arc::clone(&live));
+        Ok(Running {
+            engine: self,
+            live,
+            keep,
+            kept: false,
+        })
+    }
+
+    /// Runs `plan` to its end (its time, the end of its shape,
+    /// [`Engine::stop`], or `shutdown`), each user forking `resolver`. When
+    /// the returned future is dropped early, the users stop with it; `keep`
+    /// receives the figures in every case, so a cancelled test's figures
+    /// are kept too.
     pub async fn run(
         &self,
         plan: Plan,
@@ -319,145 +596,36 @@ impl Engine {
         // starts, those under way may complete within END_GRACE (so with a
         // target that answers, the figures count exactly what it served),
         // then `stop` abandons the rest.
-        let workers = workers::for_users(plan.users);
+        let workers = workers::for_users(plan.peak_users());
         let budget = self.budget(&plan, workers)?;
         let stop = shutdown.child_token();
         let done = stop.child_token();
-        let live = {
-            let mut slot = lock(&self.live);
-            if slot.is_some() {
-                return Err(EngineError::Busy);
-            }
-            let live = Arc::new(Live {
-                started: Instant::now(),
-                target_users: plan.users,
-                duration: plan.duration,
-                stop: stop.clone(),
-                users: AtomicUsize::new(0),
-                started_users: AtomicUsize::new(0),
-                recorders: (0..workers)
-                    .map(|_| Arc::new(Mutex::new(Recorder::default())))
-                    .collect(),
-                series: Mutex::new(TimeSeries::default()),
-            });
-            *slot = Some(Arc::clone(&live));
-            live
-        };
-        let running = Running {
-            engine: self,
-            live: Arc::clone(&live),
-        };
-        let finish = |stopped_early: bool| {
-            let elapsed = live.started.elapsed();
-            let second = elapsed.as_secs();
-            // The part-second at the end is a point too, if anything happened in it.
-            let point = live.drain_window(second);
-            if point.requests > 0 {
-                lock(&live.series).push(point);
-            }
-            Finished {
-                figures: live.figures(),
-                abandoned: live.abandoned(),
-                series: lock(&live.series).clone(),
-                elapsed,
-                users_started: live.started_users.load(Ordering::Relaxed),
-                stopped_early,
-            }
-        };
-        // Whatever happens to this future, the figures are kept.
-        struct Keep<'k, F: Fn(&Finished), G: Fn(bool) -> Finished> {
-            keep: &'k F,
-            finish: &'k G,
-            done: bool,
-        }
-        impl<F: Fn(&Finished), G: Fn(bool) -> Finished> Drop for Keep<'_, F, G> {
-            fn drop(&mut self) {
-                if !self.done {
-                    (self.keep)(&(self.finish)(true));
-                }
-            }
-        }
-        let mut keeper = Keep {
-            keep: &keep,
-            finish: &finish,
-            done: false,
-        };
-
+        // Declared before the crowd, so dropped after it: if this future is
+        // dropped, the users are aborted first, then the figures kept and
+        // the engine freed.
+        let running = self.begin(&plan, workers, stop.clone(), keep)?;
+        let live = Arc::clone(&running.live);
         let plan = Arc::new(plan);
-        let arrivals = plan
-            .arrival_rate
-            .and_then(|rate| Arrivals::new(live.started, rate))
-            .map(Arc::new);
-        let mut workers = Workers::start(live.recorders.len())
-            .map_err(|e| EngineError::Workers(e.to_string()))?;
-        let mut users = JoinSet::new();
-        let deadline = plan.duration.map(|d| live.started + d);
-        let end = async {
-            match deadline {
-                Some(deadline) => tokio::time::sleep_until(deadline).await,
-                None => std::future::pending().await,
-            }
+        let mut crowd = Crowd {
+            tasks: JoinSet::new(),
+            active: Vec::new(),
+            workers: Workers::start(live.recorders.len())
+                .map_err(|e| EngineError::Workers(e.to_string()))?,
+            arrivals: plan
+                .arrival_rate
+                .and_then(|rate| Arrivals::new(live.started, rate))
+                .map(Arc::new),
+            plan,
+            budget,
+            resolver,
+            done,
+            stop,
+            seed: fastrand::Rng::new(),
         };
-        tokio::pin!(end);
-        let spawn_every =
-            Duration::try_from_secs_f64(1.0 / plan.spawn_rate).unwrap_or(Duration::ZERO);
-        let mut next_spawn = live.started;
-        let mut next_tick = live.started + Duration::from_secs(1);
-        let mut second = 0;
-        let mut seed = fastrand::Rng::new();
-        let stopped_early = loop {
-            let spawning = live.started_users.load(Ordering::Relaxed) < plan.users;
-            tokio::select! {
-                biased;
-                () = stop.cancelled() => break true,
-                () = &mut end => break false,
-                // With an iteration count, the test ends when every user is done.
-                Some(_) = users.join_next(), if !spawning => {
-                    if users.is_empty() {
-                        break false;
-                    }
-                }
-                () = tokio::time::sleep_until(next_tick) => {
-                    live.tick(second);
-                    second += 1;
-                    next_tick += Duration::from_secs(1);
-                }
-                () = tokio::time::sleep_until(next_spawn), if spawning => {
-                    let (worker, runtime) = workers.next();
-                    let user = User {
-                        plan: Arc::clone(&plan),
-                        client: HttpClient::with_budget(Arc::clone(&plan.network), budget.clone()),
-                        session: resolver.fork(),
-                        recorder: Arc::clone(&live.recorders[worker]),
-                        arrivals: arrivals.clone(),
-                        done: done.clone(),
-                        stop: stop.clone(),
-                        rng: seed.fork(),
-                    };
-                    let counter = Arc::clone(&live);
-                    counter.users.fetch_add(1, Ordering::Relaxed);
-                    counter.started_users.fetch_add(1, Ordering::Relaxed);
-                    users.spawn_on(async move {
-                        user.run().await;
-                        counter.users.fetch_sub(1, Ordering::Relaxed);
-                    }, runtime);
-                    next_spawn += spawn_every;
-                }
-            }
-        };
-        done.cancel();
-        // Users finish the request under way and stop; if the test is
-        // stopped meanwhile, or the grace runs out, they abandon it.
-        let drained = async { while users.join_next().await.is_some() {} };
-        if tokio::time::timeout(END_GRACE, drained).await.is_err() {
-            stop.cancel();
-            while users.join_next().await.is_some() {}
-        }
-        let finished = finish(stopped_early);
-        keeper.done = true;
-        keep(&finished);
-        drop(running);
-        Ok(finished)
+        let stopped_early = drive(&live, &mut crowd).await;
+        crowd.wind_down().await;
+        drop(crowd);
+        Ok(running.finish(stopped_early))
     }
 
     /// Stops the running test; false if none runs.

@@ -43,7 +43,9 @@ pub(super) struct User {
     pub(super) session: Session,
     pub(super) recorder: Arc<Mutex<Recorder>>,
     pub(super) arrivals: Option<Arc<Arrivals>>,
-    /// The test is over: start no new request.
+    /// The test is over, or the load shape retired this user (a child of
+    /// the test's own token, one per user): finish the request under way,
+    /// recorded as usual, and start no new one.
     pub(super) done: CancellationToken,
     /// The test was stopped: abandon the request under way too.
     pub(super) stop: CancellationToken,

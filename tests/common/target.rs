@@ -22,7 +22,9 @@
 //! Every request's arrival time is kept, per path, for [`Target::arrivals`].
 //!
 //! A request is counted when its handler starts, so a request the client
-//! abandons after sending is still counted as served.
+//! abandons after sending is still counted as served. [`Target::in_flight`]
+//! is how many handlers are running now (the requests it holds, as for
+//! `/slow`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -61,6 +63,18 @@ struct Counts {
     flaky: Mutex<HashMap<String, u64>>,
     /// `/flaky` queries, in order.
     queries: Mutex<Vec<String>>,
+    /// Requests being handled now.
+    in_flight: AtomicU64,
+}
+
+/// Counts one request in flight while it lives (a handler dropped with its
+/// connection counts out too).
+struct InFlight(Arc<Counts>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn bump(map: &Mutex<HashMap<String, Arc<AtomicU64>>>, key: &str) {
@@ -144,6 +158,11 @@ impl Target {
         read(&self.counts.by_status, &format!("{path} {status}"))
     }
 
+    /// Requests being handled now.
+    pub fn in_flight(&self) -> u64 {
+        self.counts.in_flight.load(Ordering::Relaxed)
+    }
+
     /// Every request served.
     pub fn total(&self) -> u64 {
         self.counts.total.load(Ordering::Relaxed)
@@ -206,6 +225,8 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
+    counts.in_flight.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight(Arc::clone(&counts));
     counts.total.fetch_add(1, Ordering::Relaxed);
     counts
         .arrivals

@@ -15,9 +15,9 @@ use http::Method;
 
 use super::http::SendOptions;
 use super::network::{ClientCert, Network, NetworkError, TlsOptions, Verify};
-use crate::paths::Paths;
 use super::retry::RetryPolicy;
 use super::throttle::Bucket;
+use crate::paths::Paths;
 use crate::resolver::{Template, TemplateValue};
 
 pub use compile::{compile, Context, Fixed, UserKind};
@@ -127,8 +127,15 @@ impl Scenario {
     /// Builds the TLS configuration of every task whose `verify` or `cert`
     /// asks for its own (once per test: files are read here, through
     /// `paths`, never per request); tasks asking for the same share one.
-    pub fn with_tls(mut self, network: &Network, paths: &Paths) -> Result<Scenario, (usize, NetworkError)> {
-        let mut made: Vec<(TlsOptions, std::sync::Arc<tokio_rustls::rustls::ClientConfig>)> = Vec::new();
+    pub fn with_tls(
+        mut self,
+        network: &Network,
+        paths: &Paths,
+    ) -> Result<Scenario, (usize, NetworkError)> {
+        let mut made: Vec<(
+            TlsOptions,
+            std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+        )> = Vec::new();
         for (index, task) in self.tasks.iter_mut().enumerate() {
             let options = task.tls.options();
             if options == TlsOptions::default() {

@@ -186,7 +186,10 @@ fn body_checks_and_task_keys() {
         t.tls.cert,
         Some(spec::CertSpec::Pair("c.pem".into(), "k.pem".into()))
     );
-    assert_eq!(s.tasks[1].options.redirects, crate::engine::http::Redirects::Follow);
+    assert_eq!(
+        s.tasks[1].options.redirects,
+        crate::engine::http::Redirects::Follow
+    );
     let Body::Multipart { fields, files } = &s.tasks[1].body else {
         panic!("not multipart: {:?}", s.tasks[1].body);
     };
