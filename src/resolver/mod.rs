@@ -51,7 +51,8 @@
 //!
 //! - [`template`](Template): parsing strings and JSON values;
 //! - `session`: [`Session`] and [`Scope`], the rendering;
-//! - `csv`: [`CsvSource`], rows in one compact buffer and the shared cursor;
+//! - `csv`: [`CsvSource`], rows in one compact buffer;
+//! - `cursor`: the row cursor a source's users share;
 //! - `loader`: [`Loader`], sources read off the runtime, counted against a
 //!   [`SourceBudget`], cancellable;
 //! - `env`: [`EnvPolicy`], which names `${env.NAME}` may read;
@@ -59,6 +60,7 @@
 //! - `error`: [`ResolverError`].
 
 mod csv;
+mod cursor;
 mod env;
 mod error;
 mod functions;
