@@ -10,14 +10,16 @@
 //! | `${session.NAME}` | a variable of this virtual user only |
 //! | `${env.NAME}` | an environment variable, read when rendered, if the [`EnvPolicy`] allows it |
 //! | `${csv.SOURCE.COLUMN}` | a column of the next row of a CSV source |
+//! | `${faker.PROVIDER}` | a fresh fake value from one of Python Faker's providers (`name`, `email`, `uuid4`, ...; see `faker`) |
 //! | `${uuid()}` | a random UUID (version 4) |
 //! | `${now()}` | local time to the second, `2026-11-24T23:15:02` |
 //! | `${randint(a,b)}` | an integer from `a` to `b` inclusive |
 //!
 //! The prefix and function names are case-insensitive, the body is trimmed.
 //! Whatever does not resolve (an unknown prefix, variable, function or column,
-//! bad arguments, an exhausted non-cycling CSV source, a `null` variable as in
-//! LoadDensity) is left exactly as written, so missing data is visible.
+//! bad arguments, a Faker provider it does not have, an exhausted
+//! non-cycling CSV source, a `null` variable as in LoadDensity) is left
+//! exactly as written, so missing data is visible.
 //! A variable holding a string renders as that text, any other JSON as
 //! compact JSON (`5`, `true`, `{"a":1}`).
 //!
@@ -57,18 +59,24 @@
 //!   [`SourceBudget`], cancellable;
 //! - `env`: [`EnvPolicy`], which names `${env.NAME}` may read;
 //! - `functions`: `uuid()`, `now()`, `randint(a,b)`;
+//! - `faker`: `${faker.PROVIDER}`'s providers;
+//! - `pystr`: numbers written as Python's `str()` writes them;
 //! - `error`: [`ResolverError`].
 
 mod csv;
 mod cursor;
 mod env;
 mod error;
+mod faker;
 mod functions;
 mod loader;
+mod pystr;
 mod session;
 mod template;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_faker_db;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -24,7 +24,8 @@ pub struct Session {
     csv: Arc<HashMap<String, Arc<CsvSource>>>,
     /// Which environment variables `${env.NAME}` may read.
     env: EnvPolicy,
-    /// Draws `randint`; per session, so users never contend for it.
+    /// Draws `randint` and Faker's values; per session, so users never
+    /// contend for it.
     rng: fastrand::Rng,
     /// The rows picked in the current resolve call, one per source (`None`:
     /// the source had none left); kept between calls to reuse its allocation.
@@ -113,6 +114,10 @@ impl Session {
                     }
                     None => false,
                 }
+            }
+            Kind::Faker(faker) => {
+                faker.render(&mut self.rng, out);
+                true
             }
             Kind::Function(function) => {
                 function.render(&mut self.rng, out);
