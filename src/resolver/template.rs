@@ -11,8 +11,8 @@
 //! - a body without a `.` is a registered variable (`${base}` is
 //!   `${var.base}`, as in LoadDensity);
 //! - otherwise the part before the first `.` (any case) is the prefix:
-//!   `var`, `session`, `env`, `csv` (`csv.SOURCE.COLUMN`) or `faker`
-//!   (`faker.PROVIDER`, a provider it knows:
+//!   `var`, `session`, `env`, `csv` (`csv.SOURCE.COLUMN`), `db`
+//!   (`db.SOURCE.COLUMN`) or `faker` (`faker.PROVIDER`, a provider it knows:
 //!   see [`super::faker`]); any other prefix, or a provider Faker has not,
 //!   makes the placeholder literal text.
 //!
@@ -75,6 +75,14 @@ pub(super) enum Kind {
         /// The source's registered name.
         source: Box<str>,
         /// The column, as named by the file's header row.
+        column: Box<str>,
+    },
+    /// `${db.SOURCE.COLUMN}`: a column of the row picked from a database
+    /// source for this resolve call.
+    Db {
+        /// The source's registered name.
+        source: Box<str>,
+        /// The column, as the query named it.
         column: Box<str>,
     },
     /// `${faker.PROVIDER}`: a fresh fake value.
@@ -213,6 +221,13 @@ fn classify(body: &str) -> Option<Kind> {
         "csv" => {
             let (source, column) = rest.split_once('.').unwrap_or((rest, ""));
             Some(Kind::Csv {
+                source: source.into(),
+                column: column.into(),
+            })
+        }
+        "db" => {
+            let (source, column) = rest.split_once('.').unwrap_or((rest, ""));
+            Some(Kind::Db {
                 source: source.into(),
                 column: column.into(),
             })
@@ -378,6 +393,13 @@ mod tests {
         assert_eq!(
             kinds("${csv.users.name.first}"),
             vec![Kind::Csv {
+                source: "users".into(),
+                column: "name.first".into()
+            }]
+        );
+        assert_eq!(
+            kinds("${db.users.name.first}"),
+            vec![Kind::Db {
                 source: "users".into(),
                 column: "name.first".into()
             }]

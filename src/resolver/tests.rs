@@ -78,6 +78,7 @@ fn unknown_placeholders_are_preserved_byte_for_byte() {
         "${csv.nosuch.col}",
         "${faker.nope}",
         "${faker.Name}",
+        "${db.nosuch.col}",
         "${unknown.prefix}",
         "${nosuchfn()}",
         "${randint(5,1)}",
