@@ -51,6 +51,8 @@ struct StartTest {
     #[serde(default)]
     csv_sources: Option<Vec<Value>>,
     #[serde(default)]
+    db_sources: Option<Vec<Value>>,
+    #[serde(default)]
     wait_time: Option<Value>,
     #[serde(default)]
     arrival_rate: Option<f64>,
@@ -209,6 +211,9 @@ async fn plan(
         .check(scenario.env_names())
         .map_err(|e| error(e.to_string()))?;
     super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
+    if let Some(db_sources) = &args.db_sources {
+        super::resolver::register_db_sources(ctx, db_sources).await?;
+    }
     let base = detail
         .get("host")
         .or_else(|| detail.get("base_url"))
