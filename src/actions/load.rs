@@ -49,6 +49,7 @@ struct StartTest {
     host: Option<String>,
     variables: Option<Map<String, Value>>,
     csv_sources: Option<Vec<Value>>,
+    db_sources: Option<Vec<Value>>,
     wait_time: Option<Wait>,
     arrival_rate: Option<f64>,
     request_timeout: Option<f64>,
@@ -262,6 +263,17 @@ async fn plan(
     // Variables and sources first: unnamed tasks are named with the
     // variables' values.
     super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
+    if let Some(db_sources) = &args.db_sources {
+        let registered = super::resolver::register_db_sources(ctx, db_sources).await?;
+        if let Some(skipped) = registered.get("skipped").and_then(Value::as_array) {
+            for entry in skipped {
+                notes.push(format!(
+                    "db_sources[{}]: skipped, as LoadDensity does: missing {}",
+                    entry["index"], entry["missing"]
+                ));
+            }
+        }
+    }
     let text = |key: &str| match detail.get(key) {
         Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
         _ => None,

@@ -1,5 +1,6 @@
 //! The resolver actions: `LD_register_variable(s)`,
-//! `LD_register_csv_source(s)`, `LD_clear_resolver`.
+//! `LD_register_csv_source(s)`, `LD_register_db_source(s)`,
+//! `LD_clear_resolver`.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::paths::Resolved;
-use crate::resolver::{CsvSource as Csv, Loader, ResolverError};
+use crate::resolver::{CsvSource as Csv, Database, DbSource, Loader, ResolverError};
 
 pub(super) fn register_actions(registry: &mut Registry) {
     registry
@@ -16,6 +17,8 @@ pub(super) fn register_actions(registry: &mut Registry) {
         .register("LD_register_variables", register_variables)
         .register("LD_register_csv_source", register_csv_source)
         .register("LD_register_csv_sources", register_csv_sources)
+        .register("LD_register_db_source", register_db_source)
+        .register("LD_register_db_sources", register_db_sources_action)
         .register("LD_clear_resolver", clear_resolver);
 }
 
@@ -147,6 +150,177 @@ async fn register_csv_source(ctx: ActionContext, args: Args) -> Result<Value, Ac
 async fn register_csv_sources(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     let CsvSources { sources } = args.parse(&["sources"])?;
     register(&ctx, None, Some(&sources)).await
+}
+
+/// `LD_register_db_source`'s arguments: all but `cycle` required.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Db {
+    name: String,
+    connection_string: String,
+    query: String,
+    #[serde(default = "yes")]
+    cycle: bool,
+}
+
+/// An entry of `LD_register_db_sources`' `sources` (and `LD_start_test`'s
+/// `db_sources`): one without a name, a connection string or a query is
+/// skipped, as LoadDensity skipped it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DbEntry {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    connection_string: Option<String>,
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default = "yes")]
+    cycle: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DbSources {
+    sources: Vec<Value>,
+}
+
+/// Registers the database sources `sources` describes (what
+/// `LD_register_db_sources` and `LD_start_test`'s `db_sources` do): each
+/// entry `{name, connection_string, query, cycle}`; an entry missing one of
+/// the first three (absent, `null` or empty) is skipped, and the result
+/// says so. The rest are registered as [`register_db`] does.
+///
+/// Returns `{"status": "registered", "db_rows": {NAME: rows},
+/// "skipped": [{"index": i, "missing": [keys]}]}`.
+pub(super) async fn register_db_sources(
+    ctx: &ActionContext,
+    sources: &[Value],
+) -> Result<Value, ActionError> {
+    let mut complete = Vec::with_capacity(sources.len());
+    let mut skipped = Vec::new();
+    for (index, source) in sources.iter().enumerate() {
+        let entry = DbEntry::deserialize(source)
+            .map_err(|e| ActionError::new(format!("db source {source}: {e}")))?;
+        let given = |field: Option<String>| field.filter(|text| !text.is_empty());
+        match (
+            given(entry.name),
+            given(entry.connection_string),
+            given(entry.query),
+        ) {
+            (Some(name), Some(connection_string), Some(query)) => complete.push(Db {
+                name,
+                connection_string,
+                query,
+                cycle: entry.cycle,
+            }),
+            (name, connection_string, query) => {
+                let missing: Vec<&str> = [
+                    ("name", name.is_none()),
+                    ("connection_string", connection_string.is_none()),
+                    ("query", query.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(key, missing)| missing.then_some(key))
+                .collect();
+                skipped.push(json!({"index": index, "missing": missing}));
+            }
+        }
+    }
+    let rows = register_db(ctx, complete).await?;
+    Ok(json!({"status": "registered", "db_rows": rows, "skipped": skipped}))
+}
+
+/// Registers database sources. Each connection string is parsed and its
+/// file checked by the server's path rule first (any error fails the whole
+/// list before anything is read); the sources of the same names are then
+/// unregistered, and each query runs on the loader's blocking pool
+/// ([`DbSource::read_from`]: read-only, time-limited, within the budget for
+/// data sources), with no lock held; then the resolver is locked just long
+/// enough to register them all. When one fails, none of the list is
+/// registered. Returns the rows of each, by name.
+async fn register_db(
+    ctx: &ActionContext,
+    sources: Vec<Db>,
+) -> Result<Map<String, Value>, ActionError> {
+    let fail = |e: ResolverError| ActionError::new(e.to_string());
+    let mut targets = Vec::with_capacity(sources.len());
+    for source in &sources {
+        targets.push(
+            match Database::parse(&source.connection_string).map_err(fail)? {
+                Database::Memory => None,
+                Database::File(path) => Some(
+                    ctx.state()
+                        .paths()
+                        .resolve(&path)
+                        .map_err(|e| fail(ResolverError::DbPath(e)))?,
+                ),
+            },
+        );
+    }
+    // The sources these replace are let go first: old and new rows never
+    // count against the budget together (a running test keeps its own).
+    ctx.state().resolver(|resolver| {
+        for source in &sources {
+            resolver.remove_db_source(&source.name);
+        }
+    });
+    let mut loaded = Vec::with_capacity(sources.len());
+    for (source, target) in sources.into_iter().zip(targets) {
+        let db = load_db(
+            ctx.state().loader(),
+            target,
+            source.connection_string,
+            source.query,
+            source.cycle,
+        )
+        .await
+        .map_err(fail)?;
+        loaded.push((source.name, db));
+    }
+    Ok(ctx.state().resolver(|resolver| {
+        loaded
+            .into_iter()
+            .map(|(name, db)| (name.clone(), json!(resolver.insert_db_source(name, db))))
+            .collect()
+    }))
+}
+
+/// Runs `query` on `target` (`None`: in memory) and keeps its rows, on the
+/// loader's blocking pool.
+async fn load_db(
+    loader: &Loader,
+    target: Option<Resolved>,
+    connection_string: String,
+    query: String,
+    cycle: bool,
+) -> Result<DbSource, ResolverError> {
+    let database = connection_string.clone();
+    loader
+        .load(move |meter| {
+            let sqlite = target
+                .map(|target| target.sqlite())
+                .transpose()
+                .map_err(ResolverError::DbPath)?;
+            DbSource::read_from(&connection_string, sqlite.as_ref(), &query, cycle, meter)
+        })
+        .await
+        .map_err(|e| match e {
+            // Stopped before it began: say which source.
+            ResolverError::Stopped(error) => ResolverError::DbLoad { database, error },
+            other => other,
+        })
+}
+
+async fn register_db_source(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let db: Db = args.parse(&["name", "connection_string", "query", "cycle"])?;
+    let rows = register_db(&ctx, vec![db]).await?;
+    Ok(json!({"status": "registered", "db_rows": rows}))
+}
+
+async fn register_db_sources_action(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let DbSources { sources } = args.parse(&["sources"])?;
+    register_db_sources(&ctx, &sources).await
 }
 
 async fn clear_resolver(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {

@@ -123,9 +123,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NAME", action = clap::ArgAction::Append, value_parser = parse_env_name)]
     pub allow_env: Vec<String>,
 
-    /// The most memory CSV sources may hold at once, registered or loading, all together
-    /// (e.g. 512MiB). Bytes are counted as they are read; a source that would pass it is
-    /// refused, naming this flag; LD_clear_resolver frees registered ones.
+    /// The most memory CSV and database sources may hold at once, registered or loading, all
+    /// together (e.g. 512MiB). Bytes are counted as they are read; a source that would pass it
+    /// is refused, naming this flag; LD_clear_resolver frees registered ones.
     #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
     pub max_source_bytes: usize,
 

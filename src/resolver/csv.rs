@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::cursor::Cursor;
 use super::loader::{LoadError, Meter, Reservation, SourceBudget};
 use super::ResolverError;
 
@@ -33,12 +33,8 @@ pub struct CsvSource {
     /// The data rows (the header row excluded); rows may be shorter or longer
     /// than the header.
     rows: Rows,
-    /// Start again at the first row after the last, or stop.
-    cycle: bool,
-    /// How many rows were handed out. Cycling sources take it modulo the row
-    /// count; others stop at the row count (it may pass it by the number of
-    /// racing users, never more).
-    cursor: AtomicUsize,
+    /// Which row comes next, for every user; cycling or not.
+    cursor: Cursor,
     /// Its bytes of the budget for data sources, given back when the last
     /// holder drops it.
     held: Reservation,
@@ -171,8 +167,7 @@ impl CsvSource {
             path: path.to_owned(),
             columns,
             rows,
-            cycle,
-            cursor: AtomicUsize::new(0),
+            cursor: Cursor::new(cycle),
             held,
         })
     }
@@ -195,7 +190,7 @@ impl CsvSource {
 
     /// Whether it starts again at the first row once all are used.
     pub fn cycles(&self) -> bool {
-        self.cycle
+        self.cursor.cycles()
     }
 
     /// The column names, in no particular order.
@@ -206,20 +201,7 @@ impl CsvSource {
     /// Takes the next row's index, or `None` when a non-cycling source is
     /// exhausted (or the source is empty).
     pub(super) fn next_row(&self) -> Option<usize> {
-        let len = self.rows.len();
-        if len == 0 {
-            return None;
-        }
-        if self.cycle {
-            // The counter wraps at usize::MAX, out of reach in practice.
-            return Some(self.cursor.fetch_add(1, Ordering::Relaxed) % len);
-        }
-        if self.cursor.load(Ordering::Relaxed) >= len {
-            // Exhausted: stop counting, so the counter cannot wrap.
-            return None;
-        }
-        let row = self.cursor.fetch_add(1, Ordering::Relaxed);
-        (row < len).then_some(row)
+        self.cursor.next(self.rows.len())
     }
 
     /// The field of `row` in `column`, if the column exists and the row has it.
@@ -236,8 +218,8 @@ impl fmt::Debug for CsvSource {
             .field("rows", &self.rows.len())
             .field("bytes", &self.bytes())
             .field("columns", &self.columns.len())
-            .field("cycle", &self.cycle)
-            .field("cursor", &self.cursor.load(Ordering::Relaxed))
+            .field("cycle", &self.cursor.cycles())
+            .field("cursor", &self.cursor.taken())
             .finish()
     }
 }

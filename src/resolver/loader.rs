@@ -5,8 +5,8 @@
 //! its next read once the server begins shutting down or the command that
 //! asked for it is gone.
 //!
-//! CSV sources load through it ([`CsvSource`](super::CsvSource)); future
-//! database sources must load through it too.
+//! CSV sources ([`CsvSource`](super::CsvSource)) and database sources
+//! ([`DbSource`](super::DbSource)) load through it.
 
 use std::cell::{Cell, OnceCell};
 use std::io::{self, Read};
@@ -212,6 +212,12 @@ impl Meter {
     /// `inner`, each read checked for cancellation and its bytes charged.
     pub(super) fn reader<R: Read>(&self, inner: R) -> MeteredRead<'_, R> {
         MeteredRead { meter: self, inner }
+    }
+
+    /// What cancels this load, for a check that must be `Send` (SQLite's
+    /// progress handler, which stops a query): the meter itself is not.
+    pub(super) fn cancellation(&self) -> CancellationToken {
+        self.cancel.clone()
     }
 
     /// Why reading stopped, if the meter stopped it.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::csv::CsvSource;
+use super::db::DbSource;
 use super::env::EnvPolicy;
 use super::template::{Kind, Part, Template, TemplateValue};
 
@@ -22,13 +23,19 @@ pub struct Session {
     session_variables: HashMap<String, Value>,
     /// The CSV sources, shared with the resolver and its other forks.
     csv: Arc<HashMap<String, Arc<CsvSource>>>,
+    /// The database sources, shared likewise.
+    db: Arc<HashMap<String, Arc<DbSource>>>,
     /// Which environment variables `${env.NAME}` may read.
     env: EnvPolicy,
-    /// Draws `randint`; per session, so users never contend for it.
+    /// Draws `randint` and Faker's values; per session, so users never
+    /// contend for it.
     rng: fastrand::Rng,
-    /// The rows picked in the current resolve call, one per source (`None`:
-    /// the source had none left); kept between calls to reuse its allocation.
+    /// The rows picked in the current resolve call, one per CSV source
+    /// (`None`: the source had none left); kept between calls to reuse its
+    /// allocation.
     picks: Vec<(Arc<CsvSource>, Option<usize>)>,
+    /// The same for database sources.
+    db_picks: Vec<(Arc<DbSource>, Option<usize>)>,
 }
 
 impl Session {
@@ -36,15 +43,18 @@ impl Session {
     pub(super) fn new(
         variables: Arc<HashMap<String, Value>>,
         csv: Arc<HashMap<String, Arc<CsvSource>>>,
+        db: Arc<HashMap<String, Arc<DbSource>>>,
         env: EnvPolicy,
     ) -> Self {
         Session {
             variables,
             session_variables: HashMap::new(),
             csv,
+            db,
             env,
             rng: fastrand::Rng::new(),
             picks: Vec::new(),
+            db_picks: Vec::new(),
         }
     }
 
@@ -69,11 +79,12 @@ impl Session {
         self.session_variables.get(name)
     }
 
-    /// Starts one resolve call: the returned [`Scope`] holds the CSV rows
-    /// picked so far in this call, so every placeholder of one source renders
-    /// from the same row until the scope is dropped.
+    /// Starts one resolve call: the returned [`Scope`] holds the CSV and
+    /// database rows picked so far in this call, so every placeholder of one
+    /// source renders from the same row until the scope is dropped.
     pub fn scope(&mut self) -> Scope<'_> {
         self.picks.clear();
+        self.db_picks.clear();
         Scope { session: self }
     }
 
@@ -96,29 +107,51 @@ impl Session {
                 let Some(source) = self.csv.get(&**source) else {
                     return false;
                 };
-                let picked = self
-                    .picks
-                    .iter()
-                    .find(|(picked, _)| Arc::ptr_eq(picked, source))
-                    .map(|(_, row)| *row);
-                let row = picked.unwrap_or_else(|| {
-                    let row = source.next_row();
-                    self.picks.push((Arc::clone(source), row));
-                    row
-                });
-                match row.and_then(|row| source.field(row, column)) {
-                    Some(field) => {
-                        out.push_str(field);
-                        true
-                    }
-                    None => false,
-                }
+                let row = pick(&mut self.picks, source, CsvSource::next_row);
+                push_field(row.and_then(|row| source.field(row, column)), out)
+            }
+            Kind::Db { source, column } => {
+                let Some(source) = self.db.get(&**source) else {
+                    return false;
+                };
+                let row = pick(&mut self.db_picks, source, DbSource::next_row);
+                push_field(row.and_then(|row| source.field(row, column)), out)
+            }
+            Kind::Faker(faker) => {
+                faker.render(&mut self.rng, out);
+                true
             }
             Kind::Function(function) => {
                 function.render(&mut self.rng, out);
                 true
             }
         }
+    }
+}
+
+/// The row of `source` picked in this resolve call, picking it with `next`
+/// on first use.
+fn pick<S>(
+    picks: &mut Vec<(Arc<S>, Option<usize>)>,
+    source: &Arc<S>,
+    next: impl FnOnce(&S) -> Option<usize>,
+) -> Option<usize> {
+    if let Some((_, row)) = picks.iter().find(|(picked, _)| Arc::ptr_eq(picked, source)) {
+        return *row;
+    }
+    let row = next(source);
+    picks.push((Arc::clone(source), row));
+    row
+}
+
+/// Appends a source's field, if there is one; returns whether it did.
+fn push_field(field: Option<&str>, out: &mut String) -> bool {
+    match field {
+        Some(field) => {
+            out.push_str(field);
+            true
+        }
+        None => false,
     }
 }
 
@@ -143,9 +176,11 @@ impl Clone for Session {
             variables: Arc::clone(&self.variables),
             session_variables: self.session_variables.clone(),
             csv: Arc::clone(&self.csv),
+            db: Arc::clone(&self.db),
             env: self.env.clone(),
             rng: fastrand::Rng::new(),
             picks: Vec::new(),
+            db_picks: Vec::new(),
         }
     }
 }
@@ -156,12 +191,13 @@ impl fmt::Debug for Session {
             .field("variables", &self.variables.len())
             .field("session_variables", &self.session_variables.len())
             .field("csv_sources", &self.csv.len())
+            .field("db_sources", &self.db.len())
             .finish_non_exhaustive()
     }
 }
 
 /// One resolve call of a [`Session`] (typically one task's whole JSON): one
-/// row per CSV source for every render through it.
+/// row per CSV or database source for every render through it.
 #[derive(Debug)]
 pub struct Scope<'a> {
     /// The session; its `picks` are this call's rows.

@@ -11,8 +11,10 @@
 //! - a body without a `.` is a registered variable (`${base}` is
 //!   `${var.base}`, as in LoadDensity);
 //! - otherwise the part before the first `.` (any case) is the prefix:
-//!   `var`, `session`, `env` or `csv` (`csv.SOURCE.COLUMN`); any other
-//!   prefix makes the placeholder literal text.
+//!   `var`, `session`, `env`, `csv` (`csv.SOURCE.COLUMN`), `db`
+//!   (`db.SOURCE.COLUMN`) or `faker` (`faker.PROVIDER`, a provider it knows:
+//!   see [`super::faker`]); any other prefix, or a provider Faker has not,
+//!   makes the placeholder literal text.
 //!
 //! What can never resolve is folded into the literal text, so a string whose
 //! only placeholders are unknown ones is static and renders by copy, and the
@@ -23,6 +25,7 @@ use std::ops::Range;
 
 use serde_json::Value;
 
+use super::faker::Faker;
 use super::functions::Function;
 
 /// A string parsed once into literal text and placeholders.
@@ -74,6 +77,16 @@ pub(super) enum Kind {
         /// The column, as named by the file's header row.
         column: Box<str>,
     },
+    /// `${db.SOURCE.COLUMN}`: a column of the row picked from a database
+    /// source for this resolve call.
+    Db {
+        /// The source's registered name.
+        source: Box<str>,
+        /// The column, as the query named it.
+        column: Box<str>,
+    },
+    /// `${faker.PROVIDER}`: a fresh fake value.
+    Faker(Faker),
     /// `${uuid()}`, `${now()}`, `${randint(a,b)}`.
     Function(Function),
 }
@@ -212,6 +225,15 @@ fn classify(body: &str) -> Option<Kind> {
                 column: column.into(),
             })
         }
+        "db" => {
+            let (source, column) = rest.split_once('.').unwrap_or((rest, ""));
+            Some(Kind::Db {
+                source: source.into(),
+                column: column.into(),
+            })
+        }
+        // Only a provider it has: any other name renders as written anyway.
+        "faker" => Faker::parse(rest).map(Kind::Faker),
         _ => None,
     }
 }
@@ -375,6 +397,17 @@ mod tests {
                 column: "name.first".into()
             }]
         );
+        assert_eq!(
+            kinds("${db.users.name.first}"),
+            vec![Kind::Db {
+                source: "users".into(),
+                column: "name.first".into()
+            }]
+        );
+        assert_eq!(
+            kinds("${ FAKER.email } ${faker.uuid4}"),
+            vec![Kind::Faker(Faker::Email), Kind::Faker(Faker::Uuid4)]
+        );
         assert_eq!(kinds("${UUID()}"), vec![Kind::Function(Function::Uuid)]);
         assert_eq!(kinds("${now()}"), vec![Kind::Function(Function::Now)]);
         assert_eq!(
@@ -388,7 +421,10 @@ mod tests {
         for text in [
             "${}",
             "${ }",
-            "${faker.name}",
+            "${faker.nope}",
+            "${faker.Name}",
+            "${faker.name.x}",
+            "${faker.}",
             "${other.x}",
             "${env.}",
             "${env.A=B}",
