@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use common::target::Target;
 use common::{parse, run_cli, run_lines};
+use ld_tower::actions::Registry;
 use ld_tower::control::Control;
+use ld_tower::engine::Network;
+use ld_tower::state::State;
 use serde_json::{json, Value};
 
 async fn start_test(control: &Control, args: Value) -> Value {
@@ -327,4 +330,142 @@ fn run_strict_fails_a_typo_that_run_notes_on_stderr() {
         stdout,
         "Error: LD_start_test: strict: 1 key(s) not used by ld-tower: spawn_rte: unknown key, ignored (did you mean \"spawn_rate\"?)\n"
     );
+}
+
+fn statuses(control: &Control, name: &str) -> BTreeMap<u16, u64> {
+    control.state().figures(|f| {
+        f.per_name()
+            .get(name)
+            .map(|n| n.statuses().clone())
+            .unwrap_or_default()
+    })
+}
+
+#[tokio::test]
+async fn redirects_are_followed_by_default_and_recorded_once() {
+    let target = Target::start().await;
+    let base = target.url();
+    let control = Control::default();
+    // A login that answers 303: Locust's users follow it, so the figure is
+    // the page it leads to, under the task's name.
+    let result = start_test(
+        &control,
+        once(
+            json!([
+                {"method": "post", "name": "login", "data": "a=1",
+                 "request_url": format!("{base}/redirect?status=303&to=/echo%3Fafter%3Dlogin")},
+                {"method": "get", "name": "kept", "allow_redirects": false,
+                 "request_url": format!("{base}/redirect?to={base}/never")},
+                {"method": "post", "name": "temporary", "json": {"k": "v"},
+                 "request_url": format!("{base}/redirect?status=307&to=/echo")}
+            ]),
+            1,
+        ),
+    )
+    .await;
+    assert_eq!(count(&result, "login"), (1, 1, 0));
+    assert_eq!(statuses(&control, "login"), BTreeMap::from([(200, 1)]));
+    assert_eq!(count(&result, "kept"), (1, 1, 0));
+    assert_eq!(statuses(&control, "kept"), BTreeMap::from([(302, 1)]));
+    assert_eq!(
+        target.count("/never"),
+        0,
+        "allow_redirects false never fetches Location"
+    );
+    let echoes = target.echoes();
+    assert_eq!(echoes.len(), 2, "{echoes:?}");
+    // 303: a GET without the body; 307: the same method and body.
+    assert_eq!(
+        (
+            echoes[0]["method"].as_str(),
+            echoes[0]["query"].as_str(),
+            echoes[0]["body"].as_str()
+        ),
+        (Some("GET"), Some("after=login"), Some(""))
+    );
+    assert_eq!(
+        (echoes[1]["method"].as_str(), echoes[1]["body"].as_str()),
+        (Some("POST"), Some("{\"k\":\"v\"}"))
+    );
+    assert_eq!(
+        result["summary"]["totals"]["requests"], 3,
+        "one record per task, not per hop"
+    );
+}
+
+#[tokio::test]
+async fn files_go_in_one_multipart_body_with_the_data_fields() {
+    let target = Target::start().await;
+    let base = target.url();
+    let control = Control::default();
+    let result = start_test(
+        &control,
+        once(
+            json!([{"method": "post", "name": "upload", "request_url": format!("{base}/echo"),
+                    "data": {"note": "n-${var.who}"},
+                    "files": {"plain": "hello", "typed": ["r.csv", "a,b", "text/csv"]}}]),
+            1,
+        ),
+    )
+    .await;
+    assert_eq!(count(&result, "upload"), (1, 1, 0));
+    let echo = &target.echoes()[0];
+    let content_type = echo["headers"]["content-type"].as_str().unwrap();
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .unwrap_or_else(|| panic!("{content_type}"));
+    let expected = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nn-${{var.who}}\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"plain\"; filename=\"plain\"\r\n\r\nhello\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"typed\"; filename=\"r.csv\"\r\nContent-Type: text/csv\r\n\r\na,b\r\n\
+         --{b}--\r\n",
+        b = boundary
+    );
+    assert_eq!(echo["body"].as_str().unwrap(), expected);
+}
+
+#[tokio::test]
+async fn verify_false_and_a_ca_bundle_reach_what_the_default_refuses() {
+    let files = common::tls_files();
+    let target = Target::start_with(files.acceptor()).await;
+    // The target's certificate names httpbin.org, signed by a test CA the
+    // agent does not trust.
+    let to = format!("httpbin.org:443:127.0.0.1:{}", target.addr.port());
+    let network = Network::new(&[], vec![to.parse().unwrap()]).unwrap();
+    let control = Control::with_state(
+        Registry::with_builtins(),
+        State::default().with_network(network),
+    );
+    let ca = files.ca.to_str().unwrap();
+    let result = start_test(
+        &control,
+        once(
+            json!([
+                {"method": "get", "name": "default", "request_url": "https://httpbin.org/a"},
+                {"method": "get", "name": "off", "request_url": "https://httpbin.org/b", "verify": false},
+                {"method": "get", "name": "bundle", "request_url": "https://httpbin.org/c", "verify": ca}
+            ]),
+            1,
+        ),
+    )
+    .await;
+    assert_eq!(count(&result, "default"), (1, 0, 1));
+    assert_eq!(count(&result, "off"), (1, 1, 0));
+    assert_eq!(count(&result, "bundle"), (1, 1, 0));
+    assert_eq!(
+        (target.count("/a"), target.count("/b"), target.count("/c")),
+        (0, 1, 1)
+    );
+    // A bundle that is not there: refused before anything is sent.
+    let error = start_test_error(
+        &control,
+        once(json!([{"method": "get", "request_url": "https://httpbin.org/d", "verify": "nope.pem"}]), 1),
+    )
+    .await;
+    assert!(
+        error.starts_with("Error: LD_start_test: tasks: task 1 (verify, cert): "),
+        "{error}"
+    );
+    assert!(error.contains("nope.pem"), "{error}");
+    assert_eq!(target.count("/d"), 0);
 }

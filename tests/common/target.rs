@@ -17,6 +17,7 @@
 //! - `/flaky?key=K&fail=N&status=S` → the first N requests of key K answer
 //!   S (503 unless given), the rest 200 `ok`; each request's query is kept
 //!   for [`Target::queries`];
+//! - `/redirect?to=URL&status=S` → S (302 unless given) with `Location: URL`;
 //! - anything else → 200 `ok`.
 //!
 //! Every request's arrival time is kept, per path, for [`Target::arrivals`].
@@ -256,6 +257,17 @@ async fn route(counts: &Counts, path: &str, req: Request<Incoming>) -> Response<
             let ms = params.get("ms").and_then(|ms| ms.parse().ok()).unwrap_or(0);
             tokio::time::sleep(Duration::from_millis(ms)).await;
             respond(200, "text/plain", "slow")
+        }
+        "/redirect" => {
+            let status: u16 = params
+                .get("status")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(302);
+            let mut response = respond(status, "text/plain", "moved");
+            if let Some(Ok(to)) = params.get("to").map(|to| http::HeaderValue::from_str(to)) {
+                response.headers_mut().insert(http::header::LOCATION, to);
+            }
+            response
         }
         "/flaky" => {
             counts.queries.lock().unwrap().push(query.clone());
