@@ -285,8 +285,8 @@ async fn bad_shapes_are_named() {
             "shape_config.users: 200000 users is over the limit of 100000",
         ),
         (
-            json!({"load_shape": "soak", "shape_config": {"users": 1, "iterations": 1}}),
-            "unknown field `iterations`",
+            json!({"load_shape": "soak", "shape_config": {"users": 1, "iterations": 1}, "strict": true}),
+            "strict: 1 key(s) not used by ld-tower: shape_config.iterations: unknown key, ignored",
         ),
         (
             json!({"load_shape": "soak", "shape_config": {"users": 1}, "iterations": 1}),
