@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine as _;
+use common::figures::{count, failure_messages, per_name, start_test, statuses};
 use common::target::Target;
 use common::{parse, run_lines, Options, DEADLINE, END};
 use ld_tower::actions::Registry;
@@ -23,55 +24,10 @@ use tokio::time::Instant;
 
 // ---------------------------------------------------------------- helpers
 
-/// Runs one `LD_start_test` with `args`; its result.
-async fn start_test(control: &Control, args: Value) -> Value {
-    let lines = run_lines(control, &json!([["LD_start_test", args]])).await;
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    parse(&lines[0])
-}
-
 fn requests(result: &Value) -> u64 {
     result["summary"]["totals"]["requests"]
         .as_u64()
         .expect("summary.totals.requests")
-}
-
-fn per_name<'a>(result: &'a Value, name: &str) -> &'a Value {
-    let entry = &result["summary"]["per_name"][name];
-    assert!(
-        entry.is_object(),
-        "no per_name entry {name:?} in {}",
-        result["summary"]["per_name"]
-    );
-    entry
-}
-
-fn count(result: &Value, name: &str) -> (u64, u64, u64) {
-    let entry = per_name(result, name);
-    (
-        entry["count"].as_u64().unwrap(),
-        entry["successes"].as_u64().unwrap(),
-        entry["failures"].as_u64().unwrap(),
-    )
-}
-
-/// The kept failure messages of `name` in the control's records.
-fn failure_messages(control: &Control, name: &str) -> BTreeMap<String, u64> {
-    control.state().figures(|f| {
-        f.per_name()
-            .get(name)
-            .map(|n| n.failure_sample().messages().clone())
-            .unwrap_or_default()
-    })
-}
-
-fn statuses(control: &Control, name: &str) -> BTreeMap<u16, u64> {
-    control.state().figures(|f| {
-        f.per_name()
-            .get(name)
-            .map(|n| n.statuses().clone())
-            .unwrap_or_default()
-    })
 }
 
 /// Requests in the control's records.

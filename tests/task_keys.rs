@@ -10,19 +10,14 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::figures::{count, failure_messages, start_test, statuses};
 use common::target::Target;
-use common::{parse, run_cli, run_lines};
+use common::{run_cli, run_lines};
 use ld_tower::actions::Registry;
 use ld_tower::control::Control;
 use ld_tower::engine::Network;
 use ld_tower::state::State;
 use serde_json::{json, Value};
-
-async fn start_test(control: &Control, args: Value) -> Value {
-    let lines = run_lines(control, &json!([["LD_start_test", args]])).await;
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    parse(&lines[0])
-}
 
 async fn start_test_error(control: &Control, args: Value) -> String {
     let lines = run_lines(control, &json!([["LD_start_test", args]])).await;
@@ -33,29 +28,6 @@ async fn start_test_error(control: &Control, args: Value) -> String {
         lines[0]
     );
     lines[0].clone()
-}
-
-fn count(result: &Value, name: &str) -> (u64, u64, u64) {
-    let entry = &result["summary"]["per_name"][name];
-    assert!(
-        entry.is_object(),
-        "no {name:?} in {}",
-        result["summary"]["per_name"]
-    );
-    (
-        entry["count"].as_u64().unwrap(),
-        entry["successes"].as_u64().unwrap(),
-        entry["failures"].as_u64().unwrap(),
-    )
-}
-
-fn failure_messages(control: &Control, name: &str) -> BTreeMap<String, u64> {
-    control.state().figures(|f| {
-        f.per_name()
-            .get(name)
-            .map(|n| n.failure_sample().messages().clone())
-            .unwrap_or_default()
-    })
 }
 
 fn gaps(arrivals: &[tokio::time::Instant]) -> Vec<Duration> {
@@ -330,15 +302,6 @@ fn run_strict_fails_a_typo_that_run_notes_on_stderr() {
         stdout,
         "Error: LD_start_test: strict: 1 key(s) not used by ld-tower: spawn_rte: unknown key, ignored (did you mean \"spawn_rate\"?)\n"
     );
-}
-
-fn statuses(control: &Control, name: &str) -> BTreeMap<u16, u64> {
-    control.state().figures(|f| {
-        f.per_name()
-            .get(name)
-            .map(|n| n.statuses().clone())
-            .unwrap_or_default()
-    })
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
     clippy::expect_used
 )]
 
+pub mod figures;
 pub mod target;
 
 use std::io::{BufRead, BufReader};
