@@ -11,7 +11,7 @@ use crate::engine::{
     compile, Plan, Shape, ShapeError, Status, UserKind, Wait, DEFAULT_TIMEOUT, MAX_USERS,
     OTHER_NAMES,
 };
-use crate::spec::{closest, parse, strict_check, Note, Segment, SpecError, Vocabulary};
+use crate::spec::{parse, strict_check, unknown, Note, Segment, SpecError, Vocabulary};
 use crate::state::LastRun;
 use crate::thresholds::{LimitsSpec, Thresholds};
 
@@ -181,11 +181,11 @@ async fn plan(
         .keys()
         .filter(|k| !USER_DETAIL_KEYS.contains(&k.as_str()))
     {
-        let message = match closest(key, USER_DETAIL_KEYS) {
-            Some(near) => format!("unknown key, ignored (did you mean {near:?}?)"),
-            None => "unknown key, ignored".to_owned(),
-        };
-        ignored.push(Note::new(format!("user_detail_dict.{key}"), message));
+        ignored.push(unknown(
+            format!("user_detail_dict.{key}"),
+            key,
+            USER_DETAIL_KEYS,
+        ));
     }
     let runner_mode = args.runner_mode.clone().unwrap_or_else(|| "local".into());
     if runner_mode != "local" {

@@ -261,13 +261,7 @@ impl Shape {
             "soak" => serde_introspect::<SoakConfig>(),
             _ => return Vec::new(),
         };
-        let note = |path: String, key: &str, known: &'static [&'static str]| {
-            let message = match crate::spec::closest(key, known) {
-                Some(near) => format!("unknown key, ignored (did you mean {near:?}?)"),
-                None => "unknown key, ignored".to_owned(),
-            };
-            crate::spec::Note::new(path, message)
-        };
+        let note = crate::spec::unknown;
         let mut notes = Vec::new();
         let Value::Object(map) = config else {
             return notes;

@@ -157,12 +157,17 @@ fn unknown_key(at: &[Segment], vocabulary: &dyn Vocabulary) -> Note {
         Some((Segment::Key(key), parent)) => (parent, key.as_str()),
         _ => (at, ""),
     };
-    let known = vocabulary.keys_at(parent);
+    unknown(path_text(at), key, vocabulary.keys_at(parent))
+}
+
+/// The note for `key`, at `path`, where `known` are the keys that place
+/// knows: ignored, with the closest known key when one is near.
+pub fn unknown(path: String, key: &str, known: &[&'static str]) -> Note {
     let message = match closest(key, known) {
         Some(near) => format!("unknown key, ignored (did you mean {near:?}?)"),
         None => "unknown key, ignored".to_owned(),
     };
-    Note::new(path_text(at), message)
+    Note::new(path, message)
 }
 
 /// What `strict` makes of notes: an error listing them, or nothing.
