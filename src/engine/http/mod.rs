@@ -203,7 +203,10 @@ pub struct HttpClient {
     network: Arc<Network>,
     /// The descriptors it may open.
     connections: Arc<Descriptors>,
-    /// Its open connections, idle.
+    /// Its open connections, idle. Boxed: a connection moves out of here
+    /// for each request and back, which is then 8 bytes, not three copies
+    /// of ~200 (callgrind: ~190 instructions a request).
+    #[allow(clippy::vec_box, reason = "moved in and out for each request")]
     kept: Vec<Box<Connection>>,
     /// The request being sent, encoded.
     write: Vec<u8>,
@@ -389,6 +392,7 @@ impl HttpClient {
 
 /// A kept connection to `authority` (https or not; made with `tls`) that
 /// is still open, out of the pool.
+#[allow(clippy::vec_box, reason = "see HttpClient::kept")]
 fn take_kept(
     kept: &mut Vec<Box<Connection>>,
     https: bool,
