@@ -6,6 +6,7 @@
 //! request follows redirects, a redirect's `Location` is taken out of its
 //! head, and nothing of it is kept: its body is read and dropped.
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -244,9 +245,15 @@ impl Reader {
     ) -> Result<Head, HttpError> {
         loop {
             if self.start < self.end {
-                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                let mut parsed = httparse::Response::new(&mut headers);
-                match parsed.parse(self.unused()) {
+                // Left uninitialised (httparse writes those it parses): 4 KiB
+                // not filled for each response.
+                let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+                let mut parsed = httparse::Response::new(&mut []);
+                match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+                    &mut parsed,
+                    self.unused(),
+                    &mut headers,
+                ) {
                     Ok(Status::Complete(length)) => {
                         let head = head_of(&parsed, head_request, keep_headers, follow)?;
                         self.start += length;
