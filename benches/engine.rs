@@ -1109,18 +1109,18 @@ fn print_ratios(ld: Option<&Row>, wrk: Option<&Row>, locust: Option<&Row>) {
         Some(wrk) if wrk.rps > 0.0 => {
             let ratio = ld.rps / wrk.rps;
             println!(
-                "  requests/s, ld-tower / wrk:        {:.0} / {:.0} = {ratio:.2}x  (target >= 0.9x: {})",
+                "  requests/s, ld-tower / wrk:        {:.0} / {:.0} = {ratio:.2}x  (target >= 0.95x, redirects on: {})",
                 ld.rps,
                 wrk.rps,
-                verdict(ratio >= 0.9)
+                verdict(ratio >= 0.95)
             );
             match (ld.cpu_us_per_request(), wrk.cpu_us_per_request()) {
                 (Some(ours), Some(theirs)) if theirs > 0.0 => {
                     let ratio = ours / theirs;
                     println!(
                         "  CPU per request, ld-tower / wrk:   {ours:.2} us / {theirs:.2} us = {ratio:.2}x  \
-                         (target <= 1.3x: {})",
-                        verdict(ratio <= 1.3)
+                         (target <= 1.1x: {})",
+                        verdict(ratio <= 1.1)
                     );
                 }
                 _ => println!("  CPU per request, ld-tower / wrk:   n/a (no CPU figure)"),
