@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::figures::{count, failure_messages, start_test, statuses};
+use common::mtls::{ClientFiles, MutualTls};
 use common::target::Target;
 use common::{run_cli, run_lines};
 use ld_tower::actions::Registry;
@@ -431,4 +432,42 @@ async fn verify_false_and_a_ca_bundle_reach_what_the_default_refuses() {
     );
     assert!(error.contains("nope.pem"), "{error}");
     assert_eq!(target.count("/d"), 0);
+}
+
+#[tokio::test]
+async fn a_client_certificate_reaches_a_target_that_requires_one() {
+    let server = common::tls_files();
+    let clients = ClientFiles::new();
+    let mutual = MutualTls::new(&server, &clients.ca);
+    let seen = std::sync::Arc::clone(&mutual.clients);
+    let target = Target::start_with(mutual).await;
+    let to = format!("httpbin.org:443:127.0.0.1:{}", target.addr.port());
+    let network = Network::new(&[server.ca.clone()], vec![to.parse().unwrap()]).unwrap();
+    // A served agent's rule: the certificate files relative to its folder.
+    let state = State::new(clients.paths()).with_network(network);
+    let control = Control::with_state(Registry::with_builtins(), state);
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let result = start_test(
+        &control,
+        once(
+            json!([
+                {"method": "get", "name": "none", "request_url": "https://httpbin.org/none"},
+                {"method": "get", "name": "combined", "request_url": "https://httpbin.org/combined",
+                 "cert": path(&clients.ec_combined)},
+                {"method": "get", "name": "pair", "request_url": "https://httpbin.org/pair",
+                 "client_cert": [path(&clients.rsa_cert), path(&clients.rsa_pkcs1_key)]}
+            ]),
+            1,
+        ),
+    )
+    .await;
+    assert_eq!(
+        count(&result, "none"),
+        (1, 0, 1),
+        "the target requires a certificate"
+    );
+    assert_eq!(count(&result, "combined"), (1, 1, 0));
+    assert_eq!(count(&result, "pair"), (1, 1, 0));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen, [clients.ec_der.clone(), clients.rsa_der.clone()]);
 }

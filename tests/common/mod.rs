@@ -10,6 +10,7 @@
 )]
 
 pub mod figures;
+pub mod mtls;
 pub mod target;
 
 use std::io::{BufRead, BufReader};
