@@ -442,7 +442,8 @@ async fn a_client_certificate_reaches_a_target_that_requires_one() {
     let seen = std::sync::Arc::clone(&mutual.clients);
     let target = Target::start_with(mutual).await;
     let to = format!("httpbin.org:443:127.0.0.1:{}", target.addr.port());
-    let network = Network::new(std::slice::from_ref(&server.ca), vec![to.parse().unwrap()]).unwrap();
+    let network =
+        Network::new(std::slice::from_ref(&server.ca), vec![to.parse().unwrap()]).unwrap();
     // A served agent's rule: the certificate files relative to its folder.
     let state = State::new(clients.paths()).with_network(network);
     let control = Control::with_state(Registry::with_builtins(), state);
