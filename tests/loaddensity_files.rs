@@ -51,11 +51,18 @@ fn check(lines: &[&str], target: &Target) {
             "{name}: {per_name}"
         );
     }
-    // The one failure the target gave (the first /flaky), retried once.
+    // The one failure the target gave (the first /flaky), retried once: a
+    // success after it. (The shape's end may stop an iteration between
+    // tasks, so later tasks may count fewer than earlier ones.)
     assert_eq!(test["summary"]["totals"]["failures"], 1, "{test}");
-    assert_eq!(
-        per_name["flaky"]["count"],
-        per_name["login"]["count"].as_u64().unwrap() + 1
+    assert_eq!(per_name["flaky"]["failures"], 1, "{per_name}");
+    let n = |name: &str| per_name[name]["count"].as_u64().unwrap();
+    assert!(
+        n("flaky") >= 2 && n("flaky") - 1 <= n("redirected"),
+        "{per_name}"
+    );
+    assert!(
+        n("redirected") <= n("upload") && n("upload") <= n("profile") && n("profile") <= n("login")
     );
     assert_eq!(
         target.count("/profile"),

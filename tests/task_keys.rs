@@ -263,11 +263,19 @@ async fn unknown_keys_run_with_notes_and_fail_when_strict() {
     );
     let mut strict = args.clone();
     strict["strict"] = json!(true);
+    strict["variables"] = json!({"only_if_run": "yes"});
     assert_eq!(
         start_test_error(&control, strict).await,
         "Error: LD_start_test: strict: 2 key(s) not used by ld-tower: user_cont: unknown key, ignored (did you mean \"user_count\"?); tasks[0].think_tim: unknown key, ignored (did you mean \"think_time\"?)"
     );
     assert_eq!(target.count("/n"), 1, "a strict refusal sends nothing");
+    assert_eq!(
+        control
+            .state()
+            .resolver(|r| r.variables().get("only_if_run").cloned()),
+        None,
+        "and registers nothing"
+    );
     // A mistake is an error at its path.
     assert_eq!(
         start_test_error(

@@ -147,11 +147,13 @@ struct Planned {
 }
 
 /// Checks the arguments and turns them into a plan. `ignored` collects the
-/// keys nobody reads (errors when strict); `notes` what ld-tower accepts
-/// but does not honour as written.
+/// keys nobody reads (an error when `strict`, before anything is
+/// registered); `notes` what ld-tower accepts but does not honour as
+/// written.
 async fn plan(
     ctx: &ActionContext,
     args: StartTest,
+    strict: bool,
     ignored: &mut Vec<Note>,
     notes: &mut Vec<String>,
 ) -> Result<Planned, ActionError> {
@@ -260,30 +262,23 @@ async fn plan(
         Some(0) => return Err(error("max_names must be at least 1")),
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
     };
-    // Variables and sources first: unnamed tasks are named with the
-    // variables' values.
-    super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
-    if let Some(db_sources) = &args.db_sources {
-        let registered = super::resolver::register_db_sources(ctx, db_sources).await?;
-        if let Some(skipped) = registered.get("skipped").and_then(Value::as_array) {
-            for entry in skipped {
-                notes.push(format!(
-                    "db_sources[{}]: skipped, as LoadDensity does: missing {}",
-                    entry["index"], entry["missing"]
-                ));
-            }
-        }
-    }
     let text = |key: &str| match detail.get(key) {
         Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
         _ => None,
     };
+    let given = args.variables.as_ref();
     let base = args
         .host
         .clone()
         .filter(|h| !h.is_empty())
         .or_else(|| text("host"))
         .or_else(|| text("base_url"))
+        .or_else(|| {
+            given
+                .and_then(|v| v.get("host"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .or_else(|| {
             ctx.state().resolver(|r| {
                 r.variables()
@@ -292,17 +287,27 @@ async fn plan(
                     .map(str::to_owned)
             })
         });
+    // The tasks are compiled (unnamed ones named with the test's own
+    // variables first) before anything is registered: a refusal, strict
+    // included, changes nothing.
     let mut scenario = ctx
         .state()
         .resolver(|resolver| {
+            let fixed = task::Given {
+                variables: given,
+                resolver,
+            };
             let context = task::Context {
                 user: kind,
                 base: base.as_deref(),
-                fixed: resolver,
+                fixed: &fixed,
             };
             compile(tasks, &context, ignored)
         })
         .map_err(spec_error)?;
+    if strict {
+        strict_check(ignored).map_err(spec_error)?;
+    }
     let folded = scenario.cap_names(max_names);
     if folded > 0 {
         notes.push(format!(
@@ -316,6 +321,18 @@ async fn plan(
         .env()
         .check(scenario.env_names())
         .map_err(|e| error(e.to_string()))?;
+    super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
+    if let Some(db_sources) = &args.db_sources {
+        let registered = super::resolver::register_db_sources(ctx, db_sources).await?;
+        if let Some(skipped) = registered.get("skipped").and_then(Value::as_array) {
+            for entry in skipped {
+                notes.push(format!(
+                    "db_sources[{}]: skipped, as LoadDensity does: missing {}",
+                    entry["index"], entry["missing"]
+                ));
+            }
+        }
+    }
     let mut parameters = json!({
         "user_detail": Value::Object(detail),
         "user_count": users,
@@ -420,12 +437,9 @@ async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError
     let (args, mut ignored) = parse_start(args)?;
     let strict = args.strict.unwrap_or_else(|| ctx.state().strict());
     let mut notes = Vec::new();
-    let planned = plan(&ctx, args, &mut ignored, &mut notes).await;
+    let planned = plan(&ctx, args, strict, &mut ignored, &mut notes).await;
     for note in &ignored {
         tracing::warn!(target: "ld_tower::spec", "LD_start_test: {note}");
-    }
-    if strict {
-        strict_check(&ignored).map_err(spec_error)?;
     }
     let Planned {
         plan,

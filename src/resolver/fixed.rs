@@ -6,16 +6,22 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::template::{Kind, Part, Template};
 use super::Resolver;
 
 impl Resolver {
-    /// `template` with its `${var.NAME}` (registered, and not in `changing`:
-    /// the variables extractors set during the test) and `${env.NAME}` (set
-    /// and allowed) resolved; every other placeholder as written.
-    pub fn render_fixed(&self, template: &Template, changing: &HashSet<String>) -> String {
+    /// `template` with its `${var.NAME}` (in `given`, the variables about to
+    /// be registered, else registered; and not in `changing`: the variables
+    /// extractors set during the test) and `${env.NAME}` (set and allowed)
+    /// resolved; every other placeholder as written.
+    pub fn render_fixed(
+        &self,
+        template: &Template,
+        changing: &HashSet<String>,
+        given: Option<&Map<String, Value>>,
+    ) -> String {
         let mut out = String::with_capacity(template.source().len());
         for part in template.parts() {
             match part {
@@ -23,7 +29,10 @@ impl Resolver {
                 Part::Placeholder(placeholder) => {
                     let resolved = match &placeholder.kind {
                         Kind::Var(name) if !changing.contains(&**name) => {
-                            match self.variables().get(&**name) {
+                            let value = given
+                                .and_then(|given| given.get(&**name))
+                                .or_else(|| self.variables().get(&**name));
+                            match value {
                                 None | Some(Value::Null) => false,
                                 Some(Value::String(text)) => {
                                     out.push_str(text);
@@ -66,8 +75,13 @@ mod tests {
         let template =
             Template::parse("${var.base}/p/${n}/${uuid()}/${var.token}/${csv.s.c}/${var.missing}");
         assert_eq!(
-            resolver.render_fixed(&template, &changing),
+            resolver.render_fixed(&template, &changing, None),
             "http://h:1/p/3/${uuid()}/${var.token}/${csv.s.c}/${var.missing}"
+        );
+        let given = json!({"n": 4, "missing": "m"});
+        assert_eq!(
+            resolver.render_fixed(&template, &changing, given.as_object()),
+            "http://h:1/p/4/${uuid()}/${var.token}/${csv.s.c}/m"
         );
     }
 }

@@ -45,7 +45,25 @@ pub trait Fixed {
 
 impl Fixed for Resolver {
     fn render(&self, template: &Template, changing: &HashSet<String>) -> String {
-        self.render_fixed(template, changing)
+        self.render_fixed(template, changing, None)
+    }
+}
+
+/// The variables a test registers as it starts, read before the ones
+/// already registered: its tasks are compiled (and named) before anything
+/// is registered, so that a refusal changes nothing.
+#[derive(Debug)]
+pub struct Given<'a> {
+    /// The test's own `variables`.
+    pub variables: Option<&'a serde_json::Map<String, Value>>,
+    /// The registered ones, and the environment.
+    pub resolver: &'a Resolver,
+}
+
+impl Fixed for Given<'_> {
+    fn render(&self, template: &Template, changing: &HashSet<String>) -> String {
+        self.resolver
+            .render_fixed(template, changing, self.variables)
     }
 }
 

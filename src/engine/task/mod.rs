@@ -20,7 +20,7 @@ use super::throttle::Bucket;
 use crate::paths::Paths;
 use crate::resolver::{Template, TemplateValue};
 
-pub use compile::{compile, Context, Fixed, UserKind};
+pub use compile::{compile, Context, Fixed, Given, UserKind};
 pub use query::JsonQuery;
 
 /// How a user walks its tasks on each iteration.
