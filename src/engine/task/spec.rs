@@ -475,10 +475,10 @@ impl<'de> Deserialize<'de> for TasksSpec {
                             spec.tasks = map.next_value_seed(TaskList { nested: true })?;
                         }
                         "mode" => spec.mode = Some(map.next_value::<String>()?),
+                        // Beside `tasks`: not a task; LoadDensity ignores it,
+                        // and so it is noted (`serde_ignored` sees it skipped).
                         _ if nested => {
-                            return Err(de::Error::custom(format!(
-                            "key {key:?} beside \"tasks\" (expected only \"mode\" and \"tasks\")"
-                        )))
+                            map.next_value::<de::IgnoredAny>()?;
                         }
                         _ => {
                             let task = map.next_value::<TaskSpec>()?;
@@ -531,6 +531,7 @@ impl Vocabulary for TaskWords {
             (_, Some(Segment::Key(k))) if k == "throttle" => serde_introspect::<ThrottleSpec>(),
             (_, Some(Segment::Key(k))) if k == "retry" => serde_introspect::<RetrySpec>(),
             (_, Some(Segment::Key(k))) if k == "think_time" => &["min", "max"],
+            (None, Some(Segment::Key(k))) if k == "tasks" => &["mode", "tasks"],
             _ => task_keys(),
         }
     }

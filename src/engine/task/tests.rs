@@ -144,6 +144,14 @@ fn unknown_keys_are_noted_everywhere_with_suggestions() {
 }
 
 #[test]
+fn a_key_beside_mode_and_tasks_is_noted() {
+    assert_eq!(
+        notes(json!({"mode": "sequence", "tasks": [{"method": "get", "url": "/"}], "moed": 1})),
+        ["tasks.moed: unknown key, ignored (did you mean \"mode\"?)"]
+    );
+}
+
+#[test]
 fn body_checks_and_task_keys() {
     let s = scenario(json!([{
         "method": "post", "url": "/login", "json": {"user": "${var.u}"},
