@@ -1,8 +1,9 @@
 //! The Python client documented on LoadDensity's control-socket page
 //! (`shared/seeds/control-socket-server.rst`, "Sending commands (framed
 //! mode)"), statement for statement in `tests/fixtures/seed_client.py`, run
-//! with `python3` against `ld-tower serve --framed --token ROTATE_ME` on the
-//! port it hard-codes, 9940.
+//! with `python3` against `ld-tower serve --framed --token ROTATE_ME`. The
+//! client hard-codes port 9940; the test runs a copy whose one `9940` is
+//! the server's port 0 gave, so no test binds a fixed port.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -13,23 +14,22 @@ const SUMMARY: &str = r#"{"totals":{"requests":0,"successes":0,"failures":0,"fai
 
 #[test]
 fn the_documented_python_client_works_verbatim() {
-    assert!(
-        std::net::TcpListener::bind("127.0.0.1:9940").is_ok(),
-        "port 9940, which the documented client hard-codes, is in use: stop what holds it"
-    );
-    let server = common::serve(&[
-        "--framed",
-        "--token",
-        "ROTATE_ME",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "9940",
-    ]);
-    assert_eq!(server.port, 9940);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed_client.py");
+    let server = common::serve(&["--framed", "--token", "ROTATE_ME", "--host", "127.0.0.1"]);
+    let documented = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/seed_client.py"
+    ))
+    .expect("the documented client");
+    assert_eq!(documented.matches("9940").count(), 1, "{documented}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("seed_client.py");
+    std::fs::write(
+        &script,
+        documented.replace("9940", &server.port.to_string()),
+    )
+    .expect("copy");
     let out = Command::new("python3")
-        .arg(script)
+        .arg(&script)
         .output()
         .expect("python3 runs");
     assert!(
