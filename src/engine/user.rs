@@ -114,7 +114,7 @@ impl User {
                     self.execute(task, due, guards).await;
                 }
             }
-            Mode::Sequence | Mode::Conditional => {
+            Mode::Sequence => {
                 for task in &scenario.tasks {
                     if self.done.is_cancelled() {
                         return;

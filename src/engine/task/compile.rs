@@ -127,9 +127,10 @@ pub fn compile(
     notes: &mut Vec<Note>,
 ) -> Result<Scenario, SpecError> {
     let mode = match spec.mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("sequence") => Mode::Sequence,
+        // LoadDensity's conditional mode is its sequence mode: both check
+        // every task's conditions.
+        None | Some("sequence") | Some("conditional") => Mode::Sequence,
         Some("weighted") => Mode::Weighted,
-        Some("conditional") => Mode::Conditional,
         Some(other) => {
             return Err(SpecError::at(
                 "tasks.mode",

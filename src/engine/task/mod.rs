@@ -26,12 +26,12 @@ pub use query::JsonQuery;
 /// How a user walks its tasks on each iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// Every task, in order (skipping those whose conditions say so).
+    /// Every task, in order, each run only when its `run_if`/`skip_if`
+    /// allow: `"sequence"`, and `"conditional"`, which LoadDensity runs
+    /// the same way (its scenario runner checks conditions in every mode).
     Sequence,
-    /// One task, picked by weight.
+    /// One task, picked by weight (then run if its conditions allow).
     Weighted,
-    /// Every task in order, each run only when its `run_if`/`skip_if` allow.
-    Conditional,
 }
 
 /// The tasks of a test and how they are walked.

@@ -72,7 +72,7 @@ fn forms_of_task_lists() {
         scenario(json!({"mode": "conditional", "tasks": {"delete": {"url": "/x"}}}));
     assert_eq!(
         (nested_legacy.mode, nested_legacy.tasks[0].method.clone()),
-        (Mode::Conditional, Method::DELETE)
+        (Mode::Sequence, Method::DELETE)
     );
 }
 
