@@ -148,7 +148,7 @@ impl State {
     }
 
     /// Keeps a finished (or cancelled) test's figures and series.
-    pub fn keep(&self, finished: &Finished) {
+    pub fn keep_figures(&self, finished: &Finished) {
         self.figures(|figures| figures.merge(&finished.figures));
         *self.series.lock().unwrap_or_else(PoisonError::into_inner) = finished.series.clone();
     }

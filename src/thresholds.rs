@@ -184,7 +184,7 @@ fn verdict(scope: &str, metric: &str, limit: f64, actual: Option<f64>) -> Verdic
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::figures::{Figures, Outcome};
+    use crate::figures::{Figures, RequestOutcome};
     use serde_json::json;
     use std::time::Duration;
 
@@ -192,12 +192,12 @@ mod tests {
     fn verdicts() {
         let mut f = Figures::default();
         for ms in 1..=100 {
-            f.record("home", Duration::from_millis(ms), Outcome::ok(200));
+            f.record("home", Duration::from_millis(ms), RequestOutcome::ok(200));
         }
         f.record(
             "login",
             Duration::from_millis(5),
-            Outcome::failed(Some(500), "HTTP 500"),
+            RequestOutcome::failed(Some(500), "HTTP 500"),
         );
         let parse = |value| {
             serde_json::from_value::<LimitsSpec>(value)

@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::{confined, parse, run_one, verdict};
 use ld_tower::control::Control;
 use ld_tower::engine::Finished;
-use ld_tower::figures::{Figures, Outcome, Overall, PerName, SecondPoint, TimeSeries};
+use ld_tower::figures::{Figures, Overall, PerName, RequestOutcome, SecondPoint, TimeSeries};
 use ld_tower::history::{NameRecord, NewRun, Store};
 use ld_tower::state::LastRun;
 use serde_json::{json, Value};
@@ -50,7 +50,7 @@ fn series(points: &[(u64, u64, u64)]) -> TimeSeries {
 
 /// Sets the state's series (as a finished test would) and last run.
 fn finish(control: &Control, points: &[(u64, u64, u64)], last: LastRun) {
-    control.state().keep(&Finished {
+    control.state().keep_figures(&Finished {
         figures: Figures::default(),
         abandoned: 0,
         series: series(points),
@@ -67,9 +67,9 @@ fn record_run_a(control: &Control) {
     control.state().figures(|f| {
         for ms in 1..=100 {
             let outcome = if ms > 90 {
-                Outcome::failed(Some(500), "HTTP 500")
+                RequestOutcome::failed(Some(500), "HTTP 500")
             } else {
-                Outcome::ok(200)
+                RequestOutcome::ok(200)
             };
             f.record("home", Duration::from_millis(ms), outcome);
         }
@@ -77,14 +77,14 @@ fn record_run_a(control: &Control) {
             f.record(
                 "login",
                 Duration::from_micros(5_000 + us * 37),
-                Outcome::ok(200),
+                RequestOutcome::ok(200),
             );
         }
         for _ in 0..5 {
             f.record(
                 "gone",
                 Duration::from_millis(3),
-                Outcome::failed(None, "connection refused"),
+                RequestOutcome::failed(None, "connection refused"),
             );
         }
     });
@@ -108,9 +108,9 @@ fn record_run_b(control: &Control) {
     control.state().figures(|f| {
         for ms in 1..=100 {
             let outcome = if ms > 98 {
-                Outcome::failed(Some(503), "HTTP 503")
+                RequestOutcome::failed(Some(503), "HTTP 503")
             } else {
-                Outcome::ok(200)
+                RequestOutcome::ok(200)
             };
             f.record("home", Duration::from_millis(ms * 2), outcome);
         }
@@ -118,11 +118,11 @@ fn record_run_b(control: &Control) {
             f.record(
                 "login",
                 Duration::from_micros(5_010 + us * 37),
-                Outcome::ok(200),
+                RequestOutcome::ok(200),
             );
         }
         for ms in 1..=7 {
-            f.record("new", Duration::from_millis(ms), Outcome::ok(201));
+            f.record("new", Duration::from_millis(ms), RequestOutcome::ok(201));
         }
     });
     finish(
@@ -459,7 +459,7 @@ async fn a_failure_mid_persist_leaves_the_database_as_it_was() {
     }
     let with_trigger = std::fs::read(&db).expect("reads");
     control.state().figures(|f| {
-        f.record("zz-boom", Duration::from_millis(1), Outcome::ok(200));
+        f.record("zz-boom", Duration::from_millis(1), RequestOutcome::ok(200));
     });
     let line = err(&control, json!(["LD_persist_records", [DB, "doomed"]])).await;
     assert!(line.contains("simulated failure"), "{line}");
@@ -473,7 +473,7 @@ async fn a_failure_mid_persist_leaves_the_database_as_it_was() {
     // the run row and the first name were inserted.
     let mut store = Store::open(&db).expect("opens");
     let mut figures = Figures::default();
-    figures.record("dup", Duration::from_millis(2), Outcome::ok(200));
+    figures.record("dup", Duration::from_millis(2), RequestOutcome::ok(200));
     let record = NameRecord::of("dup", &figures.per_name()["dup"]);
     let run = NewRun {
         label: Some("twice".into()),

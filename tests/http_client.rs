@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::Request;
 use ld_tower::acceptor::{Acceptor, PlainAcceptor, TlsAcceptor};
 use ld_tower::engine::{
-    kept_descriptors, Budget, Descriptors, HttpClient, HttpError, Keep, Network, Pool,
+    kept_descriptors, Budget, Descriptors, HttpClient, HttpError, Network, Pool, Retain,
     MAX_KEPT_BODY,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -182,7 +182,7 @@ fn get(url: &str) -> Request<Bytes> {
     Request::get(url).body(Bytes::new()).unwrap()
 }
 
-const ALL: Keep = Keep {
+const ALL: Retain = Retain {
     body: true,
     headers: true,
 };
@@ -190,7 +190,7 @@ const ALL: Keep = Keep {
 async fn exchange(
     client: &mut HttpClient,
     request: Request<Bytes>,
-    keep: Keep,
+    keep: Retain,
 ) -> Result<ld_tower::engine::Response, HttpError> {
     tokio::time::timeout(DEADLINE, client.send(request, &keep.into()))
         .await
@@ -232,7 +232,9 @@ async fn request_bytes_and_a_content_length_body_on_one_kept_connection() {
         .header("content-type", "application/json")
         .body(Bytes::from_static(b"{\"user\":\"u\"}"))
         .unwrap();
-    let response = exchange(&mut client, post, Keep::default()).await.unwrap();
+    let response = exchange(&mut client, post, Retain::default())
+        .await
+        .unwrap();
     assert_eq!(response.status, 201);
     assert!(response.body.is_none(), "body not asked for");
     assert!(response.headers.is_empty(), "headers not asked for");
@@ -494,7 +496,7 @@ async fn kept_bodies_and_long_heads_come_out_of_the_tests_pool() {
     drop(response);
     assert_eq!(pool.used(), 0, "the buffer shrank back");
     // Nothing kept: the same large body is read and dropped, costing nothing.
-    let keep_nothing = Keep::default();
+    let keep_nothing = Retain::default();
     let response = exchange(&mut client, get(&server.url("http", "/")), keep_nothing)
         .await
         .expect("a body not kept needs no pool");

@@ -23,8 +23,8 @@ use hyper_util::rt::TokioIo;
 use ld_tower::acceptor::{Acceptor, PlainAcceptor, TlsAcceptor};
 use ld_tower::engine::multipart::{self, FilePart};
 use ld_tower::engine::{
-    ClientCert, HttpClient, HttpError, Keep, Network, Redirects, Response, SendOptions, TlsOptions,
-    Verify, MAX_REDIRECTS,
+    ClientCert, HttpClient, HttpError, Network, Redirects, Response, Retain, SendOptions,
+    TlsOptions, Verify, MAX_REDIRECTS,
 };
 use ld_tower::paths::Paths;
 use tokio::net::TcpListener;
@@ -172,7 +172,7 @@ fn redirect(status: u16, location: &str) -> Reply {
 
 // ---------------------------------------------------------------- sending
 
-const ALL: Keep = Keep {
+const ALL: Retain = Retain {
     body: true,
     headers: true,
 };
@@ -332,7 +332,7 @@ async fn not_following_answers_with_the_redirect_itself() {
     .await;
     let mut client = client();
     let options = SendOptions {
-        keep: ALL,
+        retain: ALL,
         redirects: Redirects::Stop,
         tls: None,
     };
@@ -347,7 +347,7 @@ async fn not_following_answers_with_the_redirect_itself() {
     let response = send(
         &mut client,
         get(&target.url("/old")),
-        &Keep::default().into(),
+        &Retain::default().into(),
     )
     .await
     .unwrap();

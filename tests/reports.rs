@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::target::Target;
 use common::{confined, parse, run_lines, run_one, verdict};
 use ld_tower::engine::Finished;
-use ld_tower::figures::{Figures, Outcome, SecondPoint, TimeSeries};
+use ld_tower::figures::{Figures, RequestOutcome, SecondPoint, TimeSeries};
 use ld_tower::state::{LastRun, State};
 use quick_xml::events::Event;
 use quick_xml::{Reader, XmlVersion};
@@ -27,25 +27,25 @@ const TRICKY: &str = "api <script src=\"http://evil.example/x.js\"> & 'q'";
 fn record(state: &State) {
     let mut figures = Figures::default();
     for ms in 1..=10 {
-        figures.record("home", Duration::from_millis(ms), Outcome::ok(200));
+        figures.record("home", Duration::from_millis(ms), RequestOutcome::ok(200));
     }
     for ms in [3, 4, 5] {
-        figures.record(TRICKY, Duration::from_millis(ms), Outcome::ok(201));
+        figures.record(TRICKY, Duration::from_millis(ms), RequestOutcome::ok(201));
     }
     figures.record(
         TRICKY,
         Duration::from_millis(40),
-        Outcome::failed(Some(500), "HTTP 500"),
+        RequestOutcome::failed(Some(500), "HTTP 500"),
     );
     figures.record(
         TRICKY,
         Duration::from_millis(50),
-        Outcome::failed(None, "connection refused <&>"),
+        RequestOutcome::failed(None, "connection refused <&>"),
     );
     figures.record(
         "gone",
         Duration::from_millis(7),
-        Outcome::failed(None, "timed out"),
+        RequestOutcome::failed(None, "timed out"),
     );
     let mut series = TimeSeries::default();
     for second in 0..3 {
@@ -58,7 +58,7 @@ fn record(state: &State) {
             p99_ms: 45.0,
         });
     }
-    state.keep(&Finished {
+    state.keep_figures(&Finished {
         figures,
         abandoned: 0,
         series,

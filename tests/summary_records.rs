@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{run_one, END};
 use ld_tower::control::Control;
-use ld_tower::figures::Outcome;
+use ld_tower::figures::RequestOutcome;
 use serde_json::json;
 
 /// COMPAT.md's example (5, 7, 10, 30, 50, 100 under `a`), a success named
@@ -82,7 +82,7 @@ async fn one_list_alone_is_refused_while_requests_are_recorded() {
     let control = Control::default();
     control
         .state()
-        .figures(|f| f.record("home", Duration::from_millis(3), Outcome::ok(200)));
+        .figures(|f| f.record("home", Duration::from_millis(3), RequestOutcome::ok(200)));
     assert_eq!(
         run_one(&control, json!(["LD_summary", {"success": []}])).await,
         "Error: LD_summary: success given without failures while 1 requests are recorded: \

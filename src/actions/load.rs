@@ -454,7 +454,7 @@ async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError
     let finished = state
         .engine()
         .run(plan, &resolver, state.shutdown_signal(), move |finished| {
-            keep_state.keep(finished)
+            keep_state.keep_figures(finished)
         })
         .await
         .map_err(|e| error(e.to_string()))?;

@@ -81,14 +81,14 @@ fn split_action(action: &Value) -> Result<(&str, Args), String> {
     Ok((name, args))
 }
 
-/// Runs an action list in order, one result per action handed to `keep` as
+/// Runs an action list in order, one result per action handed to `emit` as
 /// soon as it is known and charged to the command's reply budget. Once the
 /// budget is spent (a result did not fit), the actions left do not run: one
 /// last result says how many.
 pub(super) async fn run_list(
     ctx: &ActionContext,
     actions: &Value,
-    mut keep: impl FnMut(ActionResult) + Send,
+    mut emit: impl FnMut(ActionResult) + Send,
 ) -> Result<(), RunError> {
     let list = action_list(actions)?;
     let budget = ctx.budget();
@@ -96,7 +96,7 @@ pub(super) async fn run_list(
     for (index, action) in list.iter().enumerate() {
         if budget.is_spent() {
             let left = list.len() - index;
-            keep(ActionResult {
+            emit(ActionResult {
                 name: "?".into(),
                 result: Err(ActionError::new(format!(
                     "the reply reached its limit of {} bytes (--max-reply-bytes): {left} more action{} not run",
@@ -134,7 +134,7 @@ pub(super) async fn run_list(
                 (name, result, budget.used().saturating_sub(charged_before))
             }
         };
-        keep(ActionResult {
+        emit(ActionResult {
             name: name.to_owned(),
             result: charge(budget, name, result, nested),
         });

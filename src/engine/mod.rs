@@ -20,7 +20,7 @@ mod user;
 mod workers;
 
 pub use self::http::{
-    multipart, Budget, HttpClient, HttpError, Keep, Redirects, Response, SendOptions,
+    multipart, Budget, HttpClient, HttpError, Redirects, Response, Retain, SendOptions,
     DEFAULT_TIMEOUT, MAX_HEAD, MAX_KEPT_BODY, MAX_REDIRECTS,
 };
 pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors};
@@ -294,8 +294,8 @@ struct Running<'a, K: Fn(&Finished)> {
     engine: &'a Engine,
     live: Arc<Live>,
     /// Where the figures go, once.
-    keep: K,
-    kept: bool,
+    on_end: K,
+    ended: bool,
 }
 
 impl<K: Fn(&Finished)> Running<'_, K> {
@@ -303,16 +303,16 @@ impl<K: Fn(&Finished)> Running<'_, K> {
     /// dropped, which it is on return.
     fn finish(mut self, stopped_early: bool) -> Finished {
         let finished = self.live.finish(stopped_early);
-        (self.keep)(&finished);
-        self.kept = true;
+        (self.on_end)(&finished);
+        self.ended = true;
         finished
     }
 }
 
 impl<K: Fn(&Finished)> Drop for Running<'_, K> {
     fn drop(&mut self) {
-        if !self.kept {
-            (self.keep)(&self.live.finish(true));
+        if !self.ended {
+            (self.on_end)(&self.live.finish(true));
         }
         self.live.stop.cancel();
         let mut status = self.live.status();
@@ -549,7 +549,7 @@ impl Engine {
         plan: &Plan,
         workers: usize,
         stop: CancellationToken,
-        keep: K,
+        on_end: K,
     ) -> Result<Running<'_, K>, EngineError> {
         let mut slot = lock(&self.live);
         if slot.is_some() {
@@ -574,14 +574,14 @@ impl Engine {
         Ok(Running {
             engine: self,
             live,
-            keep,
-            kept: false,
+            on_end,
+            ended: false,
         })
     }
 
     /// Runs `plan` to its end (its time, the end of its shape,
     /// [`Engine::stop`], or `shutdown`), each user forking `resolver`. When
-    /// the returned future is dropped early, the users stop with it; `keep`
+    /// the returned future is dropped early, the users stop with it; `on_end`
     /// receives the figures in every case, so a cancelled test's figures
     /// are kept too.
     pub async fn run(
@@ -589,7 +589,7 @@ impl Engine {
         plan: Plan,
         resolver: &Resolver,
         shutdown: CancellationToken,
-        keep: impl Fn(&Finished) + Send,
+        on_end: impl Fn(&Finished) + Send,
     ) -> Result<Finished, EngineError> {
         // `stop` ends the test early (LD_stop_test, shutdown): requests
         // under way are abandoned. `done` ends it on time: no new request
@@ -603,7 +603,7 @@ impl Engine {
         // Declared before the crowd, so dropped after it: if this future is
         // dropped, the users are aborted first, then the figures kept and
         // the engine freed.
-        let running = self.begin(&plan, workers, stop.clone(), keep)?;
+        let running = self.begin(&plan, workers, stop.clone(), on_end)?;
         let live = Arc::clone(&running.live);
         let plan = Arc::new(plan);
         let mut crowd = Crowd {

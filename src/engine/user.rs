@@ -18,7 +18,7 @@ use super::pacing::{Arrivals, Wait};
 use super::retry::{Attempts, Class};
 use super::task::{Auth, Body, Mode, Scenario, Task};
 use super::{lock, Plan};
-use crate::figures::{Figures, Outcome, SecondWindow};
+use crate::figures::{Figures, RequestOutcome, SecondWindow};
 use crate::resolver::{Scope, Session};
 
 /// What the users of one worker thread have recorded. Only that thread
@@ -197,7 +197,7 @@ impl User {
                 }
             };
             {
-                let outcome = Outcome {
+                let outcome = RequestOutcome {
                     status,
                     failure: failure.as_ref().map(|(message, _)| message.as_str()),
                 };

@@ -42,17 +42,17 @@ pub(crate) fn new_histogram() -> Histogram<u64> {
 
 /// How one request ended, as figures keep it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Outcome<'a> {
+pub struct RequestOutcome<'a> {
     /// The response's status code, if a response came.
     pub status: Option<u16>,
     /// Why it failed, if it did.
     pub failure: Option<&'a str>,
 }
 
-impl<'a> Outcome<'a> {
+impl<'a> RequestOutcome<'a> {
     /// A success with `status`.
     pub fn ok(status: u16) -> Self {
-        Outcome {
+        RequestOutcome {
             status: Some(status),
             failure: None,
         }
@@ -60,7 +60,7 @@ impl<'a> Outcome<'a> {
 
     /// A failure for `reason`, with the response's `status` if one came.
     pub fn failed(status: Option<u16>, reason: &'a str) -> Self {
-        Outcome {
+        RequestOutcome {
             status,
             failure: Some(reason),
         }
@@ -75,7 +75,7 @@ pub struct Figures {
 
 impl Figures {
     /// Adds one request under `name`.
-    pub fn record(&mut self, name: &str, latency: Duration, outcome: Outcome<'_>) {
+    pub fn record(&mut self, name: &str, latency: Duration, outcome: RequestOutcome<'_>) {
         match self.per_name.get_mut(name) {
             Some(figures) => figures.record(latency, outcome),
             None => {

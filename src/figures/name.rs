@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::{latency_us, new_histogram, Outcome};
+use super::{latency_us, new_histogram, RequestOutcome};
 
 /// Distinct failure messages kept per name; further ones are only counted.
 const SAMPLED_MESSAGES: usize = 20;
@@ -72,7 +72,7 @@ impl NameFigures {
     }
 
     /// Adds one request.
-    pub fn record(&mut self, latency: Duration, outcome: Outcome<'_>) {
+    pub fn record(&mut self, latency: Duration, outcome: RequestOutcome<'_>) {
         self.latency_us.saturating_record(latency_us(latency));
         if let Some(status) = outcome.status {
             *self.statuses.entry(status).or_default() += 1;
@@ -139,15 +139,15 @@ mod tests {
     #[test]
     fn statuses_failures_and_merge() {
         let mut a = NameFigures::new();
-        a.record(Duration::from_millis(2), Outcome::ok(200));
+        a.record(Duration::from_millis(2), RequestOutcome::ok(200));
         a.record(
             Duration::from_millis(3),
-            Outcome::failed(Some(500), "status 500"),
+            RequestOutcome::failed(Some(500), "status 500"),
         );
         let mut b = NameFigures::new();
         b.record(
             Duration::from_millis(4),
-            Outcome::failed(None, "connection refused"),
+            RequestOutcome::failed(None, "connection refused"),
         );
         a.merge(&b);
         assert_eq!((a.successes(), a.failures(), a.count()), (1, 2, 3));
@@ -165,7 +165,10 @@ mod tests {
         let mut f = NameFigures::new();
         for i in 0..1000 {
             let message = format!("error {i}");
-            f.record(Duration::from_millis(1), Outcome::failed(None, &message));
+            f.record(
+                Duration::from_millis(1),
+                RequestOutcome::failed(None, &message),
+            );
         }
         assert_eq!(f.failure_sample().messages().len(), SAMPLED_MESSAGES);
         assert_eq!(f.failure_sample().others(), 1000 - SAMPLED_MESSAGES as u64);

@@ -6,7 +6,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 #[cfg(test)]
-use super::Outcome;
+use super::RequestOutcome;
 use super::{new_histogram, Figures, NameFigures};
 
 /// `LD_summary`'s result.
@@ -222,16 +222,16 @@ mod tests {
         let mut f = Figures::default();
         for ms in 1..=100 {
             let outcome = if ms <= 90 {
-                Outcome::ok(200)
+                RequestOutcome::ok(200)
             } else {
-                Outcome::failed(Some(500), "500")
+                RequestOutcome::failed(Some(500), "500")
             };
             f.record("home", Duration::from_millis(ms), outcome);
         }
         f.record(
             "login",
             Duration::from_millis(5),
-            Outcome::failed(None, "refused"),
+            RequestOutcome::failed(None, "refused"),
         );
         let s = f.summary();
         assert_eq!(s.totals.requests, 101);

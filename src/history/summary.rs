@@ -48,7 +48,7 @@ pub(super) fn summary(records: &[NameRecord]) -> Result<Summary, HistoryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::figures::{Figures, Outcome};
+    use crate::figures::{Figures, RequestOutcome};
     use std::time::Duration;
 
     #[test]
@@ -56,13 +56,13 @@ mod tests {
         let mut f = Figures::default();
         for ms in 1..=250 {
             let outcome = if ms % 7 == 0 {
-                Outcome::failed(Some(503), "503")
+                RequestOutcome::failed(Some(503), "503")
             } else {
-                Outcome::ok(200)
+                RequestOutcome::ok(200)
             };
             f.record("a", Duration::from_micros(ms * 1_337), outcome);
             if ms % 3 == 0 {
-                f.record("b", Duration::from_millis(ms * 2), Outcome::ok(201));
+                f.record("b", Duration::from_millis(ms * 2), RequestOutcome::ok(201));
             }
         }
         let records: Vec<NameRecord> = f
@@ -74,7 +74,7 @@ mod tests {
         // One name: `Summary` takes its histogram as the overall one.
         let mut single = Figures::default();
         for ms in [3_u64, 9, 27, 81] {
-            single.record("a", Duration::from_millis(ms), Outcome::ok(200));
+            single.record("a", Duration::from_millis(ms), RequestOutcome::ok(200));
         }
         let records: Vec<NameRecord> = single
             .per_name()

@@ -238,7 +238,7 @@ fn distribution(figures: &Figures) -> Vec<PercentilePoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::figures::Outcome;
+    use crate::figures::RequestOutcome;
     use crate::paths::Paths;
     use crate::state::LastRun;
     use serde_json::json;
@@ -259,13 +259,13 @@ mod tests {
         let state = State::new(Paths::default());
         state.figures(|f| {
             for ms in 1..=10 {
-                f.record("home", Duration::from_millis(ms), Outcome::ok(200));
+                f.record("home", Duration::from_millis(ms), RequestOutcome::ok(200));
             }
             for message in ["b", "a", "a"] {
                 f.record(
                     "home",
                     Duration::from_millis(5),
-                    Outcome {
+                    RequestOutcome {
                         status: Some(500),
                         failure: Some(message),
                     },

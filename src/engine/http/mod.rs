@@ -119,10 +119,10 @@ pub struct Budget {
 
 /// What of a response to keep: reading the rest costs no copy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Keep {
-    /// Keep the body (up to [`MAX_KEPT_BODY`] bytes).
+pub struct Retain {
+    /// Retain the body (up to [`MAX_KEPT_BODY`] bytes).
     pub body: bool,
-    /// Keep the headers.
+    /// Retain the headers.
     pub headers: bool,
 }
 
@@ -131,7 +131,7 @@ pub struct Keep {
 #[derive(Clone, Debug, Default)]
 pub struct SendOptions {
     /// What of the (final) response to keep.
-    pub keep: Keep,
+    pub retain: Retain,
     /// Whether redirects are followed (by default they are).
     pub redirects: Redirects,
     /// The TLS configuration of https connections, from
@@ -141,11 +141,11 @@ pub struct SendOptions {
     pub tls: Option<Arc<ClientConfig>>,
 }
 
-impl From<Keep> for SendOptions {
+impl From<Retain> for SendOptions {
     /// Keeping `keep`, following redirects, with the network's TLS.
-    fn from(keep: Keep) -> Self {
+    fn from(retain: Retain) -> Self {
         SendOptions {
-            keep,
+            retain,
             ..SendOptions::default()
         }
     }
@@ -263,7 +263,7 @@ impl HttpClient {
     }
 
     /// Sends `request` (its URI absolute), with the cookies earlier
-    /// responses set, and reads the response, keeping what `options.keep`
+    /// responses set, and reads the response, keeping what `options.retain`
     /// says. Redirects are followed unless `options.redirects` says not
     /// to: each is read to its end (for its connection) and dropped, its
     /// cookies stored; the response is the last one. A kept connection the
@@ -312,7 +312,7 @@ impl HttpClient {
             let head_request = request.method() == Method::HEAD;
             let received = self
                 .reader
-                .response(&mut connection.stream, head_request, options.keep, follow)
+                .response(&mut connection.stream, head_request, options.retain, follow)
                 .await?;
             if !received.set_cookies.is_empty() {
                 self.jar.store(request.uri(), received.set_cookies);

@@ -16,7 +16,7 @@ use httparse::Status;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::redirect::is_redirect;
-use super::{HttpError, Keep, Lease, Pool, Response};
+use super::{HttpError, Lease, Pool, Response, Retain};
 
 /// The read buffer's size, as wrk's: most responses of a load test fit it
 /// whole, and ten thousand users hold 80 MiB of it (a buffer grows only for
@@ -141,7 +141,7 @@ impl Reader {
         &mut self,
         io: &mut R,
         head_request: bool,
-        keep: Keep,
+        keep: Retain,
         follow: bool,
     ) -> Result<Received, HttpError> {
         self.shrink();
@@ -159,7 +159,7 @@ impl Reader {
         let location = head.location.take();
         // A redirect followed is read to the end (for the connection) and dropped.
         let keep = if location.is_some() {
-            Keep::default()
+            Retain::default()
         } else {
             keep
         };

@@ -314,7 +314,7 @@ fn compile_task(
         }
         (cert, client_cert) => cert.or(client_cert),
     };
-    let keep = crate::engine::http::Keep {
+    let keep = crate::engine::http::Retain {
         body: assertions.iter().any(|a| {
             matches!(
                 a,
@@ -354,7 +354,7 @@ fn compile_task(
             cert,
         },
         options: SendOptions {
-            keep,
+            retain: keep,
             redirects: Redirects::from(spec.allow_redirects.unwrap_or(true)),
             tls: None,
         },

@@ -168,7 +168,7 @@ fn body_checks_and_task_keys() {
     }, {"method": "post", "url": "/up", "data": {"a": "1"}, "files": {"f": "text", "g": ["g.txt", "x", "text/plain"]}}]));
     let t = &s.tasks[0];
     assert!(matches!(t.body, Body::Json(_)));
-    assert!(t.options.keep.body);
+    assert!(t.options.retain.body);
     assert!(matches!(t.extract[1].source, Source::StatusCode));
     assert!(t.extract[1].session);
     assert!(matches!(t.run_if, Some(Condition::Equals(_, _))));
