@@ -349,7 +349,6 @@ async fn plan(
     }
     let network = ctx.state().network();
     let scenario = scenario
-        .with_base(base.as_deref())
         .with_tls(&network, ctx.state().paths())
         .map_err(|(index, e)| error(format!("tasks: task {} (verify, cert): {e}", index + 1)))?;
     let plan = Plan {

@@ -12,6 +12,7 @@ mod http;
 mod memory;
 mod network;
 mod pacing;
+mod render;
 mod retry;
 mod shape;
 pub mod task;

@@ -5,21 +5,20 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use http::Request;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::check::{self, Json};
-use super::http::{multipart, HttpClient, Response};
+use super::http::{HttpClient, Response};
 use super::pacing::{Arrivals, Wait};
+use super::render::{build, duplicate};
 use super::retry::{Attempts, Class};
-use super::task::{Auth, Body, Mode, Scenario, Task};
+use super::task::{Mode, Scenario, Task};
 use super::{lock, Plan};
 use crate::figures::{Figures, RequestOutcome, SecondWindow};
-use crate::resolver::{Scope, Session};
+use crate::resolver::Session;
 
 /// What the users of one worker thread have recorded. Only that thread
 /// records into it (its lock is taken by others once a second, and for a
@@ -275,16 +274,6 @@ async fn send(
     }
 }
 
-/// A copy of `request` for another attempt (its body is shared, not copied).
-fn duplicate(request: &Request<Bytes>) -> Request<Bytes> {
-    let mut copy = Request::new(request.body().clone());
-    *copy.method_mut() = request.method().clone();
-    *copy.uri_mut() = request.uri().clone();
-    *copy.version_mut() = request.version();
-    *copy.headers_mut() = request.headers().clone();
-    copy
-}
-
 /// A task picked by weight.
 fn pick<'a>(tasks: &'a [Task], rng: &mut fastrand::Rng) -> Option<&'a Task> {
     let total: u64 = tasks.iter().map(|t| u64::from(t.weight)).sum();
@@ -301,123 +290,4 @@ fn pick<'a>(tasks: &'a [Task], rng: &mut fastrand::Rng) -> Option<&'a Task> {
             false
         }
     })
-}
-
-/// The request of `task`, its templates rendered; or why it cannot be made.
-fn build(
-    task: &Task,
-    base: &Option<String>,
-    scope: &mut Scope<'_>,
-) -> Result<Request<Bytes>, String> {
-    let mut builder = Request::builder().method(task.method.clone());
-    builder = match &task.static_uri {
-        // Known before the test: no rendering, no parsing.
-        Some(uri) => builder.uri(uri.clone()),
-        None => {
-            let mut url = String::with_capacity(64);
-            scope.render(&task.url, &mut url);
-            let mut url = absolute(url, base.as_deref())?;
-            if !task.params.is_empty() {
-                let mut query = form_urlencoded::Serializer::new(String::new());
-                for (key, value) in &task.params {
-                    query.append_pair(key, &scope.render_string(value));
-                }
-                url.push(if url.contains('?') { '&' } else { '?' });
-                url.push_str(&query.finish());
-            }
-            builder.uri(url)
-        }
-    };
-    for (name, value) in &task.headers {
-        builder = builder.header(name, header_value(&scope.render_string(value))?);
-    }
-    if !task.cookies.is_empty() {
-        let cookies: Vec<String> = task
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={}", scope.render_string(v)))
-            .collect();
-        builder = builder.header(COOKIE, header_value(&cookies.join("; "))?);
-    }
-    match &task.auth {
-        None => {}
-        Some(Auth::Basic { username, password }) => {
-            let pair = format!(
-                "{}:{}",
-                scope.render_string(username),
-                scope.render_string(password)
-            );
-            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-            builder = builder.header(AUTHORIZATION, header_value(&format!("Basic {encoded}"))?);
-        }
-        Some(Auth::Bearer(token)) => {
-            builder = builder.header(
-                AUTHORIZATION,
-                header_value(&format!("Bearer {}", scope.render_string(token)))?,
-            );
-        }
-    }
-    let body = match &task.body {
-        Body::None => Bytes::new(),
-        Body::Json(value) => {
-            builder = builder.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            Bytes::from(scope.render_value(value).to_string())
-        }
-        Body::Form(pairs) => {
-            builder = builder.header(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/x-www-form-urlencoded"),
-            );
-            let mut form = form_urlencoded::Serializer::new(String::new());
-            for (key, value) in pairs {
-                form.append_pair(key, &scope.render_string(value));
-            }
-            Bytes::from(form.finish())
-        }
-        Body::Raw(text) => Bytes::from(scope.render_string(text)),
-        Body::Multipart { fields, files } => {
-            let fields: Vec<(String, String)> = fields
-                .iter()
-                .map(|(key, value)| (key.clone(), scope.render_string(value)))
-                .collect();
-            let files: Vec<multipart::FilePart> = files
-                .iter()
-                .map(|file| multipart::FilePart {
-                    field: file.field.clone(),
-                    filename: scope.render_string(&file.filename),
-                    content: Bytes::from(scope.render_string(&file.content)),
-                    content_type: file.content_type.clone(),
-                })
-                .collect();
-            let (content_type, body) = multipart::encode(&fields, &files);
-            builder = builder.header(CONTENT_TYPE, content_type);
-            body
-        }
-    };
-    builder
-        .body(body)
-        .map_err(|e| format!("cannot build the request for {}: {e}", task.url.source()))
-}
-
-/// `url` made absolute against `base` when it is relative.
-pub(super) fn absolute(url: String, base: Option<&str>) -> Result<String, String> {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        return Ok(url);
-    }
-    let Some(base) = base else {
-        return Err(format!(
-            "relative URL {url:?} and no host (set user_detail_dict.host or variables.host)"
-        ));
-    };
-    let mut absolute = String::with_capacity(base.len() + url.len() + 1);
-    absolute.push_str(base.trim_end_matches('/'));
-    if !url.starts_with('/') {
-        absolute.push('/');
-    }
-    absolute.push_str(&url);
-    Ok(absolute)
-}
-
-fn header_value(text: &str) -> Result<HeaderValue, String> {
-    HeaderValue::from_str(text).map_err(|_| format!("{text:?} is not a valid header value"))
 }

@@ -169,6 +169,14 @@ pub fn compile(
         let task = &mut tasks[index];
         task.name = Arc::from(default_name(task, ctx, &changing));
     }
+    for task in &mut tasks {
+        task.static_uri = match (task.url.as_static(), task.params.is_empty()) {
+            (Some(url), true) => super::absolute(url.to_owned(), ctx.base)
+                .ok()
+                .and_then(|url| url.parse().ok()),
+            _ => None,
+        };
+    }
     Ok(Scenario { mode, tasks })
 }
 
@@ -177,7 +185,7 @@ pub fn compile(
 /// included), as Locust's `HttpUser` names a request.
 fn default_name(task: &Task, ctx: &Context<'_>, changing: &HashSet<String>) -> String {
     let url = ctx.fixed.render(&task.url, changing);
-    let url = super::super::user::absolute(url.clone(), ctx.base).unwrap_or(url);
+    let url = super::absolute(url.clone(), ctx.base).unwrap_or(url);
     match ctx.user {
         UserKind::FastHttp => url,
         UserKind::Http => {

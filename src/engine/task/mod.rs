@@ -5,6 +5,7 @@
 mod compile;
 mod query;
 pub mod spec;
+mod url;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::resolver::{Template, TemplateValue};
 
 pub use compile::{compile, Context, Fixed, Given, UserKind};
 pub use query::JsonQuery;
+pub(crate) use url::absolute;
 
 /// How a user walks its tasks on each iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +92,9 @@ pub struct Task {
     /// makes (set with [`Scenario::with_tls`]).
     pub options: SendOptions,
     /// The request's URI when it is known before the test (no placeholder,
-    /// no params): set by [`Scenario::with_base`].
+    /// no params), made absolute against the test's host and parsed once,
+    /// as the task is compiled. A relative URL with no host, or one that
+    /// does not parse, is left to fail on each request, with its reason.
     pub static_uri: Option<http::Uri>,
 }
 
@@ -286,22 +290,6 @@ pub enum Condition {
 }
 
 impl Scenario {
-    /// Makes the URIs known before the test (no placeholder, no params)
-    /// absolute against `base` and parses them once. A relative URL with no
-    /// base, or one that does not parse, is left to fail on each request,
-    /// with its reason.
-    pub fn with_base(mut self, base: Option<&str>) -> Scenario {
-        for task in &mut self.tasks {
-            task.static_uri = match (task.url.as_static(), task.params.is_empty()) {
-                (Some(url), true) => super::user::absolute(url.to_owned(), base)
-                    .ok()
-                    .and_then(|url| url.parse().ok()),
-                _ => None,
-            };
-        }
-        self
-    }
-
     /// Keeps at most `max` request names: the tasks of names past the first
     /// `max` distinct ones (in task order) are counted under
     /// [`OTHER_NAMES`]. Figures cost about 190 KB per name and worker, so a
