@@ -36,10 +36,12 @@ pub mod control;
 pub mod demo;
 pub mod engine;
 pub mod figures;
+#[cfg(feature = "history")]
 pub mod history;
 pub mod json_size;
 pub mod paths;
 pub mod protocol;
+#[cfg(feature = "reports")]
 pub mod reports;
 pub mod resolver;
 pub mod server;

@@ -15,7 +15,9 @@ pub(super) fn register(registry: &mut Registry) {
         .register("LD_execute_files", execute_files);
     super::load::register(registry);
     super::resolver::register_actions(registry);
+    #[cfg(feature = "history")]
     super::history::register(registry);
+    #[cfg(feature = "reports")]
     super::reports::register(registry);
 }
 

@@ -20,9 +20,11 @@
 mod args;
 mod budget;
 mod builtin;
+#[cfg(feature = "history")]
 mod history;
 mod load;
 mod registry;
+#[cfg(feature = "reports")]
 mod reports;
 mod resolver;
 mod run;

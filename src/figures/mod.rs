@@ -15,6 +15,7 @@ mod summary;
 pub use name::{FailureSample, NameFigures};
 pub use records::NotARecord;
 pub use series::{SecondPoint, SecondWindow, TimeSeries};
+#[cfg(feature = "history")]
 pub(crate) use summary::{max_ms, quantile_ms};
 pub use summary::{Overall, PerName, Summary, Totals};
 

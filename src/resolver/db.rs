@@ -31,14 +31,24 @@
 //! A sort over more rows than SQLite keeps in memory spills to temporary
 //! files, deleted when the connection closes; the time limit bounds them.
 
+// Without SQLite (no `db-sources` feature) only the rows' storage is
+// left: what reads them is compiled out.
+#![cfg_attr(not(feature = "db-sources"), allow(dead_code, unused_imports))]
+
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "db-sources")]
+use std::time::Instant;
 
+#[cfg(feature = "db-sources")]
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+#[cfg(feature = "db-sources")]
 use rusqlite::limits::Limit;
+#[cfg(feature = "db-sources")]
 use rusqlite::types::ValueRef;
+#[cfg(feature = "db-sources")]
 use rusqlite::{Batch, Connection, ErrorCode, OpenFlags};
 
 use super::cursor::Cursor;
@@ -170,6 +180,7 @@ impl Table {
 
     /// Appends one value, charging `meter` for what its buffers grow by
     /// before they grow.
+    #[cfg(feature = "db-sources")]
     fn push(
         &mut self,
         value: ValueRef<'_>,
@@ -220,6 +231,7 @@ impl Table {
 
 /// Makes room in `buffer` for `extra` more items, doubling as `Vec` does,
 /// having charged `meter` for the growth first.
+#[cfg(feature = "db-sources")]
 fn grow<T>(buffer: &mut Vec<T>, extra: usize, meter: &Meter) -> Result<(), LoadError> {
     let capacity = buffer.capacity();
     let needed = buffer.len().saturating_add(extra);
@@ -233,6 +245,7 @@ fn grow<T>(buffer: &mut Vec<T>, extra: usize, meter: &Meter) -> Result<(), LoadE
 }
 
 /// [`grow`] for a `String`.
+#[cfg(feature = "db-sources")]
 fn grow_text(text: &mut String, extra: usize, meter: &Meter) -> Result<(), LoadError> {
     let capacity = text.capacity();
     let needed = text.len().saturating_add(extra);
@@ -292,7 +305,26 @@ impl DbSource {
         )
     }
 
+    /// [`DbSource::read_from`] in a build without SQLite: an error that
+    /// says so.
+    #[cfg(not(feature = "db-sources"))]
+    pub(super) fn read_within(
+        connection_string: &str,
+        _file: Option<&SqlitePath>,
+        _query: &str,
+        _cycle: bool,
+        _meter: Meter,
+        _limit: Duration,
+    ) -> Result<DbSource, ResolverError> {
+        Err(ResolverError::DbOpen {
+            database: connection_string.to_owned(),
+            reason: "this ld-tower was built without database sources (cargo feature db-sources)"
+                .to_owned(),
+        })
+    }
+
     /// [`DbSource::read_from`] with the query's time limit given.
+    #[cfg(feature = "db-sources")]
     pub(super) fn read_within(
         connection_string: &str,
         file: Option<&SqlitePath>,
@@ -325,7 +357,7 @@ impl DbSource {
             }
             ResolverError::Query {
                 database: database(),
-                error,
+                error: error.to_string(),
             }
         };
         let refused = |reason: String| ResolverError::NotRead {
@@ -444,6 +476,7 @@ impl fmt::Debug for DbSource {
 /// Opens `file` read-only (`None`: an empty database in memory). A file
 /// must be a regular one (SQLite would wait on a FIFO for a writer); with
 /// [`Links::Refuse`], SQLite refuses a path with a link in it.
+#[cfg(feature = "db-sources")]
 fn open(connection_string: &str, file: Option<&SqlitePath>) -> Result<Connection, ResolverError> {
     let cannot = |reason: String| ResolverError::DbOpen {
         database: connection_string.to_owned(),
@@ -483,12 +516,14 @@ fn open(connection_string: &str, file: Option<&SqlitePath>) -> Result<Connection
 }
 
 /// Why a path with a link in it is refused.
+#[cfg(feature = "db-sources")]
 fn link() -> String {
     "a symbolic link is in its path, and this server follows none below its working directory (start it with --allow-any-path to lift that)".into()
 }
 
 /// Lets `conn` run only statements that read, each value at most
 /// [`MAX_VALUE_BYTES`], until `deadline` or until `meter` is cancelled.
+#[cfg(feature = "db-sources")]
 fn confine(conn: &Connection, meter: &Meter, deadline: Instant) {
     conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0);
     conn.set_limit(

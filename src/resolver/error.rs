@@ -74,7 +74,7 @@ pub enum ResolverError {
         /// The connection string.
         database: String,
         /// SQLite's message.
-        error: rusqlite::Error,
+        error: String,
     },
     /// The query ran longer than it may and was interrupted.
     #[error("database source {database}: the query ran longer than {}s and was stopped (a database source's rows are read once, when it is registered: a query must take at most {}s)", limit.as_secs_f64(), limit.as_secs_f64())]

@@ -216,6 +216,7 @@ impl Meter {
 
     /// What cancels this load, for a check that must be `Send` (SQLite's
     /// progress handler, which stops a query): the meter itself is not.
+    #[cfg_attr(not(feature = "db-sources"), allow(dead_code))]
     pub(super) fn cancellation(&self) -> CancellationToken {
         self.cancel.clone()
     }
