@@ -23,17 +23,20 @@
 //!   pass/fail limits on them; [`paths`]: where actions may touch files;
 //! - [`json_size`]: a JSON value's size, counted up to a limit;
 //! - [`client`]: a client for both framings, plain or TLS;
-//! - [`cli`]: the `ld-tower` command line.
+//! - `spec`: the action-file language's parse machinery (typed errors at a
+//!   JSON path, unknown keys noted);
+//! - history and reports (cargo features `history`, `reports`).
+//!
+//! The `ld-tower` command line and its demo are the binary's own
+//! (`src/main.rs`, `src/cli`, `src/demo`), not this library's API.
 
 #![forbid(unsafe_code)]
 
 pub mod acceptor;
 pub mod actions;
-pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod control;
-pub mod demo;
 pub mod engine;
 pub mod figures;
 #[cfg(feature = "history")]

@@ -1,5 +1,11 @@
-//! The `ld-tower` binary: a thin front over [`ld_tower::cli`].
+//! The `ld-tower` binary: the command line ([`cli`]) and the demo
+//! ([`demo`]) over the `ld_tower` library. Neither is part of the
+//! library's API: a program that embeds ld-tower uses `Server`,
+//! `ControlStack`, `Control` and `Client` from the library.
+
+mod cli;
+mod demo;
 
 fn main() -> std::process::ExitCode {
-    ld_tower::cli::main()
+    cli::main()
 }

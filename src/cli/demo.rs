@@ -9,9 +9,9 @@ use clap::Args;
 
 use super::progress::{Line, Progress};
 use super::EXIT_FAILURE;
-use crate::control::Control;
 use crate::demo::{self, Target};
-use crate::figures::Summary;
+use ld_tower::control::Control;
+use ld_tower::figures::Summary;
 
 /// `ld-tower demo`'s flags.
 #[derive(Debug, Args)]
@@ -23,22 +23,22 @@ thresholds), prints the summary, and writes report.html, report.json and junit.x
 folder it names.\n\nExit: 0 when the demo ran (a failed threshold is shown, not an error); 1 \
 when it could not."
 )]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Where the reports go (created if need be). Default: ld-tower-demo-DATE-TIME here.
     #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
 
     /// Virtual users.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
-    pub users: u64,
+    pub(crate) users: u64,
 
     /// How long the test runs, in seconds.
     #[arg(long, default_value_t = 10.0)]
-    pub seconds: f64,
+    pub(crate) seconds: f64,
 
     /// Never draw the live progress line.
     #[arg(long)]
-    pub no_progress: bool,
+    pub(crate) no_progress: bool,
 }
 
 /// Runs `ld-tower demo`.

@@ -25,10 +25,10 @@ http://127.0.0.1:8000 through the variable `host` each file registers. Start tha
 Exit: 0 when the project was created; 1 when PATH exists and is not an empty directory, or a \
 file cannot be written; 2 on bad usage."
 )]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The project directory to create; it may exist if it is empty.
     #[arg(value_name = "PATH")]
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 /// Runs `ld-tower init`.
@@ -227,7 +227,7 @@ The action vocabulary and the task keys (`method`, `request_url`, `name`,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Scenario;
+    use ld_tower::engine::Scenario;
 
     /// Every example's tasks parse as ld-tower's scenarios.
     #[test]

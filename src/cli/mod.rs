@@ -15,12 +15,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use demo::DemoArgs;
-pub use init::InitArgs;
-pub use network::NetworkArgs;
-pub use run::{RunArgs, RunDirArgs, RunOptions, RunStrArgs};
-pub use send::SendArgs;
-pub use serve::ServeArgs;
+pub(crate) use demo::DemoArgs;
+pub(crate) use init::InitArgs;
+
+pub(crate) use run::{RunArgs, RunDirArgs, RunStrArgs};
+pub(crate) use send::SendArgs;
+pub(crate) use serve::ServeArgs;
 
 /// ld-tower: a load-testing agent with a hardened control socket.
 ///
@@ -28,15 +28,15 @@ pub use serve::ServeArgs;
 /// (`python -m je_load_density serve`), so that tool's clients keep working.
 #[derive(Debug, Parser)]
 #[command(name = "ld-tower", version, about, long_about)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// See ld-tower work on this machine alone: a local target, a short test, reports.
     Demo(DemoArgs),
     /// Serve the control socket: run action JSON sent over TCP (or TLS).
@@ -55,26 +55,26 @@ pub enum Command {
 
 /// Exit code: `serve` could not start; `send` got an error line; an action
 /// of `run*` failed; `init` could not create the project.
-pub const EXIT_FAILURE: u8 = 1;
+pub(crate) const EXIT_FAILURE: u8 = 1;
 
 /// Exit code of `send` when the request could not be made or answered.
-pub const EXIT_NO_REPLY: u8 = 3;
+pub(crate) const EXIT_NO_REPLY: u8 = 3;
 
 /// Exit code of `run*` when an action file cannot be read or is not JSON
 /// (the same number as [`EXIT_NO_REPLY`]: nothing ran).
-pub const EXIT_NO_INPUT: u8 = 3;
+pub(crate) const EXIT_NO_INPUT: u8 = 3;
 
 /// Exit code of `run*` interrupted by SIGINT (Ctrl-C): 128 + 2.
-pub const EXIT_INTERRUPTED: u8 = 130;
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 /// Exit code of `run*` when every action succeeded but a test's threshold failed.
-pub const EXIT_THRESHOLD: u8 = 4;
+pub(crate) const EXIT_THRESHOLD: u8 = 4;
 
 /// Exit code of `run*` interrupted by SIGTERM: 128 + 15.
-pub const EXIT_TERMINATED: u8 = 143;
+pub(crate) const EXIT_TERMINATED: u8 = 143;
 
 /// Parses the command line and runs it.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

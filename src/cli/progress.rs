@@ -17,8 +17,8 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Status;
-use crate::state::State;
+use ld_tower::engine::Status;
+use ld_tower::state::State;
 
 /// How often the engine's status is polled and the line redrawn.
 const EVERY: Duration = Duration::from_millis(250);

@@ -16,11 +16,11 @@ use tokio::task::JoinHandle;
 use super::network::NetworkArgs;
 use super::progress::{Line, Progress};
 use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NO_INPUT, EXIT_TERMINATED, EXIT_THRESHOLD};
-use crate::actions::Registry;
-use crate::control::Control;
-use crate::engine::{self, Descriptors, EngineLimits};
-use crate::protocol::{Reply, END};
-use crate::state::State;
+use ld_tower::actions::Registry;
+use ld_tower::control::Control;
+use ld_tower::engine::{self, Descriptors, EngineLimits};
+use ld_tower::protocol::{Reply, END};
+use ld_tower::state::State;
 
 /// What `run`, `run-dir` and `run-str` share in `--help`.
 const AFTER_HELP: &str = "\
@@ -43,62 +43,62 @@ list); 4 when every action succeeded but a test's threshold failed (LD_start_tes
 
 /// What every `run*` subcommand takes.
 #[derive(Debug, Args)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Never draw the live progress line (it is drawn only when stderr is a terminal).
     #[arg(long)]
-    pub no_progress: bool,
+    pub(crate) no_progress: bool,
 
     /// Fail LD_start_test when its arguments hold a key ld-tower does not use (an unknown
     /// keyword, a typo such as user_cont), instead of running the test and noting the key in
     /// the result's `notes` and on stderr. For CI.
     #[arg(long)]
-    pub strict: bool,
+    pub(crate) strict: bool,
 
     /// How load tests reach their targets.
     #[command(flatten)]
-    pub network: NetworkArgs,
+    pub(crate) network: NetworkArgs,
 }
 
 /// `ld-tower run`'s arguments.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The action file: {"load_density": [["NAME", {...}], ...]} or the bare list [...];
     /// - reads it from stdin.
     #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
 
     /// Shared flags.
     #[command(flatten)]
-    pub options: RunOptions,
+    pub(crate) options: RunOptions,
 }
 
 /// `ld-tower run-dir`'s arguments.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
-pub struct RunDirArgs {
+pub(crate) struct RunDirArgs {
     /// The directory: each of its *.json files runs in name order, all on one state (variables,
     /// records), as LoadDensity's run-dir does; a `== FILE ==` line on stderr precedes each
     /// file's results. Every file is read and parsed before any runs.
     #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
 
     /// Shared flags.
     #[command(flatten)]
-    pub options: RunOptions,
+    pub(crate) options: RunOptions,
 }
 
 /// `ld-tower run-str`'s arguments.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
-pub struct RunStrArgs {
+pub(crate) struct RunStrArgs {
     /// The action JSON itself, e.g. '{"load_density": [["LD_summary", {}]]}'.
     #[arg(value_name = "JSON")]
-    pub json: String,
+    pub(crate) json: String,
 
     /// Shared flags.
     #[command(flatten)]
-    pub options: RunOptions,
+    pub(crate) options: RunOptions,
 }
 
 /// One action list to run, with what names it in messages.

@@ -10,9 +10,9 @@ use clap::Args;
 
 use super::duration::parse_duration;
 use super::{EXIT_FAILURE, EXIT_NO_REPLY};
-use crate::client::{Client, ClientConfig, ClientTls};
-use crate::codec::Framing;
-use crate::protocol::TOKEN_ENV;
+use ld_tower::client::{Client, ClientConfig, ClientTls};
+use ld_tower::codec::Framing;
+use ld_tower::protocol::TOKEN_ENV;
 
 /// `ld-tower send`'s arguments.
 #[derive(Debug, Args)]
@@ -21,39 +21,39 @@ use crate::protocol::TOKEN_ENV;
 (an action failed, or the request was refused); 2 on bad usage; 3 when no complete reply came \
 (cannot connect, TLS failure, timeout)."
 )]
-pub struct SendArgs {
+pub(crate) struct SendArgs {
     /// The request: action JSON (e.g. '{"load_density": [["LD_summary", {}]]}'), quit_server,
     /// @FILE to read it from a file, or - to read it from stdin.
-    pub request: String,
+    pub(crate) request: String,
 
     /// Server address (name, IPv4 or IPv6).
     #[arg(long, default_value = "localhost")]
-    pub host: String,
+    pub(crate) host: String,
 
     /// Server port.
     #[arg(long, default_value_t = 9940)]
-    pub port: u16,
+    pub(crate) port: u16,
 
     /// The server uses length-prefixed frames (serve --framed).
     #[arg(long)]
-    pub framed: bool,
+    pub(crate) framed: bool,
 
     /// Shared secret: the request is sent in an envelope {"token": ..., "command": ...}
     /// (quit_server becomes {"token": ..., "op": "quit"}).
     #[arg(long, env = TOKEN_ENV, hide_env_values = true)]
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
 
     /// Connect with TLS, trusting the CA certificates in this PEM file.
     #[arg(long, value_name = "CA.pem")]
-    pub tls_ca: Option<PathBuf>,
+    pub(crate) tls_ca: Option<PathBuf>,
 
     /// The name the server's certificate must carry (default: --host).
     #[arg(long, requires = "tls_ca")]
-    pub tls_server_name: Option<String>,
+    pub(crate) tls_server_name: Option<String>,
 
     /// Give up when no complete reply came in this time.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// Runs `ld-tower send`.

@@ -17,122 +17,122 @@ use super::duration::parse_duration;
 use super::network::NetworkArgs;
 use super::size::parse_size;
 use super::EXIT_FAILURE;
-use crate::acceptor::{PlainAcceptor, TlsAcceptor};
-use crate::actions::Registry;
-use crate::codec::Framing;
-use crate::control::Control;
-use crate::engine::{self, Descriptors, EngineLimits};
-use crate::paths::Paths;
-use crate::protocol::{MAX_REQUEST_BYTES, TOKEN_ENV};
-use crate::resolver::{EnvPolicy, SourceBudget};
-use crate::server::{self, Limits, Server};
-use crate::stack::ControlStack;
-use crate::state::State;
+use ld_tower::acceptor::{PlainAcceptor, TlsAcceptor};
+use ld_tower::actions::Registry;
+use ld_tower::codec::Framing;
+use ld_tower::control::Control;
+use ld_tower::engine::{self, Descriptors, EngineLimits};
+use ld_tower::paths::Paths;
+use ld_tower::protocol::{MAX_REQUEST_BYTES, TOKEN_ENV};
+use ld_tower::resolver::{EnvPolicy, SourceBudget};
+use ld_tower::server::{self, Limits, Server};
+use ld_tower::stack::ControlStack;
+use ld_tower::state::State;
 
 /// `ld-tower serve`'s flags: LoadDensity's, spelled the same, then ld-tower's
 /// limits.
 #[derive(Debug, Args)]
 #[command(after_help = "Durations: 30 (seconds), 1.5, 250ms, 2m, 1h.\n\
 Exit: 0 after a clean shutdown (quit request, SIGINT or SIGTERM); 1 when start-up fails.")]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Address to bind: IPv4, IPv6 or a name. A name binds its first IPv4 address if it has one.
     #[arg(long, default_value = "localhost")]
-    pub host: String,
+    pub(crate) host: String,
 
     /// Port to bind; 0 asks the OS for a free one (the `Server started on` line shows it).
     #[arg(long, default_value_t = 9940)]
-    pub port: u16,
+    pub(crate) port: u16,
 
     /// Length-prefixed frames (4-byte big-endian length, then the body) instead of one raw
     /// request per connection; a framed connection carries many requests.
     #[arg(long)]
-    pub framed: bool,
+    pub(crate) framed: bool,
 
     /// Shared secret: every request must then be an envelope {"token": ..., "command": ...}.
     /// Repeat it to accept several tokens at once (rotation without downtime). Unset: no auth.
     #[arg(long, env = TOKEN_ENV, hide_env_values = true, action = clap::ArgAction::Append)]
-    pub token: Vec<String>,
+    pub(crate) token: Vec<String>,
 
     /// PEM certificate chain: serve TLS 1.2/1.3 (needs --tls-key).
     #[arg(long, value_name = "CERT.pem")]
-    pub tls_cert: Option<PathBuf>,
+    pub(crate) tls_cert: Option<PathBuf>,
 
     /// PEM private key of --tls-cert.
     #[arg(long, value_name = "KEY.pem")]
-    pub tls_key: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
 
     /// Open connections at most; past it new connections are closed at once.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_connections: u32,
+    pub(crate) max_connections: u32,
 
     /// Requests of one framed connection run at once; 1 runs pipelined requests one after
     /// the other (always answered in order).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_in_flight: u32,
+    pub(crate) max_in_flight: u32,
 
     /// Close a connection idle this long (nothing in flight), or holding part of a request.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub read_timeout: Duration,
+    pub(crate) read_timeout: Duration,
 
     /// Close a connection whose TLS handshake takes longer than this.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub handshake_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
 
     /// Cancel a command running longer than this, replying "Error: timed out ...". Default:
     /// no limit (a load test may run for hours).
     #[arg(long, value_parser = parse_duration)]
-    pub command_timeout: Option<Duration>,
+    pub(crate) command_timeout: Option<Duration>,
 
     /// On shutdown, how long commands already running may take to finish.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub grace_period: Duration,
+    pub(crate) grace_period: Duration,
 
     /// Requests larger than this get an "Error: request ... is over the limit" reply (the
     /// protocol's own cap, 1 MiB, closes the connection instead).
     #[arg(long, default_value_t = MAX_REQUEST_BYTES, value_parser = parse_request_bytes)]
-    pub max_request_bytes: usize,
+    pub(crate) max_request_bytes: usize,
 
     /// The most one command's reply may hold (all its lines), e.g. 16MiB. Results are measured as
     /// they come: one that does not fit is replaced by an error line, and the actions after it do
     /// not run (a last line says how many).
     #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
-    pub max_reply_bytes: usize,
+    pub(crate) max_reply_bytes: usize,
 
     /// Bytes held for replies not yet read by their clients, across all connections, e.g. 256MiB
     /// (a request being answered counts as its size until its reply is made). Past it,
     /// connections whose clients stopped reading are closed, the biggest first. (Each connection
     /// also stops reading requests while 256 KiB of its replies wait.)
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
-    pub max_unsent_bytes: usize,
+    pub(crate) max_unsent_bytes: usize,
 
     /// Bytes of requests received and not yet handed on, across all connections, e.g. 64MiB. Past
     /// it, the connections never admitted (no request of theirs has passed auth) holding the
     /// oldest partial requests are closed (a client sends its request at once), then those whose
     /// clients stopped reading.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
-    pub max_partial_bytes: usize,
+    pub(crate) max_partial_bytes: usize,
 
     /// Let clients name any file path (reports, databases, CSV and action files). By default
     /// paths are confined to the server's working directory: no absolute path, no `..` out.
     #[arg(long)]
-    pub allow_any_path: bool,
+    pub(crate) allow_any_path: bool,
 
     /// Let `${env.NAME}` in clients' tests read the environment variable NAME; repeatable. By
     /// default a served agent hands none of its environment (credentials, tokens) to clients:
     /// a test naming any other `${env.NAME}` is refused when it starts, naming this flag.
     #[arg(long, value_name = "NAME", action = clap::ArgAction::Append, value_parser = parse_env_name)]
-    pub allow_env: Vec<String>,
+    pub(crate) allow_env: Vec<String>,
 
     /// The most memory CSV and database sources may hold at once, registered or loading, all
     /// together (e.g. 512MiB). Bytes are counted as they are read; a source that would pass it
     /// is refused, naming this flag; LD_clear_resolver frees registered ones.
     #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
-    pub max_source_bytes: usize,
+    pub(crate) max_source_bytes: usize,
 
     /// Serve without a token on an address other than loopback. Anyone who can reach the port
     /// can then run load tests from this machine.
     #[arg(long)]
-    pub insecure_no_auth: bool,
+    pub(crate) insecure_no_auth: bool,
 
     /// Memory a load test may cost (e.g. 4GiB, 512MiB), estimated before it starts from its
     /// users and request names and the records' figures; a test over it is refused with a
@@ -140,11 +140,11 @@ pub struct ServeArgs {
     /// headers its users keep. Default: half of this machine's memory, or of the cgroup's
     /// limit if lower.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub max_memory: Option<usize>,
+    pub(crate) max_memory: Option<usize>,
 
     /// How load tests reach their targets.
     #[command(flatten)]
-    pub network: NetworkArgs,
+    pub(crate) network: NetworkArgs,
 
     /// Diagnostics on stderr, as a tracing filter (e.g. "debug", or
     /// "info,ld_tower_layers=info" for one line per request).
@@ -153,7 +153,7 @@ pub struct ServeArgs {
         env = "LD_TOWER_LOG",
         default_value = "info,ld_tower_layers=warn"
     )]
-    pub log: String,
+    pub(crate) log: String,
 }
 
 fn parse_env_name(text: &str) -> Result<String, String> {

@@ -4,12 +4,12 @@
 
 mod target;
 
-pub use target::Target;
+pub(crate) use target::Target;
 
 use serde_json::{json, Value};
 
 /// The demo's action list against `url`, writing its reports under `dir`.
-pub fn actions(url: &str, dir: &str, users: u64, seconds: f64) -> Value {
+pub(crate) fn actions(url: &str, dir: &str, users: u64, seconds: f64) -> Value {
     json!({"load_density": [
         ["LD_clear_records", {}],
         ["LD_start_test", {

@@ -17,14 +17,14 @@ use tokio_util::sync::CancellationToken;
 
 /// A running demo target; it stops when dropped.
 #[derive(Debug)]
-pub struct Target {
+pub(crate) struct Target {
     addr: SocketAddr,
     stop: CancellationToken,
 }
 
 impl Target {
     /// Starts the target on 127.0.0.1 and a free port.
-    pub async fn start() -> std::io::Result<Target> {
+    pub(crate) async fn start() -> std::io::Result<Target> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
@@ -53,7 +53,7 @@ impl Target {
     }
 
     /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 }
