@@ -151,17 +151,16 @@ impl User {
         }
         // Resolved once: every attempt sends the same request (the same
         // `${uuid()}`, the same CSV row).
-        let mut built = Some(build(task, &plan.base, &mut scope));
+        let mut built = build(task, &plan.base, &mut scope);
         let mut attempts = Attempts::default();
         let mut began = due;
         let extracted = loop {
-            let request = match (&task.retry, built.take()) {
-                (Some(_), Some(request)) => {
-                    let attempt = request.as_ref().map(duplicate).map_err(Clone::clone);
-                    built = Some(request);
-                    attempt
-                }
-                (_, request) => request.unwrap_or_else(|| Err("no request".into())),
+            // With a retry policy each attempt sends a copy; without one
+            // there is one attempt, and it takes the request itself.
+            let request = if task.retry.is_some() {
+                built.as_ref().map(duplicate).map_err(Clone::clone)
+            } else {
+                std::mem::replace(&mut built, Err(String::new()))
             };
             let started = Instant::now();
             let from = began.take().unwrap_or(started);

@@ -4,10 +4,10 @@
 //! URL, one name per task however many requests it makes.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
+use super::session::push_variable;
 use super::template::{Kind, Part, Template};
 use super::Resolver;
 
@@ -32,14 +32,7 @@ impl Resolver {
                             let value = given
                                 .and_then(|given| given.get(&**name))
                                 .or_else(|| self.variables().get(&**name));
-                            match value {
-                                None | Some(Value::Null) => false,
-                                Some(Value::String(text)) => {
-                                    out.push_str(text);
-                                    true
-                                }
-                                Some(other) => write!(out, "{other}").is_ok(),
-                            }
+                            push_variable(value, &mut out)
                         }
                         Kind::Env(name) => match self.env().read(name) {
                             Some(value) => {

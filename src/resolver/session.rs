@@ -158,7 +158,7 @@ fn push_field(field: Option<&str>, out: &mut String) -> bool {
 /// Appends a variable's text: a string as is, other JSON compact; `null` and
 /// a missing variable append nothing and return `false` (LoadDensity left
 /// both unresolved).
-fn push_variable(value: Option<&Value>, out: &mut String) -> bool {
+pub(super) fn push_variable(value: Option<&Value>, out: &mut String) -> bool {
     match value {
         None | Some(Value::Null) => false,
         Some(Value::String(text)) => {

@@ -92,19 +92,30 @@ impl Scenario {
     /// own, for tools and tests: unnamed tasks named by their URL as
     /// written, no host; the notes are dropped.
     pub fn parse(tasks: &Value) -> Result<Scenario, SpecError> {
-        #[derive(serde::Deserialize)]
-        struct Keyword {
-            tasks: TasksSpec,
-        }
-        let (keyword, mut notes) =
-            crate::spec::parse::<Keyword>(serde_json::json!({ "tasks": tasks }), &TaskWords)?;
-        let ctx = Context {
-            user: UserKind::FastHttp,
-            base: None,
-            fixed: &AsWritten,
-        };
-        compile(keyword.tasks, &ctx, &mut notes)
+        parse_alone(tasks, UserKind::FastHttp, None).map(|(scenario, _)| scenario)
     }
+}
+
+/// `tasks` parsed and compiled on their own, for `user` against `base`,
+/// with their fixed values as written; and the notes.
+pub(super) fn parse_alone(
+    tasks: &Value,
+    user: UserKind,
+    base: Option<&str>,
+) -> Result<(Scenario, Vec<Note>), SpecError> {
+    #[derive(serde::Deserialize)]
+    struct Keyword {
+        tasks: TasksSpec,
+    }
+    let (keyword, mut notes) =
+        crate::spec::parse::<Keyword>(serde_json::json!({ "tasks": tasks }), &TaskWords)?;
+    let ctx = Context {
+        user,
+        base,
+        fixed: &AsWritten,
+    };
+    let scenario = compile(keyword.tasks, &ctx, &mut notes)?;
+    Ok((scenario, notes))
 }
 
 /// The methods a task may use.

@@ -1,37 +1,14 @@
-use std::collections::HashSet;
-
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::spec::{TaskWords, TasksSpec};
 use super::*;
-use crate::spec::{parse, Note, SpecError};
-
-#[derive(Deserialize)]
-struct Wrapper {
-    tasks: TasksSpec,
-}
-
-struct NoFixed;
-impl Fixed for NoFixed {
-    fn render(&self, template: &Template, _: &HashSet<String>) -> String {
-        template.source().to_owned()
-    }
-}
+use crate::spec::{Note, SpecError};
 
 fn compile_with(
     tasks: Value,
     user: UserKind,
     base: Option<&str>,
 ) -> Result<(Scenario, Vec<Note>), SpecError> {
-    let (wrapper, mut notes) = parse::<Wrapper>(json!({ "tasks": tasks }), &TaskWords)?;
-    let ctx = compile::Context {
-        user,
-        base,
-        fixed: &NoFixed,
-    };
-    let scenario = compile(wrapper.tasks, &ctx, &mut notes)?;
-    Ok((scenario, notes))
+    compile::parse_alone(&tasks, user, base)
 }
 
 fn scenario(tasks: Value) -> Scenario {
