@@ -24,18 +24,6 @@ const END: &str = "Return_Data_Over_JE\n";
 /// How long a command may take to be answered while a query runs.
 const PROMPT: Duration = Duration::from_millis(500);
 
-/// A runtime with the target in it (the server is another process, driven
-/// from this thread).
-fn target() -> (tokio::runtime::Runtime, Target) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let target = runtime.block_on(Target::start());
-    (runtime, target)
-}
-
 /// `data/users.db` in `work`: three users.
 fn users_db(work: &Path) {
     std::fs::create_dir_all(work.join("data")).unwrap();
@@ -143,7 +131,7 @@ fn lines(reply: &str) -> Vec<&str> {
 
 #[test]
 fn rows_arrive_in_order_one_row_per_request() {
-    let (_runtime, target) = target();
+    let (_runtime, target) = Target::in_runtime();
     let (_work, server) = server(&[]);
     let reply = server.legacy(
         &json!([
@@ -164,7 +152,7 @@ fn rows_arrive_in_order_one_row_per_request() {
 
 #[test]
 fn users_share_one_cursor_and_each_request_has_one_whole_row() {
-    let (_runtime, target) = target();
+    let (_runtime, target) = Target::in_runtime();
     let (_work, server) = server(&[]);
     let reply = server.legacy(
         &json!([
@@ -185,7 +173,7 @@ fn users_share_one_cursor_and_each_request_has_one_whole_row() {
 
 #[test]
 fn a_source_without_cycle_stops_after_its_last_row() {
-    let (_runtime, target) = target();
+    let (_runtime, target) = Target::in_runtime();
     let (_work, server) = server(&[]);
     let reply = server.legacy(
         &json!([
@@ -232,7 +220,7 @@ fn a_source_without_cycle_stops_after_its_last_row() {
 
 #[test]
 fn db_sources_in_start_test_are_registered_first() {
-    let (_runtime, target) = target();
+    let (_runtime, target) = Target::in_runtime();
     let (_work, server) = server(&[]);
     let reply = server.legacy(
         &json!([start_test(
@@ -455,7 +443,7 @@ fn a_query_that_never_ends_is_cut_off_while_others_are_served() {
 
 #[test]
 fn faker_values_arrive_fresh_in_every_request() {
-    let (_runtime, target) = target();
+    let (_runtime, target) = Target::in_runtime();
     let (_work, server) = server(&[]);
     let reply = server.legacy(
         &json!([["LD_start_test", {

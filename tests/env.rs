@@ -35,18 +35,6 @@ fn start_test(target: &Target) -> Value {
     }])
 }
 
-/// A runtime with the target in it (the server and the CLI are other
-/// processes, driven from this thread).
-fn target() -> (tokio::runtime::Runtime, Target) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let target = runtime.block_on(Target::start());
-    (runtime, target)
-}
-
 /// Everything the target received, as text.
 fn received(target: &Target) -> String {
     serde_json::to_string(&target.echoes()).unwrap()
@@ -54,7 +42,7 @@ fn received(target: &Target) -> String {
 
 #[test]
 fn a_served_agent_does_not_hand_its_environment_to_clients() {
-    let (_runtime, target) = target();
+    let (_runtime, target) = Target::in_runtime();
     let server = serve_with_env(&[], &[SECRET]);
     let actions = json!([
         // Not even through a variable: rendering is not recursive.
@@ -94,7 +82,7 @@ fn a_served_agent_does_not_hand_its_environment_to_clients() {
 
 #[test]
 fn a_name_allowed_with_allow_env_is_resolved() {
-    let (_runtime, target) = target();
+    let (_runtime, target) = Target::in_runtime();
     let server = serve_with_env(&["--allow-env", "HOME", "--allow-env", SECRET.0], &[SECRET]);
     let reply = server.legacy(&json!([start_test(&target)]).to_string());
     assert!(reply.starts_with('{'), "{reply}");
@@ -119,7 +107,7 @@ fn a_name_allowed_with_allow_env_is_resolved() {
 
 #[test]
 fn run_the_owners_own_process_resolves_every_name() {
-    let (runtime, target) = target();
+    let (runtime, target) = Target::in_runtime();
     let actions = json!([start_test(&target)]).to_string();
     let (status, stdout, stderr) = runtime.block_on(async {
         tokio::task::spawn_blocking(move || run_cli(&["run-str", &actions], &[SECRET]))

@@ -20,7 +20,8 @@
 //! - `/redirect?to=URL&status=S` → S (302 unless given) with `Location: URL`;
 //! - anything else → 200 `ok`.
 //!
-//! Every request's arrival time is kept, per path, for [`Target::arrivals`].
+//! The arrival times of the first [`MAX_ARRIVALS`] requests are kept, per
+//! path, for [`Target::arrivals`] (a soak's millions are not).
 //!
 //! A request is counted when its handler starts, so a request the client
 //! abandons after sending is still counted as served. [`Target::in_flight`]
@@ -96,6 +97,9 @@ fn read(map: &Mutex<HashMap<String, Arc<AtomicU64>>>, key: &str) -> u64 {
         .map_or(0, |c| c.load(Ordering::Relaxed))
 }
 
+/// How many requests' arrival times a target keeps.
+pub const MAX_ARRIVALS: usize = 100_000;
+
 /// A running target; stops (with its connections) when dropped.
 pub struct Target {
     pub addr: SocketAddr,
@@ -142,6 +146,19 @@ impl Target {
             }
         });
         Target { addr, counts, task }
+    }
+
+    /// A target in a runtime of its own, for a test that drives other
+    /// processes from its own thread: keep the runtime while the target is
+    /// used.
+    pub fn in_runtime() -> (tokio::runtime::Runtime, Target) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let target = runtime.block_on(Target::start());
+        (runtime, target)
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -229,11 +246,12 @@ async fn handle(
     counts.in_flight.fetch_add(1, Ordering::Relaxed);
     let _in_flight = InFlight(Arc::clone(&counts));
     counts.total.fetch_add(1, Ordering::Relaxed);
-    counts
-        .arrivals
-        .lock()
-        .unwrap()
-        .push((path.clone(), tokio::time::Instant::now()));
+    {
+        let mut arrivals = counts.arrivals.lock().unwrap();
+        if arrivals.len() < MAX_ARRIVALS {
+            arrivals.push((path.clone(), tokio::time::Instant::now()));
+        }
+    }
     bump(&counts.by_path, &path);
     let response = route(&counts, &path, req).await;
     bump(
