@@ -41,21 +41,22 @@ impl Json {
     }
 }
 
-/// Why the response fails the task, if it does: a status >= 400 unless a
-/// `status_code` assertion expects it, or the first failed assertion.
+/// Why the response fails the task, if it does, with its retry class: a
+/// status >= 400 unless a `status_code` assertion expects it (permanent),
+/// or the first failed assertion (flaky).
 pub(crate) fn failure(
     task: &Task,
     scope: &mut Scope<'_>,
     response: &Response,
     json: &mut Json,
-) -> Option<String> {
+) -> Option<(String, Class)> {
     let status = response.status.as_u16();
     let status_asserted = task
         .assertions
         .iter()
         .any(|a| matches!(a, Assertion::StatusCode(_)));
     if status >= 400 && !status_asserted {
-        return Some(format!("HTTP {status}"));
+        return Some((format!("HTTP {status}"), Class::Permanent));
     }
     let text = || {
         response
@@ -109,8 +110,8 @@ pub(crate) fn failure(
                 })
             }
         };
-        if failed.is_some() {
-            return failed;
+        if let Some(failed) = failed {
+            return Some((failed, Class::Flaky));
         }
     }
     None
@@ -161,20 +162,6 @@ pub(crate) fn extract<'t>(
         values.push((extractor, value));
     }
     Ok(values)
-}
-
-/// The retry class of a response that failed the task: an HTTP error
-/// status nobody asserted is permanent, a failed assertion flaky.
-pub(crate) fn class(task: &Task, response: &Response) -> Class {
-    let asserted = task
-        .assertions
-        .iter()
-        .any(|a| matches!(a, Assertion::StatusCode(_)));
-    if response.status.as_u16() >= 400 && !asserted {
-        Class::Permanent
-    } else {
-        Class::Flaky
-    }
 }
 
 /// The largest value an extractor keeps in a user's variables, as JSON text.

@@ -182,7 +182,7 @@ impl User {
                 Err((message, class)) => (None, Some((message.clone(), *class))),
                 Ok(response) => {
                     let failure = match check::failure(task, &mut scope, response, &mut json) {
-                        Some(message) => Some((message, check::class(task, response))),
+                        Some(failed) => Some(failed),
                         None => match check::extract(&task.extract, response, &mut json) {
                             Ok(values) => {
                                 extracted = values;
