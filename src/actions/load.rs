@@ -1,15 +1,15 @@
 //! The load-test actions: `LD_start_test`, `LD_stop_test`, `LD_test_status`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
-use crate::engine::task::{self, spec::TaskWords, spec::TasksSpec};
+use crate::engine::task;
 use crate::engine::{
-    compile, Plan, Shape, ShapeError, Status, UserKind, Wait, DEFAULT_TIMEOUT, MAX_USERS,
-    OTHER_NAMES,
+    kinds, Plan, Shape, ShapeError, Status, Wait, DEFAULT_TIMEOUT, MAX_USERS, OTHER_NAMES,
 };
 use crate::spec::{parse, strict_check, unknown, Note, Segment, SpecError, Vocabulary};
 use crate::state::LastRun;
@@ -45,7 +45,7 @@ struct StartTest {
     runner_mode: Option<String>,
     load_shape: Option<Value>,
     shape_config: Option<Value>,
-    tasks: Option<TasksSpec>,
+    tasks: Option<Value>,
     host: Option<String>,
     variables: Option<Map<String, Value>>,
     csv_sources: Option<Vec<Value>>,
@@ -107,7 +107,8 @@ impl Vocabulary for StartWords {
             [] => serde_aux::serde_introspection::serde_introspect::<StartTest>(),
             [Segment::Key(key)] if key == "user_detail_dict" => USER_DETAIL_KEYS,
             [Segment::Key(key), ..] if key == "thresholds" => LimitsSpec::keys(),
-            _ => TaskWords.keys_at(parent),
+            // Inside `tasks`: the user kind parses them, and notes its own.
+            _ => &[],
         }
     }
 }
@@ -127,9 +128,6 @@ const POSITIONAL: &[&str] = &[
     "load_shape",
     "shape_config",
 ];
-
-/// The user types ld-tower drives (both on one HTTP/1.1 client).
-const HTTP_USERS: &[&str] = &["fast_http_user", "http_user"];
 
 fn error(message: impl Into<String>) -> ActionError {
     ActionError::new(message)
@@ -169,15 +167,11 @@ async fn plan(
         Some(Value::String(user)) => user.as_str(),
         Some(_) => return Err(error("user_detail_dict.user: expected a string")),
     };
-    if !HTTP_USERS.contains(&user) {
+    let Some(kind) = kinds::find(user) else {
         return Err(error(format!(
-            "user_detail_dict.user: user type {user:?} is not supported by ld-tower: it drives HTTP (fast_http_user, http_user)"
+            "user_detail_dict.user: user type {user:?} is not supported by ld-tower; it runs {}",
+            kinds::names()
         )));
-    }
-    let kind = if user == "http_user" {
-        UserKind::Http
-    } else {
-        UserKind::FastHttp
     };
     for key in detail
         .keys()
@@ -290,25 +284,24 @@ async fn plan(
     // The tasks are compiled (unnamed ones named with the test's own
     // variables first) before anything is registered: a refusal, strict
     // included, changes nothing.
-    let mut scenario = ctx
+    let mut load = ctx
         .state()
         .resolver(|resolver| {
             let fixed = task::Given {
                 variables: given,
                 resolver,
             };
-            let context = task::Context {
-                user: kind,
+            let context = kinds::Context {
                 base: base.as_deref(),
                 fixed: &fixed,
             };
-            compile(tasks, &context, ignored)
+            (kind.compile)(tasks, &context, ignored)
         })
         .map_err(spec_error)?;
     if strict {
         strict_check(ignored).map_err(spec_error)?;
     }
-    let folded = scenario.cap_names(max_names);
+    let folded = load.cap_names(max_names);
     if folded > 0 {
         notes.push(format!(
             "max_names: the tasks have {} request names; the {folded} past the first {max_names} are counted together as {OTHER_NAMES:?} (raise max_names to see them apart)",
@@ -319,7 +312,7 @@ async fn plan(
     // clients read (`--allow-env`), wherever a task renders it.
     ctx.state()
         .env()
-        .check(scenario.env_names())
+        .check(load.env_names())
         .map_err(|e| error(e.to_string()))?;
     super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
     if let Some(db_sources) = &args.db_sources {
@@ -348,15 +341,13 @@ async fn plan(
         map.insert("shape_config".into(), shape.config());
     }
     let network = ctx.state().network();
-    let scenario = scenario
-        .with_tls(&network, ctx.state().paths())
-        .map_err(|(index, e)| error(format!("tasks: task {} (verify, cert): {e}", index + 1)))?;
+    load.prepare(&network, ctx.state().paths()).map_err(error)?;
     let plan = Plan {
         users: users as usize,
         spawn_rate,
         shape,
         duration,
-        scenario,
+        load: Arc::from(load),
         base,
         wait,
         arrival_rate: args.arrival_rate,

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::http::Response;
 use super::memory::Lease;
 use super::retry::Class;
-use super::task::{Assertion, Condition, Extractor, Source, Task};
+use super::task::{Assertion, Condition, Extractor, Head, Source, Task};
 use crate::json_size::json_size;
 use crate::resolver::Scope;
 
@@ -209,7 +209,7 @@ pub(crate) fn holds(condition: &Condition, scope: &mut Scope<'_>) -> bool {
 }
 
 /// Whether a task runs: its `run_if` holds and its `skip_if` does not.
-pub(crate) fn runs(task: &Task, scope: &mut Scope<'_>) -> bool {
+pub(crate) fn runs(task: &Head, scope: &mut Scope<'_>) -> bool {
     task.run_if.as_ref().is_none_or(|c| holds(c, scope))
         && !task.skip_if.as_ref().is_some_and(|c| holds(c, scope))
 }

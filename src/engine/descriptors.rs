@@ -59,7 +59,7 @@ impl Default for Descriptors {
 
 /// One connection's place in the budget, given back when dropped.
 #[derive(Debug)]
-pub(super) struct Permit(Arc<Descriptors>);
+pub(crate) struct Permit(Arc<Descriptors>);
 
 impl Drop for Permit {
     fn drop(&mut self) {
@@ -103,7 +103,7 @@ impl Descriptors {
     }
 
     /// A place for one more connection, if the budget has one.
-    pub(super) fn try_open(self: &Arc<Self>) -> Option<Permit> {
+    pub(crate) fn try_open(self: &Arc<Self>) -> Option<Permit> {
         self.open
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |open| {
                 (open < self.budget).then_some(open + 1)
@@ -113,7 +113,7 @@ impl Descriptors {
     }
 
     /// Why a connection could not be opened: the failure's reason.
-    pub(super) fn exhausted(&self) -> String {
+    pub(crate) fn exhausted(&self) -> String {
         format!(
             "no descriptor left: the test's connections hold all {} the engine may open ({}); raise the open-file limit (ulimit -n, LimitNOFILE)",
             self.budget, self.why

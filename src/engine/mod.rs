@@ -8,7 +8,9 @@
 
 mod check;
 mod descriptors;
+pub mod dial;
 mod http;
+pub mod kinds;
 mod memory;
 mod network;
 mod pacing;
@@ -25,6 +27,7 @@ pub use self::http::{
     DEFAULT_TIMEOUT, MAX_HEAD, MAX_KEPT_BODY, MAX_REDIRECTS,
 };
 pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors};
+pub use kinds::{Kind, Load, Protocol, Scripted, KINDS};
 pub use memory::{default_max_memory, Cost, Pool};
 pub use network::{
     ClientCert, ConnectTo, Network, NetworkError, TlsOptions, Verify, MAX_PEM_BYTES,
@@ -33,11 +36,11 @@ pub use pacing::{Arrivals, Wait};
 pub use retry::{Attempts, Class, RetryPolicy};
 pub use shape::{Shape, ShapeError, Soak, Spike, Stage};
 pub use task::{
-    compile, Assertion, Auth, Body, Condition, Extractor, FilePart, Fixed, JsonQuery, Mode,
-    Scenario, Source, Task, Think, TlsSpec, UserKind, OTHER_NAMES,
+    compile, Assertion, Auth, Body, Condition, Extractor, FilePart, Fixed, Head, JsonQuery, Mode,
+    Naming, Scenario, Source, Step, Task, Think, TlsSpec, OTHER_NAMES,
 };
 pub use throttle::{Bucket, Throttles};
-pub use user::Recorder;
+pub use user::{timed_out, Raced, Recorder, Turn, UserParts, Watch};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -50,7 +53,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::figures::{new_histogram, Figures, SecondPoint, SecondWindow, TimeSeries};
 use crate::resolver::Resolver;
-use user::User;
 use workers::Workers;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -73,8 +75,8 @@ pub struct Plan {
     pub shape: Option<Shape>,
     /// How long the test runs from its start; `None`: until stopped.
     pub duration: Option<Duration>,
-    /// What each user does.
-    pub scenario: Scenario,
+    /// What each user does: the test's tasks, compiled by its user kind.
+    pub load: Arc<dyn Load>,
     /// What relative URLs are relative to.
     pub base: Option<String>,
     /// The pause between a user's iterations.
@@ -355,23 +357,23 @@ impl Crowd<'_> {
     fn start_user(&mut self, live: &Arc<Live>) {
         let (worker, runtime) = self.workers.next();
         let retire = self.done.child_token();
-        let user = User {
+        let user = Arc::clone(&self.plan.load).user(UserParts {
             plan: Arc::clone(&self.plan),
-            client: HttpClient::with_budget(Arc::clone(&self.plan.network), self.budget.clone()),
+            budget: self.budget.clone(),
             session: self.resolver.fork(),
             recorder: Arc::clone(&live.recorders[worker]),
             arrivals: self.arrivals.clone(),
             done: retire.clone(),
             stop: self.stop.clone(),
             rng: self.seed.fork(),
-        };
+        });
         self.active.push(retire);
         let counter = Arc::clone(live);
         counter.users.fetch_add(1, Ordering::Relaxed);
         counter.started_users.fetch_add(1, Ordering::Relaxed);
         self.tasks.spawn_on(
             async move {
-                user.run().await;
+                user.await;
                 counter.users.fetch_sub(1, Ordering::Relaxed);
             },
             runtime,
@@ -533,7 +535,7 @@ impl Engine {
         let responses = match self.limits.max_memory {
             None => Pool::default(),
             Some(max) => {
-                let cost = Cost::of(users, plan.scenario.name_count(), workers, plan.held_names);
+                let cost = Cost::of(users, plan.load.name_count(), workers, plan.held_names);
                 let left = cost.admit(max).map_err(EngineError::OverBudget)?;
                 Pool::new(usize::try_from(left).unwrap_or(usize::MAX))
             }

@@ -13,7 +13,7 @@ use super::task::{absolute, Auth, Body, Task};
 use crate::resolver::Scope;
 
 /// The request of `task`, its templates rendered; or why it cannot be made.
-pub(super) fn build(
+pub(crate) fn build(
     task: &Task,
     base: &Option<String>,
     scope: &mut Scope<'_>,
@@ -113,7 +113,7 @@ fn header_value(text: &str) -> Result<HeaderValue, String> {
 }
 
 /// A copy of `request` for another attempt (its body is shared, not copied).
-pub(super) fn duplicate(request: &Request<Bytes>) -> Request<Bytes> {
+pub(crate) fn duplicate(request: &Request<Bytes>) -> Request<Bytes> {
     let mut copy = Request::new(request.body().clone());
     *copy.method_mut() = request.method().clone();
     *copy.uri_mut() = request.uri().clone();

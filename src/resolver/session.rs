@@ -205,6 +205,16 @@ pub struct Scope<'a> {
 }
 
 impl Scope<'_> {
+    /// Sets `${var.NAME}` for the session (see [`Session::set_variable`]).
+    pub fn set_variable(&mut self, name: impl Into<String>, value: Value) {
+        self.session.set_variable(name, value);
+    }
+
+    /// Sets `${session.NAME}` (see [`Session::set_session_variable`]).
+    pub fn set_session_variable(&mut self, name: impl Into<String>, value: Value) {
+        self.session.set_session_variable(name, value);
+    }
+
     /// Appends `template` rendered to `out`.
     pub fn render(&mut self, template: &Template, out: &mut String) {
         if let Some(text) = template.as_static() {

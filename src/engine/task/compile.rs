@@ -17,8 +17,8 @@ use super::spec::{
     ThinkTimeSpec, ThrottleSpec,
 };
 use super::{
-    Assertion, Auth, Body, Condition, Extractor, FilePart, JsonQuery, Mode, Scenario, Source, Task,
-    Think, TlsSpec,
+    Assertion, Auth, Body, Condition, Extractor, FilePart, Head, JsonQuery, Mode, Scenario, Source,
+    Task, Think, TlsSpec,
 };
 use crate::engine::http::{Redirects, SendOptions};
 use crate::engine::retry::RetryPolicy;
@@ -26,9 +26,9 @@ use crate::engine::throttle::Throttles;
 use crate::resolver::{Resolver, Template, TemplateValue};
 use crate::spec::{Note, SpecError};
 
-/// The user type, for what an unnamed task is named (as in LoadDensity).
+/// How an HTTP user kind names an unnamed task (as in LoadDensity).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum UserKind {
+pub enum Naming {
     /// `fast_http_user`: named by its full URL.
     #[default]
     FastHttp,
@@ -70,8 +70,8 @@ impl Fixed for Given<'_> {
 /// What the tasks are compiled against.
 #[allow(missing_debug_implementations)]
 pub struct Context<'a> {
-    /// The user type.
-    pub user: UserKind,
+    /// How unnamed tasks are named.
+    pub naming: Naming,
     /// The test's host (what relative URLs are relative to).
     pub base: Option<&'a str>,
     /// The test's fixed values.
@@ -92,7 +92,7 @@ impl Scenario {
     /// own, for tools and tests: unnamed tasks named by their URL as
     /// written, no host; the notes are dropped.
     pub fn parse(tasks: &Value) -> Result<Scenario, SpecError> {
-        parse_alone(tasks, UserKind::FastHttp, None).map(|(scenario, _)| scenario)
+        parse_alone(tasks, Naming::FastHttp, None).map(|(scenario, _)| scenario)
     }
 }
 
@@ -100,22 +100,34 @@ impl Scenario {
 /// with their fixed values as written; and the notes.
 pub(super) fn parse_alone(
     tasks: &Value,
-    user: UserKind,
+    naming: Naming,
     base: Option<&str>,
 ) -> Result<(Scenario, Vec<Note>), SpecError> {
+    let ctx = Context {
+        naming,
+        base,
+        fixed: &AsWritten,
+    };
+    let mut notes = Vec::new();
+    let scenario = parse(tasks.clone(), &ctx, &mut notes)?;
+    Ok((scenario, notes))
+}
+
+/// The `tasks` keyword's value parsed (errors and notes at their paths
+/// from `tasks`) and compiled.
+pub fn parse(
+    tasks: Value,
+    ctx: &Context<'_>,
+    notes: &mut Vec<Note>,
+) -> Result<Scenario, SpecError> {
     #[derive(serde::Deserialize)]
     struct Keyword {
         tasks: TasksSpec,
     }
-    let (keyword, mut notes) =
+    let (keyword, mut found) =
         crate::spec::parse::<Keyword>(serde_json::json!({ "tasks": tasks }), &TaskWords)?;
-    let ctx = Context {
-        user,
-        base,
-        fixed: &AsWritten,
-    };
-    let scenario = compile(keyword.tasks, &ctx, &mut notes)?;
-    Ok((scenario, notes))
+    notes.append(&mut found);
+    compile(keyword.tasks, ctx, notes)
 }
 
 /// The methods a task may use.
@@ -163,7 +175,7 @@ pub fn compile(
         }
         tasks.push(compiled);
     }
-    if mode == Mode::Weighted && tasks.iter().all(|t| t.weight == 0) {
+    if mode == Mode::Weighted && tasks.iter().all(|t| t.head.weight == 0) {
         return Err(SpecError::at(
             "tasks",
             "in weighted mode at least one task needs a weight above 0",
@@ -178,7 +190,7 @@ pub fn compile(
         .collect();
     for index in unnamed {
         let task = &mut tasks[index];
-        task.name = Arc::from(default_name(task, ctx, &changing));
+        task.head.name = Arc::from(default_name(task, ctx, &changing));
     }
     for task in &mut tasks {
         task.static_uri = match (task.url.as_static(), task.params.is_empty()) {
@@ -197,9 +209,9 @@ pub fn compile(
 fn default_name(task: &Task, ctx: &Context<'_>, changing: &HashSet<String>) -> String {
     let url = ctx.fixed.render(&task.url, changing);
     let url = super::absolute(url.clone(), ctx.base).unwrap_or(url);
-    match ctx.user {
-        UserKind::FastHttp => url,
-        UserKind::Http => {
+    match ctx.naming {
+        Naming::FastHttp => url,
+        Naming::Http => {
             let after_scheme = url.find("://").map_or(0, |i| i + 3);
             let mut name = match url[after_scheme..].find('/') {
                 Some(slash) if after_scheme > 0 => url[after_scheme + slash..].to_owned(),
@@ -351,7 +363,14 @@ fn compile_task(
     };
     let named = name.is_some();
     let task = Task {
-        name: Arc::from(name.as_deref().unwrap_or(url_text.as_str())),
+        head: Head {
+            name: Arc::from(name.as_deref().unwrap_or(url_text.as_str())),
+            weight,
+            run_if: condition("run_if", spec.run_if)?,
+            skip_if: condition("skip_if", spec.skip_if)?,
+            think,
+            throttle,
+        },
         method,
         url: Template::parse(&url_text),
         headers,
@@ -362,11 +381,6 @@ fn compile_task(
         auth,
         assertions,
         extract,
-        weight,
-        run_if: condition("run_if", spec.run_if)?,
-        skip_if: condition("skip_if", spec.skip_if)?,
-        think,
-        throttle,
         retry,
         tls: TlsSpec {
             verify: spec.verify,

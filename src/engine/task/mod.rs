@@ -21,7 +21,7 @@ use super::throttle::Bucket;
 use crate::paths::Paths;
 use crate::resolver::{Template, TemplateValue};
 
-pub use compile::{compile, Context, Fixed, Given, UserKind};
+pub use compile::{compile, parse, Context, Fixed, Given, Naming};
 pub use query::JsonQuery;
 pub(crate) use url::absolute;
 
@@ -36,20 +36,67 @@ pub enum Mode {
     Weighted,
 }
 
-/// The tasks of a test and how they are walked.
+/// The tasks of a test and how they are walked: by default an HTTP
+/// user's; any kind's [`Step`]s.
 #[derive(Clone, Debug)]
-pub struct Scenario {
+pub struct Scenario<T = Task> {
     /// How the tasks are walked.
     pub mode: Mode,
     /// The tasks.
-    pub tasks: Vec<Task>,
+    pub tasks: Vec<T>,
 }
 
-/// One request a user makes.
+/// What every kind's task has, whatever its user speaks: its name, weight,
+/// conditions, think time and throttle; the user loop reads them
+/// ([`Step::head`]), the kind reads the rest.
+#[derive(Clone, Debug)]
+pub struct Head {
+    /// What figures are grouped by: `name`, or what the kind names an
+    /// unnamed task by (for HTTP, the URL: see [`compile`]).
+    pub name: Arc<str>,
+    /// Weight in `weighted` mode.
+    pub weight: u32,
+    /// Run only when this holds.
+    pub run_if: Option<Condition>,
+    /// Skip when this holds.
+    pub skip_if: Option<Condition>,
+    /// The pause after the task (also when it failed).
+    pub think: Option<Think>,
+    /// The token bucket the task takes a token from before it runs,
+    /// shared by every user (and every task of the same key).
+    pub throttle: Option<Arc<Bucket>>,
+}
+
+impl Head {
+    /// A task named `name`, of weight 1, with no condition, pause or throttle.
+    pub fn named(name: impl Into<Arc<str>>) -> Head {
+        Head {
+            name: name.into(),
+            weight: 1,
+            run_if: None,
+            skip_if: None,
+            think: None,
+            throttle: None,
+        }
+    }
+}
+
+/// A compiled task of any kind: its [`Head`], and the `${env.NAME}` names
+/// its templates read (checked against `--allow-env` before a test starts).
+pub trait Step: std::fmt::Debug + Send + Sync + 'static {
+    /// What the user loop reads.
+    fn head(&self) -> &Head;
+    /// The same, to rename (`max_names`).
+    fn head_mut(&mut self) -> &mut Head;
+    /// The `${env.NAME}` names of every template it renders, with repeats.
+    fn env_names(&self) -> Vec<&str>;
+}
+
+/// One request an HTTP user makes.
 #[derive(Clone, Debug)]
 pub struct Task {
-    /// What figures are grouped by: `name`, or the URL (see [`compile`]).
-    pub name: Arc<str>,
+    /// Name, weight, conditions, think time, throttle.
+    pub head: Head,
     /// The HTTP method.
     pub method: Method,
     /// Absolute, or relative to the test's host.
@@ -70,17 +117,6 @@ pub struct Task {
     pub assertions: Vec<Assertion>,
     /// Values taken from the response into the user's variables.
     pub extract: Vec<Extractor>,
-    /// Weight in `weighted` mode.
-    pub weight: u32,
-    /// Run only when this holds.
-    pub run_if: Option<Condition>,
-    /// Skip when this holds.
-    pub skip_if: Option<Condition>,
-    /// The pause after the task (also when it failed).
-    pub think: Option<Think>,
-    /// The token bucket the task takes a token from before each request,
-    /// shared by every user (and every task of the same key).
-    pub throttle: Option<Arc<Bucket>>,
     /// Retries of a failed request.
     pub retry: Option<RetryPolicy>,
     /// Server certificate checks and client certificate, as written.
@@ -129,18 +165,32 @@ impl TlsSpec {
 
 impl Scenario {
     /// Builds the TLS configuration of every task whose `verify` or `cert`
-    /// asks for its own (once per test: files are read here, through
-    /// `paths`, never per request); tasks asking for the same share one.
+    /// asks for its own (see [`with_tls`]).
     pub fn with_tls(
         mut self,
         network: &Network,
         paths: &Paths,
     ) -> Result<Scenario, (usize, NetworkError)> {
+        with_tls(&mut self.tasks, network, paths)?;
+        Ok(self)
+    }
+}
+
+/// Builds the TLS configuration of every task whose `verify` or `cert`
+/// asks for its own (once per test: files are read here, through `paths`,
+/// never per request); tasks asking for the same share one. The error
+/// names the task by its index.
+pub fn with_tls(
+    tasks: &mut [Task],
+    network: &Network,
+    paths: &Paths,
+) -> Result<(), (usize, NetworkError)> {
+    {
         let mut made: Vec<(
             TlsOptions,
             std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
         )> = Vec::new();
-        for (index, task) in self.tasks.iter_mut().enumerate() {
+        for (index, task) in tasks.iter_mut().enumerate() {
             let options = task.tls.options();
             if options == TlsOptions::default() {
                 continue;
@@ -155,7 +205,7 @@ impl Scenario {
             };
             task.options.tls = Some(config);
         }
-        Ok(self)
+        Ok(())
     }
 }
 
@@ -289,7 +339,7 @@ pub enum Condition {
     In(TemplateValue, TemplateValue),
 }
 
-impl Scenario {
+impl<T: Step> Scenario<T> {
     /// Keeps at most `max` request names: the tasks of names past the first
     /// `max` distinct ones (in task order) are counted under
     /// [`OTHER_NAMES`]. Figures cost about 190 KB per name and worker, so a
@@ -300,37 +350,67 @@ impl Scenario {
         let mut folded = HashSet::new();
         let other: Arc<str> = Arc::from(OTHER_NAMES);
         for task in &mut self.tasks {
-            if kept.contains(&task.name) {
+            let head = task.head_mut();
+            if kept.contains(&head.name) {
                 continue;
             }
             if kept.len() < max {
-                kept.insert(Arc::clone(&task.name));
+                kept.insert(Arc::clone(&head.name));
                 continue;
             }
-            folded.insert(std::mem::replace(&mut task.name, Arc::clone(&other)));
+            folded.insert(std::mem::replace(&mut head.name, Arc::clone(&other)));
         }
         folded.len()
     }
-}
 
-impl Scenario {
     /// How many request names its tasks have.
     pub fn name_count(&self) -> usize {
         self.tasks
             .iter()
-            .map(|t| &t.name)
+            .map(|t| &t.head().name)
             .collect::<HashSet<_>>()
             .len()
     }
+
+    /// The names the `${env.NAME}` placeholders of its tasks read (see
+    /// [`Step::env_names`]), task by task, with repeats.
+    pub fn env_names(&self) -> impl Iterator<Item = &str> {
+        self.tasks.iter().flat_map(Step::env_names)
+    }
 }
 
-impl Scenario {
-    /// The names the `${env.NAME}` placeholders of its tasks read, from
-    /// every template a task renders: URL, headers, params, cookies, body,
-    /// auth, assertions, `run_if` and `skip_if` (names, object keys and
-    /// extractors are not rendered). Task by task, with repeats.
+impl Head {
+    /// The templates and values its `run_if` and `skip_if` render.
     pub fn env_names(&self) -> impl Iterator<Item = &str> {
-        self.tasks.iter().flat_map(|task| {
+        let mut values = Vec::new();
+        for condition in self.run_if.iter().chain(&self.skip_if) {
+            match condition {
+                Condition::Constant(_) => {}
+                Condition::Truthy(value) => values.push(value),
+                Condition::Equals(a, b) | Condition::NotEquals(a, b) | Condition::In(a, b) => {
+                    values.extend([a, b])
+                }
+            }
+        }
+        values.into_iter().flat_map(TemplateValue::env_names)
+    }
+}
+
+impl Step for Task {
+    fn head(&self) -> &Head {
+        &self.head
+    }
+
+    fn head_mut(&mut self) -> &mut Head {
+        &mut self.head
+    }
+
+    /// Every template an HTTP task renders: URL, headers, params, cookies,
+    /// body, auth, assertions, `run_if` and `skip_if` (names, object keys
+    /// and extractors are not rendered).
+    fn env_names(&self) -> Vec<&str> {
+        let task = self;
+        {
             let mut templates = vec![&task.url];
             let mut values = Vec::new();
             templates.extend(task.headers.iter().map(|(_, value)| value));
@@ -366,20 +446,13 @@ impl Scenario {
                     Assertion::JsonPath { value, .. } => values.push(value),
                 }
             }
-            for condition in task.run_if.iter().chain(&task.skip_if) {
-                match condition {
-                    Condition::Constant(_) => {}
-                    Condition::Truthy(value) => values.push(value),
-                    Condition::Equals(a, b) | Condition::NotEquals(a, b) | Condition::In(a, b) => {
-                        values.extend([a, b])
-                    }
-                }
-            }
             templates
                 .into_iter()
                 .flat_map(Template::env_names)
                 .chain(values.into_iter().flat_map(TemplateValue::env_names))
-        })
+                .chain(task.head.env_names())
+                .collect()
+        }
     }
 }
 

@@ -5,28 +5,28 @@ use crate::spec::{Note, SpecError};
 
 fn compile_with(
     tasks: Value,
-    user: UserKind,
+    user: Naming,
     base: Option<&str>,
 ) -> Result<(Scenario, Vec<Note>), SpecError> {
     compile::parse_alone(&tasks, user, base)
 }
 
 fn scenario(tasks: Value) -> Scenario {
-    match compile_with(tasks, UserKind::FastHttp, None) {
+    match compile_with(tasks, Naming::FastHttp, None) {
         Ok((scenario, _)) => scenario,
         Err(e) => panic!("{e}"),
     }
 }
 
 fn error(tasks: Value) -> String {
-    compile_with(tasks, UserKind::FastHttp, None)
+    compile_with(tasks, Naming::FastHttp, None)
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default()
 }
 
 fn notes(tasks: Value) -> Vec<String> {
-    compile_with(tasks, UserKind::FastHttp, None)
+    compile_with(tasks, Naming::FastHttp, None)
         .map(|(_, notes)| notes.iter().map(Note::to_string).collect())
         .unwrap_or_else(|e| vec![format!("error: {e}")])
 }
@@ -36,15 +36,15 @@ fn forms_of_task_lists() {
     let list = scenario(json!([{"method": "GET", "request_url": "/a"}]));
     assert_eq!((list.mode, list.tasks.len()), (Mode::Sequence, 1));
     assert_eq!(list.tasks[0].method, Method::GET);
-    assert_eq!(&*list.tasks[0].name, "/a");
+    assert_eq!(&*list.tasks[0].head.name, "/a");
     let legacy =
         scenario(json!({"get": {"request_url": "/a"}, "post": {"request_url": "/b", "name": "b"}}));
     assert_eq!(legacy.tasks[1].method, Method::POST);
-    assert_eq!(&*legacy.tasks[1].name, "b");
+    assert_eq!(&*legacy.tasks[1].head.name, "b");
     let weighted = scenario(json!({"mode": "weighted", "tasks": [
         {"method": "get", "url": "/a", "weight": 3}, {"method": "get", "url": "/b", "weight": 0}]}));
     assert_eq!(weighted.mode, Mode::Weighted);
-    assert_eq!(weighted.tasks[0].weight, 3);
+    assert_eq!(weighted.tasks[0].head.weight, 3);
     let nested_legacy =
         scenario(json!({"mode": "conditional", "tasks": {"delete": {"url": "/x"}}}));
     assert_eq!(
@@ -148,17 +148,17 @@ fn body_checks_and_task_keys() {
     assert!(t.options.retain.body);
     assert!(matches!(t.extract[1].source, Source::StatusCode));
     assert!(t.extract[1].session);
-    assert!(matches!(t.run_if, Some(Condition::Equals(_, _))));
+    assert!(matches!(t.head.run_if, Some(Condition::Equals(_, _))));
     assert!(matches!(t.auth, Some(Auth::Bearer(_))));
     assert_eq!(
-        t.think,
+        t.head.think,
         Some(Think {
             min: Duration::from_millis(500),
             max: Duration::from_millis(500)
         })
     );
     assert_eq!(
-        t.throttle.as_ref().map(|b| (b.rps(), b.burst())),
+        t.head.throttle.as_ref().map(|b| (b.rps(), b.burst())),
         Some((2.5, 2))
     );
     assert_eq!(t.retry.map(|r| r.budgets), Some([5, 1, 0]));
@@ -197,16 +197,16 @@ fn unnamed_tasks_are_named_by_url_per_user_type() {
         Ok((s, _)) => s
             .tasks
             .iter()
-            .map(|t| t.name.to_string())
+            .map(|t| t.head.name.to_string())
             .collect::<Vec<_>>(),
         Err(e) => panic!("{e}"),
     };
     assert_eq!(
-        names(UserKind::FastHttp),
+        names(Naming::FastHttp),
         ["http://h:8/p/${uuid()}?a=1", "http://other:9/z", "kept"]
     );
     assert_eq!(
-        names(UserKind::Http),
+        names(Naming::Http),
         ["/p/${uuid()}?a=1&q=x+y", "/z", "kept"]
     );
 }
@@ -219,7 +219,7 @@ fn names_past_the_cap_are_folded_into_one() {
     let mut s = scenario(Value::Array(tasks));
     assert_eq!(s.name_count(), 6);
     assert_eq!(s.cap_names(4), 2, "n4 and n5 folded");
-    let names: Vec<&str> = s.tasks.iter().map(|t| &*t.name).collect();
+    let names: Vec<&str> = s.tasks.iter().map(|t| &*t.head.name).collect();
     assert_eq!(
         names,
         [

@@ -1,0 +1,127 @@
+//! Opening a connection for any user kind: the destination after the
+//! operator's `--connect-to` overrides, a place in the engine's descriptor
+//! budget (held as long as the connection), TCP with no delay, and TLS
+//! through the agent's rustls setup (its trusted roots, a task's own
+//! configuration, the ALPN protocols the kind speaks).
+
+use std::sync::Arc;
+
+use tokio::net::{TcpStream, UdpSocket};
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::TlsConnector;
+
+use super::descriptors::{Descriptors, Permit};
+use super::network::Network;
+
+/// A socket with its place in the descriptor budget: the place is given
+/// back when it is dropped.
+#[derive(Debug)]
+pub struct Held<S> {
+    /// The socket.
+    pub socket: S,
+    _permit: Permit,
+}
+
+/// `host:port` where a connection to it goes (an override's
+/// destination, or the same), for messages: `"host:port"`, or
+/// `"host:port (connecting to other:port)"`.
+fn described(network: &Network, host: &str, port: u16) -> String {
+    let (to_host, to_port) = network.destination(host, port);
+    if (to_host, to_port) == (host, port) {
+        format!("{host}:{port}")
+    } else {
+        format!("{host}:{port} (connecting to {to_host}:{to_port})")
+    }
+}
+
+fn permit(connections: &Arc<Descriptors>, target: &str) -> Result<Permit, String> {
+    connections
+        .try_open()
+        .ok_or_else(|| format!("{target}: {}", connections.exhausted()))
+}
+
+/// A TCP connection to `host`:`port` (after `--connect-to`), with no
+/// delay, counted in `connections`; the error names the target.
+pub async fn tcp(
+    network: &Network,
+    connections: &Arc<Descriptors>,
+    host: &str,
+    port: u16,
+) -> Result<Held<TcpStream>, String> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let target = described(network, host, port);
+    let permit = permit(connections, &target)?;
+    let socket = TcpStream::connect(network.destination(host, port))
+        .await
+        .map_err(|e| format!("cannot connect to {target}: {e}"))?;
+    let _ = socket.set_nodelay(true);
+    Ok(Held {
+        socket,
+        _permit: permit,
+    })
+}
+
+/// A UDP socket connected to `host`:`port` (after `--connect-to`), bound
+/// to an ephemeral port of the same family, counted in `connections`.
+pub async fn udp(
+    network: &Network,
+    connections: &Arc<Descriptors>,
+    host: &str,
+    port: u16,
+) -> Result<Held<UdpSocket>, String> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let target = described(network, host, port);
+    let permit = permit(connections, &target)?;
+    let destination = network.destination(host, port);
+    let address = tokio::net::lookup_host(destination)
+        .await
+        .map_err(|e| format!("cannot resolve {target}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {target}: no address"))?;
+    let local = if address.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let socket = UdpSocket::bind(local)
+        .await
+        .map_err(|e| format!("cannot open a UDP socket for {target}: {e}"))?;
+    socket
+        .connect(address)
+        .await
+        .map_err(|e| format!("cannot connect to {target}: {e}"))?;
+    Ok(Held {
+        socket,
+        _permit: permit,
+    })
+}
+
+/// TLS over `tcp` to `host` (the name the certificate must carry), with
+/// `config`; the permit moves with it.
+pub async fn tls(
+    config: &Arc<ClientConfig>,
+    host: &str,
+    tcp: Held<TcpStream>,
+) -> Result<Held<TlsStream<TcpStream>>, String> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("{host}: not a server name for TLS: {e}"))?;
+    let socket = TlsConnector::from(Arc::clone(config))
+        .connect(name, tcp.socket)
+        .await
+        .map_err(|e| format!("TLS handshake with {host} failed: {e}"))?;
+    Ok(Held {
+        socket,
+        _permit: tcp._permit,
+    })
+}
+
+/// `config` offering `alpn` instead of its own ALPN protocols (HTTP/1.1
+/// for the agent's default): `h2` for gRPC and HTTP/2, none for raw TLS.
+pub fn with_alpn(config: &Arc<ClientConfig>, alpn: &[&[u8]]) -> Arc<ClientConfig> {
+    let mut config = ClientConfig::clone(config);
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
