@@ -48,6 +48,9 @@ pub struct RequestOutcome<'a> {
     pub status: Option<u16>,
     /// Why it failed, if it did.
     pub failure: Option<&'a str>,
+    /// The bytes it moved (sent and received, as the kind counts them:
+    /// for HTTP, the response body; for a message, its payload).
+    pub bytes: u64,
 }
 
 impl<'a> RequestOutcome<'a> {
@@ -56,7 +59,22 @@ impl<'a> RequestOutcome<'a> {
         RequestOutcome {
             status: Some(status),
             failure: None,
+            bytes: 0,
         }
+    }
+
+    /// A success with no status code (a message, a stream's event).
+    pub fn done() -> Self {
+        RequestOutcome {
+            status: None,
+            failure: None,
+            bytes: 0,
+        }
+    }
+
+    /// The same, having moved `bytes`.
+    pub fn with_bytes(self, bytes: u64) -> Self {
+        RequestOutcome { bytes, ..self }
     }
 
     /// A failure for `reason`, with the response's `status` if one came.
@@ -64,6 +82,7 @@ impl<'a> RequestOutcome<'a> {
         RequestOutcome {
             status,
             failure: Some(reason),
+            bytes: 0,
         }
     }
 }

@@ -68,12 +68,14 @@ impl NameFigures {
             failures: 0,
             statuses: BTreeMap::new(),
             failure_sample: FailureSample::default(),
+            bytes: 0,
         }
     }
 
     /// Adds one request.
     pub fn record(&mut self, latency: Duration, outcome: RequestOutcome<'_>) {
         self.latency_us.saturating_record(latency_us(latency));
+        self.bytes = self.bytes.saturating_add(outcome.bytes);
         if let Some(status) = outcome.status {
             *self.statuses.entry(status).or_default() += 1;
         }
@@ -92,6 +94,7 @@ impl NameFigures {
         let _ = self.latency_us.add(&other.latency_us);
         self.successes += other.successes;
         self.failures += other.failures;
+        self.bytes = self.bytes.saturating_add(other.bytes);
         for (status, n) in &other.statuses {
             *self.statuses.entry(*status).or_default() += n;
         }
@@ -119,6 +122,11 @@ impl NameFigures {
     /// All requests.
     pub fn count(&self) -> u64 {
         self.successes + self.failures
+    }
+
+    /// Bytes moved by all of them.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Responses by status code.

@@ -265,10 +265,7 @@ mod tests {
                 f.record(
                     "home",
                     Duration::from_millis(5),
-                    RequestOutcome {
-                        status: Some(500),
-                        failure: Some(message),
-                    },
+                    RequestOutcome::failed(Some(500), message),
                 );
             }
         });

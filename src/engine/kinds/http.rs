@@ -152,6 +152,7 @@ impl Protocol for Http {
                 RequestOutcome {
                     status,
                     failure: failure.as_ref().map(|(message, _)| message.as_str()),
+                    bytes: 0,
                 },
             );
             match (failure, &task.retry) {
