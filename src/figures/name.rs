@@ -25,6 +25,8 @@ pub struct NameFigures {
     statuses: BTreeMap<u16, u64>,
     /// Why requests failed.
     failure_sample: FailureSample,
+    /// Bytes moved by all of them.
+    bytes: u64,
 }
 
 /// A bounded sample of failure messages: the first distinct ones with their
