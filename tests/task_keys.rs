@@ -480,3 +480,35 @@ async fn a_client_certificate_reaches_a_target_that_requires_one() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen, [clients.ec_der.clone(), clients.rsa_der.clone()]);
 }
+
+/// Every LoadDensity user type ld-tower does not run is refused, named, with
+/// the kinds it runs listed (from the registry); nothing is sent.
+#[tokio::test]
+async fn other_user_types_are_errors_naming_them_and_listing_the_kinds() {
+    let kinds = ld_tower::engine::kinds::names();
+    assert!(kinds.starts_with("fast_http_user, http_user"), "{kinds}");
+    let control = Control::default();
+    // LoadDensity 0.0.79's user templates that ld-tower does not run.
+    for user in [
+        "mqtt_user",
+        "redis_user",
+        "sql_user",
+        "kafka_user",
+        "amqp_user",
+        "http3_user",
+        "graphql_ws_user",
+        "no_such_user",
+    ] {
+        let error = start_test_error(
+            &control,
+            json!({"user_detail_dict": {"user": user}, "tasks": [{"method": "get", "request_url": "http://127.0.0.1:9/"}]}),
+        )
+        .await;
+        assert_eq!(
+            error,
+            format!(
+                "Error: LD_start_test: user_detail_dict.user: user type {user:?} is not supported by ld-tower; it runs {kinds}"
+            )
+        );
+    }
+}

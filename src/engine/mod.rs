@@ -281,6 +281,13 @@ impl Live {
     }
 }
 
+/// A plan the engine can run: the threads it runs on, what it may hold.
+#[derive(Debug)]
+struct Admitted {
+    workers: usize,
+    budget: Budget,
+}
+
 /// Runs one test at a time and answers for it while it runs.
 #[derive(Debug, Default)]
 pub struct Engine {
@@ -289,45 +296,63 @@ pub struct Engine {
     limits: EngineLimits,
 }
 
-/// The engine's live test, from its start to its end however it ends (the
-/// run's future may be dropped: a command timeout, the grace period). When
-/// dropped it keeps the figures if [`Running::finish`] did not, stops what
-/// is left of the test, leaves its last status and frees the engine.
-struct Running<'a, K: Fn(&Finished)> {
+/// The live test, from its start to its end however it ends: on time
+/// ([`Test::end`]), or dropped early (a stop, a command timeout, the
+/// server's grace period running out). [`Test::close`] is the one place
+/// where a test stops: users abandoned, figures kept, status left, engine
+/// freed, in that order, whoever ends it.
+struct Test<'a, K: Fn(&Finished)> {
     engine: &'a Engine,
     live: Arc<Live>,
+    crowd: Crowd<'a>,
     /// Where the figures go, once.
     on_end: K,
-    ended: bool,
+    closed: bool,
 }
 
-impl<K: Fn(&Finished)> Running<'_, K> {
-    /// The test's figures, kept; the engine is free again once this is
-    /// dropped, which it is on return.
-    fn finish(mut self, stopped_early: bool) -> Finished {
+impl<K: Fn(&Finished)> Test<'_, K> {
+    /// Runs the test until it ends: stopped (true), or on time, at the end
+    /// of its shape, or with every user done (false).
+    async fn drive(&mut self) -> bool {
+        drive(&self.live, &mut self.crowd).await
+    }
+
+    /// Ends the test after [`Test::drive`]: users finish what is under way
+    /// (within [`END_GRACE`]), then the test closes.
+    async fn end(mut self, stopped_early: bool) -> Finished {
+        self.crowd.wind_down().await;
+        self.close(stopped_early)
+    }
+
+    /// Stops what is left of the test (users still running are aborted:
+    /// their requests under way are abandoned), hands its figures to
+    /// `on_end`, leaves its last status and frees the engine. Once.
+    fn close(&mut self, stopped_early: bool) -> Finished {
+        self.closed = true;
+        self.live.stop.cancel();
+        self.crowd.tasks.abort_all();
         let finished = self.live.finish(stopped_early);
         (self.on_end)(&finished);
-        self.ended = true;
-        finished
-    }
-}
-
-impl<K: Fn(&Finished)> Drop for Running<'_, K> {
-    fn drop(&mut self) {
-        if !self.ended {
-            (self.on_end)(&self.live.finish(true));
-        }
-        self.live.stop.cancel();
         let mut status = self.live.status();
         status.running = false;
         status.users = 0;
         *lock(&self.engine.last) = Some(status);
         *lock(&self.engine.live) = None;
+        finished
     }
 }
 
-/// The users of a running test, on their worker threads. Dropping it
-/// aborts the users, then ends the threads (fields drop in order).
+impl<K: Fn(&Finished)> Drop for Test<'_, K> {
+    /// Dropped before it ended (its future was dropped): closed as stopped.
+    fn drop(&mut self) {
+        if !self.closed {
+            self.close(true);
+        }
+    }
+}
+
+/// The users of a running test, on their worker threads (which end when
+/// it is dropped).
 struct Crowd<'r> {
     /// The users' tasks.
     tasks: JoinSet<()>,
@@ -519,10 +544,11 @@ impl Engine {
         }
     }
 
-    /// What `plan`, on `workers` threads, may hold: its connections, and
-    /// the bytes the memory budget leaves for its responses; refused when it
-    /// cannot fit. A shaped test is admitted for its peak.
-    fn budget(&self, plan: &Plan, workers: usize) -> Result<Budget, EngineError> {
+    /// The threads `plan` runs on and what it may hold: its connections,
+    /// and the bytes the memory budget leaves for its responses; refused
+    /// when it cannot fit. A shaped test is admitted for its peak.
+    fn admit(&self, plan: &Plan) -> Result<Admitted, EngineError> {
+        let workers = workers::for_users(plan.peak_users());
         let users = plan.peak_users();
         let what = match &plan.shape {
             None => format!("user_count {users}"),
@@ -540,24 +566,38 @@ impl Engine {
                 Pool::new(usize::try_from(left).unwrap_or(usize::MAX))
             }
         };
-        Ok(Budget {
-            connections: Arc::clone(&self.limits.descriptors),
-            responses: Arc::new(responses),
+        Ok(Admitted {
+            workers,
+            budget: Budget {
+                connections: Arc::clone(&self.limits.descriptors),
+                responses: Arc::new(responses),
+            },
         })
     }
 
-    /// Makes `plan` the live test, or refuses: one test at a time.
-    fn begin<K: Fn(&Finished)>(
-        &self,
-        plan: &Plan,
-        workers: usize,
-        stop: CancellationToken,
+    /// Makes `plan` the live test, its users' threads started, or refuses:
+    /// one test at a time.
+    fn start<'a, K: Fn(&Finished)>(
+        &'a self,
+        plan: Plan,
+        admitted: Admitted,
+        resolver: &'a Resolver,
+        shutdown: &CancellationToken,
         on_end: K,
-    ) -> Result<Running<'_, K>, EngineError> {
+    ) -> Result<Test<'a, K>, EngineError> {
+        // `stop` ends the test early (LD_stop_test, shutdown): requests
+        // under way are abandoned. `done` ends it on time: no new request
+        // starts, those under way may complete within END_GRACE (so with a
+        // target that answers, the figures count exactly what it served),
+        // then `stop` abandons the rest.
+        let stop = shutdown.child_token();
+        let done = stop.child_token();
         let mut slot = lock(&self.live);
         if slot.is_some() {
             return Err(EngineError::Busy);
         }
+        let workers =
+            Workers::start(admitted.workers).map_err(|e| EngineError::Workers(e.to_string()))?;
         let live = Arc::new(Live {
             started: Instant::now(),
             target_users: AtomicUsize::new(match &plan.shape {
@@ -565,28 +605,44 @@ impl Engine {
                 Some(shape) => shape.tick(0).map_or(0, |(users, _)| users),
             }),
             duration: plan.duration,
-            stop,
+            stop: stop.clone(),
             users: AtomicUsize::new(0),
             started_users: AtomicUsize::new(0),
-            recorders: (0..workers)
+            recorders: (0..admitted.workers)
                 .map(|_| Arc::new(Mutex::new(Recorder::default())))
                 .collect(),
             series: Mutex::new(TimeSeries::default()),
         });
         *slot = Some(Arc::clone(&live));
-        Ok(Running {
+        let crowd = Crowd {
+            tasks: JoinSet::new(),
+            active: Vec::new(),
+            workers,
+            arrivals: plan
+                .arrival_rate
+                .and_then(|rate| Arrivals::new(live.started, rate))
+                .map(Arc::new),
+            plan: Arc::new(plan),
+            budget: admitted.budget,
+            resolver,
+            done,
+            stop,
+            seed: fastrand::Rng::new(),
+        };
+        Ok(Test {
             engine: self,
             live,
+            crowd,
             on_end,
-            ended: false,
+            closed: false,
         })
     }
 
     /// Runs `plan` to its end (its time, the end of its shape,
-    /// [`Engine::stop`], or `shutdown`), each user forking `resolver`. When
-    /// the returned future is dropped early, the users stop with it; `on_end`
-    /// receives the figures in every case, so a cancelled test's figures
-    /// are kept too.
+    /// [`Engine::stop`], or `shutdown`), each user forking `resolver`: the
+    /// plan admitted, the live test, its end. When the returned future is
+    /// dropped early, the test stops with it; `on_end` receives the figures
+    /// in every case, so a cancelled test's figures are kept too.
     pub async fn run(
         &self,
         plan: Plan,
@@ -594,41 +650,10 @@ impl Engine {
         shutdown: CancellationToken,
         on_end: impl Fn(&Finished) + Send,
     ) -> Result<Finished, EngineError> {
-        // `stop` ends the test early (LD_stop_test, shutdown): requests
-        // under way are abandoned. `done` ends it on time: no new request
-        // starts, those under way may complete within END_GRACE (so with a
-        // target that answers, the figures count exactly what it served),
-        // then `stop` abandons the rest.
-        let workers = workers::for_users(plan.peak_users());
-        let budget = self.budget(&plan, workers)?;
-        let stop = shutdown.child_token();
-        let done = stop.child_token();
-        // Declared before the crowd, so dropped after it: if this future is
-        // dropped, the users are aborted first, then the figures kept and
-        // the engine freed.
-        let running = self.begin(&plan, workers, stop.clone(), on_end)?;
-        let live = Arc::clone(&running.live);
-        let plan = Arc::new(plan);
-        let mut crowd = Crowd {
-            tasks: JoinSet::new(),
-            active: Vec::new(),
-            workers: Workers::start(live.recorders.len())
-                .map_err(|e| EngineError::Workers(e.to_string()))?,
-            arrivals: plan
-                .arrival_rate
-                .and_then(|rate| Arrivals::new(live.started, rate))
-                .map(Arc::new),
-            plan,
-            budget,
-            resolver,
-            done,
-            stop,
-            seed: fastrand::Rng::new(),
-        };
-        let stopped_early = drive(&live, &mut crowd).await;
-        crowd.wind_down().await;
-        drop(crowd);
-        Ok(running.finish(stopped_early))
+        let admitted = self.admit(&plan)?;
+        let mut test = self.start(plan, admitted, resolver, &shutdown, on_end)?;
+        let stopped_early = test.drive().await;
+        Ok(test.end(stopped_early).await)
     }
 
     /// Stops the running test; false if none runs.

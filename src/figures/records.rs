@@ -143,6 +143,7 @@ impl PerName {
             p90_ms: percentile(sorted, 90.0),
             p95_ms: percentile(sorted, 95.0),
             p99_ms: percentile(sorted, 99.0),
+            bytes: None,
         }
     }
 }

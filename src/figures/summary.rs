@@ -73,6 +73,11 @@ pub struct PerName {
     pub p95_ms: f64,
     /// 99th percentile.
     pub p99_ms: f64,
+    /// Bytes its requests moved (for HTTP, the response bodies; for a
+    /// message, its payload and reply); not in a summary of given records
+    /// (LoadDensity's have none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 fn ms(us: u64) -> f64 {
@@ -182,7 +187,10 @@ impl Overall {
 
 impl PerName {
     fn of(f: &NameFigures) -> PerName {
-        PerName::from_histogram(f.successes(), f.failures(), f.latency_us())
+        PerName {
+            bytes: Some(f.bytes()),
+            ..PerName::from_histogram(f.successes(), f.failures(), f.latency_us())
+        }
     }
 
     /// A name's figures from its counts and latency histogram (µs).
@@ -199,6 +207,7 @@ impl PerName {
             p90_ms: quantile_ms(h, 0.90),
             p95_ms: quantile_ms(h, 0.95),
             p99_ms: quantile_ms(h, 0.99),
+            bytes: None,
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct NameRecord {
     pub failure_others: u64,
     /// Latency of every request, in microseconds.
     pub latency_us: Histogram<u64>,
+    /// Bytes they moved (`None` for a run stored before bytes were kept).
+    pub bytes: Option<u64>,
 }
 
 impl NameRecord {
@@ -41,6 +43,7 @@ impl NameRecord {
             failure_messages: figures.failure_sample().messages().clone(),
             failure_others: figures.failure_sample().others(),
             latency_us: figures.latency_us().clone(),
+            bytes: Some(figures.bytes()),
         }
     }
 

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::HistoryError;
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1: a run, its names (with their serialized HDR histograms), its
 /// per-second series and its thresholds' verdicts.
@@ -61,7 +61,12 @@ CREATE TABLE IF NOT EXISTS run_thresholds (
 );
 ";
 
-/// Creates the tables if the file has none yet; refuses a file written by
+/// Version 2: a name's bytes (`NULL` for the runs stored before it,
+/// whose bytes were not kept).
+const SCHEMA_V2: &str = "ALTER TABLE run_names ADD COLUMN bytes INTEGER;";
+
+/// Creates the tables if the file has none yet, or brings an older
+/// version's up to this one; refuses a file written by
 /// a newer schema. Done in one transaction, so two processes opening a new
 /// file at once do not both create it.
 pub(super) fn ensure(conn: &mut Connection) -> Result<(), HistoryError> {
@@ -73,8 +78,13 @@ pub(super) fn ensure(conn: &mut Connection) -> Result<(), HistoryError> {
             supported: SCHEMA_VERSION,
         });
     }
-    if found < SCHEMA_VERSION {
+    if found < 1 {
         tx.execute_batch(SCHEMA_V1)?;
+    }
+    if found < 2 {
+        tx.execute_batch(SCHEMA_V2)?;
+    }
+    if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     tx.commit()?;

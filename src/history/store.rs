@@ -172,8 +172,9 @@ impl Store {
         {
             let mut insert = tx.prepare(
                 "INSERT INTO run_names (run_id, name, count, successes, failures, min_ms, mean_ms,
-                     p50_ms, p90_ms, p95_ms, p99_ms, max_ms, statuses, failures_sample, histogram)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     p50_ms, p90_ms, p95_ms, p99_ms, max_ms, statuses, failures_sample, histogram,
+                     bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?;
             for record in &run.names {
                 let p = summary::per_name(record);
@@ -197,6 +198,7 @@ impl Store {
                     json_text(&record.statuses)?,
                     json_text(&sample)?,
                     codec::encode(&record.latency_us)?,
+                    record.bytes.map(to_i64),
                 ])?;
             }
             let mut insert = tx.prepare(
@@ -276,7 +278,7 @@ impl Store {
 
     fn names(&self, id: i64) -> Result<Vec<NameRecord>, HistoryError> {
         let mut select = self.conn.prepare(
-            "SELECT name, successes, failures, statuses, failures_sample, histogram
+            "SELECT name, successes, failures, statuses, failures_sample, histogram, bytes
              FROM run_names WHERE run_id = ?1 ORDER BY name",
         )?;
         let rows = select.query_map(params![id], |row| {
@@ -287,11 +289,12 @@ impl Store {
                 row.get::<_, String>(3)?,
                 row.get::<_, String>(4)?,
                 row.get::<_, Vec<u8>>(5)?,
+                row.get::<_, Option<i64>>(6)?,
             ))
         })?;
         let mut names = Vec::new();
         for row in rows {
-            let (name, successes, failures, statuses, sample, histogram) = row?;
+            let (name, successes, failures, statuses, sample, histogram, bytes) = row?;
             #[derive(serde::Deserialize)]
             struct Sample {
                 messages: BTreeMap<String, u64>,
@@ -306,6 +309,7 @@ impl Store {
                 failures: to_u64(failures),
                 failure_messages: sample.messages,
                 failure_others: sample.others,
+                bytes: bytes.map(to_u64),
             });
         }
         Ok(names)

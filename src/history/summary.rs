@@ -11,7 +11,10 @@ use crate::figures::{new_histogram, Overall, PerName, Summary, Totals};
 
 /// One name's figures.
 pub(super) fn per_name(record: &NameRecord) -> PerName {
-    PerName::from_histogram(record.successes, record.failures, &record.latency_us)
+    PerName {
+        bytes: record.bytes,
+        ..PerName::from_histogram(record.successes, record.failures, &record.latency_us)
+    }
 }
 
 /// Every name's latency in one histogram.

@@ -160,6 +160,9 @@ pub struct Response {
     pub headers: HeaderMap,
     /// The body, when kept.
     pub body: Option<Bytes>,
+    /// The body's length as received (kept or not; after any chunked
+    /// framing is removed).
+    pub body_bytes: u64,
     /// The kept body's and headers' bytes in the test's budget, until the
     /// response is dropped.
     memory: Option<Lease>,

@@ -78,6 +78,8 @@ pub(super) struct Reader {
     /// (which kept bodies and copied headers take from too) while a long
     /// head is read.
     grown: Lease,
+    /// The body bytes of the response being read.
+    body_bytes: u64,
 }
 
 /// What is kept of a response, its bytes held in the test's pool until the
@@ -119,6 +121,7 @@ impl Reader {
             start: 0,
             end: 0,
             grown: Lease::new(pool),
+            body_bytes: 0,
         }
     }
 
@@ -147,6 +150,7 @@ impl Reader {
         self.shrink();
         self.start = 0;
         self.end = 0;
+        self.body_bytes = 0;
         let mut head = loop {
             let head = self.head(io, head_request, keep.headers, follow).await?;
             // Interim responses (100 Continue, 103 Early Hints) come before
@@ -194,6 +198,7 @@ impl Reader {
             status: head.status,
             headers: head.headers,
             body,
+            body_bytes: self.body_bytes,
             memory,
         };
         Ok(Received {
@@ -303,6 +308,7 @@ impl Reader {
             kept.extend(&self.buf[self.start..self.start + take])?;
         }
         self.start += take;
+        self.body_bytes += take as u64;
         Ok(take as u64)
     }
 

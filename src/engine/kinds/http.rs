@@ -130,6 +130,7 @@ impl Protocol for Http {
             let latency = from.elapsed();
             let mut json = Json::default();
             let mut extracted = Vec::new();
+            let bytes = result.as_ref().map_or(0, |response| response.body_bytes);
             let (status, failure) = match &result {
                 Err((message, class)) => (None, Some((message.clone(), *class))),
                 Ok(response) => {
@@ -152,7 +153,7 @@ impl Protocol for Http {
                 RequestOutcome {
                     status,
                     failure: failure.as_ref().map(|(message, _)| message.as_str()),
-                    bytes: 0,
+                    bytes,
                 },
             );
             match (failure, &task.retry) {
