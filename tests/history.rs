@@ -619,3 +619,48 @@ fn the_schema_is_versioned() {
         .unwrap_or_default();
     assert!(e.contains("99"), "{e}");
 }
+
+/// A file of schema 1 (before bytes were kept) is brought to this version
+/// as it is opened: its runs keep their figures, with no bytes (not
+/// zero: they were not kept); runs persisted now keep theirs.
+#[test]
+fn a_version_1_file_is_migrated_and_its_runs_have_no_bytes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("v1.db");
+    let mut figures = Figures::default();
+    figures.record(
+        "old",
+        Duration::from_millis(3),
+        RequestOutcome::ok(200).with_bytes(10),
+    );
+    let run = NewRun {
+        names: vec![NameRecord::of("old", &figures.per_name()["old"])],
+        series: series(&[(0, 1, 0)]).points().to_vec(),
+        ..NewRun::default()
+    };
+    let old = Store::open(&db)
+        .expect("creates")
+        .persist(&run)
+        .expect("persists");
+    // Back to version 1: its table had no bytes column.
+    let conn = rusqlite::Connection::open(&db).expect("opens");
+    conn.execute_batch("ALTER TABLE run_names DROP COLUMN bytes; PRAGMA user_version = 1;")
+        .expect("downgrades");
+    drop(conn);
+
+    let mut store = Store::open(&db).expect("migrates");
+    let version: i64 = store
+        .connection()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("reads");
+    assert_eq!(version, ld_tower::history::SCHEMA_VERSION);
+    let fetched = store.fetch(old).expect("fetches").to_json().expect("json");
+    assert_eq!(fetched["per_name"]["old"]["count"], 1);
+    assert!(
+        fetched["per_name"]["old"].get("bytes").is_none(),
+        "{fetched}"
+    );
+    let new = store.persist(&run).expect("persists");
+    let fetched = store.fetch(new).expect("fetches").to_json().expect("json");
+    assert_eq!(fetched["per_name"]["old"]["bytes"], 10);
+}
