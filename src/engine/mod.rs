@@ -14,6 +14,7 @@ pub mod kinds;
 mod memory;
 mod network;
 mod pacing;
+pub mod protocol;
 mod render;
 mod retry;
 mod shape;
@@ -33,6 +34,7 @@ pub use network::{
     ClientCert, ConnectTo, Network, NetworkError, TlsOptions, Verify, MAX_PEM_BYTES,
 };
 pub use pacing::{Arrivals, Wait};
+pub use protocol::{timed_out, Raced, Recorder, Turn, UserParts, Watch};
 pub use retry::{Attempts, Class, RetryPolicy};
 pub use shape::{Shape, ShapeError, Soak, Spike, Stage};
 pub use task::{
@@ -40,7 +42,6 @@ pub use task::{
     Naming, Scenario, Source, Step, Task, Think, TlsSpec, OTHER_NAMES,
 };
 pub use throttle::{Bucket, Throttles};
-pub use user::{timed_out, Raced, Recorder, Turn, UserParts, Watch};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -11,17 +11,11 @@
 
 mod http;
 
-use std::fmt::Debug;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
 use serde_json::Value;
 
-use super::network::Network;
-use super::task::{Fixed, Scenario, Step};
-use super::user::{Turn, User, UserParts};
-use crate::paths::Paths;
+pub use super::protocol::{Load, Protocol};
+pub use super::task::Fixed;
+pub use super::user::Scripted;
 use crate::spec::{Note, SpecError};
 
 /// Every user kind ld-tower runs, by the names `user_detail_dict.user`
@@ -63,98 +57,4 @@ pub struct Context<'a> {
     pub base: Option<&'a str>,
     /// The test's fixed values (for names made from templates).
     pub fixed: &'a dyn Fixed,
-}
-
-/// A protocol a user speaks: its compiled task, what a user holds between
-/// tasks, and how one task runs.
-pub trait Protocol: Debug + Send + Sync + Sized + 'static {
-    /// A compiled task.
-    type Task: Step;
-    /// What one user holds from task to task (its connections, its
-    /// cookies), made as the user starts, without I/O.
-    type Conn: Send + 'static;
-
-    /// A new user's connection state.
-    fn connection(&self, user: &UserParts) -> Self::Conn;
-
-    /// Runs `task` once: renders it in `turn.scope`, races what it waits
-    /// for against the test's stop and its timeout
-    /// ([`Watch::race`](super::user::Watch::race)), and records each
-    /// outcome under the task's name (a step may record several, e.g. each
-    /// message waited for). Stopped mid-way, it records the abandon and
-    /// returns.
-    fn perform(
-        &self,
-        conn: &mut Self::Conn,
-        task: &Self::Task,
-        turn: &mut Turn<'_>,
-    ) -> impl Future<Output = ()> + Send;
-
-    /// Makes what the test's tasks need before it starts (TLS
-    /// configurations, files through `paths`): once per test, never per
-    /// task. The error says which task and why.
-    fn prepare(
-        &mut self,
-        tasks: &mut [Self::Task],
-        network: &Network,
-        paths: &Paths,
-    ) -> Result<(), String> {
-        let _ = (tasks, network, paths);
-        Ok(())
-    }
-}
-
-/// A test's compiled tasks, whatever their kind: what the engine plans
-/// with and starts users from.
-pub trait Load: Debug + Send + Sync {
-    /// How many request names its tasks have.
-    fn name_count(&self) -> usize;
-    /// Keeps at most `max` names (see [`Scenario::cap_names`]); how many
-    /// were folded.
-    fn cap_names(&mut self, max: usize) -> usize;
-    /// The `${env.NAME}` names its templates read, with repeats.
-    fn env_names(&self) -> Vec<&str>;
-    /// What the tasks need made before the test starts.
-    fn prepare(&mut self, network: &Network, paths: &Paths) -> Result<(), String>;
-    /// One user's life, from its start to its end.
-    fn user(self: Arc<Self>, parts: UserParts) -> Pin<Box<dyn Future<Output = ()> + Send>>;
-}
-
-/// A kind's protocol with its tasks: the [`Load`] of every kind.
-#[derive(Debug)]
-pub struct Scripted<P: Protocol> {
-    /// The protocol.
-    pub protocol: P,
-    /// Its tasks, and how they are walked.
-    pub scenario: Scenario<P::Task>,
-}
-
-impl<P: Protocol> Scripted<P> {
-    /// `scenario` for `protocol`, boxed as a [`Load`].
-    pub fn boxed(protocol: P, scenario: Scenario<P::Task>) -> Box<dyn Load> {
-        Box::new(Scripted { protocol, scenario })
-    }
-}
-
-impl<P: Protocol> Load for Scripted<P> {
-    fn name_count(&self) -> usize {
-        self.scenario.name_count()
-    }
-
-    fn cap_names(&mut self, max: usize) -> usize {
-        self.scenario.cap_names(max)
-    }
-
-    fn env_names(&self) -> Vec<&str> {
-        self.scenario.env_names().collect()
-    }
-
-    fn prepare(&mut self, network: &Network, paths: &Paths) -> Result<(), String> {
-        self.protocol
-            .prepare(&mut self.scenario.tasks, network, paths)
-    }
-
-    fn user(self: Arc<Self>, parts: UserParts) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(User::new(self, parts).run())
-    }
 }
