@@ -1,0 +1,214 @@
+//! `socket_user` against real servers started here on 127.0.0.1 port 0:
+//! a TCP echo, a UDP echo (silent to some datagrams), a TLS TCP echo
+//! (an rcgen CA trusted through `--ca-file`), and a TCP echo that closes
+//! each connection after two messages. The same action file runs through
+//! `ld-tower run` and `ld-tower serve`; the counts in `LD_summary` equal
+//! what the servers saw, and failures carry their reasons.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+#[path = "common/socket.rs"]
+mod servers;
+
+use std::collections::BTreeMap;
+
+use common::{bin, parse, serve, tls_files, TlsFiles};
+use serde_json::{json, Value};
+use servers::{acceptor, tcp_echo, udp_echo, Server};
+
+/// Users, and iterations of each.
+const USERS: u64 = 2;
+const ITERATIONS: u64 = 6;
+/// The closing server's connections end after this many messages.
+const CLOSE_AFTER: u64 = 2;
+
+/// The servers of one test.
+struct Servers {
+    echo: Server,
+    udp: Server,
+    tls: Server,
+    closing: Server,
+    files: TlsFiles,
+}
+
+impl Servers {
+    async fn start() -> Servers {
+        let files = tls_files();
+        Servers {
+            echo: tcp_echo(None, None).await,
+            udp: udp_echo().await,
+            tls: tcp_echo(Some(acceptor(&files)), None).await,
+            // "abcd": 4 bytes a message.
+            closing: tcp_echo(None, Some(4 * CLOSE_AFTER)).await,
+            files,
+        }
+    }
+
+    /// The action list: a test, its summary, its JSON report.
+    fn actions(&self) -> Value {
+        json!({"load_density": [
+            ["LD_start_test", {
+                "user_detail_dict": {"user": "socket_user"},
+                "user_count": USERS,
+                "spawn_rate": 100,
+                "test_time": 60,
+                "iterations": ITERATIONS,
+                "wait_time": 0,
+                "host": self.echo.addr.to_string(),
+                "tasks": [
+                    // The test's host: the echo.
+                    {"name": "echo", "payload": "ping\n", "expect_bytes": 5,
+                     "expect_substring": "ping"},
+                    {"name": "wrong", "payload": "pong\n", "expect_bytes": 5,
+                     "expect_substring": "PING"},
+                    {"protocol": "udp", "target": self.udp.addr.to_string(),
+                     "payload": "hello", "expect_bytes": 64},
+                    {"name": "silent", "protocol": "udp", "target": self.udp.addr.to_string(),
+                     "payload": "silent", "expect_substring": "x", "timeout": 0.3},
+                    {"name": "tls", "target": format!("localhost:{}", self.tls.addr.port()),
+                     "tls": true, "payload": "hex:0102030405", "expect_bytes": 5},
+                    {"name": "closing", "target": self.closing.addr.to_string(),
+                     "payload": "abcd", "expect_substring": "cd"}
+                ]
+            }],
+            ["LD_summary", {}],
+            ["LD_generate_json", {}]
+        ]})
+    }
+
+    /// Checks the replies (one line per action) against what the servers saw.
+    fn check(&self, lines: &[&str]) {
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        let test = parse(lines[0]);
+        let summary = parse(lines[1]);
+        assert_eq!(summary, test["summary"], "LD_summary is the test's summary");
+        let per_name = &summary["per_name"];
+        let counts = |name: &str| {
+            let entry = &per_name[name];
+            assert!(entry.is_object(), "no {name:?} in {per_name}");
+            (
+                entry["successes"].as_u64().unwrap(),
+                entry["failures"].as_u64().unwrap(),
+            )
+        };
+        let steps = USERS * ITERATIONS;
+        // The echo: every "echo" answered, every "wrong" answered then
+        // failed; the failure closes the connection, so each iteration opens one.
+        assert_eq!(counts("echo"), (steps, 0));
+        assert_eq!(counts("wrong"), (0, steps));
+        assert_eq!(self.echo.counts.received(), steps * 10);
+        assert_eq!(self.echo.counts.connections(), steps);
+        // UDP: named protocol:target by default.
+        let udp = format!("udp:{}", self.udp.addr);
+        assert_eq!(counts(&udp), (steps, 0));
+        assert_eq!(counts("silent"), (0, steps));
+        assert_eq!(self.udp.counts.received(), 2 * steps);
+        assert_eq!(self.udp.counts.answered(), steps);
+        // TLS: one connection per user, kept.
+        assert_eq!(counts("tls"), (steps, 0));
+        assert_eq!(self.tls.counts.received(), steps * 5);
+        assert_eq!(self.tls.counts.connections(), USERS);
+        // Closing after 2: answered, answered, closed, and a new connection.
+        let per_user_failures = ITERATIONS / (CLOSE_AFTER + 1);
+        let answered = USERS * (ITERATIONS - per_user_failures);
+        assert_eq!(counts("closing"), (answered, USERS * per_user_failures));
+        assert_eq!(self.closing.counts.received(), answered * 4);
+        assert_eq!(
+            self.closing.counts.connections(),
+            USERS * ITERATIONS.div_ceil(CLOSE_AFTER + 1)
+        );
+        assert_eq!(
+            summary["totals"]["requests"].as_u64().unwrap(),
+            6 * steps,
+            "{summary}"
+        );
+        assert_eq!(
+            reasons(&parse(lines[2])),
+            BTreeMap::from([
+                (
+                    "closing".to_owned(),
+                    vec![(
+                        "connection closed by the server".to_owned(),
+                        USERS * per_user_failures
+                    )]
+                ),
+                (
+                    "silent".to_owned(),
+                    vec![("timed out after 300ms".to_owned(), steps)]
+                ),
+                (
+                    "wrong".to_owned(),
+                    vec![("expected \"PING\" in the reply".to_owned(), steps)]
+                ),
+            ])
+        );
+    }
+}
+
+/// The failure reasons per name in a JSON report.
+fn reasons(report: &Value) -> BTreeMap<String, Vec<(String, u64)>> {
+    report["per_name"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["failures"].as_u64().unwrap() > 0)
+        .map(|entry| {
+            let reasons = entry["failure_reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["message"].as_str().unwrap().to_owned(),
+                        r["count"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            (entry["name"].as_str().unwrap().to_owned(), reasons)
+        })
+        .collect()
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(bin())
+        .args(args)
+        .env_remove("LOAD_DENSITY_SOCKET_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run ld-tower");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_test_runs_through_run() {
+    let servers = Servers::start().await;
+    let file = servers.files.dir.path().join("socket.json");
+    std::fs::write(&file, servers.actions().to_string()).unwrap();
+    let ca = servers.files.ca.to_str().unwrap().to_owned();
+    let file = file.to_str().unwrap().to_owned();
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        run(&["run", &file, "--no-progress", "--ca-file", &ca])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    servers.check(&stdout.lines().collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_test_runs_through_serve() {
+    let servers = Servers::start().await;
+    let ca = servers.files.ca.to_str().unwrap().to_owned();
+    let server = serve(&["--ca-file", &ca]);
+    let request = servers.actions().to_string();
+    let reply = tokio::task::spawn_blocking(move || server.legacy(&request))
+        .await
+        .unwrap();
+    let lines: Vec<&str> = reply.lines().collect();
+    assert_eq!(lines.last(), Some(&"Return_Data_Over_JE"), "{reply}");
+    servers.check(&lines[..lines.len() - 1]);
+}
