@@ -12,9 +12,11 @@ mod servers;
 
 use std::collections::BTreeMap;
 
-use common::{bin, parse, serve, tls_files, TlsFiles};
+use common::figures::{count, failure_messages, start_test};
+use common::{bin, confined, parse, run_one, serve, tls_files, TlsFiles};
+use ld_tower::control::Control;
 use serde_json::{json, Value};
-use servers::{acceptor, tcp_echo, udp_echo, Server};
+use servers::{acceptor, closed_port, tcp_echo, tcp_mute, tcp_streamer, udp_echo, Server};
 
 /// Users, and iterations of each.
 const USERS: u64 = 2;
@@ -211,4 +213,191 @@ async fn a_socket_test_runs_through_serve() {
     let lines: Vec<&str> = reply.lines().collect();
     assert_eq!(lines.last(), Some(&"Return_Data_Over_JE"), "{reply}");
     servers.check(&lines[..lines.len() - 1]);
+}
+
+fn bytes(control: &Control, name: &str) -> u64 {
+    control
+        .state()
+        .figures(|f| f.per_name().get(name).map(|n| n.bytes()))
+        .unwrap_or_else(|| panic!("no {name:?}"))
+}
+
+fn messages(control: &Control, name: &str) -> Vec<(String, u64)> {
+    failure_messages(control, name).into_iter().collect()
+}
+
+/// In process: templates, the bytes of each step, a task's own TLS
+/// settings, and what fails with which reason: an untrusted certificate,
+/// a wrong server name, a reply that never holds the text (cut at 1 MiB),
+/// a server that never answers, nothing listening (TCP and UDP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_move_their_bytes_and_fail_with_their_reasons() {
+    let files = tls_files();
+    let echo = tcp_echo(None, None).await;
+    let udp = udp_echo().await;
+    let tls = tcp_echo(Some(acceptor(&files)), None).await;
+    let streamer = tcp_streamer().await;
+    let mute = tcp_mute().await;
+    let closed = closed_port();
+    let control = confined(files.dir.path());
+    let tls_target = format!("127.0.0.1:{}", tls.addr.port());
+    let result = start_test(
+        &control,
+        json!({
+            "user_detail_dict": {"user": "socket_user"},
+            "user_count": 1,
+            "iterations": 2,
+            "wait_time": 0,
+            "test_time": 60,
+            "variables": {"echo": echo.addr.to_string(), "word": "ping\n"},
+            "tasks": [
+                {"target": "${var.echo}", "payload": "${var.word}", "expect_bytes": 5},
+                {"name": "send only", "protocol": "udp", "target": udp.addr.to_string(),
+                 "payload": "abc"},
+                {"name": "tls", "target": tls_target, "tls": true, "verify": "ca.pem",
+                 "server_name": "localhost", "payload": "hex:ff00", "expect_bytes": 2},
+                {"name": "untrusted", "target": tls_target, "tls": true, "payload": "x",
+                 "expect_bytes": 1},
+                {"name": "wrong name", "target": tls_target, "tls": true, "verify": "ca.pem",
+                 "server_name": "other.test", "payload": "x", "expect_bytes": 1},
+                {"name": "endless", "target": streamer.addr.to_string(), "payload": "go",
+                 "expect_substring": "never"},
+                {"name": "mute", "target": mute.addr.to_string(), "payload": "x",
+                 "expect_bytes": 1, "timeout": 0.2},
+                {"name": "refused", "target": format!("127.0.0.1:{closed}"), "payload": "x"},
+                {"name": "udp refused", "protocol": "udp",
+                 "target": format!("127.0.0.1:{closed}"), "payload": "x", "expect_bytes": 1}
+            ]
+        }),
+    )
+    .await;
+    // Unnamed: named with the test's fixed values resolved.
+    let echo_name = format!("tcp:{}", echo.addr);
+    assert_eq!(count(&result, &echo_name), (2, 2, 0));
+    assert_eq!(bytes(&control, &echo_name), 2 * 10);
+    assert_eq!(echo.counts.received(), 2 * 5);
+    assert_eq!(echo.counts.connections(), 1, "kept from step to step");
+    assert_eq!(count(&result, "send only"), (2, 2, 0));
+    assert_eq!(bytes(&control, "send only"), 2 * 3);
+    assert_eq!(udp.counts.received(), 2);
+    assert_eq!(count(&result, "tls"), (2, 2, 0));
+    assert_eq!(bytes(&control, "tls"), 2 * 4);
+    assert_eq!(tls.counts.received(), 2 * 2);
+    assert_eq!(tls.counts.connections(), 1);
+    assert_eq!(count(&result, "untrusted"), (2, 0, 2));
+    assert_eq!(
+        messages(&control, "untrusted"),
+        [(
+            "TLS handshake with 127.0.0.1 failed: invalid peer certificate: UnknownIssuer".into(),
+            2
+        )]
+    );
+    assert_eq!(count(&result, "wrong name"), (2, 0, 2));
+    let wrong = messages(&control, "wrong name");
+    assert!(
+        wrong.len() == 1
+            && wrong[0]
+                .0
+                .starts_with("TLS handshake with other.test failed: invalid peer certificate: certificate not valid for name \"other.test\""),
+        "{wrong:?}"
+    );
+    assert_eq!(count(&result, "endless"), (2, 0, 2));
+    assert_eq!(
+        messages(&control, "endless"),
+        [(
+            "expected \"never\" in the reply: not in its first 1 MiB".into(),
+            2
+        )]
+    );
+    let endless = bytes(&control, "endless");
+    assert!(
+        (2 * (2 + 1024 * 1024)..2 * (2 + 1024 * 1024 + 64 * 1024)).contains(&endless),
+        "read up to 1 MiB: {endless}"
+    );
+    assert_eq!(
+        streamer.counts.connections(),
+        2,
+        "reopened after the failure"
+    );
+    assert_eq!(count(&result, "mute"), (2, 0, 2));
+    assert_eq!(
+        messages(&control, "mute"),
+        [("timed out after 200ms".into(), 2)]
+    );
+    assert_eq!(bytes(&control, "mute"), 2, "the payload was sent");
+    assert_eq!(mute.counts.connections(), 2);
+    assert_eq!(count(&result, "refused"), (2, 0, 2));
+    assert_eq!(
+        messages(&control, "refused"),
+        [(
+            format!("cannot connect to 127.0.0.1:{closed}: Connection refused (os error 111)"),
+            2
+        )]
+    );
+    assert_eq!(count(&result, "udp refused"), (2, 0, 2));
+    assert_eq!(
+        messages(&control, "udp refused"),
+        [(
+            "cannot read the reply: Connection refused (os error 111)".into(),
+            2
+        )]
+    );
+}
+
+/// Mistakes are refused at their JSON path before anything is sent;
+/// unknown keys are noted, and refused under `--strict`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mistakes_are_refused_and_unknown_keys_noted() {
+    let echo = tcp_echo(None, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let control = confined(dir.path());
+    let start = |tasks: Value| {
+        json!(["LD_start_test", {
+            "user_detail_dict": {"user": "socket_user"},
+            "user_count": 1, "iterations": 1, "wait_time": 0,
+            "host": echo.addr.to_string(), "tasks": tasks}])
+    };
+    let line = run_one(
+        &control,
+        start(json!([{"payload": "x"}, {"protocol": "quic", "payload": "x"}])),
+    )
+    .await;
+    assert_eq!(
+        line,
+        "Error: LD_start_test: tasks[1].protocol: unknown protocol \"quic\"; expected one of tcp, udp"
+    );
+    let line = run_one(
+        &control,
+        start(json!({"tasks": [{"expect_bytes": "many"}]})),
+    )
+    .await;
+    assert_eq!(
+        line,
+        "Error: LD_start_test: tasks.tasks[0].expect_bytes: expected a number of bytes from 0 to 16777216"
+    );
+    assert_eq!(echo.counts.connections(), 0, "nothing was sent");
+    let result = parse(&run_one(&control, start(json!([{"paylod": "x"}]))).await);
+    assert!(
+        result["notes"]
+            .to_string()
+            .contains("tasks[0].paylod: unknown key, ignored (did you mean \\\"payload\\\"?)"),
+        "{result}"
+    );
+    let file = dir.path().join("typo.json");
+    std::fs::write(
+        &file,
+        json!({"load_density": [start(json!([{"paylod": "x"}]))]}).to_string(),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap().to_owned();
+    let (code, stdout, _) =
+        tokio::task::spawn_blocking(move || run(&["run", &file, "--no-progress", "--strict"]))
+            .await
+            .unwrap();
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(
+        stdout.trim_end(),
+        "Error: LD_start_test: strict: 1 key(s) not used by ld-tower: tasks[0].paylod: unknown key, ignored (did you mean \"payload\"?)"
+    );
+    assert_eq!(echo.counts.connections(), 1, "only the noted test ran");
 }

@@ -2,6 +2,13 @@
 //! counting what they receive: a TCP echo (plain or TLS, optionally
 //! closing each connection after some bytes) and a UDP echo (silent to
 //! datagrams starting with `silent`).
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -130,6 +137,55 @@ async fn echo<S: AsyncRead + AsyncWrite + Unpin>(
             return;
         }
     }
+}
+
+/// A TCP server that answers anything with an endless stream of `a`s.
+pub async fn tcp_streamer() -> Server {
+    tcp_server(|mut tcp| async move {
+        let mut buffer = [0u8; 1024];
+        if matches!(tcp.read(&mut buffer).await, Ok(n) if n > 0) {
+            let chunk = [b'a'; 16 * 1024];
+            while tcp.write_all(&chunk).await.is_ok() {}
+        }
+    })
+    .await
+}
+
+/// A TCP server that reads and never answers.
+pub async fn tcp_mute() -> Server {
+    tcp_server(|mut tcp| async move {
+        let mut buffer = [0u8; 1024];
+        while matches!(tcp.read(&mut buffer).await, Ok(n) if n > 0) {}
+    })
+    .await
+}
+
+/// A TCP server running `handle` on each connection (counted).
+async fn tcp_server<F, R>(handle: F) -> Server
+where
+    F: Fn(tokio::net::TcpStream) -> R + Send + Sync + 'static,
+    R: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let counts = Arc::new(Counts::default());
+    let kept = Arc::clone(&counts);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            kept.connections.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(handle(tcp));
+        }
+    });
+    Server { addr, counts, task }
+}
+
+/// A port nothing listens on (TCP and UDP), for now.
+pub fn closed_port() -> u16 {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    tcp.local_addr().expect("addr").port()
 }
 
 /// A UDP echo server: each datagram is sent back, except those starting
