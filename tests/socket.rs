@@ -235,6 +235,7 @@ async fn steps_move_their_bytes_and_fail_with_their_reasons() {
     let files = tls_files();
     let echo = tcp_echo(None, None).await;
     let udp = udp_echo().await;
+    let cut = udp_echo().await;
     let tls = tcp_echo(Some(acceptor(&files)), None).await;
     let streamer = tcp_streamer().await;
     let mute = tcp_mute().await;
@@ -254,6 +255,8 @@ async fn steps_move_their_bytes_and_fail_with_their_reasons() {
                 {"target": "${var.echo}", "payload": "${var.word}", "expect_bytes": 5},
                 {"name": "send only", "protocol": "udp", "target": udp.addr.to_string(),
                  "payload": "abc"},
+                {"name": "udp cut", "protocol": "udp", "target": cut.addr.to_string(),
+                 "payload": "hello", "expect_bytes": 3, "expect_substring": "hel"},
                 {"name": "tls", "target": tls_target, "tls": true, "verify": "ca.pem",
                  "server_name": "localhost", "payload": "hex:ff00", "expect_bytes": 2},
                 {"name": "untrusted", "target": tls_target, "tls": true, "payload": "x",
@@ -280,6 +283,10 @@ async fn steps_move_their_bytes_and_fail_with_their_reasons() {
     assert_eq!(count(&result, "send only"), (2, 2, 0));
     assert_eq!(bytes(&control, "send only"), 2 * 3);
     assert_eq!(udp.counts.received(), 2);
+    // `expect_bytes` on UDP: the datagram is cut there, as `recvfrom(3)`.
+    assert_eq!(count(&result, "udp cut"), (2, 2, 0));
+    assert_eq!(bytes(&control, "udp cut"), 2 * (5 + 3));
+    assert_eq!(cut.counts.answered(), 2);
     assert_eq!(count(&result, "tls"), (2, 2, 0));
     assert_eq!(bytes(&control, "tls"), 2 * 4);
     assert_eq!(tls.counts.received(), 2 * 2);

@@ -16,9 +16,6 @@ use crate::engine::Descriptors;
 /// data (`${csv...}`) could otherwise open one per row.
 pub(crate) const MAX_KEPT: usize = 16;
 
-/// The size of a user's read buffer: one UDP datagram at most.
-pub(crate) const READ_BUFFER: usize = 64 * 1024;
-
 /// Which socket a step uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Key {

@@ -10,16 +10,33 @@
 //! - Both: `N` bytes are read, then searched.
 //! - Neither: nothing is read (the step records the send).
 //!
-//! A reply is searched as it streams in, never kept: a user holds one
-//! [`READ_BUFFER`] whatever the reply's size.
+//! A reply is searched as it streams in, never kept: a user holds one read
+//! buffer whatever the reply's size, of [`STREAM_BUFFER`] at most for TCP
+//! (less for a smaller `expect_bytes`) and of the datagram's size at most
+//! for UDP (`expect_bytes`, else [`MAX_DATAGRAM`]).
 
 use std::io;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UdpSocket;
 
-use super::conn::{Socket, READ_BUFFER};
+use super::conn::Socket;
 use super::task::MAX_SEARCHED_BYTES;
+
+/// The most a TCP step reads at once: 16 KiB.
+pub(crate) const STREAM_BUFFER: usize = 16 * 1024;
+
+/// The largest UDP datagram read: 64 KiB.
+pub(crate) const MAX_DATAGRAM: usize = 64 * 1024;
+
+/// `buffer`, grown to `size` if it is smaller (it never shrinks: a user
+/// keeps the largest its steps need).
+fn sized(buffer: &mut Vec<u8>, size: usize) -> &mut [u8] {
+    if buffer.len() < size {
+        buffer.resize(size, 0);
+    }
+    &mut buffer[..size]
+}
 
 /// What a step moved, kept as it goes (a timed-out step's bytes count too).
 #[derive(Clone, Copy, Debug, Default)]
@@ -81,9 +98,11 @@ impl Exchange<'_> {
         if self.exact == 0 && !searching {
             return Ok(());
         }
-        if buffer.len() < READ_BUFFER {
-            buffer.resize(READ_BUFFER, 0);
-        }
+        let size = match self.exact {
+            0 => STREAM_BUFFER,
+            exact => exact.min(STREAM_BUFFER),
+        };
+        let buffer = sized(buffer, size);
         let mut received = 0usize;
         loop {
             let want = if self.exact > 0 {
@@ -139,16 +158,17 @@ impl Exchange<'_> {
         if self.exact == 0 && !searching {
             return Ok(());
         }
-        if buffer.len() < READ_BUFFER {
-            buffer.resize(READ_BUFFER, 0);
-        }
+        // LoadDensity's `recvfrom(expect_bytes)`: the rest of a longer
+        // datagram is dropped.
+        let size = match self.exact {
+            0 => MAX_DATAGRAM,
+            exact => exact.min(MAX_DATAGRAM),
+        };
+        let buffer = sized(buffer, size);
         let n = socket
             .recv(buffer)
             .await
             .map_err(|e| failure("cannot read the reply", e))?;
-        // LoadDensity's `recvfrom(expect_bytes)`: the rest of a longer
-        // datagram is dropped.
-        let n = if self.exact > 0 { n.min(self.exact) } else { n };
         moved.received = n as u64;
         if let Some(finder) = &mut finder {
             finder.feed(&buffer[..n]);

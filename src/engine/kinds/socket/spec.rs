@@ -291,7 +291,14 @@ fn compile(
 /// its text), within [`MAX_EXACT_BYTES`].
 fn byte_count(value: &Value) -> Option<usize> {
     let n = match value {
-        Value::Number(n) => n.as_u64()?,
+        Value::Number(n) => match n.as_u64() {
+            Some(n) => n,
+            // `int(5.0)`: a whole float.
+            None => n
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..=MAX_EXACT_BYTES as f64).contains(f))?
+                as u64,
+        },
         Value::String(text) => text.trim().parse().ok()?,
         _ => return None,
     };

@@ -132,7 +132,7 @@ pub(crate) fn payload_bytes(text: &str) -> Result<Vec<u8>, String> {
         return Ok(text.as_bytes().to_vec());
     };
     let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("hex: an odd number of hex digits".into());
     }
     let value = |d: u8| match d {

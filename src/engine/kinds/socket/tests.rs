@@ -106,7 +106,8 @@ fn the_target_defaults_to_the_test_host_then_loaddensity_default() {
 #[test]
 fn placeholders_are_rendered_per_step() {
     let parsed = tasks(json!([{"target": "${var.target}", "payload": "${var.p}",
-        "expect_substring": "${var.s}", "expect_bytes": "4"}]));
+        "expect_substring": "${var.s}", "expect_bytes": "4"}, {"expect_bytes": 5.0}]));
+    assert_eq!(parsed[1].reply.exact, 5);
     assert!(parsed[0].address.is_none());
     assert!(matches!(parsed[0].payload, Payload::Template(_)));
     assert_eq!(parsed[0].reply.exact, 4);
@@ -141,6 +142,10 @@ fn mistakes_are_errors_at_their_path() {
     );
     assert_eq!(
         error(json!([{"target": "a:1", "expect_bytes": -1}])),
+        "tasks[0].expect_bytes: expected a number of bytes from 0 to 16777216"
+    );
+    assert_eq!(
+        error(json!([{"target": "a:1", "expect_bytes": 1.5}])),
         "tasks[0].expect_bytes: expected a number of bytes from 0 to 16777216"
     );
     assert_eq!(
