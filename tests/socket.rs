@@ -1,7 +1,7 @@
 //! `socket_user` against real servers started here on 127.0.0.1 port 0:
 //! a TCP echo, a UDP echo (silent to some datagrams), a TLS TCP echo
 //! (an rcgen CA trusted through `--ca-file`), and a TCP echo that closes
-//! each connection after two messages. The same action file runs through
+//! each connection after two messages (reached through `--connect-to`). The same action file runs through
 //! `ld-tower run` and `ld-tower serve`; the counts in `LD_summary` equal
 //! what the servers saw, and failures carry their reasons.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -69,13 +69,19 @@ impl Servers {
                      "payload": "silent", "expect_substring": "x", "timeout": 0.3},
                     {"name": "tls", "target": format!("localhost:{}", self.tls.addr.port()),
                      "tls": true, "payload": "hex:0102030405", "expect_bytes": 5},
-                    {"name": "closing", "target": self.closing.addr.to_string(),
+                    // Reached through --connect-to.
+                    {"name": "closing", "target": "closing.test:4000",
                      "payload": "abcd", "expect_substring": "cd"}
                 ]
             }],
             ["LD_summary", {}],
             ["LD_generate_json", {}]
         ]})
+    }
+
+    /// `--connect-to` for `closing.test:4000`.
+    fn connect_to(&self) -> String {
+        format!("closing.test:4000:127.0.0.1:{}", self.closing.addr.port())
     }
 
     /// Checks the replies (one line per action) against what the servers saw.
@@ -192,8 +198,17 @@ async fn a_socket_test_runs_through_run() {
     std::fs::write(&file, servers.actions().to_string()).unwrap();
     let ca = servers.files.ca.to_str().unwrap().to_owned();
     let file = file.to_str().unwrap().to_owned();
+    let to = servers.connect_to();
     let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        run(&["run", &file, "--no-progress", "--ca-file", &ca])
+        run(&[
+            "run",
+            &file,
+            "--no-progress",
+            "--ca-file",
+            &ca,
+            "--connect-to",
+            &to,
+        ])
     })
     .await
     .unwrap();
@@ -205,7 +220,7 @@ async fn a_socket_test_runs_through_run() {
 async fn a_socket_test_runs_through_serve() {
     let servers = Servers::start().await;
     let ca = servers.files.ca.to_str().unwrap().to_owned();
-    let server = serve(&["--ca-file", &ca]);
+    let server = serve(&["--ca-file", &ca, "--connect-to", &servers.connect_to()]);
     let request = servers.actions().to_string();
     let reply = tokio::task::spawn_blocking(move || server.legacy(&request))
         .await
@@ -407,4 +422,47 @@ async fn mistakes_are_refused_and_unknown_keys_noted() {
         "Error: LD_start_test: strict: 1 key(s) not used by ld-tower: tasks[0].paylod: unknown key, ignored (did you mean \"payload\"?)"
     );
     assert_eq!(echo.counts.connections(), 1, "only the noted test ran");
+}
+
+/// `LD_stop_test` while every user waits on a server that never answers
+/// (a 30 s timeout): the waits are abandoned, not recorded, and the test
+/// ends at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_abandons_the_steps_under_way() {
+    let mute = tcp_mute().await;
+    let dir = tempfile::tempdir().unwrap();
+    let control = confined(dir.path());
+    let running = {
+        let control = control.clone();
+        let target = mute.addr.to_string();
+        tokio::spawn(async move {
+            start_test(
+                &control,
+                json!({
+                    "user_detail_dict": {"user": "socket_user"},
+                    "user_count": 3, "spawn_rate": 100, "test_time": null, "wait_time": 0,
+                    "tasks": [{"name": "mute", "target": target, "payload": "x",
+                               "expect_bytes": 1, "timeout": 30}]
+                }),
+            )
+            .await
+        })
+    };
+    let deadline = std::time::Instant::now() + common::DEADLINE;
+    while mute.counts.connections() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the users never connected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let began = std::time::Instant::now();
+    assert_eq!(
+        run_one(&control, json!(["LD_stop_test"])).await,
+        r#"{"stopped":true}"#
+    );
+    let result = running.await.unwrap();
+    assert!(began.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(result["stopped_early"], true, "{result}");
+    assert_eq!(result["summary"]["totals"]["requests"], 0, "{result}");
 }
