@@ -18,6 +18,12 @@
 //! 5 s, unless the test sets `request_timeout`). TCP steps may add TLS
 //! (`tls: true`; `verify`, `cert` and `server_name` as for HTTP tasks, no
 //! ALPN offered).
+//!
+//! Limits, so that no server can grow a user's memory: `expect_bytes` is
+//! at most 16 MiB ([`task::MAX_EXACT_BYTES`]) and is counted, not kept; a
+//! search reads at most 1 MiB ([`task::MAX_SEARCHED_BYTES`]); a user reads
+//! into one buffer of 16 KiB at most for TCP and one datagram (64 KiB at
+//! most) for UDP; it keeps at most 16 sockets open ([`conn::MAX_KEPT`]).
 
 mod conn;
 mod exchange;
