@@ -45,7 +45,7 @@ use self::task::{payload_bytes, Address, Payload, SocketTask};
 use super::{Context, Kind, Load, Protocol, Scripted};
 use crate::engine::dial;
 use crate::engine::network::{Network, TlsOptions};
-use crate::engine::user::{timed_out, Raced, Turn, UserParts};
+use crate::engine::protocol::{timed_out, Raced, Turn, UserParts};
 use crate::engine::DEFAULT_TIMEOUT;
 use crate::figures::RequestOutcome;
 use crate::paths::Paths;
