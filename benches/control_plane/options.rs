@@ -6,6 +6,7 @@ use clap::{ArgAction, Parser};
 #[derive(Clone, Debug, Parser)]
 #[command(
     name = "control_plane",
+    bin_name = "cargo bench --bench control_plane --",
     about = "ld-tower's control socket against LoadDensity's Python server, on pinned cores",
     long_about = "ld-tower's control socket against the original Python je_load_density server \
                   and a bare tokio server, each pinned to core 0 and driven from core 1 by \
@@ -14,8 +15,7 @@ use clap::{ArgAction, Parser};
                   p50/p99 latency and the server's CPU time per command, then the ratios against \
                   the goals.",
     after_help = "Environment:\n  LD_TOWER_PEER_PYTHON  the python that has je_load_density installed \
-                  (else .peer/bin/python, else python3)\n\n\
-                  Run it as: cargo bench --bench control_plane -- [OPTIONS]"
+                  (else .peer/bin/python, else python3)"
 )]
 pub(crate) struct Options {
     /// Short run: 2 s per scenario (unless --seconds says), 0.5 s warm-up,

@@ -6,14 +6,14 @@ use clap::{ArgAction, Parser};
 #[derive(Clone, Debug, Parser)]
 #[command(
     name = "engine",
+    bin_name = "cargo bench --bench engine --",
     about = "ld-tower's HTTP engine against wrk and Locust's FastHttpUser, on pinned cores",
     long_about = "ld-tower's HTTP engine against wrk and Locust's FastHttpUser, all hitting the \
                   same local HTTP target (nginx, else this bench's own hyper server) pinned to \
                   core 0, each generator pinned to core 1. Prints requests/s, p50/p99 latency, \
                   CPU time per request and peak RSS per generator, the ratios against the \
                   goals, then ld-tower's RSS at the end of a 10 s and of a 60 s test.",
-    after_help = "Environment:\n  LD_TOWER_LOCUST  the locust executable (else .peer/bin/locust, else locust on PATH)\n\n\
-                  Run it as: cargo bench --bench engine -- [OPTIONS]"
+    after_help = "Environment:\n  LD_TOWER_LOCUST  the locust executable (else .peer/bin/locust, else locust on PATH)"
 )]
 pub(crate) struct Options {
     /// Test time of each generator, in whole seconds (1 to 3600).
