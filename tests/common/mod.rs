@@ -9,18 +9,18 @@
     clippy::expect_used
 )]
 
+pub mod child;
 pub mod figures;
 pub mod mtls;
 pub mod target;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use child::Child;
 use ld_tower::acceptor::{PlainAcceptor, TlsAcceptor};
 use ld_tower::actions::Registry;
 use ld_tower::codec::Framing;
@@ -89,9 +89,6 @@ pub async fn run_one(control: &Control, action: Value) -> String {
 pub struct ServeProcess {
     child: Child,
     pub port: u16,
-    lines: mpsc::Receiver<String>,
-    stderr: PathBuf,
-    _dir: tempfile::TempDir,
 }
 
 pub fn bin() -> &'static str {
@@ -134,8 +131,6 @@ fn serve_command(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> ServeProcess {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let stderr = dir.path().join("stderr");
     if let Some(work) = work {
         cmd.current_dir(work);
     }
@@ -147,44 +142,11 @@ fn serve_command(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-        .spawn()
-        .expect("spawn ld-tower serve");
-    let lines = read_lines(child.stdout.take().expect("stdout"));
-    let first = lines.recv_timeout(DEADLINE).unwrap_or_else(|_| {
-        panic!(
-            "no start line; stderr: {}",
-            std::fs::read_to_string(&stderr).unwrap_or_default()
-        )
-    });
-    let port = first
-        .strip_prefix("Server started on ")
-        .and_then(|rest| rest.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-    ServeProcess {
-        child,
-        port,
-        lines,
-        stderr,
-        _dir: dir,
-    }
-}
-
-fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
+    let mut child = Child::spawn("ld-tower serve", &mut cmd).unwrap_or_else(|e| panic!("{e}"));
+    let port = child
+        .announced_port(DEADLINE)
+        .unwrap_or_else(|e| panic!("{e}"));
+    ServeProcess { child, port }
 }
 
 impl ServeProcess {
@@ -193,28 +155,17 @@ impl ServeProcess {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// Waits for the process to exit (within `within`), returning its status
     /// and the rest of its stdout.
     pub fn wait_exit(&mut self, within: Duration) -> (ExitStatus, Vec<String>) {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                let mut rest = Vec::new();
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-                    rest.push(line);
-                }
-                return (status, rest);
-            }
-            assert!(
-                start.elapsed() < within,
-                "server still running after {within:?}; stderr: {}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let status = self
+            .child
+            .wait_until(Instant::now() + within, Duration::from_millis(10), |_| {})
+            .unwrap_or_else(|e| panic!("server still running after {within:?}: {e}"));
+        (status, self.child.rest_of_stdout(Duration::from_secs(2)))
     }
 
     /// A `/proc/PID/status` figure of the server, in KiB (`VmRSS`: now;
@@ -230,7 +181,7 @@ impl ServeProcess {
     }
 
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        self.child.stderr()
     }
 
     /// Descriptors the process holds open now.
@@ -242,17 +193,10 @@ impl ServeProcess {
 
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.pid().to_string()])
             .status()
             .expect("kill");
         assert!(status.success());
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
