@@ -1,0 +1,1 @@
+//! Parsing a `grpc_user` task list: errors at their JSON path.
