@@ -198,11 +198,16 @@ impl Step for GrpcTask {
 #[derive(Debug)]
 pub(super) struct Grpc;
 
-/// A user's channel, kept from call to call (re-opened when it fails, or
-/// when a task calls another target).
+/// The most channels (targets) a user keeps open.
+const MAX_CHANNELS: usize = 8;
+
+/// A user's channels, one per target, kept from call to call (re-opened
+/// when their connection fails).
 #[allow(missing_debug_implementations)]
 pub(super) struct Conn {
-    open: Option<Open>,
+    open: Vec<Open>,
+    /// The target of the channel the last call used.
+    last: Option<(String, bool)>,
     network: Arc<Network>,
     connections: Arc<Descriptors>,
 }
@@ -220,13 +225,20 @@ struct Failed {
     /// The gRPC status code, when a status came (or the deadline passed).
     code: Option<Code>,
     reason: String,
+    /// The connection failed (the status was made from a transport error,
+    /// not sent by the server): the channel is dropped.
+    transport: bool,
 }
 
 impl Failed {
     /// A failure before any call was made (a bad target, a payload that
     /// does not map to the message).
     fn local(reason: String) -> Failed {
-        Failed { code: None, reason }
+        Failed {
+            code: None,
+            reason,
+            transport: false,
+        }
     }
 
     fn status(status: &Status) -> Failed {
@@ -243,6 +255,7 @@ impl Failed {
         Failed {
             code: Some(status.code()),
             reason: format!("gRPC status {:?}: {message}", status.code()),
+            transport: std::error::Error::source(status).is_some(),
         }
     }
 }
@@ -263,7 +276,8 @@ impl Protocol for Grpc {
 
     fn connection(&self, user: &UserParts) -> Conn {
         Conn {
-            open: None,
+            open: Vec::new(),
+            last: None,
             network: Arc::clone(&user.plan.network),
             connections: Arc::clone(&user.budget.connections),
         }
@@ -383,6 +397,7 @@ impl Protocol for Grpc {
                 Raced::TimedOut(after) => Err(Failed {
                     code: Some(Code::DeadlineExceeded),
                     reason: format!("gRPC status DeadlineExceeded: {}", timed_out(after)),
+                    transport: false,
                 }),
                 Raced::Stopped => {
                     turn.watch.abandon();
@@ -401,33 +416,39 @@ impl Protocol for Grpc {
 
 impl Conn {
     /// The channel for `target` (TLS on or off), opened if there is none,
-    /// if it is for another target, or if its connection closed.
+    /// or if its connection closed. A user keeps one channel per target,
+    /// up to [`MAX_CHANNELS`] (the oldest is closed past that).
     async fn channel(
         &mut self,
         target: &str,
         tls: Option<&Arc<ClientConfig>>,
     ) -> Result<&mut Channel, Failed> {
         let key = (target.to_owned(), tls.is_some());
-        let reuse = self
-            .open
-            .as_ref()
-            .is_some_and(|open| open.target == key && !open.probe.is_closed());
-        if !reuse {
-            self.open = None;
-            let parsed = target::parse(target).map_err(Failed::local)?;
-            let (channel, probe) = wire::open(&self.network, &self.connections, &parsed, tls)
-                .await
-                .map_err(|reason| Failed {
-                    code: Some(Code::Unavailable),
-                    reason: format!("gRPC status Unavailable: {reason}"),
-                })?;
-            self.open = Some(Open {
-                target: key,
-                probe,
-                channel,
-            });
-        }
-        match &mut self.open {
+        self.open.retain(|open| !open.probe.is_closed());
+        let index = match self.open.iter().position(|open| open.target == key) {
+            Some(index) => index,
+            None => {
+                let parsed = target::parse(target).map_err(Failed::local)?;
+                let (channel, probe) = wire::open(&self.network, &self.connections, &parsed, tls)
+                    .await
+                    .map_err(|reason| Failed {
+                        code: Some(Code::Unavailable),
+                        reason: format!("gRPC status Unavailable: {reason}"),
+                        transport: true,
+                    })?;
+                if self.open.len() >= MAX_CHANNELS {
+                    self.open.remove(0);
+                }
+                self.open.push(Open {
+                    target: key.clone(),
+                    probe,
+                    channel,
+                });
+                self.open.len() - 1
+            }
+        };
+        self.last = Some(key);
+        match self.open.get_mut(index) {
             Some(open) => Ok(&mut open.channel),
             None => Err(Failed::local("no channel".into())),
         }
@@ -438,8 +459,11 @@ impl Conn {
     /// channel: the next call opens a new one.
     async fn call(&mut self, task: &GrpcTask, call: Call) -> Result<u64, Failed> {
         let result = self.call_on_channel(task, call).await;
-        if result.is_err() && self.open.as_ref().is_some_and(|o| o.probe.is_closed()) {
-            self.open = None;
+        if let Err(failed) = &result {
+            let last = self.last.take();
+            self.open.retain(|open| {
+                !(open.probe.is_closed() || failed.transport && Some(&open.target) == last.as_ref())
+            });
         }
         result
     }
