@@ -6,7 +6,8 @@
 //! first call, over the calling user's own channel.
 //!
 //! Limits: a `.proto` file is at most [`MAX_PROTO_BYTES`]; reflection
-//! fetches at most [`MAX_REFLECTED_FILES`] files.
+//! fetches at most [`MAX_REFLECTED_FILES`] files, of at most
+//! [`MAX_REFLECTED_BYTES`] in all.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -30,6 +31,10 @@ pub(super) const MAX_PROTO_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The most files server reflection may hand over for one service.
 pub(super) const MAX_REFLECTED_FILES: usize = 512;
+
+/// The most bytes of descriptors server reflection may hand over for one
+/// service: 16 MiB.
+pub(super) const MAX_REFLECTED_BYTES: usize = 16 * 1024 * 1024;
 
 /// `proto` compiled with its imports; the error is protox's (with the
 /// file, line and column) or the file's.
@@ -273,6 +278,7 @@ async fn session(
     let mut files: HashMap<String, FileDescriptorProto> = HashMap::new();
     let mut requested: HashSet<String> = HashSet::new();
     let mut pending = 1usize;
+    let mut received = 0usize;
     while pending > 0 {
         let Some(answer) = answers.message().await.map_err(Reflected::Status)? else {
             return Err(Reflected::Answer(
@@ -280,6 +286,13 @@ async fn session(
             ));
         };
         pending -= 1;
+        received += answer.len();
+        if received > MAX_REFLECTED_BYTES {
+            return Err(Reflected::Answer(format!(
+                "more than {} MiB of descriptors",
+                MAX_REFLECTED_BYTES / (1024 * 1024)
+            )));
+        }
         let answer = ReflectionResponse::decode(answer)
             .map_err(|e| Reflected::Answer(format!("not a reflection response: {e}")))?;
         match answer.answer {
