@@ -340,7 +340,7 @@ fn actions(plain: SocketAddr, tls: SocketAddr, proto: &str, ca: &str) -> Value {
                 {"name": "fail", "proto": proto, "service": "demo.Greeter", "method": "Fail"},
                 {"name": "slow", "proto": proto, "service": "demo.Greeter", "method": "Slow",
                  "payload": {"delay_ms": 5000}, "timeout": 0.2},
-                {"name": "reflected", "target": at(plain), "service": "demo.Greeter",
+                {"name": "reflected", "target": "grpc.test:50051", "service": "demo.Greeter",
                  "method": "SayHello", "payload": {"name": "mirror"}},
                 {"name": "tls", "target": tls_target, "proto": proto, "service": "demo.Greeter",
                  "method": "SayHello", "tls": {"verify": ca}},
@@ -396,8 +396,10 @@ fn check(summary: &Value, plain: &Seen, tls: &Seen) {
     // Reflection was asked (at least once, at most once per user).
     let reflections = plain.reflections.load(Ordering::SeqCst);
     assert!((1..=USERS).contains(&reflections), "{reflections}");
-    // A channel per user, opened again after each crash: one per iteration.
-    assert_eq!(plain.connections.load(Ordering::SeqCst), CALLS);
+    // A channel per user and target, opened again after each crash: one
+    // per iteration for the host, one per user for `grpc.test` (which
+    // --connect-to sends to the same server).
+    assert_eq!(plain.connections.load(Ordering::SeqCst), CALLS + USERS);
     assert_eq!(tls.connections.load(Ordering::SeqCst), USERS);
 }
 
@@ -450,6 +452,11 @@ fn check_reasons(report: &Value) {
     assert_eq!(statuses, json!({"0": CALLS}));
 }
 
+/// `grpc.test:50051` to `addr`.
+fn connect_to(addr: SocketAddr) -> String {
+    format!("grpc.test:50051:127.0.0.1:{}", addr.port())
+}
+
 fn ld(args: &[&str], cwd: Option<&Path>) -> Output {
     let mut command = Command::new(common::bin());
     if let Some(cwd) = cwd {
@@ -484,9 +491,12 @@ async fn every_kind_of_call_through_run() {
         files.ca.to_str().unwrap(),
     );
     std::fs::write(&file, test.to_string()).unwrap();
-    let output = tokio::task::spawn_blocking(move || ld(&["run", file.to_str().unwrap()], None))
-        .await
-        .unwrap();
+    let to = connect_to(plain.addr);
+    let output = tokio::task::spawn_blocking(move || {
+        ld(&["run", "--connect-to", &to, file.to_str().unwrap()], None)
+    })
+    .await
+    .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let lines = lines(&output);
@@ -506,7 +516,7 @@ async fn every_kind_of_call_through_serve_with_confined_files() {
     let work = files.dir.path();
     std::fs::create_dir_all(work.join("protos")).unwrap();
     std::fs::copy(PROTO, work.join("protos/demo.proto")).unwrap();
-    let server = common::serve_in(work, &[], &[]);
+    let server = common::serve_in(work, &["--connect-to", &connect_to(plain.addr)], &[]);
     let request = actions(plain.addr, tls.addr, "protos/demo.proto", "ca.pem").to_string();
     let reply = tokio::task::spawn_blocking(move || server.legacy(&request))
         .await
@@ -579,4 +589,42 @@ async fn mistakes_are_refused_before_the_test_at_their_path() {
     }
     // Nothing reached the server.
     assert_eq!(plain.seen.connections.load(Ordering::SeqCst), 0);
+}
+
+/// A call's bytes are those of the messages it received; a stream's, all
+/// of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_are_those_of_the_messages_received() {
+    let plain = start(None).await;
+    let work = tempfile::tempdir().unwrap();
+    std::fs::copy(PROTO, work.path().join("demo.proto")).unwrap();
+    let control = common::confined(work.path());
+    let result = common::figures::start_test(
+        &control,
+        json!({
+            "user_detail_dict": {"user": "grpc_user"},
+            "user_count": 1, "iterations": 2, "test_time": 20, "wait_time": 0,
+            "host": format!("grpc://127.0.0.1:{}", plain.addr.port()),
+            "tasks": [
+                {"proto": "demo.proto", "service": "demo.Greeter", "method": "SayHello",
+                 "payload": {"name": "world"}},
+                {"name": "countdown", "proto": "demo.proto", "service": "demo.Greeter",
+                 "method": "Countdown", "rpc": "server_stream", "payload": {"count": 3}}
+            ]
+        }),
+    )
+    .await;
+    assert_eq!(
+        common::figures::count(&result, "demo.Greeter.SayHello"),
+        (2, 2, 0)
+    );
+    assert_eq!(common::figures::count(&result, "countdown"), (2, 2, 0));
+    let bytes = |name: &str| control.state().figures(|f| f.per_name()[name].bytes());
+    // "hello world": a tag, a length, 11 bytes.
+    assert_eq!(bytes("demo.Greeter.SayHello"), 2 * 13);
+    // "3", "2", "1": three messages of 3 bytes.
+    assert_eq!(bytes("countdown"), 2 * 9);
+    assert_eq!(plain.seen.calls("SayHello"), 2);
+    assert_eq!(plain.seen.calls("Countdown"), 2);
+    assert_eq!(plain.seen.connections.load(Ordering::SeqCst), 1);
 }
