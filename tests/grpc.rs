@@ -533,7 +533,7 @@ async fn every_kind_of_call_through_serve_with_confined_files() {
 
 /// With `proto`, a task that does not match its method is refused before
 /// the test starts, at its JSON path; so is a path the served agent may
-/// not read, and LoadDensity's Python stub classes.
+/// not read, LoadDensity's Python stub classes, and (strict) an unknown key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mistakes_are_refused_before_the_test_at_their_path() {
     let plain = start(None).await;
@@ -573,11 +573,16 @@ async fn mistakes_are_refused_before_the_test_at_their_path() {
     ];
     let server = common::serve_in(work.path(), &[], &[]);
     let port = server.port;
-    for (task, expected) in cases {
+    let strict = (
+        json!({"proto": "protos/demo.proto", "service": "demo.Greeter",
+               "method": "SayHello", "paylaod": {"name": "x"}}),
+        "tasks[0].paylaod: unknown key, ignored (did you mean \"payload\"?)",
+    );
+    for (task, expected) in cases.into_iter().chain([strict]) {
         let mut task = task;
         task["target"] = json!(target);
         let request = json!([["LD_start_test", {
-            "user_detail_dict": {"user": "grpc_user"},
+            "user_detail_dict": {"user": "grpc_user"}, "strict": true,
             "user_count": 1, "iterations": 1, "test_time": 10, "tasks": [task]
         }]])
         .to_string();
