@@ -10,19 +10,26 @@
 //! [`schema`]), and an unknown service or method, an `rpc` that is not
 //! the method's kind, or a payload that is not the request message are
 //! errors at their JSON path before the test starts. Without `proto`, the
-//! server's reflection service is asked on the task's first call (that
-//! call's latency includes it; concurrent first calls wait for one
-//! answer, and a failed one is asked again on the next call).
+//! server's reflection service is asked on the task's first call, over
+//! that user's channel (that call's latency includes it; concurrent first
+//! calls wait for one answer; a failed one is asked again on the next
+//! call; the answer then serves the task for the whole test, whatever
+//! its target renders to).
 //!
 //! Payloads are JSON in protobuf's JSON mapping, rendered per call where
 //! they hold placeholders, and encoded by the method's input descriptor;
 //! responses are decoded by its output descriptor (a message that does
-//! not decode fails the call). A call's latency runs until its response
-//! (a stream's: until it ends); its bytes are those of the messages
-//! received. The deadline (`timeout`, else the test's request timeout) is
+//! not decode fails the call). Client and bidirectional streams send
+//! every message as the call opens (as LoadDensity's request iterator
+//! does) and read the replies as they come. A call's latency runs until
+//! its response (a stream's: until it ends, trailers included); its bytes
+//! are those of the messages received. The deadline (`timeout`, else the test's request timeout) is
 //! sent as `grpc-timeout` and raced here: when it passes first, the call
-//! fails as `DeadlineExceeded`, as gRPC clients report it. Limits: see
-//! [`wire`] (16 MiB per received message) and [`schema`].
+//! fails as `DeadlineExceeded`, as gRPC clients report it.
+//!
+//! Each user keeps one channel (one HTTP/2 connection) per target, up to
+//! eight, opened on first use and again after its connection fails.
+//! Limits: see [`wire`] (16 MiB per received message) and [`schema`].
 //!
 //! LoadDensity's `stub_path` and `request_path` name Python classes, which
 //! cannot be loaded here: a task that gives them is refused with the keys
