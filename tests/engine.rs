@@ -808,8 +808,8 @@ async fn unsupported_parameters_are_named() {
     let task = json!([{"method": "get", "url": "http://127.0.0.1:9/"}]);
     let cases = [
         (
-            json!({"user_detail_dict": {"user": "grpc_user"}, "tasks": task}),
-            "\"grpc_user\"",
+            json!({"user_detail_dict": {"user": "no_such_user"}, "tasks": task}),
+            "\"no_such_user\"",
         ),
         (
             json!({"runner_mode": "worker", "tasks": task}),

@@ -9,6 +9,7 @@
 //!
 //! A kind is a [`Protocol`] in its own folder, and one line in [`KINDS`].
 
+mod grpc;
 mod http;
 mod socket;
 
@@ -21,7 +22,12 @@ use crate::spec::{Note, SpecError};
 
 /// Every user kind ld-tower runs, by the names `user_detail_dict.user`
 /// gives them. Adding a kind adds its line here.
-pub static KINDS: &[Kind] = &[http::FAST_HTTP_USER, http::HTTP_USER, socket::SOCKET_USER];
+pub static KINDS: &[Kind] = &[
+    http::FAST_HTTP_USER,
+    http::HTTP_USER,
+    socket::SOCKET_USER,
+    grpc::GRPC_USER,
+];
 
 /// A user kind: its name and how its tasks are compiled.
 #[derive(Debug)]

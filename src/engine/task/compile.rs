@@ -569,7 +569,7 @@ fn pair(args: &Value) -> Result<(TemplateValue, TemplateValue), String> {
     }
 }
 
-fn condition(condition: &Value) -> Result<Condition, String> {
+pub(crate) fn condition(condition: &Value) -> Result<Condition, String> {
     match condition {
         Value::Bool(b) => Ok(Condition::Constant(*b)),
         Value::Number(n) => Ok(Condition::Constant(n.as_f64().is_some_and(|n| n != 0.0))),
@@ -588,7 +588,7 @@ fn condition(condition: &Value) -> Result<Condition, String> {
     }
 }
 
-fn think(path: &str, spec: ThinkTimeSpec) -> Result<Think, SpecError> {
+pub(crate) fn think(path: &str, spec: ThinkTimeSpec) -> Result<Think, SpecError> {
     // Negative values are 0, as in LoadDensity.
     let (min, max) = match spec {
         ThinkTimeSpec::Fixed(s) => (s.max(0.0), s.max(0.0)),
@@ -603,7 +603,7 @@ fn think(path: &str, spec: ThinkTimeSpec) -> Result<Think, SpecError> {
     })
 }
 
-fn throttle(
+pub(crate) fn throttle(
     path: &str,
     spec: ThrottleSpec,
     name: Option<&str>,

@@ -22,6 +22,9 @@ use crate::paths::Paths;
 use crate::resolver::{Template, TemplateValue};
 
 pub use compile::{compile, parse, Context, Fixed, Given, Naming};
+// What every kind's task compiles its `run_if`/`skip_if`, `think_time` and
+// `throttle` with.
+pub(crate) use compile::{condition, think, throttle};
 pub use query::JsonQuery;
 pub(crate) use url::absolute;
 
