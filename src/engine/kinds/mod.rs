@@ -10,6 +10,7 @@
 //! A kind is a [`Protocol`] in its own folder, and one line in [`KINDS`].
 
 mod http;
+mod websocket;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -26,7 +27,11 @@ use crate::spec::{Note, SpecError};
 
 /// Every user kind ld-tower runs, by the names `user_detail_dict.user`
 /// gives them. Adding a kind adds its line here.
-pub static KINDS: &[Kind] = &[http::FAST_HTTP_USER, http::HTTP_USER];
+pub static KINDS: &[Kind] = &[
+    http::FAST_HTTP_USER,
+    http::HTTP_USER,
+    websocket::WEBSOCKET_USER,
+];
 
 /// A user kind: its name and how its tasks are compiled.
 #[derive(Debug)]
