@@ -24,7 +24,7 @@
 //! - `wss://` goes through the agent's TLS (its trusted roots, `--ca-file`),
 //!   or the step's own `verify` (`false`, or a CA bundle) and `cert`.
 
-mod socket;
+pub(super) mod socket;
 mod spec;
 
 pub(super) mod head;

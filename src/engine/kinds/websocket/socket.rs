@@ -69,7 +69,7 @@ impl Target {
 /// A connection's transport: TCP, or TLS over it; its place in the
 /// descriptor budget held with it.
 #[derive(Debug)]
-pub(super) enum Io {
+pub(in crate::engine::kinds) enum Io {
     /// `ws://`.
     Plain(Held<TcpStream>),
     /// `wss://`.
@@ -119,11 +119,11 @@ impl AsyncWrite for Io {
 /// Why a step failed: the reason, and the status of a handshake's HTTP
 /// refusal.
 #[derive(Debug)]
-pub(super) struct Failure {
+pub(in crate::engine::kinds) struct Failure {
     /// The status the server refused the upgrade with.
-    pub(super) status: Option<u16>,
+    pub(in crate::engine::kinds) status: Option<u16>,
     /// What happened.
-    pub(super) reason: String,
+    pub(in crate::engine::kinds) reason: String,
 }
 
 impl From<String> for Failure {

@@ -3,16 +3,14 @@
 //! [`WsStep`]s: every mistake at its JSON path, every unknown key noted.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use tokio_rustls::rustls::ClientConfig;
 
-use super::head::{heads, HeadSpec};
+use super::head::{heads, HeadSpec, StepsSpec};
 use crate::engine::kinds::Context;
 use crate::engine::task::spec::{CertSpec, VerifySpec};
 use crate::engine::task::{Head, Step, TlsSpec};
@@ -138,65 +136,6 @@ pub(super) struct StepSpec {
     throttle: Option<serde_json::Value>,
 }
 
-/// The `tasks` keyword: a list of steps, or `{"tasks": [...]}` (with a
-/// `mode`, noted: every step is walked in order).
-#[derive(Debug, Default)]
-pub(super) struct StepsSpec {
-    mode: Option<String>,
-    nested: bool,
-    steps: Vec<StepSpec>,
-}
-
-impl<'de> Deserialize<'de> for StepsSpec {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = StepsSpec;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of steps, or {\"tasks\": [...]}")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut steps = Vec::new();
-                while let Some(step) = seq.next_element::<StepSpec>()? {
-                    steps.push(step);
-                }
-                Ok(StepsSpec {
-                    mode: None,
-                    nested: false,
-                    steps,
-                })
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut spec = StepsSpec {
-                    nested: true,
-                    ..StepsSpec::default()
-                };
-                let mut listed = false;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "tasks" if !listed => {
-                            listed = true;
-                            spec.steps = map.next_value()?;
-                        }
-                        "mode" => spec.mode = Some(map.next_value()?),
-                        // Noted (serde_ignored sees it skipped).
-                        _ => {
-                            map.next_value::<de::IgnoredAny>()?;
-                        }
-                    }
-                }
-                if !listed {
-                    return Err(de::Error::custom(
-                        "no \"tasks\" list (write a list of steps, or {\"tasks\": [...]})",
-                    ));
-                }
-                Ok(spec)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// The keys of a step, for suggestions.
 struct StepWords;
 
@@ -217,7 +156,7 @@ pub(super) fn parse(
 ) -> Result<Vec<WsStep>, SpecError> {
     #[derive(Deserialize)]
     struct Keyword {
-        tasks: StepsSpec,
+        tasks: StepsSpec<StepSpec>,
     }
     let (keyword, mut found) =
         crate::spec::parse::<Keyword>(serde_json::json!({ "tasks": tasks }), &StepWords)?;
@@ -226,22 +165,11 @@ pub(super) fn parse(
 }
 
 fn compile(
-    spec: StepsSpec,
+    spec: StepsSpec<StepSpec>,
     ctx: &Context<'_>,
     notes: &mut Vec<Note>,
 ) -> Result<Vec<WsStep>, SpecError> {
-    let prefix = if spec.nested { "tasks.tasks" } else { "tasks" };
-    if let Some(mode) = spec.mode {
-        if !["sequence", "conditional"].contains(&mode.to_ascii_lowercase().as_str()) {
-            notes.push(Note::new(
-                "tasks.mode",
-                format!("{mode:?} ignored: a websocket_user walks every step in order, as LoadDensity's does"),
-            ));
-        }
-    }
-    if spec.steps.is_empty() {
-        return Err(SpecError::at(prefix, "no step given"));
-    }
+    let prefix = spec.checked("websocket_user", notes)?;
     let mut shared = Vec::with_capacity(spec.steps.len());
     let mut steps = Vec::with_capacity(spec.steps.len());
     for (index, step) in spec.steps.into_iter().enumerate() {
