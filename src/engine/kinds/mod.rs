@@ -10,6 +10,7 @@
 //! A kind is a [`Protocol`] in its own folder, and one line in [`KINDS`].
 
 mod http;
+mod sse;
 mod websocket;
 
 use std::fmt::Debug;
@@ -31,6 +32,7 @@ pub static KINDS: &[Kind] = &[
     http::FAST_HTTP_USER,
     http::HTTP_USER,
     websocket::WEBSOCKET_USER,
+    sse::SSE_USER,
 ];
 
 /// A user kind: its name and how its tasks are compiled.
