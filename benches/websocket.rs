@@ -176,7 +176,10 @@ fn measure(options: &Options, pin: bool, me: &str, server: &mut Child) -> Result
     let text = String::from_utf8_lossy(&output.stdout);
     let mut fields = text.split_whitespace();
     let peer_count: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let peer_elapsed: f64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+    let peer_elapsed: f64 = fields
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
     let theirs = peer_count as f64 / peer_elapsed;
     println!(
         "peer client:   {theirs:>10.0} messages/s ({peer_count} in {peer_elapsed:.2} s; tokio-tungstenite, no figures)"

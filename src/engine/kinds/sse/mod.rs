@@ -13,7 +13,8 @@
 //! - The first event after an `open` is also recorded as
 //!   `"<open's name> (first event)"`, its latency from the `open`'s start.
 //! - A stream that ends or breaks is reopened in the `wait` under way (or
-//!   the next one), after the server's `retry` (default 3 s, at most 30 s),
+//!   the next one), after the server's `retry` (default 3 s, from 10 ms
+//!   to 30 s),
 //!   with `Last-Event-ID` set to the last ID seen; each attempt is
 //!   recorded as `"<open's name> (reconnect)"`, its latency to the new
 //!   response's head. A refusal (a status other than 200, a 204 included)
@@ -55,6 +56,9 @@ use stream::Stream;
 const DEFAULT_RETRY: Duration = Duration::from_secs(3);
 /// The longest pause before a reconnection, whatever the server asks.
 const MAX_RETRY: Duration = Duration::from_secs(30);
+/// The shortest: a server asking for `retry: 0` and closing at once does
+/// not make its users reconnect in a busy loop.
+const MIN_RETRY: Duration = Duration::from_millis(10);
 
 /// `sse_user`.
 pub(super) const SSE_USER: Kind = Kind {
@@ -304,7 +308,10 @@ async fn wait(conn: &mut Conn, expect: Option<&str>, side: &mut Vec<Side>) -> Re
                 Some(Err(_)) | None => *stream = None,
             },
             None => {
-                let pause = parser.retry.unwrap_or(DEFAULT_RETRY).min(MAX_RETRY);
+                let pause = parser
+                    .retry
+                    .unwrap_or(DEFAULT_RETRY)
+                    .clamp(MIN_RETRY, MAX_RETRY);
                 tokio::time::sleep(pause).await;
                 parser.restart();
                 let began = Instant::now();
