@@ -285,8 +285,9 @@ async fn drops_and_timeouts(via: Via) {
     // The first connection, then one per `silence` (each after a drop).
     assert_eq!(server.seen.connections.load(Ordering::SeqCst), 3);
     assert_eq!(server.seen.messages.load(Ordering::SeqCst), 4);
+    // The wait's latency: the step's 300 ms less its reconnection.
     let silence = &summary["per_name"]["silence"];
-    assert!(silence["min_ms"].as_f64().unwrap() >= 300.0, "{silence}");
+    assert!(silence["min_ms"].as_f64().unwrap() >= 250.0, "{silence}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -178,7 +178,16 @@ async fn run(
     from: &mut Instant,
     base: Option<&str>,
 ) -> Result<u64, Failure> {
-    let url = rendered.url.or_else(|| conn.url.clone());
+    // The step's URL, else the user's, else the test's host (made only
+    // when a connection is opened).
+    let url = |conn: &Conn| {
+        rendered
+            .url
+            .clone()
+            .or_else(|| conn.url.clone())
+            .or_else(|| base.map(str::to_owned))
+            .ok_or_else(no_url)
+    };
     match step.method {
         Method::Close => {
             if let Some(mut socket) = conn.socket.take() {
@@ -188,7 +197,7 @@ async fn run(
             return Ok(0);
         }
         Method::Connect => {
-            let url = url.or_else(|| base.map(str::to_owned)).ok_or_else(no_url)?;
+            let url = url(conn)?;
             if conn.socket.is_some() && conn.url.as_deref() == Some(url.as_str()) {
                 return Ok(0);
             }
@@ -205,7 +214,7 @@ async fn run(
         _ => Some(rendered.message.map_err(Failure::from)?),
     };
     if conn.socket.is_none() {
-        let url = url.or_else(|| base.map(str::to_owned)).ok_or_else(no_url)?;
+        let url = url(conn)?;
         connect(conn, step, url).await?;
     }
     let Some(socket) = conn.socket.as_mut() else {
