@@ -33,9 +33,11 @@ struct Seen {
     connections: AtomicU64,
     /// Close frames received from clients.
     closes: AtomicU64,
+    /// Pongs received (the server pings before each echo).
+    pongs: AtomicU64,
 }
 
-/// An echo server: every data message sent back, except the
+/// An echo server: every data message sent back after a ping, except the
 /// `close_after`th of a connection, answered by a close frame.
 struct Echo {
     addr: SocketAddr,
@@ -104,12 +106,16 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
                     while let Some(Ok(_)) = ws.next().await {}
                     return;
                 }
-                if ws.send(message).await.is_err() {
+                let ping = Message::Ping(b"are you there".to_vec().into());
+                if ws.send(ping).await.is_err() || ws.send(message).await.is_err() {
                     return;
                 }
             }
             Message::Close(_) => {
                 seen.closes.fetch_add(1, Ordering::SeqCst);
+            }
+            Message::Pong(_) => {
+                seen.pongs.fetch_add(1, Ordering::SeqCst);
             }
             _ => {}
         }
@@ -241,6 +247,11 @@ async fn echo_steps(via: Via) {
     assert_eq!(server.seen.connections.load(Ordering::SeqCst), 6);
     eventually("every close frame arrived", || {
         server.seen.closes.load(Ordering::SeqCst) == 6
+    })
+    .await;
+    // Each echo came after a ping, which the library answered.
+    eventually("every ping answered", || {
+        server.seen.pongs.load(Ordering::SeqCst) == 24
     })
     .await;
 }
