@@ -43,7 +43,9 @@ struct Seen {
 
 /// `/events`: events 1 to 5 (`id: N`, `data: event N`), then the stream
 /// stays open. `/drop`: `retry: 50`, then the two events after the
-/// request's `Last-Event-ID` (from 1), then the stream ends.
+/// request's `Last-Event-ID` (from 1), then the stream ends. `/once`:
+/// `retry: 10` and event 1, then the end; with a `Last-Event-ID`, 204 (no
+/// more events: do not reconnect).
 fn answer(request: &Request<hyper::body::Incoming>, seen: &Seen) -> Response<Body> {
     seen.streams.fetch_add(1, Ordering::SeqCst);
     let last = request
@@ -56,6 +58,12 @@ fn answer(request: &Request<hyper::body::Incoming>, seen: &Seen) -> Response<Bod
             "id: {i}\ndata: event {i}\n\n"
         ))))
     };
+    if request.uri().path() == "/once" && last.is_some() {
+        return Response::builder()
+            .status(204)
+            .body(StreamBody::new(Box::pin(stream::empty()) as Pin<Box<_>>))
+            .unwrap();
+    }
     let body: Pin<Box<dyn Stream<Item = _> + Send>> = match request.uri().path() {
         "/events" => {
             seen.events.fetch_add(5, Ordering::SeqCst);
@@ -66,6 +74,11 @@ fn answer(request: &Request<hyper::body::Incoming>, seen: &Seen) -> Response<Bod
                     }))
                     .chain(stream::pending()),
             )
+        }
+        "/once" => {
+            seen.events.fetch_add(1, Ordering::SeqCst);
+            let retry = stream::once(async { Ok(Frame::data(Bytes::from("retry: 10\n"))) });
+            Box::pin(retry.chain(stream::iter([event(1)])))
         }
         _ => {
             let from = last.map_or(0, |id| id.parse::<u64>().unwrap());
@@ -337,4 +350,51 @@ async fn secure_through_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secure_through_serve() {
     secure(Via::Serve).await;
+}
+
+/// A reconnection refused (204): the `wait` under way fails and says so;
+/// the next one has no stream to read.
+async fn refused(via: Via) {
+    let server = server(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = json!([
+        {"method": "open", "name": "once", "url": "/once"},
+        {"method": "wait", "name": "second", "expect": "event 2", "timeout": 10},
+        {"method": "wait", "name": "after"}
+    ]);
+    let host = format!("http://{}", server.addr);
+    let lines = through(via, dir.path(), &[], actions(&host, 1, 1, tasks)).await;
+    let (summary, report) = (&lines[1], &lines[2]);
+    assert_eq!(counts(summary, "once"), (1, 1, 0), "{summary}");
+    assert_eq!(counts(summary, "once (first event)"), (1, 1, 0));
+    assert_eq!(counts(summary, "once (reconnect)"), (1, 0, 1));
+    let url = format!("http://{}/once", server.addr);
+    let refusal = format!("{url}: HTTP 204 No Content, not an event stream");
+    assert_eq!(reasons(report, "once (reconnect)"), [(refusal.clone(), 1)]);
+    assert_eq!(
+        reasons(report, "second"),
+        [(
+            format!("stream ended and its reconnection was refused: {refusal}"),
+            1
+        )]
+    );
+    assert_eq!(
+        reasons(report, "after"),
+        [("no stream open (an open step comes first)".to_owned(), 1)]
+    );
+    assert_eq!(server.seen.streams.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        *server.seen.last_ids.lock().unwrap(),
+        [None, Some("1".to_owned())]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_reconnection_through_run() {
+    refused(Via::Run).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_reconnection_through_serve() {
+    refused(Via::Serve).await;
 }
