@@ -12,6 +12,8 @@
 mod grpc;
 mod http;
 mod socket;
+mod sse;
+mod websocket;
 
 use serde_json::Value;
 
@@ -25,7 +27,9 @@ use crate::spec::{Note, SpecError};
 pub static KINDS: &[Kind] = &[
     http::FAST_HTTP_USER,
     http::HTTP_USER,
+    websocket::WEBSOCKET_USER,
     socket::SOCKET_USER,
+    sse::SSE_USER,
     grpc::GRPC_USER,
 ];
 

@@ -1,0 +1,166 @@
+//! The keys every kind's task shares with an HTTP task (`name`, `weight`,
+//! `run_if`, `skip_if`, `think_time`, `throttle`), compiled by the HTTP
+//! task compiler itself, so that they mean exactly the same (the same
+//! checks, the same messages at the same JSON paths, throttles of one key
+//! shared across the test's tasks). Used by `websocket_user` and
+//! `sse_user`.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::engine::task::{self, Head, Naming};
+use crate::spec::{Note, SpecError};
+
+/// A step's shared keys, as written (read by serde alongside the kind's
+/// own keys, kept as JSON for the HTTP compiler).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(in crate::engine::kinds) struct HeadSpec {
+    /// Weight (the kinds that walk every step in order accept it, unused).
+    pub(in crate::engine::kinds) weight: Option<Value>,
+    /// Run only when this holds.
+    pub(in crate::engine::kinds) run_if: Option<Value>,
+    /// Skip when this holds.
+    pub(in crate::engine::kinds) skip_if: Option<Value>,
+    /// A pause after the step.
+    pub(in crate::engine::kinds) think_time: Option<Value>,
+    /// A rate cap shared by every user.
+    pub(in crate::engine::kinds) throttle: Option<Value>,
+}
+
+/// The heads of a task list: `steps` holds each step's `name` (when given)
+/// and shared keys; `nested` says the list was written under
+/// `{"tasks": [...]}` (paths then read `tasks.tasks[i]`). A step's head is
+/// named by its `name`, else `"-"` (the caller names it).
+pub(in crate::engine::kinds) fn heads(
+    steps: Vec<(Option<String>, HeadSpec)>,
+    nested: bool,
+    ctx: &super::super::Context<'_>,
+    notes: &mut Vec<Note>,
+) -> Result<Vec<Head>, SpecError> {
+    let list: Vec<Value> = steps
+        .into_iter()
+        .map(|(name, spec)| {
+            let mut task = Map::new();
+            task.insert("method".into(), json!("get"));
+            task.insert("url".into(), json!("-"));
+            let keys = [
+                ("name", name.map(Value::String)),
+                ("weight", spec.weight),
+                ("run_if", spec.run_if),
+                ("skip_if", spec.skip_if),
+                ("think_time", spec.think_time),
+                ("throttle", spec.throttle),
+            ];
+            for (key, value) in keys {
+                if let Some(value) = value {
+                    task.insert(key.into(), value);
+                }
+            }
+            Value::Object(task)
+        })
+        .collect();
+    let value = if nested {
+        json!({ "tasks": list })
+    } else {
+        Value::Array(list)
+    };
+    let ctx = task::Context {
+        naming: Naming::FastHttp,
+        base: ctx.base,
+        fixed: ctx.fixed,
+    };
+    let scenario = task::parse(value, &ctx, notes)?;
+    Ok(scenario.tasks.into_iter().map(|task| task.head).collect())
+}
+
+/// The `tasks` keyword of a kind that walks every step in order: a list of
+/// steps, or `{"tasks": [...]}` (LoadDensity's templates accept both; a
+/// `mode` beside it is noted, other keys are noted as unknown).
+#[derive(Debug)]
+pub(in crate::engine::kinds) struct StepsSpec<S> {
+    /// `mode`, as written.
+    pub(in crate::engine::kinds) mode: Option<String>,
+    /// Written as `{"tasks": [...]}`.
+    pub(in crate::engine::kinds) nested: bool,
+    /// The steps.
+    pub(in crate::engine::kinds) steps: Vec<S>,
+}
+
+impl<S> StepsSpec<S> {
+    /// The path of the list (`tasks` or `tasks.tasks`), once `mode` is
+    /// noted when it asks for anything but walking in order, and an empty
+    /// list refused.
+    pub(in crate::engine::kinds) fn checked(
+        &self,
+        kind: &str,
+        notes: &mut Vec<Note>,
+    ) -> Result<&'static str, SpecError> {
+        let prefix = if self.nested { "tasks.tasks" } else { "tasks" };
+        if let Some(mode) = &self.mode {
+            if !["sequence", "conditional"].contains(&mode.to_ascii_lowercase().as_str()) {
+                notes.push(Note::new(
+                    "tasks.mode",
+                    format!(
+                        "{mode:?} ignored: a {kind} walks every step in order, as LoadDensity's does"
+                    ),
+                ));
+            }
+        }
+        if self.steps.is_empty() {
+            return Err(SpecError::at(prefix, "no step given"));
+        }
+        Ok(prefix)
+    }
+}
+
+impl<'de, S: DeserializeOwned> Deserialize<'de> for StepsSpec<S> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<S>(std::marker::PhantomData<S>);
+        impl<'de, S: DeserializeOwned> Visitor<'de> for V<S> {
+            type Value = StepsSpec<S>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of steps, or {\"tasks\": [...]}")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut steps = Vec::new();
+                while let Some(step) = seq.next_element::<S>()? {
+                    steps.push(step);
+                }
+                Ok(StepsSpec {
+                    mode: None,
+                    nested: false,
+                    steps,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut mode = None;
+                let mut steps = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "tasks" if steps.is_none() => steps = Some(map.next_value()?),
+                        "mode" => mode = Some(map.next_value()?),
+                        // Noted (serde_ignored sees it skipped).
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let steps = steps.ok_or_else(|| {
+                    de::Error::custom(
+                        "no \"tasks\" list (write a list of steps, or {\"tasks\": [...]})",
+                    )
+                })?;
+                Ok(StepsSpec {
+                    mode,
+                    nested: true,
+                    steps,
+                })
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}

@@ -1,0 +1,233 @@
+//! A user's WebSocket connection: TCP (and TLS for `wss://`) opened by
+//! [`dial`] (the descriptor budget, `--connect-to`, the agent's or the
+//! step's rustls configuration), then tokio-tungstenite's client handshake
+//! over it. Incoming messages and frames are capped at
+//! [`MAX_MESSAGE_BYTES`]; pings are answered and a server's close frame is
+//! answered by the library.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::engine::dial::{self, Held};
+use crate::engine::network::Network;
+use crate::engine::Descriptors;
+
+/// The largest message (and frame) a server may send: a larger one fails
+/// the step and closes the connection.
+pub(super) const MAX_MESSAGE_BYTES: usize = 16 << 20;
+
+/// An open WebSocket connection.
+pub(super) type Socket = WebSocketStream<Io>;
+
+/// Where a `ws://` or `wss://` URL connects.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Target {
+    /// `wss://`.
+    pub(super) secure: bool,
+    /// The host, as the URL names it.
+    pub(super) host: String,
+    /// The port, or the scheme's.
+    pub(super) port: u16,
+}
+
+impl Target {
+    /// `url`'s target; the error says what is wrong with it.
+    pub(super) fn parse(url: &str) -> Result<Target, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        let secure = match parsed.scheme() {
+            "ws" => false,
+            "wss" => true,
+            other => {
+                return Err(format!(
+                    "{url:?}: scheme {other:?} is not \"ws\" or \"wss\""
+                ))
+            }
+        };
+        let host = parsed
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("{url:?} names no host"))?
+            .to_owned();
+        let port = parsed
+            .port_or_known_default()
+            .unwrap_or(if secure { 443 } else { 80 });
+        Ok(Target { secure, host, port })
+    }
+}
+
+/// A connection's transport: TCP, or TLS over it; its place in the
+/// descriptor budget held with it.
+#[derive(Debug)]
+pub(in crate::engine::kinds) enum Io {
+    /// `ws://`.
+    Plain(Held<TcpStream>),
+    /// `wss://`.
+    Tls(Box<Held<TlsStream<TcpStream>>>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(held) => Pin::new(&mut held.socket).poll_read(cx, buf),
+            Io::Tls(held) => Pin::new(&mut held.socket).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(held) => Pin::new(&mut held.socket).poll_write(cx, buf),
+            Io::Tls(held) => Pin::new(&mut held.socket).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(held) => Pin::new(&mut held.socket).poll_flush(cx),
+            Io::Tls(held) => Pin::new(&mut held.socket).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(held) => Pin::new(&mut held.socket).poll_shutdown(cx),
+            Io::Tls(held) => Pin::new(&mut held.socket).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Why a step failed: the reason, and the status of a handshake's HTTP
+/// refusal.
+#[derive(Debug)]
+pub(in crate::engine::kinds) struct Failure {
+    /// The status the server refused the upgrade with.
+    pub(in crate::engine::kinds) status: Option<u16>,
+    /// What happened.
+    pub(in crate::engine::kinds) reason: String,
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Failure {
+            status: None,
+            reason,
+        }
+    }
+}
+
+/// The library's settings: incoming messages and frames capped.
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_MESSAGE_BYTES))
+}
+
+/// Opens `url` (whose target is `target`), TLS with `tls` for `wss://`.
+pub(super) async fn open(
+    url: &str,
+    target: &Target,
+    network: &Network,
+    connections: &Arc<Descriptors>,
+    tls: &Arc<ClientConfig>,
+) -> Result<Socket, Failure> {
+    let tcp = dial::tcp(network, connections, &target.host, target.port).await?;
+    let io = if target.secure {
+        Io::Tls(Box::new(dial::tls(tls, &target.host, tcp).await?))
+    } else {
+        Io::Plain(tcp)
+    };
+    match tokio_tungstenite::client_async_with_config(url, io, Some(config())).await {
+        Ok((socket, _response)) => Ok(socket),
+        Err(WsError::Http(response)) => Err(Failure {
+            status: Some(response.status().as_u16()),
+            reason: format!(
+                "WebSocket handshake with {url} refused: HTTP {}",
+                response.status()
+            ),
+        }),
+        Err(e) => Err(format!("WebSocket handshake with {url} failed: {e}").into()),
+    }
+}
+
+/// A message received: its text (binary messages read as UTF-8, lossily,
+/// for `expect`) and its length in bytes.
+#[derive(Debug)]
+pub(super) struct Received {
+    /// The message as text.
+    pub(super) text: String,
+    /// Its length in bytes, as sent.
+    pub(super) bytes: u64,
+}
+
+/// Why waiting for a message failed: the connection is gone either way.
+pub(super) fn lost(e: &WsError) -> String {
+    match e {
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            "connection closed by the server".to_owned()
+        }
+        WsError::Capacity(e) => format!("message over {MAX_MESSAGE_BYTES} bytes: {e}"),
+        other => format!("connection lost: {other}"),
+    }
+}
+
+/// Waits for the next data message (pings and pongs are the library's).
+/// A close frame from the server is answered (the connection drained until
+/// its end) and reported as the error.
+pub(super) async fn receive(socket: &mut Socket) -> Result<Received, String> {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let bytes = text.len() as u64;
+                return Ok(Received {
+                    text: text.as_str().to_owned(),
+                    bytes,
+                });
+            }
+            Some(Ok(Message::Binary(data))) => {
+                return Ok(Received {
+                    text: String::from_utf8_lossy(&data).into_owned(),
+                    bytes: data.len() as u64,
+                })
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+            Some(Ok(Message::Close(frame))) => {
+                // Reading on sends the library's reply to the close.
+                while let Some(Ok(_)) = socket.next().await {}
+                return Err(match frame {
+                    Some(frame) if !frame.reason.is_empty() => format!(
+                        "connection closed by the server (code {}: {})",
+                        u16::from(frame.code),
+                        frame.reason
+                    ),
+                    Some(frame) => format!(
+                        "connection closed by the server (code {})",
+                        u16::from(frame.code)
+                    ),
+                    None => "connection closed by the server".to_owned(),
+                });
+            }
+            Some(Err(e)) => return Err(lost(&e)),
+            None => return Err("connection closed by the server".to_owned()),
+        }
+    }
+}
