@@ -4,8 +4,12 @@
 //! through the agent's rustls setup (its trusted roots, a task's own
 //! configuration, the ALPN protocols the kind speaks).
 
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::ServerName;
@@ -124,4 +128,54 @@ pub fn with_alpn(config: &Arc<ClientConfig>, alpn: &[&[u8]]) -> Arc<ClientConfig
     let mut config = ClientConfig::clone(config);
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Arc::new(config)
+}
+
+/// A connection's transport: TCP, or TLS over it; its place in the
+/// descriptor budget held with it.
+#[derive(Debug)]
+pub enum Stream {
+    /// Plain TCP.
+    Plain(Held<TcpStream>),
+    /// TLS over TCP (boxed: its buffers are large).
+    Tls(Box<Held<TlsStream<TcpStream>>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(held) => Pin::new(&mut held.socket).poll_read(cx, buf),
+            Stream::Tls(held) => Pin::new(&mut held.socket).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(held) => Pin::new(&mut held.socket).poll_write(cx, buf),
+            Stream::Tls(held) => Pin::new(&mut held.socket).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(held) => Pin::new(&mut held.socket).poll_flush(cx),
+            Stream::Tls(held) => Pin::new(&mut held.socket).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(held) => Pin::new(&mut held.socket).poll_shutdown(cx),
+            Stream::Tls(held) => Pin::new(&mut held.socket).poll_shutdown(cx),
+        }
+    }
 }

@@ -13,6 +13,7 @@ mod grpc;
 mod http;
 mod socket;
 mod sse;
+mod steps;
 mod websocket;
 
 use serde_json::Value;

@@ -39,7 +39,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tokio_rustls::rustls::ClientConfig;
 
-use super::websocket::socket::Failure;
+use super::steps::Failure;
 use super::{Context, Kind, Load, Protocol, Scripted};
 use crate::engine::network::{Network, TlsOptions};
 use crate::engine::protocol::{timed_out, Raced, Turn, UserParts};

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio_rustls::rustls::ClientConfig;
 
-use crate::engine::kinds::websocket::head::{heads, HeadSpec, StepsSpec};
+use crate::engine::kinds::steps::{heads, HeadSpec, StepsSpec};
 use crate::engine::kinds::Context;
 use crate::engine::task::spec::{CertSpec, VerifySpec};
 use crate::engine::task::{Head, Step, TlsSpec};

@@ -16,7 +16,8 @@ use hyper_util::rt::TokioIo;
 use tokio_rustls::rustls::ClientConfig;
 
 use crate::engine::dial;
-use crate::engine::kinds::websocket::socket::{Failure, Io};
+use crate::engine::dial::Stream as Io;
+use crate::engine::kinds::steps::Failure;
 use crate::engine::network::Network;
 use crate::engine::Descriptors;
 

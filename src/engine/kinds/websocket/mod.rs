@@ -24,10 +24,8 @@
 //! - `wss://` goes through the agent's TLS (its trusted roots, `--ca-file`),
 //!   or the step's own `verify` (`false`, or a CA bundle) and `cert`.
 
-pub(super) mod socket;
+mod socket;
 mod spec;
-
-pub(super) mod head;
 
 use std::sync::Arc;
 
@@ -37,6 +35,7 @@ use tokio::time::Instant;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::steps::Failure;
 use super::{Context, Kind, Load, Protocol, Scripted};
 use crate::engine::network::{Network, TlsOptions};
 use crate::engine::protocol::{timed_out, Raced, Turn, UserParts};
@@ -45,7 +44,7 @@ use crate::engine::Descriptors;
 use crate::figures::RequestOutcome;
 use crate::paths::Paths;
 use crate::spec::{Note, SpecError};
-use socket::{Failure, Socket, Target};
+use socket::{Socket, Target};
 use spec::{Method, Payload, WsStep};
 
 /// `websocket_user`.

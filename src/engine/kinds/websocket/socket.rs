@@ -5,21 +5,16 @@
 //! [`MAX_MESSAGE_BYTES`]; pings are answered and a server's close frame is
 //! answered by the library.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use crate::engine::dial::{self, Held};
+use crate::engine::dial::{self, Stream};
+use crate::engine::kinds::steps::Failure;
 use crate::engine::network::Network;
 use crate::engine::Descriptors;
 
@@ -28,7 +23,7 @@ use crate::engine::Descriptors;
 pub(super) const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
 /// An open WebSocket connection.
-pub(super) type Socket = WebSocketStream<Io>;
+pub(super) type Socket = WebSocketStream<Stream>;
 
 /// Where a `ws://` or `wss://` URL connects.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,75 +61,6 @@ impl Target {
     }
 }
 
-/// A connection's transport: TCP, or TLS over it; its place in the
-/// descriptor budget held with it.
-#[derive(Debug)]
-pub(in crate::engine::kinds) enum Io {
-    /// `ws://`.
-    Plain(Held<TcpStream>),
-    /// `wss://`.
-    Tls(Box<Held<TlsStream<TcpStream>>>),
-}
-
-impl AsyncRead for Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(held) => Pin::new(&mut held.socket).poll_read(cx, buf),
-            Io::Tls(held) => Pin::new(&mut held.socket).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Io {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Io::Plain(held) => Pin::new(&mut held.socket).poll_write(cx, buf),
-            Io::Tls(held) => Pin::new(&mut held.socket).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(held) => Pin::new(&mut held.socket).poll_flush(cx),
-            Io::Tls(held) => Pin::new(&mut held.socket).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(held) => Pin::new(&mut held.socket).poll_shutdown(cx),
-            Io::Tls(held) => Pin::new(&mut held.socket).poll_shutdown(cx),
-        }
-    }
-}
-
-/// Why a step failed: the reason, and the status of a handshake's HTTP
-/// refusal.
-#[derive(Debug)]
-pub(in crate::engine::kinds) struct Failure {
-    /// The status the server refused the upgrade with.
-    pub(in crate::engine::kinds) status: Option<u16>,
-    /// What happened.
-    pub(in crate::engine::kinds) reason: String,
-}
-
-impl From<String> for Failure {
-    fn from(reason: String) -> Self {
-        Failure {
-            status: None,
-            reason,
-        }
-    }
-}
-
 /// The library's settings: incoming messages and frames capped.
 fn config() -> WebSocketConfig {
     WebSocketConfig::default()
@@ -152,9 +78,9 @@ pub(super) async fn open(
 ) -> Result<Socket, Failure> {
     let tcp = dial::tcp(network, connections, &target.host, target.port).await?;
     let io = if target.secure {
-        Io::Tls(Box::new(dial::tls(tls, &target.host, tcp).await?))
+        Stream::Tls(Box::new(dial::tls(tls, &target.host, tcp).await?))
     } else {
-        Io::Plain(tcp)
+        Stream::Plain(tcp)
     };
     match tokio_tungstenite::client_async_with_config(url, io, Some(config())).await {
         Ok((socket, _response)) => Ok(socket),

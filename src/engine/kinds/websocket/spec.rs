@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use tokio_rustls::rustls::ClientConfig;
 
-use super::head::{heads, HeadSpec, StepsSpec};
+use crate::engine::kinds::steps::{heads, HeadSpec, StepsSpec};
 use crate::engine::kinds::Context;
 use crate::engine::task::spec::{CertSpec, VerifySpec};
 use crate::engine::task::{Head, Step, TlsSpec};

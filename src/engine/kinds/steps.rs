@@ -38,7 +38,7 @@ pub(in crate::engine::kinds) struct HeadSpec {
 pub(in crate::engine::kinds) fn heads(
     steps: Vec<(Option<String>, HeadSpec)>,
     nested: bool,
-    ctx: &super::super::Context<'_>,
+    ctx: &super::Context<'_>,
     notes: &mut Vec<Note>,
 ) -> Result<Vec<Head>, SpecError> {
     let list: Vec<Value> = steps
@@ -162,5 +162,24 @@ impl<'de, S: DeserializeOwned> Deserialize<'de> for StepsSpec<S> {
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Why a step failed: the reason, and the status of a handshake's HTTP
+/// refusal.
+#[derive(Debug)]
+pub(in crate::engine::kinds) struct Failure {
+    /// The status the server refused the upgrade with.
+    pub(in crate::engine::kinds) status: Option<u16>,
+    /// What happened.
+    pub(in crate::engine::kinds) reason: String,
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Failure {
+            status: None,
+            reason,
+        }
     }
 }
