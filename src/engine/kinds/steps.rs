@@ -1,80 +1,46 @@
-//! The keys every kind's task shares with an HTTP task (`name`, `weight`,
-//! `run_if`, `skip_if`, `think_time`, `throttle`), compiled by the HTTP
-//! task compiler itself, so that they mean exactly the same (the same
-//! checks, the same messages at the same JSON paths, throttles of one key
-//! shared across the test's tasks). Used by `websocket_user` and
-//! `sse_user`.
+//! What the kinds that walk a list of steps share: the `tasks` keyword's
+//! two forms ([`StepsSpec`]), the keys every task has ([`heads`]), and why
+//! a step failed ([`Failure`]).
 
 use std::fmt;
 
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
 
-use crate::engine::task::{self, Head, Naming};
+use crate::engine::task::{self, Head, HeadKeys};
+use crate::engine::throttle::Throttles;
 use crate::spec::{Note, SpecError};
 
-/// A step's shared keys, as written (read by serde alongside the kind's
-/// own keys, kept as JSON for the HTTP compiler).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(in crate::engine::kinds) struct HeadSpec {
-    /// Weight (the kinds that walk every step in order accept it, unused).
-    pub(in crate::engine::kinds) weight: Option<Value>,
-    /// Run only when this holds.
-    pub(in crate::engine::kinds) run_if: Option<Value>,
-    /// Skip when this holds.
-    pub(in crate::engine::kinds) skip_if: Option<Value>,
-    /// A pause after the step.
-    pub(in crate::engine::kinds) think_time: Option<Value>,
-    /// A rate cap shared by every user.
-    pub(in crate::engine::kinds) throttle: Option<Value>,
-}
+/// A step's shared keys, as written.
+pub(in crate::engine::kinds) type HeadSpec = HeadKeys;
 
 /// The heads of a task list: `steps` holds each step's `name` (when given)
 /// and shared keys; `nested` says the list was written under
 /// `{"tasks": [...]}` (paths then read `tasks.tasks[i]`). A step's head is
-/// named by its `name`, else `"-"` (the caller names it).
+/// named by its `name`, else `"-"` (the caller names it). Compiled by
+/// [`task::head`], as every kind's: the same checks and messages, the
+/// throttles of one key shared by the test's steps.
 pub(in crate::engine::kinds) fn heads(
     steps: Vec<(Option<String>, HeadSpec)>,
     nested: bool,
-    ctx: &super::Context<'_>,
     notes: &mut Vec<Note>,
 ) -> Result<Vec<Head>, SpecError> {
-    let list: Vec<Value> = steps
+    let prefix = if nested { "tasks.tasks" } else { "tasks" };
+    let mut throttles = Throttles::default();
+    steps
         .into_iter()
-        .map(|(name, spec)| {
-            let mut task = Map::new();
-            task.insert("method".into(), json!("get"));
-            task.insert("url".into(), json!("-"));
-            let keys = [
-                ("name", name.map(Value::String)),
-                ("weight", spec.weight),
-                ("run_if", spec.run_if),
-                ("skip_if", spec.skip_if),
-                ("think_time", spec.think_time),
-                ("throttle", spec.throttle),
-            ];
-            for (key, value) in keys {
-                if let Some(value) = value {
-                    task.insert(key.into(), value);
-                }
-            }
-            Value::Object(task)
+        .enumerate()
+        .map(|(index, (name, keys))| {
+            task::head(
+                &format!("{prefix}[{index}]"),
+                name.as_deref().unwrap_or("-"),
+                name.is_some(),
+                keys,
+                &mut throttles,
+                notes,
+            )
         })
-        .collect();
-    let value = if nested {
-        json!({ "tasks": list })
-    } else {
-        Value::Array(list)
-    };
-    let ctx = task::Context {
-        naming: Naming::FastHttp,
-        base: ctx.base,
-        fixed: ctx.fixed,
-    };
-    let scenario = task::parse(value, &ctx, notes)?;
-    Ok(scenario.tasks.into_iter().map(|task| task.head).collect())
+        .collect()
 }
 
 /// The `tasks` keyword of a kind that walks every step in order: a list of

@@ -258,6 +258,56 @@ fn seconds(path: &str, key: &str, s: f64) -> Result<Duration, SpecError> {
     })
 }
 
+/// The keys every kind's task shares, as written.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct HeadKeys {
+    /// `weight` (negative is 0; default 1).
+    pub weight: Option<i64>,
+    /// `run_if`.
+    pub run_if: Option<Value>,
+    /// `skip_if`.
+    pub skip_if: Option<Value>,
+    /// `think_time`.
+    pub think_time: Option<ThinkTimeSpec>,
+    /// `throttle`.
+    pub throttle: Option<ThrottleSpec>,
+}
+
+/// The [`Head`] of the task at `path`, named `name` (`named`: written by
+/// the user, which keys its throttle), every kind's the same way: one
+/// place for what the shared keys mean, their checks and their messages.
+/// `throttles` are the test's, shared by its tasks.
+pub(crate) fn head(
+    path: &str,
+    name: &str,
+    named: bool,
+    keys: HeadKeys,
+    throttles: &mut Throttles,
+    notes: &mut Vec<Note>,
+) -> Result<Head, SpecError> {
+    let at = |key: &str, message: String| SpecError::at(format!("{path}.{key}"), message);
+    let condition = |key: &str, value: Option<Value>| {
+        value
+            .map(|c| condition(&c).map_err(|e| at(key, e)))
+            .transpose()
+    };
+    let throttle = match keys.throttle {
+        None => None,
+        Some(t) => throttle(path, t, named.then_some(name), throttles, notes)?,
+    };
+    Ok(Head {
+        name: Arc::from(name),
+        weight: keys
+            .weight
+            .map_or(1, |w| u32::try_from(w.max(0)).unwrap_or(u32::MAX)),
+        run_if: condition("run_if", keys.run_if)?,
+        skip_if: condition("skip_if", keys.skip_if)?,
+        think: keys.think_time.map(|t| think(path, t)).transpose()?,
+        throttle,
+    })
+}
+
 /// Compiles one task; also says whether it was named.
 fn compile_task(
     path: &str,
@@ -321,19 +371,20 @@ fn compile_task(
             extract.push(x);
         }
     }
-    let weight = spec
-        .weight
-        .map_or(1, |w| u32::try_from(w.max(0)).unwrap_or(u32::MAX));
-    let condition = |key: &str, value: Option<Value>| {
-        value
-            .map(|c| condition(&c).map_err(|e| at(key, e)))
-            .transpose()
-    };
-    let think = spec.think_time.map(|t| think(path, t)).transpose()?;
-    let throttle = match spec.throttle {
-        None => None,
-        Some(t) => throttle(path, t, name.as_deref(), throttles, notes)?,
-    };
+    let head = head(
+        path,
+        name.as_deref().unwrap_or(url_text.as_str()),
+        name.is_some(),
+        HeadKeys {
+            weight: spec.weight,
+            run_if: spec.run_if,
+            skip_if: spec.skip_if,
+            think_time: spec.think_time,
+            throttle: spec.throttle,
+        },
+        throttles,
+        notes,
+    )?;
     let retry = spec.retry.map(|r| retry(path, r)).transpose()?;
     let cert = match (spec.cert, spec.client_cert) {
         (Some(cert), Some(_)) => {
@@ -363,14 +414,7 @@ fn compile_task(
     };
     let named = name.is_some();
     let task = Task {
-        head: Head {
-            name: Arc::from(name.as_deref().unwrap_or(url_text.as_str())),
-            weight,
-            run_if: condition("run_if", spec.run_if)?,
-            skip_if: condition("skip_if", spec.skip_if)?,
-            think,
-            throttle,
-        },
+        head,
         method,
         url: Template::parse(&url_text),
         headers,

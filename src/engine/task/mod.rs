@@ -21,10 +21,10 @@ use super::throttle::Bucket;
 use crate::paths::Paths;
 use crate::resolver::{Template, TemplateValue};
 
-pub use compile::{compile, parse, Context, Fixed, Given, Naming};
+pub use compile::{compile, parse, Context, Fixed, Given, HeadKeys, Naming};
 // What every kind's task compiles its `run_if`/`skip_if`, `think_time` and
 // `throttle` with.
-pub(crate) use compile::{condition, think, throttle};
+pub(crate) use compile::head;
 pub use query::JsonQuery;
 pub(crate) use url::absolute;
 

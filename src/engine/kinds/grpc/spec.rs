@@ -4,7 +4,6 @@
 //! through the test's paths): what needs them is checked there.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -14,7 +13,7 @@ use tonic::metadata::{AsciiMetadataKey, BinaryMetadataKey};
 
 use super::{GrpcTask, Key, Payload, Rpc, Security};
 use crate::engine::task::spec::{CertSpec, ThinkTimeSpec, ThrottleSpec, VerifySpec};
-use crate::engine::task::{self, Head, Mode, Scenario, TlsSpec};
+use crate::engine::task::{self, HeadKeys, Mode, Scenario, TlsSpec};
 use crate::engine::throttle::Throttles;
 use crate::resolver::{Template, TemplateValue};
 use crate::spec::{Note, Segment, SpecError, Vocabulary};
@@ -320,31 +319,25 @@ fn compile(
         ),
     };
     let name = spec.name.filter(|n| !n.is_empty());
-    let weight = spec
-        .weight
-        .map_or(1, |w| u32::try_from(w.max(0)).unwrap_or(u32::MAX));
-    let condition = |key: &str, value: Option<Value>| {
-        value
-            .map(|c| task::condition(&c).map_err(|e| at(key, e)))
-            .transpose()
-    };
-    let think = spec.think_time.map(|t| task::think(&path, t)).transpose()?;
-    let throttle = match spec.throttle {
-        None => None,
-        Some(t) => task::throttle(&path, t, name.as_deref(), throttles, notes)?,
-    };
     let full_name = format!("{service}.{method}");
     let path_of_call = http::uri::PathAndQuery::try_from(format!("/{service}/{method}"))
         .map_err(|_| at("method", format!("{full_name:?} is not a method's name")))?;
-    Ok(GrpcTask {
-        head: Head {
-            name: Arc::from(name.unwrap_or_else(|| full_name.clone())),
-            weight,
-            run_if: condition("run_if", spec.run_if)?,
-            skip_if: condition("skip_if", spec.skip_if)?,
-            think,
-            throttle,
+    let head = task::head(
+        &path,
+        name.as_deref().unwrap_or(&full_name),
+        name.is_some(),
+        HeadKeys {
+            weight: spec.weight,
+            run_if: spec.run_if,
+            skip_if: spec.skip_if,
+            think_time: spec.think_time,
+            throttle: spec.throttle,
         },
+        throttles,
+        notes,
+    )?;
+    Ok(GrpcTask {
+        head,
         path,
         target,
         proto: spec.proto.filter(|p| !p.is_empty()),

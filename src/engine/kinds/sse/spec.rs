@@ -13,7 +13,7 @@ use tokio_rustls::rustls::ClientConfig;
 
 use crate::engine::kinds::steps::{heads, HeadSpec, StepsSpec};
 use crate::engine::kinds::Context;
-use crate::engine::task::spec::{CertSpec, VerifySpec};
+use crate::engine::task::spec::{CertSpec, ThinkTimeSpec, ThrottleSpec, VerifySpec};
 use crate::engine::task::{Head, Step, TlsSpec};
 use crate::resolver::Template;
 use crate::spec::{Note, Segment, SpecError, Vocabulary};
@@ -108,15 +108,15 @@ struct StepSpec {
     /// `https://`: a client certificate when `cert` is not given.
     client_cert: Option<CertSpec>,
     /// Unused: every step is walked in order.
-    weight: Option<Value>,
+    weight: Option<i64>,
     /// Run only when this holds.
     run_if: Option<Value>,
     /// Skip when this holds.
     skip_if: Option<Value>,
     /// A pause after the step.
-    think_time: Option<Value>,
+    think_time: Option<ThinkTimeSpec>,
     /// A rate cap shared by every user.
-    throttle: Option<Value>,
+    throttle: Option<ThrottleSpec>,
 }
 
 /// The keys of a step, for suggestions.
@@ -236,7 +236,7 @@ pub(super) fn parse(
         });
     }
     let named: Vec<bool> = shared.iter().map(|(name, _)| name.is_some()).collect();
-    let heads = heads(shared, spec.nested, ctx, notes)?;
+    let heads = heads(shared, spec.nested, notes)?;
     // An unnamed step is named as LoadDensity names it: its URL, else the
     // URL the user is on (the last one an earlier step names), else the
     // test's host, else its method.
