@@ -13,7 +13,9 @@ use serde_json::Value;
 use super::task::{Address, Payload, Reply, SocketTask, Tls, Transport, MAX_EXACT_BYTES};
 use crate::engine::kinds::Context;
 use crate::engine::task::spec::{CertSpec, VerifySpec};
-use crate::engine::task::{Head, Mode, Scenario, TlsSpec};
+use crate::engine::task::spec::{ThinkTimeSpec, ThrottleSpec};
+use crate::engine::task::{self, HeadKeys, Mode, Scenario, TlsSpec};
+use crate::engine::throttle::Throttles;
 use crate::resolver::Template;
 use crate::spec::{Note, Segment, SpecError, Vocabulary};
 
@@ -51,6 +53,16 @@ pub(crate) struct SocketTaskSpec {
     pub(crate) server_name: Option<String>,
     /// With `tls`: a client certificate.
     pub(crate) cert: Option<CertSpec>,
+    /// Unused: every step is walked in order.
+    pub(crate) weight: Option<i64>,
+    /// Run only when this holds.
+    pub(crate) run_if: Option<Value>,
+    /// Skip when this holds.
+    pub(crate) skip_if: Option<Value>,
+    /// A pause after the step.
+    pub(crate) think_time: Option<ThinkTimeSpec>,
+    /// A rate cap shared by every user.
+    pub(crate) throttle: Option<ThrottleSpec>,
 }
 
 /// `tasks`: a list of steps, or LoadDensity's `{"tasks": [...]}`.
@@ -135,13 +147,14 @@ pub(crate) fn parse(
         return Err(SpecError::at("tasks", "no task given"));
     }
     let base = ctx.base.map(bare_address).filter(|b| !b.is_empty());
+    let mut throttles = Throttles::default();
     let tasks = spec
         .tasks
         .into_iter()
         .enumerate()
         .map(|(index, task)| {
             let path = format!("tasks{}[{index}]", if spec.nested { ".tasks" } else { "" });
-            compile(&path, task, base, ctx, notes)
+            compile(&path, task, base, ctx, &mut throttles, notes)
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Scenario {
@@ -163,6 +176,7 @@ fn compile(
     spec: SocketTaskSpec,
     base: Option<&str>,
     ctx: &Context<'_>,
+    throttles: &mut Throttles,
     notes: &mut Vec<Note>,
 ) -> Result<SocketTask, SpecError> {
     let at = |key: &str, message: String| SpecError::at(format!("{path}.{key}"), message);
@@ -265,7 +279,8 @@ fn compile(
             None
         }
     };
-    let name = match spec.name.filter(|n| !n.is_empty()) {
+    let named = spec.name.filter(|n| !n.is_empty());
+    let name = match named.clone() {
         Some(name) => name,
         // LoadDensity's `f"{protocol}:{target}"`, the protocol as written
         // (lowercased), the test's fixed values resolved.
@@ -275,8 +290,22 @@ fn compile(
             ctx.fixed.render(&target, &Default::default())
         ),
     };
+    let head = task::head(
+        path,
+        &name,
+        named.is_some(),
+        HeadKeys {
+            weight: spec.weight,
+            run_if: spec.run_if,
+            skip_if: spec.skip_if,
+            think_time: spec.think_time,
+            throttle: spec.throttle,
+        },
+        throttles,
+        notes,
+    )?;
     Ok(SocketTask {
-        head: Head::named(name),
+        head,
         transport,
         target,
         address,
