@@ -4,7 +4,7 @@
 //! same run; prints messages/s of both and their ratio.
 //!
 //! ```text
-//! cargo bench --bench websocket [-- --seconds S] [-- --users N] [-- --payload BYTES] [-- --rounds R]
+//! cargo bench --bench websocket -- [--seconds S] [--users N] [--payload BYTES] [--rounds R]
 //! ```
 //!
 //! - The echo server is this bench binary re-run as a child
@@ -21,59 +21,74 @@
 //!   (default 2); the ratio is of the best round of each, so that a burst
 //!   of other work on the machine weighs on neither alone.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
+
+use clap::Parser;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
+#[path = "../tests/common/child.rs"]
+mod child;
 mod support;
+
+use child::Child;
 
 /// The ld-tower binary under test (the release build under `cargo bench`).
 const LD_TOWER: &str = env!("CARGO_BIN_EXE_ld-tower");
 
+/// `cargo bench --bench websocket -- [OPTIONS]`.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "websocket",
+    bin_name = "cargo bench --bench websocket --",
+    about = "websocket_user's sendrecv messages/s against a minimal tokio-tungstenite client",
+    long_about = "ld-tower's websocket_user (`ld-tower run`, N users doing sendrecv) and a \
+                  minimal tokio-tungstenite echo client (the same connections, payload and \
+                  time), alternately against one echo server pinned to core 0, each generator \
+                  pinned to core 1; prints messages/s of each and the ratio of their best rounds."
+)]
 struct Options {
+    /// Seconds each generator runs (1 to 3600).
+    #[arg(long, value_name = "S", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     seconds: u64,
+    /// Connections of each generator, one user each (1 to 10000).
+    #[arg(long, value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
     users: u64,
-    payload: usize,
+    /// Bytes of the text payload (0 to 1048576).
+    #[arg(long, value_name = "BYTES", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(0..=1_048_576))]
+    payload: u64,
+    /// Rounds of both generators; the best of each is compared (1 to 10).
+    #[arg(long, value_name = "R", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=10))]
     rounds: u64,
-}
-
-fn options(args: &[String]) -> Result<Options, String> {
-    let mut options = Options {
-        seconds: 5,
-        users: 50,
-        payload: 32,
-        rounds: 2,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| -> Result<u64, String> {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| format!("{name} takes a number"))
-        };
-        match arg.as_str() {
-            "--seconds" => options.seconds = value("--seconds")?.max(1),
-            "--users" => options.users = value("--users")?.max(1),
-            "--payload" => options.payload = value("--payload")? as usize,
-            "--rounds" => options.rounds = value("--rounds")?.max(1),
-            _ => {} // cargo bench's own `--bench`
-        }
-    }
-    Ok(options)
+    /// Passed by `cargo bench` to every `harness = false` bench; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+    /// Internal: be the echo server (prints its address).
+    #[arg(long, hide = true)]
+    echo_server: bool,
+    /// Internal: be the peer client against this echo server.
+    #[arg(long, hide = true, value_name = "ADDR")]
+    peer: Option<SocketAddr>,
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("--echo-server") => echo_server(),
-        Some("--peer") => peer(&args[1..]),
-        _ => orchestrate(&args),
+    let options = Options::parse();
+    let result = if options.echo_server {
+        echo_server()
+    } else if let Some(addr) = options.peer {
+        peer(&options, addr)
+    } else {
+        orchestrate(&options)
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -95,32 +110,19 @@ fn on_core(core: u8, pin: bool, program: &str) -> Command {
     }
 }
 
-fn orchestrate(args: &[String]) -> Result<(), String> {
-    let options = options(args)?;
+/// Starts the echo server (stopped when its guard drops), then measures.
+fn orchestrate(options: &Options) -> Result<(), String> {
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let me = me.to_str().ok_or("non-UTF-8 path")?.to_owned();
     let pin = support::have("taskset", "-V");
-    let mut server = on_core(0, pin, &me)
-        .arg("--echo-server")
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start the echo server: {e}"))?;
-    let result = measure(&options, pin, &me, &mut server);
-    let _ = server.kill();
-    let _ = server.wait();
-    result
+    let mut server = Child::spawn("the echo server", on_core(0, pin, &me).arg("--echo-server"))?;
+    let addr = server.wait_for_line(Duration::from_secs(20), "address line", |line| {
+        line.trim().parse::<SocketAddr>().ok()
+    })?;
+    measure(options, pin, &me, addr)
 }
 
-fn measure(options: &Options, pin: bool, me: &str, server: &mut Child) -> Result<(), String> {
-    let stdout = server.stdout.take().ok_or("no stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    let addr: SocketAddr = line
-        .trim()
-        .parse()
-        .map_err(|_| format!("echo server said {line:?}"))?;
+fn measure(options: &Options, pin: bool, me: &str, addr: SocketAddr) -> Result<(), String> {
     println!(
         "WebSocket echo at {addr}: {} connections, {} s, {}-byte payload{}",
         options.users,
@@ -157,7 +159,7 @@ fn ld_tower(options: &Options, pin: bool, addr: SocketAddr) -> Result<f64, Strin
         "user_count": options.users, "spawn_rate": 100000,
         "test_time": options.seconds, "wait_time": 0,
         "host": format!("ws://{addr}/"),
-        "tasks": [{"method": "sendrecv", "name": "echo", "payload": "x".repeat(options.payload)}]
+        "tasks": [{"method": "sendrecv", "name": "echo", "payload": "x".repeat(options.payload as usize)}]
     }]]});
     std::fs::File::create(&file)
         .and_then(|mut f| f.write_all(actions.to_string().as_bytes()))
@@ -190,8 +192,11 @@ fn peer_run(options: &Options, pin: bool, me: &str, addr: SocketAddr) -> Result<
         .args([
             "--peer",
             &addr.to_string(),
+            "--users",
             &options.users.to_string(),
+            "--seconds",
             &options.seconds.to_string(),
+            "--payload",
             &options.payload.to_string(),
         ])
         .output()
@@ -246,15 +251,11 @@ fn echo_server() -> Result<(), String> {
     })
 }
 
-/// The peer: `ADDR USERS SECONDS PAYLOAD`; prints `echoes seconds`.
-fn peer(args: &[String]) -> Result<(), String> {
-    let [addr, users, seconds, payload] = args else {
-        return Err("--peer ADDR USERS SECONDS PAYLOAD".into());
-    };
-    let addr: SocketAddr = addr.parse().map_err(|_| "bad address")?;
-    let users: u64 = users.parse().map_err(|_| "bad users")?;
-    let seconds: u64 = seconds.parse().map_err(|_| "bad seconds")?;
-    let payload = "x".repeat(payload.parse().map_err(|_| "bad payload")?);
+/// The peer against `addr` with the options' users, seconds and payload;
+/// prints `echoes seconds`.
+fn peer(options: &Options, addr: SocketAddr) -> Result<(), String> {
+    let (users, seconds) = (options.users, options.seconds);
+    let payload = "x".repeat(options.payload as usize);
     runtime()?.block_on(async move {
         let start = Instant::now();
         let end = start + Duration::from_secs(seconds);
