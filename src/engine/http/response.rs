@@ -78,6 +78,8 @@ pub(super) struct Reader {
     /// (which kept bodies and copied headers take from too) while a long
     /// head is read.
     grown: Lease,
+    /// The body bytes of the response being read.
+    body_bytes: u64,
 }
 
 /// What is kept of a response, its bytes held in the test's pool until the
@@ -119,7 +121,13 @@ impl Reader {
             start: 0,
             end: 0,
             grown: Lease::new(pool),
+            body_bytes: 0,
         }
+    }
+
+    /// The lease a long head grows the buffer in (its pool is the test's).
+    pub(super) fn lease(&self) -> &Lease {
+        &self.grown
     }
 
     /// Gives back what a long head grew the buffer by (between responses:
@@ -147,6 +155,7 @@ impl Reader {
         self.shrink();
         self.start = 0;
         self.end = 0;
+        self.body_bytes = 0;
         let mut head = loop {
             let head = self.head(io, head_request, keep.headers, follow).await?;
             // Interim responses (100 Continue, 103 Early Hints) come before
@@ -194,6 +203,7 @@ impl Reader {
             status: head.status,
             headers: head.headers,
             body,
+            body_bytes: self.body_bytes,
             memory,
         };
         Ok(Received {
@@ -303,6 +313,7 @@ impl Reader {
             kept.extend(&self.buf[self.start..self.start + take])?;
         }
         self.start += take;
+        self.body_bytes += take as u64;
         Ok(take as u64)
     }
 

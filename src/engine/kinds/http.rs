@@ -1,13 +1,17 @@
 //! `fast_http_user` and `http_user`: HTTP/1.1 requests on one keep-alive
 //! connection per user (and per host), with cookies, redirects, retries,
 //! assertions and extractors. The two differ only in how an unnamed task
-//! is named (the full URL, or the path and query).
+//! is named (the full URL, or the path and query). Tasks with `http2`
+//! (their own key, or the test's) go over HTTP/2 instead, on connections
+//! the test's users share ([`Http2Pool`]).
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::{Context, Kind, Load, Protocol, Scripted};
 use crate::engine::check::{self, Json};
-use crate::engine::http::HttpClient;
+use crate::engine::http::{Http2Pool, HttpClient};
 use crate::engine::network::Network;
 use crate::engine::render::{build, duplicate};
 use crate::engine::retry::{Attempts, Class};
@@ -51,28 +55,39 @@ fn compile(
     notes: &mut Vec<Note>,
     naming: Naming,
 ) -> Result<Box<dyn Load>, SpecError> {
+    let settings = ctx.http2_settings;
     let ctx = task::Context {
         naming,
         base: ctx.base,
         fixed: ctx.fixed,
+        http2: ctx.http2,
     };
     let scenario = task::parse(tasks, &ctx, notes)?;
-    Ok(Scripted::boxed(Http, scenario))
+    let http2 = scenario
+        .tasks
+        .iter()
+        .any(|task| task.options.http2)
+        .then(|| Arc::new(Http2Pool::new(settings)));
+    Ok(Scripted::boxed(Http { http2 }, scenario))
 }
 
-/// The HTTP/1.1 protocol.
+/// The HTTP protocol: HTTP/1.1, and HTTP/2 for the tasks that ask for it.
 #[derive(Debug)]
-pub(super) struct Http;
+pub(super) struct Http {
+    /// The test's shared HTTP/2 connections, when a task uses HTTP/2.
+    http2: Option<Arc<Http2Pool>>,
+}
 
 impl Protocol for Http {
     type Task = Task;
     type Conn = HttpClient;
 
     fn connection(&self, user: &UserParts) -> HttpClient {
-        HttpClient::with_budget(
-            std::sync::Arc::clone(&user.plan.network),
-            user.budget.clone(),
-        )
+        let client = HttpClient::with_budget(Arc::clone(&user.plan.network), user.budget.clone());
+        match &self.http2 {
+            Some(pool) => client.with_http2(Arc::clone(pool)),
+            None => client,
+        }
     }
 
     fn prepare(
@@ -152,7 +167,7 @@ impl Protocol for Http {
                 RequestOutcome {
                     status,
                     failure: failure.as_ref().map(|(message, _)| message.as_str()),
-                    bytes: 0,
+                    bytes: result.as_ref().map_or(0, |r| r.body_bytes),
                 },
             );
             match (failure, &task.retry) {
