@@ -29,21 +29,17 @@
 //! `--perf` also records ld-tower with `perf record -g` for a few seconds
 //! of its main run and prints how to read the profile.
 
-use std::collections::BTreeSet;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type Result<T, E = BoxError> = std::result::Result<T, E>;
-
 mod support;
+use support::proc::{announced_port, descendants, wait_accepting, Proc, Result, SAMPLE_EVERY};
 use support::{
     clock_ticks_per_second, core_ticks, cpu_ticks, field, free_port, have, pin_self, stat_fields,
     Placement,
@@ -57,12 +53,8 @@ const WORKSPACE: &str = env!("CARGO_MANIFEST_DIR");
 const PINNED_ENV: &str = "LD_TOWER_ENGINE_BENCH_PINNED";
 /// The argument that makes this bench binary the fallback hyper target.
 const HYPER_TARGET: &str = "--hyper-target";
-/// How long a server may take to accept connections / announce its port.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a generator may overrun its test time before it is killed.
 const OVERRUN: Duration = Duration::from_secs(45);
-/// How often RSS is sampled.
-const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 /// Other processes busy on a core more than this share disturb a run.
 const NOISE_LIMIT: f64 = 0.10;
 /// The 60 s run of the memory-flatness check.
@@ -163,42 +155,6 @@ fn status_kb(pid: u32, key: &str) -> Option<u64> {
     })
 }
 
-/// Every process whose parent chain leads to `root` (not `root` itself).
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parents = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let ppid = stat_fields(&pid.to_string())
-                .and_then(|f| field(&f, 4))
-                .and_then(|p| u32::try_from(p).ok());
-            if let Some(ppid) = ppid {
-                parents.push((pid, ppid));
-            }
-        }
-    }
-    let mut found = BTreeSet::from([root]);
-    loop {
-        let before = found.len();
-        for (pid, ppid) in &parents {
-            if found.contains(ppid) {
-                found.insert(*pid);
-            }
-        }
-        if found.len() == before {
-            break;
-        }
-    }
-    found.remove(&root);
-    found.into_iter().collect()
-}
-
 /// CPU ticks of a process and its descendants.
 fn tree_ticks(root: u32) -> Option<u64> {
     let mut total = cpu_ticks(&root.to_string())?;
@@ -206,175 +162,6 @@ fn tree_ticks(root: u32) -> Option<u64> {
         total += cpu_ticks(&pid.to_string()).unwrap_or(0);
     }
     Some(total)
-}
-
-// ------------------------------------------------------------------ processes
-
-/// A child process (and whatever it started), ended when dropped.
-#[derive(Debug)]
-struct Proc {
-    child: Child,
-    name: String,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Proc {
-    /// Starts `command` with its output in files of `dir` named after `name`.
-    fn spawn(name: &str, command: &mut Command, dir: &Path) -> Result<Self> {
-        let stdout = dir.join(format!("{name}.stdout"));
-        let stderr = dir.join(format!("{name}.stderr"));
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(File::create(&stdout)?))
-            .stderr(Stdio::from(File::create(&stderr)?))
-            .spawn()
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
-        Ok(Proc {
-            child,
-            name: name.to_owned(),
-            stdout,
-            stderr,
-        })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.stdout).unwrap_or_default()
-    }
-
-    /// The last lines of its stderr, for error messages.
-    fn stderr_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(8)..].join("\n    ");
-        if tail.is_empty() {
-            "(empty)".into()
-        } else {
-            tail
-        }
-    }
-
-    fn failure(&self, why: &str) -> BoxError {
-        format!(
-            "{} {why}; its stderr:\n    {}",
-            self.name,
-            self.stderr_tail()
-        )
-        .into()
-    }
-
-    /// Waits for it to exit until `deadline`, sampling `sample` meanwhile;
-    /// past the deadline it is killed and this is an error.
-    fn wait_until(&mut self, deadline: Instant, mut sample: impl FnMut(u32)) -> Result<ExitStatus> {
-        loop {
-            if let Some(status) = self.exited() {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                self.terminate();
-                return Err(self.failure("did not finish in time and was killed"));
-            }
-            sample(self.pid());
-            std::thread::sleep(SAMPLE_EVERY);
-        }
-    }
-
-    /// SIGTERM to it, SIGKILL to it and its descendants after 2 s.
-    fn terminate(&mut self) {
-        if self.exited().is_some() {
-            return;
-        }
-        let family = descendants(self.pid());
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while self.exited().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if self.exited().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let alive: Vec<String> = family
-            .iter()
-            .filter(|pid| Path::new(&format!("/proc/{pid}")).exists())
-            .map(u32::to_string)
-            .collect();
-        if !alive.is_empty() {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .args(&alive)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.terminate();
-    }
-}
-
-/// Waits until `proc` prints `Server started on HOST:PORT`; the port.
-fn announced_port(proc: &mut Proc) -> Result<u16> {
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        let out = proc.output();
-        let port = out.lines().find_map(|line| {
-            line.trim()
-                .strip_prefix("Server started on ")?
-                .rsplit(':')
-                .next()?
-                .parse()
-                .ok()
-        });
-        if let Some(port) = port {
-            return Ok(port);
-        }
-        if let Some(status) = proc.exited() {
-            return Err(proc.failure(&format!("exited ({status}) before announcing its port")));
-        }
-        if Instant::now() > deadline {
-            return Err(proc.failure(&format!(
-                "printed no `Server started on` line within {START_TIMEOUT:?}"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits until 127.0.0.1:`port` accepts connections.
-fn wait_accepting(proc: &mut Proc, port: u16) -> Result<()> {
-    let deadline = Instant::now() + START_TIMEOUT;
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    loop {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        if let Some(status) = proc.exited() {
-            return Err(proc.failure(&format!("exited ({status}) before accepting connections")));
-        }
-        if Instant::now() > deadline {
-            return Err(proc.failure(&format!(
-                "did not accept on port {port} within {START_TIMEOUT:?}"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 // ------------------------------------------------------------------ the target

@@ -2,6 +2,8 @@
 //! and reading CPU time (per process and per core) from `/proc`.
 #![allow(dead_code)] // Each bench uses its own part of this.
 
+pub(crate) mod proc;
+
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Command, ExitCode, Stdio};
 
