@@ -1,0 +1,307 @@
+//! HTTP/2 benchmark: ld-tower's HTTP users over HTTP/2 (`"http2": true`)
+//! against `h2load` (nghttp2's HTTP/2 load generator), on the same h2c
+//! target with the same connections x streams, in the same run.
+//!
+//! ```text
+//! cargo bench --bench http2 [-- --seconds S] [-- --connections C] [-- --streams M] [-- --rounds R]
+//! ```
+//!
+//! - The target is this bench's own one-thread hyper HTTP/2 server (h2c,
+//!   prior knowledge, answering every request `200 ok`), re-executed from
+//!   this binary and pinned to core 0 (`taskset -c 0`).
+//! - Each generator runs pinned to core 1 (`taskset -c 1`) for S seconds
+//!   (default 10), C connections (default 1) x M concurrent streams
+//!   (default 50):
+//!   1. `h2load -c C -m M -D S http://127.0.0.1:PORT/`;
+//!   2. `ld-tower run` of an action file with `user_count` C x M,
+//!      `"http2": true`, `"h2_connections": C`, `wait_time` 0, one
+//!      `GET /` task, `test_time` S.
+//! - R rounds (default 2) alternate the two; each generator's best
+//!   requests/s is kept, and their ratio printed (target >= 0.9x).
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+mod support;
+use support::proc::{announced_port, wait_accepting, Proc, Result};
+use support::{have, pin_self, Placement};
+
+/// The ld-tower binary under test (the release build under `cargo bench`).
+const LD_TOWER: &str = env!("CARGO_BIN_EXE_ld-tower");
+/// Set in the re-executed, pinned orchestrator so it does not re-execute again.
+const PINNED_ENV: &str = "LD_TOWER_HTTP2_BENCH_PINNED";
+/// The argument that makes this bench binary the HTTP/2 target.
+const H2_TARGET: &str = "--h2-target";
+/// How long a generator may overrun its test time before it is killed.
+const OVERRUN: Duration = Duration::from_secs(45);
+
+#[derive(Clone, Debug)]
+struct Options {
+    seconds: u64,
+    connections: u64,
+    streams: u64,
+    rounds: u32,
+}
+
+fn parse_options() -> Result<Options> {
+    let mut options = Options {
+        seconds: 10,
+        connections: 1,
+        streams: 50,
+        rounds: 2,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut number = |what: &str| -> Result<u64> {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("{what} needs a positive number").into())
+        };
+        match arg.as_str() {
+            "--seconds" => options.seconds = number("--seconds")?,
+            "--connections" => options.connections = number("--connections")?,
+            "--streams" => options.streams = number("--streams")?,
+            "--rounds" => options.rounds = u32::try_from(number("--rounds")?)?,
+            "--quick" => options.seconds = 5,
+            // cargo bench passes --bench; libtest-style flags are ignored.
+            _ => {}
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    match start() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("http2 bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start() -> Result<ExitCode> {
+    if std::env::args().any(|arg| arg == H2_TARGET) {
+        h2_target()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let options = parse_options()?;
+    let (reexecuted, placement) = pin_self(
+        PINNED_ENV,
+        |cpus| {
+            format!(
+                "target on core 0 (taskset -c 0), generators on core 1 (taskset -c 1), \
+                 this orchestrator on core(s) {cpus}"
+            )
+        },
+        "target and generators share cores",
+    )?;
+    if let Some(code) = reexecuted {
+        return Ok(code);
+    }
+    run(&options, &placement)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The target: hyper's HTTP/2 server on a current-thread runtime,
+/// answering every request `200 ok`.
+fn h2_target() -> Result<()> {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        println!(
+            "Server started on 127.0.0.1:{}",
+            listener.local_addr()?.port()
+        );
+        loop {
+            let (tcp, _) = listener.accept().await?;
+            let _ = tcp.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        Bytes::from_static(b"ok"),
+                    )))
+                });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .max_concurrent_streams(1000)
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    })
+}
+
+/// One generator's run: requests completed, and requests/s.
+#[derive(Clone, Copy, Debug, Default)]
+struct Figures {
+    requests: u64,
+    failures: u64,
+    rps: f64,
+}
+
+fn run_h2load(options: &Options, placement: &Placement, port: u16, dir: &Path) -> Result<Figures> {
+    let mut command = placement.command(1, "h2load");
+    command.args([
+        "-c",
+        &options.connections.to_string(),
+        "-m",
+        &options.streams.to_string(),
+        "-D",
+        &options.seconds.to_string(),
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    let mut proc = Proc::spawn("h2load", &mut command, dir)?;
+    let deadline = Instant::now() + Duration::from_secs(options.seconds) + OVERRUN;
+    let status = proc.wait_until(deadline, |_| {})?;
+    let out = proc.output();
+    if !status.success() {
+        return Err(proc.failure(&format!("exited with {status}; its output:\n{out}")));
+    }
+    // "finished in 10.00s, 123456.70 req/s, 3.21MB/s"
+    // "requests: 1234567 total, 1234617 started, 1234567 done, 1234567 succeeded, 0 failed, ..."
+    let mut figures = Figures::default();
+    for line in out.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("finished in ") {
+            figures.rps = rest
+                .split(", ")
+                .nth(1)
+                .and_then(|part| part.strip_suffix(" req/s"))
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| format!("cannot read h2load's req/s in {line:?}"))?;
+        } else if let Some(rest) = line.strip_prefix("requests: ") {
+            for part in rest.split(", ") {
+                let mut words = part.split_whitespace();
+                let (Some(n), Some(what)) = (words.next(), words.next()) else {
+                    continue;
+                };
+                match what {
+                    "succeeded" => figures.requests = n.parse().unwrap_or(0),
+                    "failed" => figures.failures = n.parse().unwrap_or(0),
+                    _ => {}
+                }
+            }
+        }
+    }
+    if figures.rps <= 0.0 {
+        return Err(format!("no `finished in` line in h2load's output:\n{out}").into());
+    }
+    Ok(figures)
+}
+
+fn run_ld_tower(
+    options: &Options,
+    placement: &Placement,
+    port: u16,
+    dir: &Path,
+) -> Result<Figures> {
+    let file = dir.join("http2-bench.json");
+    let actions = json!({"load_density": [
+        ["LD_start_test", {
+            "user_detail_dict": {"user": "fast_http_user"},
+            "host": format!("http://127.0.0.1:{port}"),
+            "user_count": options.connections * options.streams,
+            "spawn_rate": 100000,
+            "test_time": options.seconds,
+            "wait_time": 0,
+            "http2": true,
+            "h2_connections": options.connections,
+            "tasks": [{"method": "get", "request_url": "/"}],
+        }],
+        ["LD_summary", {}],
+    ]});
+    std::fs::write(&file, actions.to_string())?;
+    let mut command = placement.command(1, LD_TOWER);
+    command
+        .current_dir(dir)
+        .args(["run", "http2-bench.json", "--no-progress"])
+        .env("LD_TOWER_LOG", "warn");
+    let mut proc = Proc::spawn("ld-tower", &mut command, dir)?;
+    let deadline = Instant::now() + Duration::from_secs(options.seconds) + OVERRUN;
+    let status = proc.wait_until(deadline, |_| {})?;
+    let out = proc.output();
+    if !status.success() {
+        return Err(proc.failure(&format!("exited with {status}; its output:\n{out}")));
+    }
+    let summary = out
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|value| value.get("totals").is_some() && value.get("per_name").is_some())
+        .ok_or_else(|| format!("no LD_summary in ld-tower's output:\n{out}"))?;
+    let totals = &summary["totals"];
+    let requests = totals["successes"].as_u64().unwrap_or(0);
+    let failures = totals["failures"].as_u64().unwrap_or(0);
+    Ok(Figures {
+        requests,
+        failures,
+        rps: requests as f64 / options.seconds as f64,
+    })
+}
+
+fn run(options: &Options, placement: &Placement) -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("ld-tower-http2-bench-")
+        .tempdir()?;
+    println!("ld-tower HTTP/2 benchmark");
+    println!("  ld-tower:   {LD_TOWER}");
+    println!("  placement:  {}", placement.description);
+    println!(
+        "  load:       {} connections x {} streams, {} s per run, GET / as fast as answered, {} rounds",
+        options.connections, options.streams, options.seconds, options.rounds
+    );
+    if !have("h2load", "--version") {
+        println!("  h2load:     NOT INSTALLED (install it with: apt-get install -y nghttp2-client); skipped");
+        return Ok(());
+    }
+    let mut command = placement.command(0, std::env::current_exe()?);
+    command.arg(H2_TARGET);
+    let mut target = Proc::spawn("h2-target", &mut command, dir.path())?;
+    let port = announced_port(&mut target)?;
+    wait_accepting(&mut target, port)?;
+    println!("  target:     this bench's one-thread hyper HTTP/2 server (h2c), 127.0.0.1:{port}");
+    // Warm-up: first accepts, page cache, CPU frequency.
+    let warm = Options {
+        seconds: 1,
+        ..options.clone()
+    };
+    run_h2load(&warm, placement, port, dir.path())?;
+
+    let mut best_h2load = Figures::default();
+    let mut best_ours = Figures::default();
+    for round in 1..=options.rounds {
+        let theirs = run_h2load(options, placement, port, dir.path())?;
+        println!(
+            "  round {round}: h2load   {:>10.0} req/s  ({} succeeded, {} failed)",
+            theirs.rps, theirs.requests, theirs.failures
+        );
+        let ours = run_ld_tower(options, placement, port, dir.path())?;
+        println!(
+            "  round {round}: ld-tower {:>10.0} req/s  ({} succeeded, {} failed)",
+            ours.rps, ours.requests, ours.failures
+        );
+        if theirs.rps > best_h2load.rps {
+            best_h2load = theirs;
+        }
+        if ours.rps > best_ours.rps {
+            best_ours = ours;
+        }
+    }
+    let ratio = best_ours.rps / best_h2load.rps;
+    let verdict = if ratio >= 0.9 { "MET" } else { "NOT MET" };
+    println!(
+        "  requests/s, ld-tower / h2load: {:.0} / {:.0} = {ratio:.2}x  (target >= 0.90x: {verdict})",
+        best_ours.rps, best_h2load.rps
+    );
+    Ok(())
+}
