@@ -242,6 +242,22 @@ impl Http2User {
                 Some(_) => {}
             }
         }
+        // The slow path (the pool, maybe a handshake) in its own boxed
+        // future: the request's future stays small.
+        Box::pin(self.renew(network, connections, https, authority, tls, found)).await
+    }
+
+    /// Takes the pool's connection to the origin (making it when there is
+    /// none, or it is closed) into `held` (at `found`, or as a new entry).
+    async fn renew(
+        &mut self,
+        network: &Network,
+        connections: &Arc<Descriptors>,
+        https: bool,
+        authority: &Authority,
+        tls: Option<&Arc<ClientConfig>>,
+        found: Option<usize>,
+    ) -> Result<Option<usize>, HttpError> {
         let origin = Origin {
             https,
             authority: authority.clone(),

@@ -307,7 +307,9 @@ impl HttpClient {
         options: &SendOptions,
     ) -> Result<Response, HttpError> {
         if options.http2 {
-            return self.send_http2(request, options).await;
+            // Boxed: the HTTP/1.1 future stays the size it was (it is
+            // moved into the timeout race for each request).
+            return Box::pin(self.send_http2(request, options)).await;
         }
         self.send_http1(request, options).await
     }
@@ -379,10 +381,11 @@ impl HttpClient {
         }
     }
 
-    /// [`send`](Self::send) over HTTP/2: the same chain of redirects and
-    /// cookies, each hop on the shared connection of its origin (or over
-    /// HTTP/1.1 from the hop whose origin chose it in ALPN).
-    async fn send_http2(
+    /// [`send`](Self::send) over HTTP/2 (whatever `options.http2` says):
+    /// the same chain of redirects and cookies, each hop on the shared
+    /// connection of its origin (or over HTTP/1.1 from the hop whose
+    /// origin chose it in ALPN).
+    pub async fn send_http2(
         &mut self,
         mut request: Request<Bytes>,
         options: &SendOptions,

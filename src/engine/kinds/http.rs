@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{Context, Kind, Load, Protocol, Scripted};
 use crate::engine::check::{self, Json};
-use crate::engine::http::{Http2Pool, HttpClient};
+use crate::engine::http::{Http2Pool, HttpClient, HttpError, Response, SendOptions};
 use crate::engine::network::Network;
 use crate::engine::render::{build, duplicate};
 use crate::engine::retry::{Attempts, Class};
@@ -102,95 +102,143 @@ impl Protocol for Http {
 
     /// Makes the task's request (again while its retry policy allows),
     /// records every attempt, and sets what its extractors take. Latency
-    /// runs from when the iteration was due (arrival rate).
+    /// runs from when the iteration was due (arrival rate). HTTP/2 tasks
+    /// run in their own boxed future: its state is HTTP/2's alone, not
+    /// sized (and copied at each await) for the HTTP/1.1 client's.
     async fn perform(&self, client: &mut HttpClient, task: &Task, turn: &mut Turn<'_>) {
-        // Resolved once: every attempt sends the same request (the same
-        // `${uuid()}`, the same CSV row).
-        let mut built = build(task, &turn.plan.base, &mut turn.scope);
-        let mut attempts = Attempts::default();
-        let timeout = task.timeout.unwrap_or(turn.plan.timeout);
-        let extracted = loop {
-            // With a retry policy each attempt sends a copy; without one
-            // there is one attempt, and it takes the request itself.
-            let request = if task.retry.is_some() {
-                built.as_ref().map(duplicate).map_err(Clone::clone)
-            } else {
-                std::mem::replace(&mut built, Err(String::new()))
-            };
-            let from = turn.start();
-            let result = match request {
-                Err(message) => Err((message, Class::Permanent)),
-                Ok(request) => match turn
-                    .watch
-                    .race(client.send(request, &task.options), timeout)
-                    .await
-                {
-                    Raced::Done(Ok(response)) => Ok(response),
-                    Raced::Done(Err(e)) => {
-                        let class = if e.is_transport() {
-                            Class::Transient
-                        } else {
-                            Class::Permanent
-                        };
-                        Err((e.to_string(), class))
-                    }
-                    Raced::TimedOut(after) => Err((timed_out(after), Class::Transient)),
-                    Raced::Stopped => {
-                        // Stopped mid-request: not a result of the target's.
-                        turn.watch.abandon();
-                        return;
-                    }
-                },
-            };
-            let latency = from.elapsed();
-            let mut json = Json::default();
-            let mut extracted = Vec::new();
-            let (status, failure) = match &result {
-                Err((message, class)) => (None, Some((message.clone(), *class))),
-                Ok(response) => {
-                    let failure = match check::failure(task, &mut turn.scope, response, &mut json) {
-                        Some(failed) => Some(failed),
-                        None => match check::extract(&task.extract, response, &mut json) {
-                            Ok(values) => {
-                                extracted = values;
-                                None
-                            }
-                            Err(message) => Some((message, Class::Flaky)),
-                        },
+        if task.options.http2 {
+            Box::pin(perform_with::<Http2>(client, task, turn)).await;
+        } else {
+            perform_with::<Http1>(client, task, turn).await;
+        }
+    }
+}
+
+/// How a request is sent: over HTTP/1.1 (unless its options say http2),
+/// or over HTTP/2.
+trait Sender {
+    /// Sends `request`.
+    fn send<'a>(
+        client: &'a mut HttpClient,
+        request: http::Request<bytes::Bytes>,
+        options: &'a SendOptions,
+    ) -> impl std::future::Future<Output = Result<Response, HttpError>> + Send + 'a;
+}
+
+/// [`HttpClient::send`].
+struct Http1;
+
+impl Sender for Http1 {
+    fn send<'a>(
+        client: &'a mut HttpClient,
+        request: http::Request<bytes::Bytes>,
+        options: &'a SendOptions,
+    ) -> impl std::future::Future<Output = Result<Response, HttpError>> + Send + 'a {
+        client.send(request, options)
+    }
+}
+
+/// [`HttpClient::send_http2`].
+struct Http2;
+
+impl Sender for Http2 {
+    fn send<'a>(
+        client: &'a mut HttpClient,
+        request: http::Request<bytes::Bytes>,
+        options: &'a SendOptions,
+    ) -> impl std::future::Future<Output = Result<Response, HttpError>> + Send + 'a {
+        client.send_http2(request, options)
+    }
+}
+
+/// [`Http::perform`] with requests sent by `S`.
+async fn perform_with<S: Sender>(client: &mut HttpClient, task: &Task, turn: &mut Turn<'_>) {
+    // Resolved once: every attempt sends the same request (the same
+    // `${uuid()}`, the same CSV row).
+    let mut built = build(task, &turn.plan.base, &mut turn.scope);
+    let mut attempts = Attempts::default();
+    let timeout = task.timeout.unwrap_or(turn.plan.timeout);
+    let extracted = loop {
+        // With a retry policy each attempt sends a copy; without one
+        // there is one attempt, and it takes the request itself.
+        let request = if task.retry.is_some() {
+            built.as_ref().map(duplicate).map_err(Clone::clone)
+        } else {
+            std::mem::replace(&mut built, Err(String::new()))
+        };
+        let from = turn.start();
+        let result = match request {
+            Err(message) => Err((message, Class::Permanent)),
+            Ok(request) => match turn
+                .watch
+                .race(S::send(client, request, &task.options), timeout)
+                .await
+            {
+                Raced::Done(Ok(response)) => Ok(response),
+                Raced::Done(Err(e)) => {
+                    let class = if e.is_transport() {
+                        Class::Transient
+                    } else {
+                        Class::Permanent
                     };
-                    (Some(response.status.as_u16()), failure)
+                    Err((e.to_string(), class))
                 }
-            };
-            turn.watch.record(
-                &task.head.name,
-                latency,
-                RequestOutcome {
-                    status,
-                    failure: failure.as_ref().map(|(message, _)| message.as_str()),
-                    bytes: result.as_ref().map_or(0, |r| r.body_bytes),
-                },
-            );
-            match (failure, &task.retry) {
-                (None, _) => break extracted,
-                (Some((_, class)), Some(policy)) => match attempts.retry(policy, class, turn.rng) {
-                    Some(delay) => {
-                        if turn.watch.pause(delay).await {
-                            continue;
+                Raced::TimedOut(after) => Err((timed_out(after), Class::Transient)),
+                Raced::Stopped => {
+                    // Stopped mid-request: not a result of the target's.
+                    turn.watch.abandon();
+                    return;
+                }
+            },
+        };
+        let latency = from.elapsed();
+        let mut json = Json::default();
+        let mut extracted = Vec::new();
+        let (status, failure) = match &result {
+            Err((message, class)) => (None, Some((message.clone(), *class))),
+            Ok(response) => {
+                let failure = match check::failure(task, &mut turn.scope, response, &mut json) {
+                    Some(failed) => Some(failed),
+                    None => match check::extract(&task.extract, response, &mut json) {
+                        Ok(values) => {
+                            extracted = values;
+                            None
                         }
-                        return;
-                    }
-                    None => break Vec::new(),
-                },
-                _ => break Vec::new(),
+                        Err(message) => Some((message, Class::Flaky)),
+                    },
+                };
+                (Some(response.status.as_u16()), failure)
             }
         };
-        for (extractor, value) in extracted {
-            if extractor.session {
-                turn.scope
-                    .set_session_variable(extractor.var.clone(), value);
-            } else {
-                turn.scope.set_variable(extractor.var.clone(), value);
-            }
+        turn.watch.record(
+            &task.head.name,
+            latency,
+            RequestOutcome {
+                status,
+                failure: failure.as_ref().map(|(message, _)| message.as_str()),
+                bytes: result.as_ref().map_or(0, |r| r.body_bytes),
+            },
+        );
+        match (failure, &task.retry) {
+            (None, _) => break extracted,
+            (Some((_, class)), Some(policy)) => match attempts.retry(policy, class, turn.rng) {
+                Some(delay) => {
+                    if turn.watch.pause(delay).await {
+                        continue;
+                    }
+                    return;
+                }
+                None => break Vec::new(),
+            },
+            _ => break Vec::new(),
+        }
+    };
+    for (extractor, value) in extracted {
+        if extractor.session {
+            turn.scope
+                .set_session_variable(extractor.var.clone(), value);
+        } else {
+            turn.scope.set_variable(extractor.var.clone(), value);
         }
     }
 }
