@@ -10,14 +10,22 @@
 //!   prior knowledge, answering every request `200 ok`), re-executed from
 //!   this binary and pinned to core 0 (`taskset -c 0`).
 //! - Each generator runs pinned to core 1 (`taskset -c 1`) for S seconds
-//!   (default 10), C connections (default 1) x M concurrent streams
-//!   (default 50):
+//!   (default 10), C connections (default 4) x M concurrent streams
+//!   (default 25; 100 in flight, as the HTTP/1.1 bench's 50 connections
+//!   are about):
 //!   1. `h2load -c C -m M -D S http://127.0.0.1:PORT/`;
 //!   2. `ld-tower run` of an action file with `user_count` C x M,
 //!      `"http2": true`, `"h2_connections": C`, `wait_time` 0, one
 //!      `GET /` task, `test_time` S.
-//! - R rounds (default 2) alternate the two; each generator's best
-//!   requests/s is kept, and their ratio printed (target >= 0.9x).
+//! - R rounds (default 3) alternate the two; each generator's best
+//!   requests/s is kept, and their ratio printed (target >= 0.9x), with
+//!   each run's CPU time per request and its and the target's CPU share.
+//! - Why several connections: on one, generator and target take turns
+//!   (the target answers a batch of streams in one write, the generator
+//!   reads them all and sends the next batch in one write), so requests/s
+//!   is set by the sum of both sides' cost per batch, not by the slower
+//!   side, and neither core is busy; with several, their batches overlap
+//!   as under a real load.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -28,7 +36,7 @@ use serde_json::{json, Value};
 
 mod support;
 use support::proc::{announced_port, wait_accepting, Proc, Result};
-use support::{have, pin_self, Placement};
+use support::{clock_ticks_per_second, cpu_ticks, have, pin_self, Placement};
 
 /// The ld-tower binary under test (the release build under `cargo bench`).
 const LD_TOWER: &str = env!("CARGO_BIN_EXE_ld-tower");
@@ -50,9 +58,9 @@ struct Options {
 fn parse_options() -> Result<Options> {
     let mut options = Options {
         seconds: 10,
-        connections: 1,
-        streams: 50,
-        rounds: 2,
+        connections: 4,
+        streams: 25,
+        rounds: 3,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -142,15 +150,55 @@ fn h2_target() -> Result<()> {
     })
 }
 
-/// One generator's run: requests completed, and requests/s.
+/// One generator's run: requests completed, requests/s, and CPU time.
 #[derive(Clone, Copy, Debug, Default)]
 struct Figures {
     requests: u64,
     failures: u64,
     rps: f64,
+    /// The generator's CPU seconds (user + system, sampled every 200 ms
+    /// until it exits).
+    cpu_s: f64,
+    /// The target's CPU seconds over the same time.
+    target_cpu_s: f64,
 }
 
-fn run_h2load(options: &Options, placement: &Placement, port: u16, dir: &Path) -> Result<Figures> {
+impl Figures {
+    /// The generator's CPU time per request, µs.
+    fn cpu_us_per_request(&self) -> f64 {
+        self.cpu_s * 1e6 / self.requests.max(1) as f64
+    }
+}
+
+/// Waits for `proc` to exit, sampling its CPU time and `target`'s; the
+/// CPU seconds of each.
+fn wait_measured(proc: &mut Proc, target: u32, seconds: u64) -> Result<(f64, f64)> {
+    let ticks = clock_ticks_per_second();
+    let target = target.to_string();
+    let target_before = cpu_ticks(&target).unwrap_or(0);
+    let mut last = 0;
+    let mut target_last = target_before;
+    let deadline = Instant::now() + Duration::from_secs(seconds) + OVERRUN;
+    proc.wait_until(deadline, |pid| {
+        if let Some(t) = cpu_ticks(&pid.to_string()) {
+            last = t;
+        }
+        if let Some(t) = cpu_ticks(&target) {
+            target_last = t;
+        }
+    })?;
+    Ok((
+        last as f64 / ticks,
+        target_last.saturating_sub(target_before) as f64 / ticks,
+    ))
+}
+
+fn run_h2load(
+    options: &Options,
+    placement: &Placement,
+    (port, target): (u16, u32),
+    dir: &Path,
+) -> Result<Figures> {
     let mut command = placement.command(1, "h2load");
     command.args([
         "-c",
@@ -162,15 +210,19 @@ fn run_h2load(options: &Options, placement: &Placement, port: u16, dir: &Path) -
         &format!("http://127.0.0.1:{port}/"),
     ]);
     let mut proc = Proc::spawn("h2load", &mut command, dir)?;
-    let deadline = Instant::now() + Duration::from_secs(options.seconds) + OVERRUN;
-    let status = proc.wait_until(deadline, |_| {})?;
+    let (cpu_s, target_cpu_s) = wait_measured(&mut proc, target, options.seconds)?;
+    let status = proc.wait_until(Instant::now() + OVERRUN, |_| {})?;
     let out = proc.output();
     if !status.success() {
         return Err(proc.failure(&format!("exited with {status}; its output:\n{out}")));
     }
     // "finished in 10.00s, 123456.70 req/s, 3.21MB/s"
     // "requests: 1234567 total, 1234617 started, 1234567 done, 1234567 succeeded, 0 failed, ..."
-    let mut figures = Figures::default();
+    let mut figures = Figures {
+        cpu_s,
+        target_cpu_s,
+        ..Figures::default()
+    };
     for line in out.lines() {
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("finished in ") {
@@ -203,7 +255,7 @@ fn run_h2load(options: &Options, placement: &Placement, port: u16, dir: &Path) -
 fn run_ld_tower(
     options: &Options,
     placement: &Placement,
-    port: u16,
+    (port, target): (u16, u32),
     dir: &Path,
 ) -> Result<Figures> {
     let file = dir.join("http2-bench.json");
@@ -228,8 +280,8 @@ fn run_ld_tower(
         .args(["run", "http2-bench.json", "--no-progress"])
         .env("LD_TOWER_LOG", "warn");
     let mut proc = Proc::spawn("ld-tower", &mut command, dir)?;
-    let deadline = Instant::now() + Duration::from_secs(options.seconds) + OVERRUN;
-    let status = proc.wait_until(deadline, |_| {})?;
+    let (cpu_s, target_cpu_s) = wait_measured(&mut proc, target, options.seconds)?;
+    let status = proc.wait_until(Instant::now() + OVERRUN, |_| {})?;
     let out = proc.output();
     if !status.success() {
         return Err(proc.failure(&format!("exited with {status}; its output:\n{out}")));
@@ -246,6 +298,8 @@ fn run_ld_tower(
         requests,
         failures,
         rps: requests as f64 / options.seconds as f64,
+        cpu_s,
+        target_cpu_s,
     })
 }
 
@@ -275,21 +329,16 @@ fn run(options: &Options, placement: &Placement) -> Result<()> {
         seconds: 1,
         ..options.clone()
     };
-    run_h2load(&warm, placement, port, dir.path())?;
+    let at = (port, target.pid());
+    run_h2load(&warm, placement, at, dir.path())?;
 
     let mut best_h2load = Figures::default();
     let mut best_ours = Figures::default();
     for round in 1..=options.rounds {
-        let theirs = run_h2load(options, placement, port, dir.path())?;
-        println!(
-            "  round {round}: h2load   {:>10.0} req/s  ({} succeeded, {} failed)",
-            theirs.rps, theirs.requests, theirs.failures
-        );
-        let ours = run_ld_tower(options, placement, port, dir.path())?;
-        println!(
-            "  round {round}: ld-tower {:>10.0} req/s  ({} succeeded, {} failed)",
-            ours.rps, ours.requests, ours.failures
-        );
+        let theirs = run_h2load(options, placement, at, dir.path())?;
+        print_row(round, "h2load", &theirs, options.seconds);
+        let ours = run_ld_tower(options, placement, at, dir.path())?;
+        print_row(round, "ld-tower", &ours, options.seconds);
         if theirs.rps > best_h2load.rps {
             best_h2load = theirs;
         }
@@ -303,5 +352,26 @@ fn run(options: &Options, placement: &Placement) -> Result<()> {
         "  requests/s, ld-tower / h2load: {:.0} / {:.0} = {ratio:.2}x  (target >= 0.90x: {verdict})",
         best_ours.rps, best_h2load.rps
     );
+    println!(
+        "  CPU per request, ld-tower / h2load: {:.2} us / {:.2} us (best runs)",
+        best_ours.cpu_us_per_request(),
+        best_h2load.cpu_us_per_request()
+    );
+    println!(
+        "  (gen CPU below 100% with the target's CPU below 100%: other processes held a core;\n   \
+         rerun on a quiet machine)"
+    );
     Ok(())
+}
+
+fn print_row(round: u32, generator: &str, figures: &Figures, seconds: u64) {
+    println!(
+        "  round {round}: {generator:<8} {:>9.0} req/s  {:>6.2} us CPU/req  gen CPU {:>3.0}%  target CPU {:>3.0}%  ({} succeeded, {} failed)",
+        figures.rps,
+        figures.cpu_us_per_request(),
+        figures.cpu_s * 100.0 / seconds as f64,
+        figures.target_cpu_s * 100.0 / seconds as f64,
+        figures.requests,
+        figures.failures
+    );
 }
