@@ -499,6 +499,10 @@ async fn read_body(
             }
             body.extend_from_slice(take);
         }
+        if data.is_end_stream() {
+            // The last frame: no need to ask for the end.
+            break;
+        }
     }
     Ok((kept, bytes))
 }
