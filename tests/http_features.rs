@@ -335,6 +335,7 @@ async fn not_following_answers_with_the_redirect_itself() {
         retain: ALL,
         redirects: Redirects::Stop,
         tls: None,
+        http2: false,
     };
     let response = send(&mut client, get(&target.url("/old")), &options)
         .await

@@ -58,6 +58,11 @@ struct StartTest {
     thresholds: Option<LimitsSpec>,
     max_names: Option<u64>,
     strict: Option<bool>,
+    /// HTTP users: every task over HTTP/2 unless it says otherwise.
+    http2: Option<bool>,
+    /// HTTP/2: connections per origin, shared by the users (as h2load's
+    /// `-c`); none: one per origin per worker thread.
+    h2_connections: Option<u64>,
     master_bind_host: Option<Value>,
     master_bind_port: Option<Value>,
     master_host: Option<Value>,
@@ -260,6 +265,23 @@ async fn plan(
         Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
         _ => None,
     };
+    let http2_settings = crate::engine::Http2Settings {
+        connections: match args.h2_connections {
+            None => None,
+            Some(n) => Some(
+                usize::try_from(n)
+                    .ok()
+                    .filter(|n| *n <= crate::engine::MAX_H2_CONNECTIONS)
+                    .and_then(std::num::NonZeroUsize::new)
+                    .ok_or_else(|| {
+                        error(format!(
+                            "h2_connections must be from 1 to {}",
+                            crate::engine::MAX_H2_CONNECTIONS
+                        ))
+                    })?,
+            ),
+        },
+    };
     let given = args.variables.as_ref();
     let base = args
         .host
@@ -294,6 +316,8 @@ async fn plan(
             let context = kinds::Context {
                 base: base.as_deref(),
                 fixed: &fixed,
+                http2: args.http2.unwrap_or(false),
+                http2_settings,
             };
             (kind.compile)(tasks, &context, ignored)
         })

@@ -24,8 +24,9 @@ mod user;
 mod workers;
 
 pub use self::http::{
-    multipart, Budget, HttpClient, HttpError, Redirects, Response, Retain, SendOptions,
-    DEFAULT_TIMEOUT, MAX_HEAD, MAX_KEPT_BODY, MAX_REDIRECTS,
+    multipart, Budget, Http2Pool, Http2Settings, HttpClient, HttpError, Redirects, Response,
+    Retain, SendOptions, DEFAULT_TIMEOUT, MAX_H2_CONNECTIONS, MAX_HEAD, MAX_KEPT_BODY,
+    MAX_REDIRECTS,
 };
 pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors};
 pub use kinds::{Kind, Load, Protocol, Scripted, KINDS};

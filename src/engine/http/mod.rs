@@ -14,13 +14,16 @@
 //! are followed ([`redirect`]) unless a request says not to, and a request
 //! may bring its own TLS configuration ([`Network::tls_for`]): connections
 //! are kept per origin and TLS configuration. [`multipart`] encodes
-//! `multipart/form-data` bodies. hyper 1 was the first client here: with it the engine cost
+//! `multipart/form-data` bodies. A request whose options say `http2`
+//! goes over HTTP/2 instead ([`http2`]: h2c with prior knowledge, or ALPN
+//! `h2` over TLS), on connections the test's users share. hyper 1 was the first client here: with it the engine cost
 //! 9.3 to 10 µs of CPU per request against wrk's 7.2, about 2 µs of it
 //! hyper's dispatch (its request channel, response oneshot, body channel
 //! and header maps), which kept requests/s at 0.75-0.78x wrk's; the same
 //! loop without them costs what wrk does.
 
 mod cookies;
+mod http2;
 pub mod multipart;
 mod redirect;
 mod request;
@@ -44,6 +47,8 @@ use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
 use self::cookies::Jar;
+use self::http2::Http2User;
+pub use self::http2::{Http2Pool, Http2Settings, MAX_SLOTS as MAX_H2_CONNECTIONS};
 pub use self::redirect::{Redirects, MAX_REDIRECTS};
 use self::response::Reader;
 pub use self::response::{MAX_HEAD, MAX_KEPT_BODY};
@@ -88,6 +93,12 @@ pub enum HttpError {
     /// https URL).
     #[error("cannot follow the redirect: {0}")]
     Redirect(String),
+    /// Connecting failed (the message names the target and why).
+    #[error("{0}")]
+    Dial(String),
+    /// An HTTP/2 connection or stream failed (the message says which and why).
+    #[error("{0}")]
+    Http2(String),
 }
 
 impl HttpError {
@@ -104,6 +115,8 @@ impl HttpError {
                 | HttpError::Closed
                 | HttpError::Invalid(_)
                 | HttpError::Descriptors(..)
+                | HttpError::Dial(_)
+                | HttpError::Http2(_)
         )
     }
 }
@@ -139,6 +152,10 @@ pub struct SendOptions {
     /// ([`Network::tls`]). Connections are only reused for requests with
     /// the same configuration (the same `Arc`).
     pub tls: Option<Arc<ClientConfig>>,
+    /// Over HTTP/2 (the `http2` key): h2c with prior knowledge for http,
+    /// ALPN `h2` for https (HTTP/1.1 when the server picks it), on the
+    /// test's shared connections ([`HttpClient::with_http2`]).
+    pub http2: bool,
 }
 
 impl From<Retain> for SendOptions {
@@ -235,6 +252,8 @@ pub struct HttpClient {
     reader: Reader,
     /// The cookies responses set.
     jar: Jar,
+    /// Its share of the test's HTTP/2 connections, when it has one.
+    http2: Option<Http2User>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -262,7 +281,15 @@ impl HttpClient {
             write: Vec::with_capacity(512),
             reader: Reader::new(budget.responses),
             jar: Jar::default(),
+            http2: None,
         }
+    }
+
+    /// The same client, sending the requests whose options say `http2`
+    /// on `pool`'s connections (without one, they fail).
+    pub fn with_http2(mut self, pool: Arc<Http2Pool>) -> Self {
+        self.http2 = Some(Http2User::new(pool));
+        self
     }
 
     /// Sends `request` (its URI absolute), with the cookies earlier
@@ -276,6 +303,20 @@ impl HttpClient {
     /// under way: if this future is dropped (a timeout, a stop), the
     /// connection closes with it.
     pub async fn send(
+        &mut self,
+        request: Request<Bytes>,
+        options: &SendOptions,
+    ) -> Result<Response, HttpError> {
+        if options.http2 {
+            // Boxed: the HTTP/1.1 future stays the size it was (it is
+            // moved into the timeout race for each request).
+            return Box::pin(self.send_http2(request, options)).await;
+        }
+        self.send_http1(request, options).await
+    }
+
+    /// [`send`](Self::send) over HTTP/1.1.
+    async fn send_http1(
         &mut self,
         mut request: Request<Bytes>,
         options: &SendOptions,
@@ -341,6 +382,52 @@ impl HttpClient {
         }
     }
 
+    /// [`send`](Self::send) over HTTP/2 (whatever `options.http2` says):
+    /// the same chain of redirects and cookies, each hop on the shared
+    /// connection of its origin (or over HTTP/1.1 from the hop whose
+    /// origin chose it in ALPN).
+    pub async fn send_http2(
+        &mut self,
+        mut request: Request<Bytes>,
+        options: &SendOptions,
+    ) -> Result<Response, HttpError> {
+        let follow = options.redirects == Redirects::Follow;
+        let mut redirects = 0;
+        loop {
+            let own_cookies = self.jar.add_to(&mut request);
+            let Some(http2) = self.http2.as_mut() else {
+                return Err(HttpError::Http2(
+                    "HTTP/2 is not set up for this client".into(),
+                ));
+            };
+            let (https, authority) = scheme_and_authority(request.uri())?;
+            let tls = https.then(|| options.tls.as_ref().unwrap_or(&self.network.tls));
+            let index = http2
+                .connection(&self.network, &self.connections, https, authority, tls)
+                .await?;
+            let Some(index) = index else {
+                // The server chose HTTP/1.1: the rest of the chain goes so.
+                restore_cookies(&mut request, own_cookies);
+                return Box::pin(self.send_http1(request, options)).await;
+            };
+            let received = http2
+                .exchange(index, &request, options.retain, follow, self.reader.lease())
+                .await?;
+            if !received.set_cookies.is_empty() {
+                self.jar.store(request.uri(), received.set_cookies);
+            }
+            let Some(location) = received.location else {
+                return Ok(received.response);
+            };
+            if redirects == MAX_REDIRECTS {
+                return Err(HttpError::TooManyRedirects(MAX_REDIRECTS));
+            }
+            redirects += 1;
+            restore_cookies(&mut request, own_cookies);
+            redirect::follow(&mut request, received.response.status, &location)?;
+        }
+    }
+
     async fn connect(
         &self,
         origin: Origin,
@@ -393,13 +480,9 @@ impl HttpClient {
         let host = HeaderValue::from_str(host_port)
             .map_err(|e| HttpError::Url(target.clone(), e.to_string()))?;
         let authorization = userinfo
-            .map(|userinfo| {
-                let decoded = percent_encoding::percent_decode_str(userinfo).collect::<Vec<u8>>();
-                let encoded = base64::engine::general_purpose::STANDARD.encode(decoded);
-                HeaderValue::from_str(&format!("Basic {encoded}"))
-            })
+            .map(basic_authorization)
             .transpose()
-            .map_err(|e| HttpError::Url(target, e.to_string()))?;
+            .map_err(|e| HttpError::Url(target, e))?;
         Ok(Box::new(Connection {
             origin,
             tls: tls.cloned(),
@@ -409,6 +492,24 @@ impl HttpClient {
             _permit: permit,
         }))
     }
+}
+
+/// Puts back the request's own `Cookie` header (see [`Jar::add_to`])
+/// before it goes elsewhere.
+fn restore_cookies(request: &mut Request<Bytes>, own_cookies: Option<Option<HeaderValue>>) {
+    if let Some(own) = own_cookies {
+        match own {
+            Some(own) => request.headers_mut().insert(COOKIE, own),
+            None => request.headers_mut().remove(COOKIE),
+        };
+    }
+}
+
+/// `Basic` credentials from a URL's (percent-encoded) `user:password`.
+fn basic_authorization(userinfo: &str) -> Result<HeaderValue, String> {
+    let decoded = percent_encoding::percent_decode_str(userinfo).collect::<Vec<u8>>();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(decoded);
+    HeaderValue::from_str(&format!("Basic {encoded}")).map_err(|e| e.to_string())
 }
 
 /// A kept connection to `authority` (https or not; made with `tls`) that

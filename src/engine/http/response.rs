@@ -125,6 +125,11 @@ impl Reader {
         }
     }
 
+    /// The lease a long head grows the buffer in (its pool is the test's).
+    pub(super) fn lease(&self) -> &Lease {
+        &self.grown
+    }
+
     /// Gives back what a long head grew the buffer by (between responses:
     /// any byte left in it is not read again).
     fn shrink(&mut self) {

@@ -69,4 +69,8 @@ pub struct Context<'a> {
     pub base: Option<&'a str>,
     /// The test's fixed values (for names made from templates).
     pub fixed: &'a dyn Fixed,
+    /// The test's `http2` (HTTP users: the default of their tasks' own).
+    pub http2: bool,
+    /// The test's `h2_connections` (HTTP users over HTTP/2).
+    pub http2_settings: crate::engine::http::Http2Settings,
 }

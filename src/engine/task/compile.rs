@@ -76,6 +76,8 @@ pub struct Context<'a> {
     pub base: Option<&'a str>,
     /// The test's fixed values.
     pub fixed: &'a dyn Fixed,
+    /// The test's `http2`: what a task without its own `http2` key does.
+    pub http2: bool,
 }
 
 /// Fixed values as written: nothing resolved.
@@ -107,6 +109,7 @@ pub(super) fn parse_alone(
         naming,
         base,
         fixed: &AsWritten,
+        http2: false,
     };
     let mut notes = Vec::new();
     let scenario = parse(tasks.clone(), &ctx, &mut notes)?;
@@ -169,7 +172,14 @@ pub fn compile(
     let mut unnamed = Vec::new();
     for (written, task) in spec.tasks {
         let path = written.path();
-        let (compiled, named) = compile_task(&path, written.method(), task, &mut throttles, notes)?;
+        let (compiled, named) = compile_task(
+            &path,
+            written.method(),
+            task,
+            ctx.http2,
+            &mut throttles,
+            notes,
+        )?;
         if !named {
             unnamed.push(tasks.len());
         }
@@ -313,6 +323,7 @@ fn compile_task(
     path: &str,
     legacy_method: Option<&str>,
     spec: TaskSpec,
+    http2: bool,
     throttles: &mut Throttles,
     notes: &mut Vec<Note>,
 ) -> Result<(Task, bool), SpecError> {
@@ -434,6 +445,7 @@ fn compile_task(
             retain: keep,
             redirects: Redirects::from(spec.allow_redirects.unwrap_or(true)),
             tls: None,
+            http2: spec.http2.unwrap_or(http2),
         },
         static_uri: None,
     };

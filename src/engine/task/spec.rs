@@ -69,6 +69,9 @@ pub struct TaskSpec {
     pub cert: Option<CertSpec>,
     /// A client certificate when `cert` is not given.
     pub client_cert: Option<CertSpec>,
+    /// Over HTTP/2 (h2c with prior knowledge, or ALPN `h2` over TLS);
+    /// default: the test's `http2`.
+    pub http2: Option<bool>,
 }
 
 /// `auth`.

@@ -28,6 +28,8 @@ fn parsed(
     let ctx = Context {
         base,
         fixed: &AsWritten,
+        http2: false,
+        http2_settings: Default::default(),
     };
     let mut notes = Vec::new();
     let scenario = spec::parse(tasks, &ctx, &mut notes)?;

@@ -91,6 +91,8 @@ fn parse_with(tasks: Value, base: Option<&str>) -> Result<(Vec<SseStep>, Vec<Not
     let ctx = Context {
         base,
         fixed: &AsWritten,
+        http2: false,
+        http2_settings: Default::default(),
     };
     let mut notes = Vec::new();
     spec::parse(tasks, &ctx, &mut notes)

@@ -23,6 +23,8 @@ fn parse_with(tasks: Value, base: Option<&str>) -> Result<(Vec<WsStep>, Vec<Note
     let ctx = Context {
         base,
         fixed: &AsWritten,
+        http2: false,
+        http2_settings: Default::default(),
     };
     let mut notes = Vec::new();
     spec::parse(tasks, &ctx, &mut notes)
