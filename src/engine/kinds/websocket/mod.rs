@@ -132,6 +132,7 @@ impl Protocol for WebSocket {
         let rendered = Rendered {
             url: step.url.as_ref().map(|u| turn.scope.render_string(u)),
             message: match &step.payload {
+                Payload::Fixed(message) => Ok(message.clone()),
                 Payload::Text(t) => Ok(Message::text(turn.scope.render_string(t))),
                 Payload::Binary(t) => {
                     spec::decode(&turn.scope.render_string(t)).map(Message::binary)
@@ -239,7 +240,7 @@ async fn run(
         }
     };
     if let Some(expect) = &rendered.expect {
-        if !received.text.contains(expect.as_str()) {
+        if !received.contains(expect) {
             return Err(format!("expected {expect:?} in the reply").into());
         }
     }

@@ -99,10 +99,22 @@ pub(super) async fn open(
 /// for `expect`) and its length in bytes.
 #[derive(Debug)]
 pub(super) struct Received {
-    /// The message as text.
-    pub(super) text: String,
+    /// The message (text or binary), as received.
+    message: Message,
     /// Its length in bytes, as sent.
     pub(super) bytes: u64,
+}
+
+impl Received {
+    /// Whether it contains `expect` (a binary message read as UTF-8,
+    /// invalid sequences replaced); copied only for a binary one.
+    pub(super) fn contains(&self, expect: &str) -> bool {
+        match &self.message {
+            Message::Text(text) => text.as_str().contains(expect),
+            Message::Binary(data) => String::from_utf8_lossy(data).contains(expect),
+            _ => false,
+        }
+    }
 }
 
 /// Why waiting for a message failed: the connection is gone either way.
@@ -122,18 +134,9 @@ pub(super) fn lost(e: &WsError) -> String {
 pub(super) async fn receive(socket: &mut Socket) -> Result<Received, String> {
     loop {
         match socket.next().await {
-            Some(Ok(Message::Text(text))) => {
-                let bytes = text.len() as u64;
-                return Ok(Received {
-                    text: text.as_str().to_owned(),
-                    bytes,
-                });
-            }
-            Some(Ok(Message::Binary(data))) => {
-                return Ok(Received {
-                    text: String::from_utf8_lossy(&data).into_owned(),
-                    bytes: data.len() as u64,
-                })
+            Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
+                let bytes = message.len() as u64;
+                return Ok(Received { message, bytes });
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
             Some(Ok(Message::Close(frame))) => {

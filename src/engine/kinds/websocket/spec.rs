@@ -9,6 +9,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::Deserialize;
 use tokio_rustls::rustls::ClientConfig;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::engine::kinds::steps::{heads, HeadSpec, StepsSpec};
 use crate::engine::kinds::Context;
@@ -50,6 +51,9 @@ pub(crate) enum Payload {
     Text(Template),
     /// Rendered, then base64-decoded and sent as a binary message.
     Binary(Template),
+    /// Known before the test (no placeholder): the message itself, sent as
+    /// a shared copy (no rendering, no allocation per step).
+    Fixed(Message),
 }
 
 /// A compiled step.
@@ -85,11 +89,12 @@ impl Step for WsStep {
 
     fn env_names(&self) -> Vec<&str> {
         let payload = match &self.payload {
-            Payload::Text(t) | Payload::Binary(t) => t,
+            Payload::Text(t) | Payload::Binary(t) => Some(t),
+            Payload::Fixed(_) => None,
         };
         self.url
             .iter()
-            .chain([payload])
+            .chain(payload)
             .chain(&self.expect)
             .flat_map(Template::env_names)
             .chain(self.head.env_names())
@@ -198,13 +203,14 @@ fn compile(
         }
         let binary = step.binary.unwrap_or(false);
         let payload_text = step.payload.unwrap_or_default();
-        if binary && !payload_text.contains("${") {
-            decode(&payload_text).map_err(|e| at("payload", e))?;
-        }
-        let payload = if binary {
-            Payload::Binary(Template::parse(&payload_text))
-        } else {
-            Payload::Text(Template::parse(&payload_text))
+        let template = Template::parse(&payload_text);
+        let payload = match (template.as_static(), binary) {
+            (Some(text), true) => {
+                Payload::Fixed(Message::binary(decode(text).map_err(|e| at("payload", e))?))
+            }
+            (Some(text), false) => Payload::Fixed(Message::text(text)),
+            (None, true) => Payload::Binary(template),
+            (None, false) => Payload::Text(template),
         };
         let timeout = match step.timeout {
             None => DEFAULT_TIMEOUT,
