@@ -122,13 +122,7 @@ pub async fn tls(
     })
 }
 
-/// `config` offering `alpn` instead of its own ALPN protocols (HTTP/1.1
-/// for the agent's default): `h2` for gRPC and HTTP/2, none for raw TLS.
-pub fn with_alpn(config: &Arc<ClientConfig>, alpn: &[&[u8]]) -> Arc<ClientConfig> {
-    let mut config = ClientConfig::clone(config);
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Arc::new(config)
-}
+pub use super::network::with_alpn;
 
 /// A connection's transport: TCP, or TLS over it; its place in the
 /// descriptor budget held with it.

@@ -32,7 +32,7 @@ pub use descriptors::{kept_descriptors, raise_open_file_limit, Descriptors};
 pub use kinds::{Kind, Load, Protocol, Scripted, KINDS};
 pub use memory::{default_max_memory, Cost, Pool};
 pub use network::{
-    ClientCert, ConnectTo, Network, NetworkError, TlsOptions, Verify, MAX_PEM_BYTES,
+    ClientCert, ConnectTo, Network, NetworkError, TlsConfigs, TlsOptions, Verify, MAX_PEM_BYTES,
 };
 pub use pacing::{Arrivals, Wait};
 pub use protocol::{timed_out, Raced, Recorder, Turn, UserParts, Watch};

@@ -321,6 +321,55 @@ impl Network {
     }
 }
 
+/// The TLS configurations of a test's tasks, made once per distinct
+/// [`TlsOptions`] (files read once, never per request): tasks asking for
+/// the same share one `Arc`, and so their connections. One ALPN list for
+/// all (a kind speaks one protocol).
+#[derive(Debug, Default)]
+pub struct TlsConfigs {
+    /// The ALPN protocols offered; `None`: the agent's (HTTP/1.1).
+    alpn: Option<&'static [&'static [u8]]>,
+    made: Vec<(TlsOptions, Arc<ClientConfig>)>,
+}
+
+impl TlsConfigs {
+    /// Configurations offering `alpn` (`None`: the agent's HTTP/1.1;
+    /// `Some(&[])`: none).
+    pub fn offering(alpn: Option<&'static [&'static [u8]]>) -> TlsConfigs {
+        TlsConfigs {
+            alpn,
+            made: Vec::new(),
+        }
+    }
+
+    /// The configuration for `options` (see [`Network::tls_for`]), and its
+    /// index among those made (equal for equal options).
+    pub fn get(
+        &mut self,
+        network: &Network,
+        paths: &Paths,
+        options: &TlsOptions,
+    ) -> Result<(usize, Arc<ClientConfig>), NetworkError> {
+        if let Some(index) = self.made.iter().position(|(o, _)| o == options) {
+            return Ok((index, Arc::clone(&self.made[index].1)));
+        }
+        let mut config = network.tls_for(options, paths)?;
+        if let Some(alpn) = self.alpn {
+            config = with_alpn(&config, alpn);
+        }
+        self.made.push((options.clone(), Arc::clone(&config)));
+        Ok((self.made.len() - 1, config))
+    }
+}
+
+/// `config` offering `alpn` instead of its own ALPN protocols (HTTP/1.1
+/// for the agent's default): `h2` for gRPC and HTTP/2, none for raw TLS.
+pub fn with_alpn(config: &Arc<ClientConfig>, alpn: &[&[u8]]) -> Arc<ClientConfig> {
+    let mut config = ClientConfig::clone(config);
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
 /// Why rustls refused a task's client certificate and key.
 fn client_cert_error(options: &TlsOptions, error: rustls::Error) -> NetworkError {
     let mismatch = matches!(

@@ -15,7 +15,7 @@ use http::header::HeaderName;
 use http::Method;
 
 use super::http::SendOptions;
-use super::network::{ClientCert, Network, NetworkError, TlsOptions, Verify};
+use super::network::{ClientCert, Network, NetworkError, TlsConfigs, TlsOptions, Verify};
 use super::retry::RetryPolicy;
 use super::throttle::Bucket;
 use crate::paths::Paths;
@@ -188,28 +188,17 @@ pub fn with_tls(
     network: &Network,
     paths: &Paths,
 ) -> Result<(), (usize, NetworkError)> {
-    {
-        let mut made: Vec<(
-            TlsOptions,
-            std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
-        )> = Vec::new();
-        for (index, task) in tasks.iter_mut().enumerate() {
-            let options = task.tls.options();
-            if options == TlsOptions::default() {
-                continue;
-            }
-            let config = match made.iter().find(|(o, _)| *o == options) {
-                Some((_, config)) => std::sync::Arc::clone(config),
-                None => {
-                    let config = network.tls_for(&options, paths).map_err(|e| (index, e))?;
-                    made.push((options, std::sync::Arc::clone(&config)));
-                    config
-                }
-            };
+    let mut configs = TlsConfigs::default();
+    for (index, task) in tasks.iter_mut().enumerate() {
+        let options = task.tls.options();
+        if options != TlsOptions::default() {
+            let (_, config) = configs
+                .get(network, paths, &options)
+                .map_err(|e| (index, e))?;
             task.options.tls = Some(config);
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// A pause: uniform in `[min, max)` at millisecond granularity (`min`

@@ -56,7 +56,7 @@ use tonic::{Code, Status};
 
 use super::{Context, Kind, Load, Protocol, Scripted};
 use crate::engine::dial;
-use crate::engine::network::{Network, TlsOptions};
+use crate::engine::network::{Network, TlsConfigs};
 use crate::engine::protocol::{timed_out, Raced, Turn, UserParts};
 use crate::engine::task::{Head, Step, TlsSpec};
 use crate::engine::Descriptors;
@@ -300,21 +300,12 @@ impl Protocol for Grpc {
         network: &Network,
         paths: &Paths,
     ) -> Result<(), String> {
-        let mut configs: Vec<(TlsOptions, Arc<ClientConfig>)> = Vec::new();
+        let mut configs = TlsConfigs::offering(Some(&[b"h2"]));
         let mut pools: Vec<(String, prost_reflect::DescriptorPool)> = Vec::new();
         for task in tasks.iter_mut() {
-            let options = task.tls.options();
-            let config = match configs.iter().find(|(o, _)| *o == options) {
-                Some((_, config)) => Arc::clone(config),
-                None => {
-                    let config = network
-                        .tls_for(&options, paths)
-                        .map_err(|e| format!("{}.tls: {e}", task.path))?;
-                    let config = dial::with_alpn(&config, &[b"h2"]);
-                    configs.push((options, Arc::clone(&config)));
-                    config
-                }
-            };
+            let (_, config) = configs
+                .get(network, paths, &task.tls.options())
+                .map_err(|e| format!("{}.tls: {e}", task.path))?;
             task.security.config = Some(config);
             let Some(proto) = &task.proto else { continue };
             let pool = match pools.iter().find(|(p, _)| p == proto) {

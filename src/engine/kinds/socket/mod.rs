@@ -37,14 +37,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio_rustls::rustls::ClientConfig;
 
 use self::conn::{Key, Sockets};
 use self::exchange::{Exchange, Moved};
 use self::task::{payload_bytes, Address, Payload, SocketTask};
 use super::{Context, Kind, Load, Protocol, Scripted};
-use crate::engine::dial;
-use crate::engine::network::{Network, TlsOptions};
+use crate::engine::network::{Network, TlsConfigs};
 use crate::engine::protocol::{timed_out, Raced, Turn, UserParts};
 use crate::engine::DEFAULT_TIMEOUT;
 use crate::figures::RequestOutcome;
@@ -102,24 +100,16 @@ impl Protocol for Socket {
         network: &Network,
         paths: &Paths,
     ) -> Result<(), String> {
-        let mut made: Vec<(TlsOptions, Arc<ClientConfig>)> = Vec::new();
+        let mut configs = TlsConfigs::offering(Some(&[]));
         for (index, task) in tasks.iter_mut().enumerate() {
             let Some(tls) = &mut task.tls else {
                 continue;
             };
-            let options = tls.spec.options();
-            let id = match made.iter().position(|(o, _)| *o == options) {
-                Some(id) => id,
-                None => {
-                    let config = network
-                        .tls_for(&options, paths)
-                        .map_err(|e| format!("tasks: task {} (verify, cert): {e}", index + 1))?;
-                    made.push((options, dial::with_alpn(&config, &[])));
-                    made.len() - 1
-                }
-            };
+            let (id, config) = configs
+                .get(network, paths, &tls.spec.options())
+                .map_err(|e| format!("tasks: task {} (verify, cert): {e}", index + 1))?;
             tls.id = id;
-            tls.config = made.get(id).map(|(_, config)| Arc::clone(config));
+            tls.config = Some(config);
         }
         Ok(())
     }

@@ -41,7 +41,7 @@ use tokio_rustls::rustls::ClientConfig;
 
 use super::steps::Failure;
 use super::{Context, Kind, Load, Protocol, Scripted};
-use crate::engine::network::{Network, TlsOptions};
+use crate::engine::network::{Network, TlsConfigs, TlsOptions};
 use crate::engine::protocol::{timed_out, Raced, Turn, UserParts};
 use crate::engine::task::{Mode, Scenario};
 use crate::engine::Descriptors;
@@ -147,23 +147,15 @@ impl Protocol for Sse {
         network: &Network,
         paths: &Paths,
     ) -> Result<(), String> {
-        let mut made: Vec<(TlsOptions, Arc<ClientConfig>)> = Vec::new();
+        let mut configs = TlsConfigs::default();
         for (index, step) in tasks.iter_mut().enumerate() {
             let options = step.tls.options();
-            if options == TlsOptions::default() {
-                continue;
+            if options != TlsOptions::default() {
+                let (_, config) = configs
+                    .get(network, paths, &options)
+                    .map_err(|e| format!("tasks: step {} (verify, cert): {e}", index + 1))?;
+                step.config = Some(config);
             }
-            let config = match made.iter().find(|(o, _)| *o == options) {
-                Some((_, config)) => Arc::clone(config),
-                None => {
-                    let config = network
-                        .tls_for(&options, paths)
-                        .map_err(|e| format!("tasks: step {} (verify, cert): {e}", index + 1))?;
-                    made.push((options, Arc::clone(&config)));
-                    config
-                }
-            };
-            step.config = Some(config);
         }
         Ok(())
     }

@@ -32,12 +32,11 @@ use std::sync::Arc;
 use futures_util::SinkExt;
 use serde_json::Value;
 use tokio::time::Instant;
-use tokio_rustls::rustls::ClientConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::steps::Failure;
 use super::{Context, Kind, Load, Protocol, Scripted};
-use crate::engine::network::{Network, TlsOptions};
+use crate::engine::network::{Network, TlsConfigs, TlsOptions};
 use crate::engine::protocol::{timed_out, Raced, Turn, UserParts};
 use crate::engine::task::{Mode, Scenario};
 use crate::engine::Descriptors;
@@ -107,23 +106,15 @@ impl Protocol for WebSocket {
         network: &Network,
         paths: &Paths,
     ) -> Result<(), String> {
-        let mut made: Vec<(TlsOptions, Arc<ClientConfig>)> = Vec::new();
+        let mut configs = TlsConfigs::default();
         for (index, step) in tasks.iter_mut().enumerate() {
             let options = step.tls.options();
-            if options == TlsOptions::default() {
-                continue;
+            if options != TlsOptions::default() {
+                let (_, config) = configs
+                    .get(network, paths, &options)
+                    .map_err(|e| format!("tasks: step {} (verify, cert): {e}", index + 1))?;
+                step.config = Some(config);
             }
-            let config = match made.iter().find(|(o, _)| *o == options) {
-                Some((_, config)) => Arc::clone(config),
-                None => {
-                    let config = network
-                        .tls_for(&options, paths)
-                        .map_err(|e| format!("tasks: step {} (verify, cert): {e}", index + 1))?;
-                    made.push((options, Arc::clone(&config)));
-                    config
-                }
-            };
-            step.config = Some(config);
         }
         Ok(())
     }
