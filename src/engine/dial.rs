@@ -173,3 +173,47 @@ impl AsyncWrite for Stream {
         }
     }
 }
+
+/// Where a URL connects: its host and port, and whether over TLS.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Its scheme is the secure one (`https`, `wss`).
+    pub secure: bool,
+    /// The host, as the URL names it.
+    pub host: String,
+    /// The port, or the scheme's.
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// Where `url` connects, its scheme `plain` or `secure` (`"ws"`,
+    /// `"wss"`), with the URL parsed; the error says what is wrong with it.
+    pub fn of_url(url: &str, plain: &str, secure: &str) -> Result<(Endpoint, url::Url), String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        let is_secure = match parsed.scheme() {
+            s if s == plain => false,
+            s if s == secure => true,
+            other => {
+                return Err(format!(
+                    "{url:?}: scheme {other:?} is not {plain:?} or {secure:?}"
+                ))
+            }
+        };
+        let host = parsed
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("{url:?} names no host"))?
+            .to_owned();
+        let port = parsed
+            .port_or_known_default()
+            .unwrap_or(if is_secure { 443 } else { 80 });
+        Ok((
+            Endpoint {
+                secure: is_secure,
+                host,
+                port,
+            },
+            parsed,
+        ))
+    }
+}

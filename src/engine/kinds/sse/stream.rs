@@ -48,24 +48,8 @@ pub(super) struct Target {
 impl Target {
     /// `url`'s target; the error says what is wrong with it.
     pub(super) fn parse(url: &str) -> Result<Target, String> {
-        let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-        let secure = match parsed.scheme() {
-            "http" => false,
-            "https" => true,
-            other => {
-                return Err(format!(
-                    "{url:?}: scheme {other:?} is not \"http\" or \"https\""
-                ))
-            }
-        };
-        let host = parsed
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| format!("{url:?} names no host"))?
-            .to_owned();
-        let port = parsed
-            .port_or_known_default()
-            .unwrap_or(if secure { 443 } else { 80 });
+        let (endpoint, parsed) = dial::Endpoint::of_url(url, "http", "https")?;
+        let dial::Endpoint { secure, host, port } = endpoint;
         let authority = match parsed.port() {
             Some(port) => format!("{host}:{port}"),
             None => host.clone(),

@@ -43,7 +43,7 @@ use crate::engine::Descriptors;
 use crate::figures::RequestOutcome;
 use crate::paths::Paths;
 use crate::spec::{Note, SpecError};
-use socket::{Socket, Target};
+use socket::Socket;
 use spec::{Method, Payload, WsStep};
 
 /// `websocket_user`.
@@ -246,7 +246,7 @@ fn no_url() -> Failure {
 
 /// Opens the user's connection to `url`.
 async fn connect(conn: &mut Conn, step: &WsStep, url: String) -> Result<(), Failure> {
-    let target = Target::parse(&url)?;
+    let target = socket::target(&url)?;
     let tls = step.config.as_ref().unwrap_or(&conn.network.tls);
     let socket = socket::open(&url, &target, &conn.network, &conn.connections, tls).await?;
     conn.socket = Some(socket);

@@ -26,39 +26,11 @@ pub(super) const MAX_MESSAGE_BYTES: usize = 16 << 20;
 pub(super) type Socket = WebSocketStream<Stream>;
 
 /// Where a `ws://` or `wss://` URL connects.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) struct Target {
-    /// `wss://`.
-    pub(super) secure: bool,
-    /// The host, as the URL names it.
-    pub(super) host: String,
-    /// The port, or the scheme's.
-    pub(super) port: u16,
-}
+pub(super) type Target = dial::Endpoint;
 
-impl Target {
-    /// `url`'s target; the error says what is wrong with it.
-    pub(super) fn parse(url: &str) -> Result<Target, String> {
-        let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-        let secure = match parsed.scheme() {
-            "ws" => false,
-            "wss" => true,
-            other => {
-                return Err(format!(
-                    "{url:?}: scheme {other:?} is not \"ws\" or \"wss\""
-                ))
-            }
-        };
-        let host = parsed
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| format!("{url:?} names no host"))?
-            .to_owned();
-        let port = parsed
-            .port_or_known_default()
-            .unwrap_or(if secure { 443 } else { 80 });
-        Ok(Target { secure, host, port })
-    }
+/// `url`'s target; the error says what is wrong with it.
+pub(super) fn target(url: &str) -> Result<Target, String> {
+    dial::Endpoint::of_url(url, "ws", "wss").map(|(target, _)| target)
 }
 
 /// The library's settings: incoming messages and frames capped.

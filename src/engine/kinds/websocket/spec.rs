@@ -199,7 +199,7 @@ fn compile(
             (None, url) => ("url", url),
         };
         if let Some(url) = url.as_deref().filter(|u| !u.contains("${")) {
-            super::socket::Target::parse(url).map_err(|e| at(url_key, e))?;
+            super::socket::target(url).map_err(|e| at(url_key, e))?;
         }
         let binary = step.binary.unwrap_or(false);
         let payload_text = step.payload.unwrap_or_default();
