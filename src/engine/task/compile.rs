@@ -13,8 +13,8 @@ use http::Method;
 use serde_json::{Map, Value};
 
 use super::spec::{
-    AssertionSpec, AuthSpec, ExtractSpec, FilesSpec, RetrySpec, TaskSpec, TaskWords, TasksSpec,
-    ThinkTimeSpec, ThrottleSpec,
+    AssertionSpec, AuthSpec, CertSpec, ExtractSpec, FilesSpec, RetrySpec, TaskSpec, TaskWords,
+    TasksSpec, ThinkTimeSpec, ThrottleSpec,
 };
 use super::{
     Assertion, Auth, Body, Condition, Extractor, FilePart, Head, JsonQuery, Mode, Scenario, Source,
@@ -268,6 +268,26 @@ fn seconds(path: &str, key: &str, s: f64) -> Result<Duration, SpecError> {
     })
 }
 
+/// A task's client certificate: `cert`, else `client_cert` (when both are
+/// given, `cert` wins, as in LoadDensity, and a note says so).
+pub(crate) fn client_cert(
+    path: &str,
+    cert: Option<CertSpec>,
+    client_cert: Option<CertSpec>,
+    notes: &mut Vec<Note>,
+) -> Option<CertSpec> {
+    match (cert, client_cert) {
+        (Some(cert), Some(_)) => {
+            notes.push(Note::new(
+                format!("{path}.client_cert"),
+                "ignored: cert is given (cert wins, as in LoadDensity)",
+            ));
+            Some(cert)
+        }
+        (cert, client_cert) => cert.or(client_cert),
+    }
+}
+
 /// The keys every kind's task shares, as written.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
@@ -397,16 +417,7 @@ fn compile_task(
         notes,
     )?;
     let retry = spec.retry.map(|r| retry(path, r)).transpose()?;
-    let cert = match (spec.cert, spec.client_cert) {
-        (Some(cert), Some(_)) => {
-            notes.push(Note::new(
-                format!("{path}.client_cert"),
-                "ignored: cert is given (cert wins, as in LoadDensity)",
-            ));
-            Some(cert)
-        }
-        (cert, client_cert) => cert.or(client_cert),
-    };
+    let cert = client_cert(path, spec.cert, spec.client_cert, notes);
     let keep = crate::engine::http::Retain {
         body: assertions.iter().any(|a| {
             matches!(

@@ -201,16 +201,7 @@ pub(super) fn parse(
                 .filter(|d| !d.is_zero())
                 .ok_or_else(|| at("timeout", "must be a positive number of seconds".into()))?,
         };
-        let cert = match (step.cert, step.client_cert) {
-            (Some(cert), Some(_)) => {
-                notes.push(Note::new(
-                    format!("{path}.client_cert"),
-                    "ignored: cert is given (cert wins, as in LoadDensity)",
-                ));
-                Some(cert)
-            }
-            (cert, client_cert) => cert.or(client_cert),
-        };
+        let cert = crate::engine::task::client_cert(&path, step.cert, step.client_cert, notes);
         shared.push((
             step.name.filter(|n| !n.is_empty()),
             HeadSpec {
