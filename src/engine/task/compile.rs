@@ -152,18 +152,7 @@ pub fn compile(
     ctx: &Context<'_>,
     notes: &mut Vec<Note>,
 ) -> Result<Scenario, SpecError> {
-    let mode = match spec.mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        // LoadDensity's conditional mode is its sequence mode: both check
-        // every task's conditions.
-        None | Some("sequence") | Some("conditional") => Mode::Sequence,
-        Some("weighted") => Mode::Weighted,
-        Some(other) => {
-            return Err(SpecError::at(
-                "tasks.mode",
-                format!("{other:?} is not one of \"sequence\", \"weighted\", \"conditional\""),
-            ))
-        }
-    };
+    let mode = mode(spec.mode.as_deref())?;
     if spec.tasks.is_empty() {
         return Err(SpecError::at("tasks", "no task given"));
     }
@@ -185,12 +174,7 @@ pub fn compile(
         }
         tasks.push(compiled);
     }
-    if mode == Mode::Weighted && tasks.iter().all(|t| t.head.weight == 0) {
-        return Err(SpecError::at(
-            "tasks",
-            "in weighted mode at least one task needs a weight above 0",
-        ));
-    }
+    weights(mode, &tasks)?;
     // Variables extractors set change during the test: names keep them as written.
     let changing: HashSet<String> = tasks
         .iter()
@@ -266,6 +250,30 @@ fn seconds(path: &str, key: &str, s: f64) -> Result<Duration, SpecError> {
             "must be a number of seconds from 0",
         )
     })
+}
+
+/// The `mode` of a task list: LoadDensity's conditional mode is its
+/// sequence mode (both check every task's conditions).
+pub(crate) fn mode(written: Option<&str>) -> Result<Mode, SpecError> {
+    match written.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("sequence") | Some("conditional") => Ok(Mode::Sequence),
+        Some("weighted") => Ok(Mode::Weighted),
+        Some(other) => Err(SpecError::at(
+            "tasks.mode",
+            format!("{other:?} is not one of \"sequence\", \"weighted\", \"conditional\""),
+        )),
+    }
+}
+
+/// In weighted mode, some task must have a weight above 0.
+pub(crate) fn weights<T: super::Step>(mode: Mode, tasks: &[T]) -> Result<(), SpecError> {
+    if mode == Mode::Weighted && tasks.iter().all(|t| t.head().weight == 0) {
+        return Err(SpecError::at(
+            "tasks",
+            "in weighted mode at least one task needs a weight above 0",
+        ));
+    }
+    Ok(())
 }
 
 /// A task's client certificate: `cert`, else `client_cert` (when both are

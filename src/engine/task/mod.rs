@@ -24,7 +24,7 @@ use crate::resolver::{Template, TemplateValue};
 pub use compile::{compile, parse, Context, Fixed, Given, HeadKeys, Naming};
 // What every kind's task compiles its `run_if`/`skip_if`, `think_time` and
 // `throttle` with.
-pub(crate) use compile::{client_cert, head};
+pub(crate) use compile::{client_cert, head, mode, weights};
 pub use query::JsonQuery;
 pub(crate) use url::absolute;
 

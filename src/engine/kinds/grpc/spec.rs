@@ -6,14 +6,15 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 use tonic::metadata::{AsciiMetadataKey, BinaryMetadataKey};
 
 use super::{GrpcTask, Key, Payload, Rpc, Security};
+use crate::engine::kinds::steps::StepsSpec;
 use crate::engine::task::spec::{CertSpec, ThinkTimeSpec, ThrottleSpec, VerifySpec};
-use crate::engine::task::{self, HeadKeys, Mode, Scenario, TlsSpec};
+use crate::engine::task::{self, HeadKeys, Scenario, TlsSpec};
 use crate::engine::throttle::Throttles;
 use crate::resolver::{Template, TemplateValue};
 use crate::spec::{Note, Segment, SpecError, Vocabulary};
@@ -100,66 +101,6 @@ impl<'de> Deserialize<'de> for TlsOption {
     }
 }
 
-/// `tasks`: a list, or `{"mode": ..., "tasks": [...]}`.
-#[derive(Debug, Default)]
-pub(super) struct GrpcTasksSpec {
-    /// `sequence` (default), `weighted`, `conditional`.
-    pub mode: Option<String>,
-    /// Under `{"mode", "tasks"}`.
-    pub nested: bool,
-    /// The tasks.
-    pub tasks: Vec<GrpcTaskSpec>,
-}
-
-impl<'de> Deserialize<'de> for GrpcTasksSpec {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = GrpcTasksSpec;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of tasks, or {\"mode\": ..., \"tasks\": [...]}")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut tasks = Vec::new();
-                while let Some(task) = seq.next_element()? {
-                    tasks.push(task);
-                }
-                Ok(GrpcTasksSpec {
-                    mode: None,
-                    nested: false,
-                    tasks,
-                })
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut spec = GrpcTasksSpec {
-                    nested: true,
-                    ..GrpcTasksSpec::default()
-                };
-                let mut listed = false;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "tasks" => {
-                            spec.tasks = map.next_value()?;
-                            listed = true;
-                        }
-                        "mode" => spec.mode = Some(map.next_value()?),
-                        _ => {
-                            map.next_value::<de::IgnoredAny>()?;
-                        }
-                    }
-                }
-                if !listed {
-                    return Err(de::Error::custom(
-                        "no \"tasks\" list (write {\"mode\": ..., \"tasks\": [...]})",
-                    ));
-                }
-                Ok(spec)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// The keys of a `grpc_user` task list, per place, for suggestions.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct GrpcWords;
@@ -193,37 +134,23 @@ pub(super) fn parse(
 ) -> Result<Scenario<GrpcTask>, SpecError> {
     #[derive(Deserialize)]
     struct Keyword {
-        tasks: GrpcTasksSpec,
+        tasks: StepsSpec<GrpcTaskSpec>,
     }
     let (keyword, mut found) =
         crate::spec::parse::<Keyword>(serde_json::json!({ "tasks": tasks }), &GrpcWords)?;
     notes.append(&mut found);
     let spec = keyword.tasks;
-    let mode = match spec.mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("sequence") | Some("conditional") => Mode::Sequence,
-        Some("weighted") => Mode::Weighted,
-        Some(other) => {
-            return Err(SpecError::at(
-                "tasks.mode",
-                format!("{other:?} is not one of \"sequence\", \"weighted\", \"conditional\""),
-            ))
-        }
-    };
-    if spec.tasks.is_empty() {
+    let mode = task::mode(spec.mode.as_deref())?;
+    if spec.steps.is_empty() {
         return Err(SpecError::at("tasks", "no task given"));
     }
     let mut throttles = Throttles::default();
-    let mut tasks = Vec::with_capacity(spec.tasks.len());
-    for (index, written) in spec.tasks.into_iter().enumerate() {
+    let mut tasks = Vec::with_capacity(spec.steps.len());
+    for (index, written) in spec.steps.into_iter().enumerate() {
         let path = format!("tasks{}[{index}]", if spec.nested { ".tasks" } else { "" });
         tasks.push(compile(path, written, base, &mut throttles, notes)?);
     }
-    if mode == Mode::Weighted && tasks.iter().all(|t| t.head.weight == 0) {
-        return Err(SpecError::at(
-            "tasks",
-            "in weighted mode at least one task needs a weight above 0",
-        ));
-    }
+    task::weights(mode, &tasks)?;
     Ok(Scenario { mode, tasks })
 }
 

@@ -2,15 +2,14 @@
 //! `socket_user_template.py`): serde types, and their compilation into
 //! [`SocketTask`]s, each mistake at its JSON path.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::task::{Address, Payload, Reply, SocketTask, Tls, Transport, MAX_EXACT_BYTES};
+use crate::engine::kinds::steps::StepsSpec;
 use crate::engine::kinds::Context;
 use crate::engine::task::spec::{CertSpec, VerifySpec};
 use crate::engine::task::spec::{ThinkTimeSpec, ThrottleSpec};
@@ -65,55 +64,6 @@ pub(crate) struct SocketTaskSpec {
     pub(crate) throttle: Option<ThrottleSpec>,
 }
 
-/// `tasks`: a list of steps, or LoadDensity's `{"tasks": [...]}`.
-#[derive(Debug, Default)]
-pub(crate) struct SocketTasksSpec {
-    /// Under `{"tasks": [...]}`.
-    pub(crate) nested: bool,
-    /// The steps, as written.
-    pub(crate) tasks: Vec<SocketTaskSpec>,
-}
-
-impl<'de> Deserialize<'de> for SocketTasksSpec {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = SocketTasksSpec;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of socket steps, or {\"tasks\": [...]}")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut tasks = Vec::new();
-                while let Some(task) = seq.next_element::<SocketTaskSpec>()? {
-                    tasks.push(task);
-                }
-                Ok(SocketTasksSpec {
-                    nested: false,
-                    tasks,
-                })
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut spec = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == "tasks" && spec.is_none() {
-                        let tasks: Vec<SocketTaskSpec> = map.next_value()?;
-                        spec = Some(SocketTasksSpec {
-                            nested: true,
-                            tasks,
-                        });
-                    } else {
-                        // Not read by LoadDensity's socket user (`mode`
-                        // included): noted by `serde_ignored`.
-                        map.next_value::<de::IgnoredAny>()?;
-                    }
-                }
-                spec.ok_or_else(|| de::Error::missing_field("tasks"))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// The keys of a socket task list, per place, for suggestions.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct SocketWords;
@@ -137,19 +87,17 @@ pub(crate) fn parse(
 ) -> Result<Scenario<SocketTask>, SpecError> {
     #[derive(Deserialize)]
     struct Keyword {
-        tasks: SocketTasksSpec,
+        tasks: StepsSpec<SocketTaskSpec>,
     }
     let (keyword, mut found) =
         crate::spec::parse::<Keyword>(serde_json::json!({ "tasks": tasks }), &SocketWords)?;
     notes.append(&mut found);
     let spec = keyword.tasks;
-    if spec.tasks.is_empty() {
-        return Err(SpecError::at("tasks", "no task given"));
-    }
+    spec.checked("socket_user", notes)?;
     let base = ctx.base.map(bare_address).filter(|b| !b.is_empty());
     let mut throttles = Throttles::default();
     let tasks = spec
-        .tasks
+        .steps
         .into_iter()
         .enumerate()
         .map(|(index, task)| {

@@ -166,10 +166,10 @@ fn mistakes_are_errors_at_their_path() {
         error(json!([{"protocol": "udp", "target": "a:1", "tls": true}])),
         "tasks[0].tls: TLS is for tcp steps (DTLS is not supported)"
     );
-    assert_eq!(error(json!([])), "tasks: no task given");
+    assert_eq!(error(json!([])), "tasks: no step given");
     assert_eq!(
         error(json!({"mode": "sequence"})),
-        "tasks: missing field `tasks`"
+        "tasks: no \"tasks\" list (write a list of steps, or {\"tasks\": [...]})"
     );
     assert!(error(json!("tcp")).starts_with("tasks: invalid type: string \"tcp\""));
 }
@@ -182,8 +182,8 @@ fn unknown_and_unused_keys_are_noted() {
             "verify": false}]})
         ),
         [
-            "tasks.mode: unknown key, ignored",
             "tasks.tasks[0].paylod: unknown key, ignored (did you mean \"payload\"?)",
+            "tasks.mode: \"weighted\" ignored: a socket_user walks every step in order, as LoadDensity's does",
             "tasks.tasks[0].verify: ignored: the step has no \"tls\": true",
         ]
     );
