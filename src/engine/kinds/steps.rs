@@ -5,10 +5,14 @@
 use std::fmt;
 
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 use crate::engine::task::{self, Head, HeadKeys};
 use crate::engine::throttle::Throttles;
+use crate::resolver::Template;
 use crate::spec::{Note, SpecError};
 
 /// A step's shared keys, as written.
@@ -41,6 +45,33 @@ pub(in crate::engine::kinds) fn heads(
             )
         })
         .collect()
+}
+
+/// What an unnamed step of a URL-speaking kind is named, as LoadDensity
+/// names it: its URL (fixed values resolved), else the URL the user is on
+/// (the last one an earlier step names), else the test's host, else its
+/// method. `steps` gives each step's head, whether it was named, its URL
+/// and its method's name, in order.
+pub(in crate::engine::kinds) fn name_by_url<'a>(
+    steps: impl IntoIterator<Item = (&'a mut Head, bool, Option<&'a Template>, &'a str)>,
+    ctx: &super::Context<'_>,
+) {
+    let changing = HashSet::new();
+    let mut last_url: Option<String> = None;
+    for (head, named, url, method) in steps {
+        let url = url.map(|url| ctx.fixed.render(url, &changing));
+        if !named {
+            let name = url
+                .clone()
+                .or_else(|| last_url.clone())
+                .or_else(|| ctx.base.map(str::to_owned))
+                .unwrap_or_else(|| method.to_owned());
+            head.name = Arc::from(name);
+        }
+        if url.is_some() {
+            last_url = url;
+        }
+    }
 }
 
 /// The `tasks` keyword of a kind that walks every step in order: a list of

@@ -2,7 +2,6 @@
 //! `websocket_user_template.py`), deserialized by serde, and compiled into
 //! [`WsStep`]s: every mistake at its JSON path, every unknown key noted.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use serde::Deserialize;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::engine::kinds::steps::{heads, HeadSpec, StepsSpec};
+use crate::engine::kinds::steps::{heads, name_by_url, HeadSpec, StepsSpec};
 use crate::engine::kinds::Context;
 use crate::engine::task::spec::{CertSpec, ThinkTimeSpec, ThrottleSpec, VerifySpec};
 use crate::engine::task::{Head, Step, TlsSpec};
@@ -247,29 +246,16 @@ fn compile(
     }
     let named: Vec<bool> = shared.iter().map(|(name, _)| name.is_some()).collect();
     let heads = heads(shared, spec.nested, notes)?;
-    // An unnamed step is named as LoadDensity names it: its URL, else the
-    // URL the user is on (the last one an earlier step names), else the
-    // test's host, else its method.
-    let changing = HashSet::new();
-    let mut last_url: Option<String> = None;
-    for ((step, head), named) in steps.iter_mut().zip(heads).zip(named) {
+    for (step, head) in steps.iter_mut().zip(heads) {
         step.head = head;
-        let url = step
-            .url
-            .as_ref()
-            .map(|url| ctx.fixed.render(url, &changing));
-        if !named {
-            let name = url
-                .clone()
-                .or_else(|| last_url.clone())
-                .or_else(|| ctx.base.map(str::to_owned))
-                .unwrap_or_else(|| method_name(step.method).to_owned());
-            step.head.name = Arc::from(name);
-        }
-        if url.is_some() {
-            last_url = url;
-        }
     }
+    name_by_url(
+        steps.iter_mut().zip(named).map(|(step, named)| {
+            let method = method_name(step.method);
+            (&mut step.head, named, step.url.as_ref(), method)
+        }),
+        ctx,
+    );
     Ok(steps)
 }
 
