@@ -491,7 +491,6 @@ async fn other_user_types_are_errors_naming_them_and_listing_the_kinds() {
     // LoadDensity 0.0.79's user templates that ld-tower does not run.
     for user in [
         "mqtt_user",
-        "redis_user",
         "sql_user",
         "kafka_user",
         "amqp_user",

@@ -11,6 +11,7 @@
 
 mod grpc;
 mod http;
+mod redis;
 mod socket;
 mod sse;
 mod steps;
@@ -32,6 +33,7 @@ pub static KINDS: &[Kind] = &[
     socket::SOCKET_USER,
     sse::SSE_USER,
     grpc::GRPC_USER,
+    redis::REDIS_USER,
 ];
 
 /// A user kind: its name and how its tasks are compiled.
