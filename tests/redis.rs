@@ -168,3 +168,51 @@ async fn a_redis_test_runs_through_serve() {
     assert_eq!(lines.last(), Some(&"Return_Data_Over_JE"), "{reply}");
     check(&lines[..lines.len() - 1], &main, &closing);
 }
+
+/// A reply past 16 MiB fails its step (the connection dropped, the next
+/// step connects again) instead of growing the user's memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_past_16_mib_fails_the_step() {
+    let server = redis_server::start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("huge.json");
+    let actions = json!({"load_density": [
+        ["LD_start_test", {
+            "user_detail_dict": {"user": "redis_user"},
+            "user_count": 1, "spawn_rate": 100, "test_time": 60,
+            "iterations": 2, "wait_time": 0,
+            "host": format!("redis://{}", server.addr),
+            "tasks": [
+                {"method": "get", "key": "huge", "name": "huge"},
+                {"method": "set", "key": "k", "value": "v"}
+            ]
+        }],
+        ["LD_generate_json", {}]
+    ]});
+    std::fs::write(&file, actions.to_string()).unwrap();
+    let file = file.to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin())
+            .args(["run", &file, "--no-progress"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let result = parse(lines[0]);
+    let per_name = &result["summary"]["per_name"];
+    assert_eq!(per_name["huge"]["failures"], 2, "{per_name}");
+    assert_eq!(per_name["set"]["successes"], 2, "{per_name}");
+    assert_eq!(server.count("SET"), 2);
+    // Each huge reply drops its connection: the set after it connects
+    // again (1 at the start, 1 after each of the 2 failures).
+    assert_eq!(server.connections(), 3);
+    assert!(
+        lines[1].contains("reply over 16777216 bytes"),
+        "{}",
+        lines[1]
+    );
+}

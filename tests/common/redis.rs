@@ -117,6 +117,8 @@ async fn serve(
                         .insert(arg(1), args.get(2).cloned().unwrap_or_default());
                     b"+OK\r\n".to_vec()
                 }
+                // 17 MiB: past redis_user's limit on a reply.
+                "GET" if arg(1) == "huge" => bulk(&vec![b'x'; 17 << 20]),
                 "GET" => match store.strings.get(&arg(1)) {
                     Some(v) => bulk(v),
                     None => b"$-1\r\n".to_vec(),

@@ -13,11 +13,15 @@
 //! - `expect`: the reply must read exactly this, as Python's `str()` of
 //!   redis-py's value (`""` for none, `True` for `OK`, a number in
 //!   decimal); a reply that is an error fails the step with its message.
+//! - A reply may take at most 16 MiB (`capped::MAX_REPLY_BYTES`): past it the
+//!   connection fails the step and is dropped, so a server cannot grow a
+//!   user's memory.
 //! - Bytes: a string reply's length, 0 for none, 1 for anything else, as
 //!   LoadDensity counts them; latency from the send (or the connect) to the
 //!   reply; `timeout` (default the test's `request_timeout`) bounds both.
 
 mod address;
+mod capped;
 mod command;
 mod spec;
 #[cfg(test)]
@@ -32,6 +36,7 @@ use serde_json::Value;
 use tokio_rustls::rustls::ClientConfig;
 
 use self::address::Address;
+use self::capped::{Capped, Counter};
 use self::spec::RedisStep;
 use super::{Context, Kind, Load, Protocol, Scripted};
 use crate::engine::dial;
@@ -67,7 +72,7 @@ pub(crate) struct Conn {
     /// The open connections by URL, the most recently used last (each
     /// one's socket, with its place in the descriptor budget, is in its
     /// driver task, which ends when the connection is dropped).
-    open: Vec<(String, MultiplexedConnection)>,
+    open: Vec<(String, MultiplexedConnection, Counter)>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -75,7 +80,7 @@ impl std::fmt::Debug for Conn {
         f.debug_struct("Conn")
             .field(
                 "urls",
-                &self.open.iter().map(|(url, _)| url).collect::<Vec<_>>(),
+                &self.open.iter().map(|(url, ..)| url).collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
@@ -171,12 +176,12 @@ const MAX_KEPT: usize = 16;
 impl Conn {
     /// Drops the connection to `url`, if open.
     fn forget(&mut self, url: &str) {
-        self.open.retain(|(open, _)| open != url);
+        self.open.retain(|(open, ..)| open != url);
     }
 
     /// The connection to `url`, opened (and logged in) if need be.
     async fn connect(&mut self, url: &str) -> Result<&mut MultiplexedConnection, Failed> {
-        if let Some(index) = self.open.iter().position(|(open, _)| open == url) {
+        if let Some(index) = self.open.iter().position(|(open, ..)| open == url) {
             let kept = self.open.remove(index);
             self.open.push(kept);
         } else {
@@ -210,6 +215,8 @@ impl Conn {
             } else {
                 dial::Stream::Plain(tcp)
             };
+            let counter = Counter::default();
+            let stream = Capped::new(stream, counter.clone());
             let (connection, driver) = MultiplexedConnection::new_with_config(
                 &info,
                 stream,
@@ -220,10 +227,14 @@ impl Conn {
             // The connection's reader and writer: it ends when the
             // connection is dropped.
             tokio::spawn(driver);
-            self.open.push((url.to_owned(), connection));
+            self.open.push((url.to_owned(), connection, counter));
         }
         match self.open.last_mut() {
-            Some((_, connection)) => Ok(connection),
+            Some((_, connection, counter)) => {
+                // A step reads one reply: its bytes are counted afresh.
+                counter.reset();
+                Ok(connection)
+            }
             None => Err(Failed::Dropped("no connection".to_owned())),
         }
     }
