@@ -6,14 +6,17 @@ use std::fmt;
 
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::HashSet;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::engine::task::spec::ThrottleSpec;
 use crate::engine::task::{self, Head, HeadKeys};
 use crate::engine::throttle::Throttles;
 use crate::resolver::Template;
 use crate::spec::{Note, SpecError};
+use crate::spec::{Segment, Vocabulary};
 
 /// A step's shared keys, as written.
 pub(in crate::engine::kinds) type HeadSpec = HeadKeys;
@@ -70,6 +73,30 @@ pub(in crate::engine::kinds) fn name_by_url<'a>(
         }
         if url.is_some() {
             last_url = url;
+        }
+    }
+}
+
+/// The keys known at each place of a step list of `S` (the step as
+/// written), for suggestions: `mode` and `tasks` beside the list, a
+/// throttle's and a think time's own, and `S`'s everywhere else.
+pub(in crate::engine::kinds) struct StepWords<S>(PhantomData<fn() -> S>);
+
+impl<S> StepWords<S> {
+    /// The vocabulary of `S` steps.
+    pub(in crate::engine::kinds) fn new() -> Self {
+        StepWords(PhantomData)
+    }
+}
+
+impl<S: DeserializeOwned> Vocabulary for StepWords<S> {
+    fn keys_at(&self, parent: &[Segment]) -> &'static [&'static str] {
+        use serde_aux::serde_introspection::serde_introspect;
+        match parent {
+            [Segment::Key(k)] if k == "tasks" => &["mode", "tasks"],
+            [.., Segment::Key(k)] if k == "throttle" => serde_introspect::<ThrottleSpec>(),
+            [.., Segment::Key(k)] if k == "think_time" => &["min", "max"],
+            _ => serde_introspect::<S>(),
         }
     }
 }

@@ -276,6 +276,23 @@ pub(crate) fn weights<T: super::Step>(mode: Mode, tasks: &[T]) -> Result<(), Spe
     Ok(())
 }
 
+/// A task's `timeout` (seconds): a positive duration, the error at its path.
+pub(crate) fn timeout(path: &str, seconds: Option<f64>) -> Result<Option<Duration>, SpecError> {
+    seconds
+        .map(|s| {
+            Duration::try_from_secs_f64(s)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    SpecError::at(
+                        format!("{path}.timeout"),
+                        "must be a positive number of seconds",
+                    )
+                })
+        })
+        .transpose()
+}
+
 /// A task's client certificate: `cert`, else `client_cert` (when both are
 /// given, `cert` wins, as in LoadDensity, and a note says so).
 pub(crate) fn client_cert(
@@ -388,15 +405,7 @@ fn compile_task(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let body = body(path, spec.json, spec.data, spec.files)?;
-    let timeout = match spec.timeout {
-        None => None,
-        Some(s) => Some(
-            Duration::try_from_secs_f64(s)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| at("timeout", "must be a positive number of seconds".into()))?,
-        ),
-    };
+    let timeout = timeout(path, spec.timeout)?;
     let auth = spec.auth.map(|a| auth(path, a)).transpose()?;
     let mut assertions = Vec::new();
     for (j, a) in spec.assertions.into_iter().flatten().enumerate() {

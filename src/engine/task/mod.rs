@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use http::header::HeaderName;
 use http::Method;
+use tokio_rustls::rustls::ClientConfig;
 
 use super::http::SendOptions;
 use super::network::{ClientCert, Network, NetworkError, TlsConfigs, TlsOptions, Verify};
@@ -24,7 +25,7 @@ use crate::resolver::{Template, TemplateValue};
 pub use compile::{compile, parse, Context, Fixed, Given, HeadKeys, Naming};
 // What every kind's task compiles its `run_if`/`skip_if`, `think_time` and
 // `throttle` with.
-pub(crate) use compile::{client_cert, head, mode, weights};
+pub(crate) use compile::{client_cert, head, mode, timeout, weights};
 pub use query::JsonQuery;
 pub(crate) use url::absolute;
 
@@ -188,14 +189,30 @@ pub fn with_tls(
     network: &Network,
     paths: &Paths,
 ) -> Result<(), (usize, NetworkError)> {
+    tls_per_task(tasks, network, paths, |task| {
+        (&task.tls, &mut task.options.tls)
+    })
+}
+
+/// Sets the TLS configuration of every task (of any kind) whose `verify`
+/// or `cert` asks for its own (`fields` gives its spec and where the
+/// configuration goes), made once per distinct options; the others keep
+/// the agent's. The error names the task by its index.
+pub fn tls_per_task<T>(
+    tasks: &mut [T],
+    network: &Network,
+    paths: &Paths,
+    fields: impl Fn(&mut T) -> (&TlsSpec, &mut Option<Arc<ClientConfig>>),
+) -> Result<(), (usize, NetworkError)> {
     let mut configs = TlsConfigs::default();
     for (index, task) in tasks.iter_mut().enumerate() {
-        let options = task.tls.options();
+        let (spec, config) = fields(task);
+        let options = spec.options();
         if options != TlsOptions::default() {
-            let (_, config) = configs
+            let (_, made) = configs
                 .get(network, paths, &options)
                 .map_err(|e| (index, e))?;
-            task.options.tls = Some(config);
+            *config = Some(made);
         }
     }
     Ok(())

@@ -4,7 +4,6 @@
 //! through the test's paths): what needs them is checked there.
 
 use std::fmt;
-use std::time::Duration;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -12,7 +11,7 @@ use serde_json::Value;
 use tonic::metadata::{AsciiMetadataKey, BinaryMetadataKey};
 
 use super::{GrpcTask, Key, Payload, Rpc, Security};
-use crate::engine::kinds::steps::StepsSpec;
+use crate::engine::kinds::steps::{StepWords, StepsSpec};
 use crate::engine::task::spec::{CertSpec, ThinkTimeSpec, ThrottleSpec, VerifySpec};
 use crate::engine::task::{self, HeadKeys, Scenario, TlsSpec};
 use crate::engine::throttle::Throttles;
@@ -110,10 +109,7 @@ impl Vocabulary for GrpcWords {
         use serde_aux::serde_introspection::serde_introspect;
         match parent.last() {
             Some(Segment::Key(k)) if k == "tls" => serde_introspect::<TlsKeys>(),
-            Some(Segment::Key(k)) if k == "throttle" => serde_introspect::<ThrottleSpec>(),
-            Some(Segment::Key(k)) if k == "think_time" => &["min", "max"],
-            Some(Segment::Key(k)) if k == "tasks" && parent.len() == 1 => &["mode", "tasks"],
-            _ => serde_introspect::<GrpcTaskSpec>(),
+            _ => StepWords::<GrpcTaskSpec>::new().keys_at(parent),
         }
     }
 }
@@ -210,15 +206,7 @@ fn compile(
     };
     let payload = payload(&path, rpc, spec.payload)?;
     let metadata = metadata(&path, spec.metadata)?;
-    let timeout = match spec.timeout {
-        None => None,
-        Some(s) => Some(
-            Duration::try_from_secs_f64(s)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| at("timeout", "must be a positive number of seconds".into()))?,
-        ),
-    };
+    let timeout = task::timeout(&path, spec.timeout)?;
     let target_key = if spec.target.as_deref().is_some_and(|t| !t.is_empty()) {
         "target"
     } else {

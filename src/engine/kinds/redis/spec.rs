@@ -8,12 +8,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::command::{Command, COMMANDS};
-use crate::engine::kinds::steps::StepsSpec;
+use crate::engine::kinds::steps::{StepWords, StepsSpec};
 use crate::engine::task::spec::{ThinkTimeSpec, ThrottleSpec};
 use crate::engine::task::{self, Head, HeadKeys, Mode, Scenario, Step};
 use crate::engine::throttle::Throttles;
 use crate::resolver::Template;
-use crate::spec::{Note, Segment, SpecError, Vocabulary};
+use crate::spec::{Note, SpecError};
 
 /// LoadDensity's Redis URL when neither the step nor the test names one.
 pub(super) const DEFAULT_URL: &str = "redis://127.0.0.1:6379/0";
@@ -87,20 +87,6 @@ impl Step for RedisStep {
     }
 }
 
-/// The keys of a step, for suggestions.
-struct RedisWords;
-
-impl Vocabulary for RedisWords {
-    fn keys_at(&self, parent: &[Segment]) -> &'static [&'static str] {
-        match parent.last() {
-            Some(Segment::Index(_)) => {
-                serde_aux::serde_introspection::serde_introspect::<RedisStepSpec>()
-            }
-            _ => &["tasks", "mode"],
-        }
-    }
-}
-
 /// The `tasks` keyword's value parsed (notes at their paths) and compiled;
 /// `base` is the test's host.
 pub(super) fn parse(
@@ -112,8 +98,10 @@ pub(super) fn parse(
     struct Keyword {
         tasks: StepsSpec<RedisStepSpec>,
     }
-    let (keyword, mut found) =
-        crate::spec::parse::<Keyword>(serde_json::json!({ "tasks": tasks }), &RedisWords)?;
+    let (keyword, mut found) = crate::spec::parse::<Keyword>(
+        serde_json::json!({ "tasks": tasks }),
+        &StepWords::<RedisStepSpec>::new(),
+    )?;
     notes.append(&mut found);
     let spec = keyword.tasks;
     let prefix = spec.checked("redis_user", notes)?;
@@ -175,15 +163,7 @@ fn compile(
     if let Some(text) = url.as_static() {
         super::address::Address::parse(text).map_err(|e| at("url", e))?;
     }
-    let timeout = match spec.timeout {
-        None => None,
-        Some(s) => Some(
-            Duration::try_from_secs_f64(s)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| at("timeout", "must be a positive number of seconds".into()))?,
-        ),
-    };
+    let timeout = task::timeout(path, spec.timeout)?;
     let named = spec.name.filter(|n| !n.is_empty());
     let head = task::head(
         path,

@@ -3,20 +3,19 @@
 //! [`SocketTask`]s, each mistake at its JSON path.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::task::{Address, Payload, Reply, SocketTask, Tls, Transport, MAX_EXACT_BYTES};
-use crate::engine::kinds::steps::StepsSpec;
+use crate::engine::kinds::steps::{StepWords, StepsSpec};
 use crate::engine::kinds::Context;
 use crate::engine::task::spec::{CertSpec, VerifySpec};
 use crate::engine::task::spec::{ThinkTimeSpec, ThrottleSpec};
 use crate::engine::task::{self, HeadKeys, Mode, Scenario, TlsSpec};
 use crate::engine::throttle::Throttles;
 use crate::resolver::Template;
-use crate::spec::{Note, Segment, SpecError, Vocabulary};
+use crate::spec::{Note, SpecError};
 
 /// LoadDensity's target when neither the step nor the test names one
 /// (`SocketUserWrapper.host`).
@@ -64,21 +63,6 @@ pub(crate) struct SocketTaskSpec {
     pub(crate) throttle: Option<ThrottleSpec>,
 }
 
-/// The keys of a socket task list, per place, for suggestions.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct SocketWords;
-
-impl Vocabulary for SocketWords {
-    fn keys_at(&self, parent: &[Segment]) -> &'static [&'static str] {
-        match parent.last() {
-            Some(Segment::Index(_)) => {
-                serde_aux::serde_introspection::serde_introspect::<SocketTaskSpec>()
-            }
-            _ => &["tasks"],
-        }
-    }
-}
-
 /// The `tasks` keyword's value parsed (notes at their paths) and compiled.
 pub(crate) fn parse(
     tasks: Value,
@@ -89,8 +73,10 @@ pub(crate) fn parse(
     struct Keyword {
         tasks: StepsSpec<SocketTaskSpec>,
     }
-    let (keyword, mut found) =
-        crate::spec::parse::<Keyword>(serde_json::json!({ "tasks": tasks }), &SocketWords)?;
+    let (keyword, mut found) = crate::spec::parse::<Keyword>(
+        serde_json::json!({ "tasks": tasks }),
+        &StepWords::<SocketTaskSpec>::new(),
+    )?;
     notes.append(&mut found);
     let spec = keyword.tasks;
     spec.checked("socket_user", notes)?;
@@ -186,15 +172,7 @@ fn compile(
         Some(Value::Number(n)) => Some(Template::parse(&n.to_string())),
         Some(_) => return Err(at("expect_substring", "expected text".into())),
     };
-    let timeout = match spec.timeout {
-        None => None,
-        Some(s) => Some(
-            Duration::try_from_secs_f64(s)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| at("timeout", "must be a positive number of seconds".into()))?,
-        ),
-    };
+    let timeout = task::timeout(path, spec.timeout)?;
     let tls = match (spec.tls.unwrap_or(false), transport) {
         (true, Transport::Udp) => {
             return Err(at(

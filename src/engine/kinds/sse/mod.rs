@@ -41,8 +41,9 @@ use tokio_rustls::rustls::ClientConfig;
 
 use super::steps::Failure;
 use super::{Context, Kind, Load, Protocol, Scripted};
-use crate::engine::network::{Network, TlsConfigs, TlsOptions};
+use crate::engine::network::Network;
 use crate::engine::protocol::{timed_out, Raced, Turn, UserParts};
+use crate::engine::task;
 use crate::engine::task::{Mode, Scenario};
 use crate::engine::Descriptors;
 use crate::figures::RequestOutcome;
@@ -147,17 +148,8 @@ impl Protocol for Sse {
         network: &Network,
         paths: &Paths,
     ) -> Result<(), String> {
-        let mut configs = TlsConfigs::default();
-        for (index, step) in tasks.iter_mut().enumerate() {
-            let options = step.tls.options();
-            if options != TlsOptions::default() {
-                let (_, config) = configs
-                    .get(network, paths, &options)
-                    .map_err(|e| format!("tasks: step {} (verify, cert): {e}", index + 1))?;
-                step.config = Some(config);
-            }
-        }
-        Ok(())
+        task::tls_per_task(tasks, network, paths, |step| (&step.tls, &mut step.config))
+            .map_err(|(index, e)| format!("tasks: step {} (verify, cert): {e}", index + 1))
     }
 
     async fn perform(&self, conn: &mut Conn, step: &SseStep, turn: &mut Turn<'_>) {

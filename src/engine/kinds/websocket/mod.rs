@@ -36,8 +36,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::steps::Failure;
 use super::{Context, Kind, Load, Protocol, Scripted};
-use crate::engine::network::{Network, TlsConfigs, TlsOptions};
+use crate::engine::network::Network;
 use crate::engine::protocol::{timed_out, Raced, Turn, UserParts};
+use crate::engine::task;
 use crate::engine::task::{Mode, Scenario};
 use crate::engine::Descriptors;
 use crate::figures::RequestOutcome;
@@ -106,17 +107,8 @@ impl Protocol for WebSocket {
         network: &Network,
         paths: &Paths,
     ) -> Result<(), String> {
-        let mut configs = TlsConfigs::default();
-        for (index, step) in tasks.iter_mut().enumerate() {
-            let options = step.tls.options();
-            if options != TlsOptions::default() {
-                let (_, config) = configs
-                    .get(network, paths, &options)
-                    .map_err(|e| format!("tasks: step {} (verify, cert): {e}", index + 1))?;
-                step.config = Some(config);
-            }
-        }
-        Ok(())
+        task::tls_per_task(tasks, network, paths, |step| (&step.tls, &mut step.config))
+            .map_err(|(index, e)| format!("tasks: step {} (verify, cert): {e}", index + 1))
     }
 
     async fn perform(&self, conn: &mut Conn, step: &WsStep, turn: &mut Turn<'_>) {

@@ -10,12 +10,12 @@ use serde::Deserialize;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::engine::kinds::steps::{heads, name_by_url, HeadSpec, StepsSpec};
+use crate::engine::kinds::steps::{heads, name_by_url, HeadSpec, StepWords, StepsSpec};
 use crate::engine::kinds::Context;
 use crate::engine::task::spec::{CertSpec, ThinkTimeSpec, ThrottleSpec, VerifySpec};
 use crate::engine::task::{Head, Step, TlsSpec};
 use crate::resolver::Template;
-use crate::spec::{Note, Segment, SpecError, Vocabulary};
+use crate::spec::{Note, SpecError};
 
 /// What a step does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,18 +140,6 @@ pub(super) struct StepSpec {
     throttle: Option<ThrottleSpec>,
 }
 
-/// The keys of a step, for suggestions.
-struct StepWords;
-
-impl Vocabulary for StepWords {
-    fn keys_at(&self, parent: &[Segment]) -> &'static [&'static str] {
-        match parent {
-            [Segment::Key(k)] if k == "tasks" => &["mode", "tasks"],
-            _ => serde_aux::serde_introspection::serde_introspect::<StepSpec>(),
-        }
-    }
-}
-
 /// The `tasks` keyword's value parsed and compiled.
 pub(super) fn parse(
     tasks: serde_json::Value,
@@ -162,8 +150,10 @@ pub(super) fn parse(
     struct Keyword {
         tasks: StepsSpec<StepSpec>,
     }
-    let (keyword, mut found) =
-        crate::spec::parse::<Keyword>(serde_json::json!({ "tasks": tasks }), &StepWords)?;
+    let (keyword, mut found) = crate::spec::parse::<Keyword>(
+        serde_json::json!({ "tasks": tasks }),
+        &StepWords::<StepSpec>::new(),
+    )?;
     notes.append(&mut found);
     compile(keyword.tasks, ctx, notes)
 }
@@ -211,13 +201,7 @@ fn compile(
             (None, true) => Payload::Binary(template),
             (None, false) => Payload::Text(template),
         };
-        let timeout = match step.timeout {
-            None => DEFAULT_TIMEOUT,
-            Some(s) => Duration::try_from_secs_f64(s)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| at("timeout", "must be a positive number of seconds".into()))?,
-        };
+        let timeout = crate::engine::task::timeout(&path, step.timeout)?.unwrap_or(DEFAULT_TIMEOUT);
         let cert = crate::engine::task::client_cert(&path, step.cert, step.client_cert, notes);
         let name = step.name.filter(|n| !n.is_empty());
         shared.push((
