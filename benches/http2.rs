@@ -27,7 +27,6 @@
 //!   side, and neither core is busy; with several, their batches overlap
 //!   as under a real load.
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -136,38 +135,9 @@ fn start() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The target: hyper's HTTP/2 server on a current-thread runtime,
-/// answering every request `200 ok`.
+/// The target: hyper over HTTP/2 (h2c), answering every request `200 ok`.
 fn h2_target() -> Result<()> {
-    use http_body_util::Full;
-    use hyper::body::Bytes;
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        println!(
-            "Server started on 127.0.0.1:{}",
-            listener.local_addr()?.port()
-        );
-        loop {
-            let (tcp, _) = listener.accept().await?;
-            let _ = tcp.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_request| async {
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                        Bytes::from_static(b"ok"),
-                    )))
-                });
-                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                    .max_concurrent_streams(1000)
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    })
+    Ok(support::ok_target(true)?)
 }
 
 /// One generator's run: requests completed, requests/s, and CPU time.

@@ -107,37 +107,9 @@ pub(crate) fn start_hyper_target(placement: &Placement) -> Result<Target> {
     })
 }
 
-/// The fallback target: hyper on a current-thread runtime, answering every
-/// request `200 ok`.
+/// The fallback target: hyper over HTTP/1.1, answering every request `200 ok`.
 pub(crate) fn hyper_target() -> Result<()> {
-    use http_body_util::Full;
-    use hyper::body::Bytes;
-    use hyper_util::rt::TokioIo;
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        println!(
-            "Server started on 127.0.0.1:{}",
-            listener.local_addr()?.port()
-        );
-        loop {
-            let (tcp, _) = listener.accept().await?;
-            let _ = tcp.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_request| async {
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                        Bytes::from_static(b"ok"),
-                    )))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    })
+    Ok(crate::support::ok_target(false)?)
 }
 
 /// Waits until 127.0.0.1:`port` accepts connections.

@@ -171,3 +171,46 @@ pub(crate) fn core_ticks() -> Option<[[u64; 2]; 2]> {
     }
     Some([ticks[0]?, ticks[1]?])
 }
+
+/// A target for the HTTP benches, run as this bench's re-executed child:
+/// hyper on a current-thread runtime answering every request `200 ok`
+/// over HTTP/1.1, or over HTTP/2 (h2c, prior knowledge) when `http2`. It
+/// prints `Server started on 127.0.0.1:PORT` once it listens.
+pub(crate) fn ok_target(http2: bool) -> std::io::Result<()> {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        println!(
+            "Server started on 127.0.0.1:{}",
+            listener.local_addr()?.port()
+        );
+        loop {
+            let (tcp, _) = listener.accept().await?;
+            let _ = tcp.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        Bytes::from_static(b"ok"),
+                    )))
+                });
+                let io = TokioIo::new(tcp);
+                let _ = if http2 {
+                    hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .max_concurrent_streams(1000)
+                        .serve_connection(io, service)
+                        .await
+                } else {
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await
+                };
+            });
+        }
+    })
+}
