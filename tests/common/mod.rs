@@ -13,6 +13,7 @@ pub mod child;
 pub mod figures;
 pub mod mtls;
 pub mod target;
+pub mod through;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
