@@ -96,8 +96,10 @@ impl Protocol for Http {
         network: &Network,
         paths: &Paths,
     ) -> Result<(), String> {
-        task::with_tls(tasks, network, paths)
-            .map_err(|(index, e)| format!("tasks: task {} (verify, cert): {e}", index + 1))
+        task::tls_per_task(tasks, network, paths, |task| {
+            (&task.tls, &mut task.options.tls)
+        })
+        .map_err(|(index, e)| format!("tasks: task {} (verify, cert): {e}", index + 1))
     }
 
     /// Makes the task's request (again while its retry policy allows),

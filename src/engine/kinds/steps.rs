@@ -18,9 +18,6 @@ use crate::resolver::Template;
 use crate::spec::{Note, SpecError};
 use crate::spec::{Segment, Vocabulary};
 
-/// A step's shared keys, as written.
-pub(in crate::engine::kinds) type HeadSpec = HeadKeys;
-
 /// The heads of a task list: `steps` holds each step's `name` (when given)
 /// and shared keys; `nested` says the list was written under
 /// `{"tasks": [...]}` (paths then read `tasks.tasks[i]`). A step's head is
@@ -28,7 +25,7 @@ pub(in crate::engine::kinds) type HeadSpec = HeadKeys;
 /// [`task::head`], as every kind's: the same checks and messages, the
 /// throttles of one key shared by the test's steps.
 pub(in crate::engine::kinds) fn heads(
-    steps: Vec<(Option<String>, HeadSpec)>,
+    steps: Vec<(Option<String>, HeadKeys)>,
     nested: bool,
     notes: &mut Vec<Note>,
 ) -> Result<Vec<Head>, SpecError> {

@@ -129,7 +129,7 @@ pub struct Task {
     /// extractors read (the body, else it is drained unread; the headers,
     /// else they are parsed for framing only), whether redirects are
     /// followed (`allow_redirects`), and the TLS configuration its `tls`
-    /// makes (set with [`Scenario::with_tls`]).
+    /// makes (set with [`tls_per_task`] as the test is prepared).
     pub options: SendOptions,
     /// The request's URI when it is known before the test (no placeholder,
     /// no params), made absolute against the test's host and parsed once,
@@ -165,33 +165,6 @@ impl TlsSpec {
             }),
         }
     }
-}
-
-impl Scenario {
-    /// Builds the TLS configuration of every task whose `verify` or `cert`
-    /// asks for its own (see [`with_tls`]).
-    pub fn with_tls(
-        mut self,
-        network: &Network,
-        paths: &Paths,
-    ) -> Result<Scenario, (usize, NetworkError)> {
-        with_tls(&mut self.tasks, network, paths)?;
-        Ok(self)
-    }
-}
-
-/// Builds the TLS configuration of every task whose `verify` or `cert`
-/// asks for its own (once per test: files are read here, through `paths`,
-/// never per request); tasks asking for the same share one. The error
-/// names the task by its index.
-pub fn with_tls(
-    tasks: &mut [Task],
-    network: &Network,
-    paths: &Paths,
-) -> Result<(), (usize, NetworkError)> {
-    tls_per_task(tasks, network, paths, |task| {
-        (&task.tls, &mut task.options.tls)
-    })
 }
 
 /// Sets the TLS configuration of every task (of any kind) whose `verify`

@@ -10,9 +10,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio_rustls::rustls::ClientConfig;
 
-use crate::engine::kinds::steps::{heads, name_by_url, HeadSpec, StepWords, StepsSpec};
+use crate::engine::kinds::steps::{heads, name_by_url, StepWords, StepsSpec};
 use crate::engine::kinds::Context;
 use crate::engine::task::spec::{CertSpec, ThinkTimeSpec, ThrottleSpec, VerifySpec};
+use crate::engine::task::HeadKeys;
 use crate::engine::task::{Head, Step, TlsSpec};
 use crate::resolver::Template;
 use crate::spec::{Note, SpecError};
@@ -187,7 +188,7 @@ pub(super) fn parse(
         let cert = crate::engine::task::client_cert(&path, step.cert, step.client_cert, notes);
         shared.push((
             step.name.filter(|n| !n.is_empty()),
-            HeadSpec {
+            HeadKeys {
                 weight: step.weight,
                 run_if: step.run_if,
                 skip_if: step.skip_if,

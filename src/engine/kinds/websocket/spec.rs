@@ -10,9 +10,10 @@ use serde::Deserialize;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::engine::kinds::steps::{heads, name_by_url, HeadSpec, StepWords, StepsSpec};
+use crate::engine::kinds::steps::{heads, name_by_url, StepWords, StepsSpec};
 use crate::engine::kinds::Context;
 use crate::engine::task::spec::{CertSpec, ThinkTimeSpec, ThrottleSpec, VerifySpec};
+use crate::engine::task::HeadKeys;
 use crate::engine::task::{Head, Step, TlsSpec};
 use crate::resolver::Template;
 use crate::spec::{Note, SpecError};
@@ -206,7 +207,7 @@ fn compile(
         let name = step.name.filter(|n| !n.is_empty());
         shared.push((
             name,
-            HeadSpec {
+            HeadKeys {
                 weight: step.weight,
                 run_if: step.run_if,
                 skip_if: step.skip_if,
