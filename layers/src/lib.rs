@@ -114,7 +114,9 @@ pub mod token_auth;
 pub use logging::{Log, LogLayer, Loggable, Outcome};
 pub use size_limit::{SizeLimit, SizeLimitLayer, WireSize};
 pub use timeout::{Timeout, TimeoutLayer};
-pub use token_auth::{Credential, PresentsToken, TokenAuth, TokenAuthLayer, Tokens};
+pub use token_auth::{
+    token_digest, Credential, PresentsToken, Principal, TokenAuth, TokenAuthLayer, Tokens,
+};
 
 /// The error type of every service in this crate, as in tower: a boxed error
 /// that callers inspect with [`downcast_ref`](https://doc.rust-lang.org/std/error/trait.Error.html#method.downcast_ref).
