@@ -34,6 +34,8 @@
 
 pub mod acceptor;
 pub mod actions;
+pub mod audit;
+pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod control;

@@ -2,6 +2,7 @@
 //! `LD_execute_action`, `LD_execute_files`; and the registration of every
 //! built-in action.
 
+use crate::auth::Scope;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -9,10 +10,10 @@ use super::{ActionContext, ActionError, Args, Registry};
 
 pub(super) fn register(registry: &mut Registry) {
     registry
-        .register("LD_summary", summary)
-        .register("LD_clear_records", clear_records)
-        .register("LD_execute_action", execute_action)
-        .register("LD_execute_files", execute_files);
+        .register_scoped("LD_summary", Scope::Read, summary)
+        .register_scoped("LD_clear_records", Scope::Run, clear_records)
+        .register_scoped("LD_execute_action", Scope::Read, execute_action)
+        .register_scoped("LD_execute_files", Scope::Write, execute_files);
     super::load::register(registry);
     super::resolver::register_actions(registry);
     #[cfg(feature = "history")]

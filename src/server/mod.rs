@@ -42,6 +42,7 @@ use tokio_util::task::TaskTracker;
 use tower::{Layer, Service};
 
 use crate::acceptor::Acceptor;
+use crate::audit::Audit;
 use crate::codec::Framing;
 use crate::protocol::{Reply, Request};
 use connection::Connection;
@@ -88,6 +89,7 @@ pub struct Server<A> {
     acceptor: Arc<A>,
     framing: Framing,
     limits: Limits,
+    audit: Option<Audit>,
 }
 
 impl<A: Acceptor> Server<A> {
@@ -99,7 +101,15 @@ impl<A: Acceptor> Server<A> {
             acceptor: Arc::new(acceptor),
             framing: Framing::default(),
             limits: Limits::default(),
+            audit: None,
         }
+    }
+
+    /// Records refused client certificates in `audit` (commands are
+    /// recorded by the stack and the command service).
+    pub fn audit(mut self, audit: Option<Audit>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Sets the framing.
@@ -139,6 +149,7 @@ impl<A: Acceptor> Server<A> {
             acceptor,
             framing,
             limits,
+            audit,
         } = self;
         let stopping = CancellationToken::new();
         let hard_stop = CancellationToken::new();
@@ -206,6 +217,7 @@ impl<A: Acceptor> Server<A> {
                 hard_stop: hard_stop.clone(),
                 member: table.join(Some(permit)),
                 peers: Arc::clone(&peers),
+                audit: audit.clone(),
             };
             let acceptor = acceptor.clone();
             tracker.spawn(async move { connection.run(&*acceptor, tcp).await });
