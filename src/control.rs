@@ -108,6 +108,9 @@ impl Control {
                 let allowed = principal
                     .as_ref()
                     .is_none_or(|principal| principal.has_scope(Scope::Admin.as_str()));
+                if !allowed {
+                    self.state().security().forbidden(1);
+                }
                 if let Some(audit) = &self.audit {
                     let outcome = if allowed {
                         Outcome::Ok
@@ -132,10 +135,8 @@ impl Control {
             }
             Op::Nothing => Reply::end_only(),
             Op::Run(actions) => {
-                let Some(audit) = &self.audit else {
-                    return self.run_as(&actions, principal, |_| {}).await;
-                };
                 let mut outcomes: Vec<(String, Outcome)> = Vec::new();
+                let auditing = self.audit.is_some();
                 let reply = self
                     .run_as(&actions, principal.clone(), |result| {
                         let outcome = match &result.result {
@@ -143,18 +144,22 @@ impl Control {
                             Err(error) if error.is_forbidden() => Outcome::Forbidden,
                             Err(_) => Outcome::Error,
                         };
-                        let name = result.name.chars().take(AUDITED_NAME_CHARS).collect();
-                        outcomes.push((name, outcome));
+                        if auditing {
+                            let name = result.name.chars().take(AUDITED_NAME_CHARS).collect();
+                            outcomes.push((name, outcome));
+                        }
                     })
                     .await;
-                audit.command(
-                    command.peer,
-                    principal.as_ref(),
-                    via,
-                    outcomes
-                        .iter()
-                        .map(|(name, outcome)| (name.as_str(), *outcome)),
-                );
+                if let Some(audit) = &self.audit {
+                    audit.command(
+                        command.peer,
+                        principal.as_ref(),
+                        via,
+                        outcomes
+                            .iter()
+                            .map(|(name, outcome)| (name.as_str(), *outcome)),
+                    );
+                }
                 reply
             }
         }

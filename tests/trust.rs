@@ -224,6 +224,12 @@ async fn a_read_only_principal_cannot_run_a_test_or_write_a_file_and_reloads_tak
         server.stderr()
     );
 
+    // The counts: 3 + 1 nested + quit forbidden; one wrong token.
+    let status = send(&runner, &json!([["LD_agent_status"]])).await;
+    let status: Value = serde_json::from_str(&status[0]).expect("JSON");
+    assert_eq!(status["security"]["forbidden_actions"], 5, "{status}");
+    assert_eq!(status["security"]["auth_failures"], 1, "{status}");
+
     // The audit trail: who asked what, and how it ended; never a token.
     let records = records(&audit);
     let first = records
@@ -418,6 +424,15 @@ async fn only_a_good_client_certificate_is_served_and_it_is_a_principal() {
     assert!(records.iter().any(|r| r["event"] == "command"
         && r["principal"] == "fleet-agent"
         && r["via"] == "certificate"));
+
+    let status = tls_client(&server, ca, Some(&reader))
+        .send(r#"[["LD_agent_status"]]"#)
+        .await
+        .expect("served")
+        .lines;
+    let status: Value = serde_json::from_str(&status[0]).expect("JSON");
+    assert_eq!(status["security"]["certificates_refused"], 4, "{status}");
+    assert_eq!(status["security"]["forbidden_actions"], 1, "{status}");
 
     // `send` presents a certificate too.
     let port = server.port.to_string();

@@ -8,10 +8,12 @@
 //! and an action outside the principal's scopes fails alone with
 //! `Error: <action>: forbidden for <principal>`.
 
+mod counters;
 mod principals;
 mod scope;
 mod token_file;
 
+pub use counters::{SecurityCounters, SecurityFigures};
 pub use principals::Principals;
 pub use scope::{Scope, UnknownScope};
 pub use token_file::{token_line, TokenFile, MAX_TOKEN_FILE_BYTES};

@@ -317,6 +317,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .audit(audit.clone());
     let signalled = shutdown_signal(control.quit_signal())?;
     let state = control.state().clone();
+    let counters = Arc::clone(state.security());
     let shutdown = async move {
         signalled.await;
         // A running load test stops now, not at the end of the grace period.
@@ -327,6 +328,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Some(tls) => {
             Server::new(listener, tls)
                 .audit(audit)
+                .security_counters(Arc::clone(&counters))
                 .framing(framing)
                 .limits(limits)
                 .serve(stack, control, shutdown)
@@ -334,6 +336,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
         None => {
             Server::new(listener, PlainAcceptor)
+                .security_counters(counters)
                 .framing(framing)
                 .limits(limits)
                 .serve(stack, control, shutdown)

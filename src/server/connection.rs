@@ -69,6 +69,7 @@ where
             Ok(Ok(io)) => io,
             Ok(Err(error)) => {
                 if acceptor.verifies_clients() {
+                    self.peers.counters().certificate_refused();
                     tracing::info!(peer = %self.peer, %error, "handshake refused");
                     if let Some(audit) = &self.audit {
                         audit.handshake_refused(self.peer, &error.to_string());

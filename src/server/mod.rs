@@ -43,6 +43,7 @@ use tower::{Layer, Service};
 
 use crate::acceptor::Acceptor;
 use crate::audit::Audit;
+use crate::auth::SecurityCounters;
 use crate::codec::Framing;
 use crate::protocol::{Reply, Request};
 use connection::Connection;
@@ -90,6 +91,7 @@ pub struct Server<A> {
     framing: Framing,
     limits: Limits,
     audit: Option<Audit>,
+    counters: Arc<SecurityCounters>,
 }
 
 impl<A: Acceptor> Server<A> {
@@ -102,7 +104,17 @@ impl<A: Acceptor> Server<A> {
             framing: Framing::default(),
             limits: Limits::default(),
             audit: None,
+            counters: Arc::default(),
         }
+    }
+
+    /// Counts failed authentications, slowed and closed attempts and
+    /// refused client certificates in `counters` (say the state's
+    /// [`State::security`](crate::state::State::security), which
+    /// `LD_agent_status` reports).
+    pub fn security_counters(mut self, counters: Arc<SecurityCounters>) -> Self {
+        self.counters = counters;
+        self
     }
 
     /// Records refused client certificates in `audit` (commands are
@@ -150,13 +162,14 @@ impl<A: Acceptor> Server<A> {
             framing,
             limits,
             audit,
+            counters,
         } = self;
         let stopping = CancellationToken::new();
         let hard_stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(limits.max_connections));
         let table = Table::new(limits.max_unsent_bytes, limits.max_partial_bytes);
-        let peers = Arc::new(Peers::new(limits.auth_backoff));
+        let peers = Arc::new(Peers::new(limits.auth_backoff, counters));
         let mut backoff = Duration::from_millis(5);
         // Connections refused at the cap so far.
         let mut refused: u64 = 0;
