@@ -252,14 +252,12 @@ mod tests {
     }
 
     type Mock = mock::Mock<Request<()>, Response<&'static str>>;
+    type MockHandle = mock::Handle<Request<()>, Response<&'static str>>;
 
     /// The layer over a mock inner service ready for one call.
     fn mocked<Src, P>(
         layer: HttpAuthLayer<Src, P>,
-    ) -> (
-        mock::Spawn<HttpAuth<Mock, Src, P>>,
-        mock::Handle<Request<()>, Response<&'static str>>,
-    )
+    ) -> (mock::Spawn<HttpAuth<Mock, Src, P>>, MockHandle)
     where
         Src: Clone,
         P: Clone,
