@@ -319,22 +319,38 @@ fn http_auth_answers_401_without_a_valid_bearer_token_and_200_with_one() -> Test
         Some(basic.as_str()),
         Some("Bearer"),
     ] {
-        let response = http_get(port, authorization)?;
-        assert!(
-            response.starts_with("HTTP/1.1 401 "),
-            "{authorization:?} got {response:?}"
-        );
-        assert_eq!(
-            header(&response, "www-authenticate"),
-            Some("Bearer"),
-            "{response:?}"
-        );
-        assert!(
-            !response.contains(token),
-            "the token leaked into {response:?}"
-        );
+        refused(port, authorization, "Bearer", token)?;
     }
+    served_hello(port, token)
+}
 
+/// Sends a GET with `authorization`; it must get a 401 with `challenge` and
+/// not echo `token`. The response.
+fn refused(
+    port: u16,
+    authorization: Option<&str>,
+    challenge: &str,
+    token: &str,
+) -> Result<String, Box<dyn Error>> {
+    let response = http_get(port, authorization)?;
+    assert!(
+        response.starts_with("HTTP/1.1 401 "),
+        "{authorization:?} got {response:?}"
+    );
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        Some(challenge),
+        "{response:?}"
+    );
+    assert!(
+        !response.contains(token),
+        "the token leaked into {response:?}"
+    );
+    Ok(response)
+}
+
+/// A GET with `Authorization: Bearer <token>` gets 200 and `hello`.
+fn served_hello(port: u16, token: &str) -> TestResult {
     let response = http_get(port, Some(&format!("Bearer {token}")))?;
     assert!(response.starts_with("HTTP/1.1 200 "), "got {response:?}");
     assert_eq!(body(&response), Some("hello\n"), "{response:?}");
@@ -352,37 +368,15 @@ fn axum_auth_answers_401_with_a_bearer_challenge_and_200_with_the_token() -> Tes
     let server = Running::spawn(command, "axum_auth")?;
     let port: u16 = server.expect_line("Listening on 127.0.0.1:")?.parse()?;
 
-    let response = http_get(port, None)?;
-    assert!(response.starts_with("HTTP/1.1 401 "), "got {response:?}");
-    assert_eq!(
-        header(&response, "www-authenticate"),
-        Some(r#"Bearer realm="axum_auth example""#),
-        "{response:?}"
-    );
+    let response = refused(port, None, r#"Bearer realm="axum_auth example""#, token)?;
     assert_eq!(body(&response), Some(""), "{response:?}");
-
     let wrong = format!("Bearer {token}x");
     for authorization in [wrong.as_str(), "Bearer", &format!("Basic {token}")] {
-        let response = http_get(port, Some(authorization))?;
-        assert!(
-            response.starts_with("HTTP/1.1 401 "),
-            "{authorization:?} got {response:?}"
-        );
-        assert_eq!(
-            header(&response, "www-authenticate"),
-            Some(r#"Bearer realm="axum_auth example", error="invalid_token""#),
-            "{response:?}"
-        );
-        assert!(
-            !response.contains(token),
-            "the token leaked into {response:?}"
-        );
+        let invalid = r#"Bearer realm="axum_auth example", error="invalid_token""#;
+        let response = refused(port, Some(authorization), invalid, token)?;
+        assert_eq!(body(&response), Some(""), "{response:?}");
     }
-
-    let response = http_get(port, Some(&format!("Bearer {token}")))?;
-    assert!(response.starts_with("HTTP/1.1 200 "), "got {response:?}");
-    assert_eq!(body(&response), Some("hello\n"), "{response:?}");
-    assert_eq!(header(&response, "www-authenticate"), None, "{response:?}");
+    served_hello(port, token)?;
 
     // Each refusal was logged before its response was sent, with the
     // client's address from axum's ConnectInfo, and without the token.

@@ -116,6 +116,25 @@ pub(super) struct Guard<Src, P> {
 }
 
 impl<Src, P> Guard<Src, P> {
+    /// The same guard with its source and peer lookup replaced by `with`.
+    pub(super) fn swap<Src2, P2>(self, with: impl FnOnce(Src, P) -> (Src2, P2)) -> Guard<Src2, P2> {
+        let Guard {
+            tokens,
+            source,
+            peer,
+            challenge,
+            on_refusal,
+        } = self;
+        let (source, peer) = with(source, peer);
+        Guard {
+            tokens,
+            source,
+            peer,
+            challenge,
+            on_refusal,
+        }
+    }
+
     /// Whether `request` presents an accepted token.
     pub(super) fn check<B>(&self, request: &Request<B>) -> Result<(), Reason>
     where

@@ -56,21 +56,8 @@ impl<Src, P> HttpAuthLayer<Src, P> {
     /// a closure ([`from_fn`](super::source::from_fn)), or your own
     /// [`CredentialSource`](super::source::CredentialSource).
     pub fn source<Src2>(self, source: Src2) -> HttpAuthLayer<Src2, P> {
-        let Guard {
-            tokens,
-            peer,
-            challenge,
-            on_refusal,
-            ..
-        } = self.guard;
         HttpAuthLayer {
-            guard: Guard {
-                tokens,
-                source,
-                peer,
-                challenge,
-                on_refusal,
-            },
+            guard: self.guard.swap(|_, peer| (source, peer)),
         }
     }
 
@@ -78,21 +65,8 @@ impl<Src, P> HttpAuthLayer<Src, P> {
     /// [`DefaultPeer`]: any [`PeerLookup`], such as a closure
     /// `|extensions: &http::Extensions| -> Option<SocketAddr>`.
     pub fn peer<P2: PeerLookup>(self, peer: P2) -> HttpAuthLayer<Src, P2> {
-        let Guard {
-            tokens,
-            source,
-            challenge,
-            on_refusal,
-            ..
-        } = self.guard;
         HttpAuthLayer {
-            guard: Guard {
-                tokens,
-                source,
-                peer,
-                challenge,
-                on_refusal,
-            },
+            guard: self.guard.swap(|source, _| (source, peer)),
         }
     }
 

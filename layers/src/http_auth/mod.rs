@@ -455,6 +455,15 @@ mod tests {
         })
     }
 
+    /// What the recorder was told so far.
+    fn told(seen: &Mutex<Vec<Refusal>>) -> Result<Vec<Refusal>, BoxError> {
+        Ok(seen.lock().map_err(|_| "poisoned")?.clone())
+    }
+
+    fn refusal(reason: Reason, peer: Option<SocketAddr>) -> Refusal {
+        Refusal { reason, peer }
+    }
+
     #[tokio::test]
     async fn the_hook_hears_each_refusal_with_its_reason_and_peer() -> Result<(), BoxError> {
         let (seen, hook) = recorder();
@@ -471,18 +480,11 @@ mod tests {
         .await?;
         answer(layer, request(&[("authorization", b"Bearer alpha-token")])?).await?;
 
-        let seen = seen.lock().map_err(|_| "poisoned")?.clone();
         assert_eq!(
-            seen,
+            told(&seen)?,
             [
-                Refusal {
-                    reason: Reason::Missing,
-                    peer: Some(peer)
-                },
-                Refusal {
-                    reason: Reason::Invalid,
-                    peer: None
-                },
+                refusal(Reason::Missing, Some(peer)),
+                refusal(Reason::Invalid, None)
             ]
         );
         assert_eq!(Reason::Missing.to_string(), "no token presented");
@@ -502,14 +504,7 @@ mod tests {
         let mut req = request(&[])?;
         req.extensions_mut().insert(Via(peer));
         answer(layer, req).await?;
-        let seen = seen.lock().map_err(|_| "poisoned")?.clone();
-        assert_eq!(
-            seen,
-            [Refusal {
-                reason: Reason::Missing,
-                peer: Some(peer)
-            }]
-        );
+        assert_eq!(told(&seen)?, [refusal(Reason::Missing, Some(peer))]);
         Ok(())
     }
 
@@ -599,14 +594,7 @@ mod tests {
             let mut req = get_with("/", None)?;
             req.extensions_mut().insert(ConnectInfo(peer));
             router.oneshot(req).await?;
-            let seen = seen.lock().map_err(|_| "poisoned")?.clone();
-            assert_eq!(
-                seen,
-                [Refusal {
-                    reason: Reason::Missing,
-                    peer: Some(peer)
-                }]
-            );
+            assert_eq!(told(&seen)?, [refusal(Reason::Missing, Some(peer))]);
             Ok(())
         }
     }
