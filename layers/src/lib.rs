@@ -9,7 +9,7 @@
 //! | --- | --- | --- |
 //! | [`SizeLimitLayer`]: refuses requests bigger than a limit, without calling the inner service | [`WireSize`] | [`size_limit::error::TooLarge`] |
 //! | [`TokenAuthLayer`]: constant-time bearer-token check against one or several accepted [`Tokens`] | [`PresentsToken`] | [`token_auth::error::MissingToken`], [`token_auth::error::InvalidToken`] |
-//! | [`HttpAuthLayer`] (`http` feature): the same token check for `http::Request` services, answering `401` with `WWW-Authenticate: Bearer` itself (error type unchanged, so axum's `Router::layer` takes it as is); the credential from a bearer header, any header, a cookie or a closure; the peer of a refusal from axum's `ConnectInfo` (`axum` feature) | a [`http_auth::source::CredentialSource`] | `401 Unauthorized` (a response, not an error) |
+//! | [`HttpAuthLayer`] (`http` feature): the same token check for `http::Request` services (the principal into the request's extensions), answering `401` with `WWW-Authenticate: Bearer` itself (error type unchanged, so axum's `Router::layer` takes it as is); the credential from a bearer header, any header, a cookie or a closure; the peer of a refusal from axum's `ConnectInfo` (`axum` feature) | a [`http_auth::source::CredentialSource`] | `401 Unauthorized` (a response, not an error) |
 //! | [`LogLayer`]: one `tracing` span and one event per request: peer, what, outcome, latency, nothing else | [`Loggable`] (and [`Outcome`] for the response) | never |
 //! | [`TimeoutLayer`]: fails a request that takes too long and cancels the inner future | any | [`timeout::error::Elapsed`] |
 //!

@@ -5,7 +5,7 @@
 use super::{error::InvalidRealm, peer::PeerLookup, source::CredentialSource};
 use crate::logging::Escaped;
 use crate::token_auth::error::{InvalidToken, MissingToken};
-use crate::{Credential, Loggable, Tokens};
+use crate::{Credential, Loggable, Principal, Tokens};
 use http::{header::WWW_AUTHENTICATE, HeaderValue, Request, Response, StatusCode};
 use std::{fmt, net::SocketAddr, sync::Arc};
 
@@ -135,16 +135,17 @@ impl<Src, P> Guard<Src, P> {
         }
     }
 
-    /// Whether `request` presents an accepted token.
-    pub(super) fn check<B>(&self, request: &Request<B>) -> Result<(), Reason>
+    /// The principal `request` authenticates as: the one its accepted token
+    /// stands for, or the one its transport verified.
+    pub(super) fn check<B>(&self, request: &Request<B>) -> Result<Principal, Reason>
     where
         Src: CredentialSource<B>,
     {
         match self.source.credential(request) {
             Credential::Missing => Err(Reason::Missing),
             Credential::Malformed => Err(Reason::Invalid),
-            Credential::Token(token) if self.tokens.verify(token) => Ok(()),
-            Credential::Token(_) => Err(Reason::Invalid),
+            Credential::Token(token) => self.tokens.identify(token).ok_or(Reason::Invalid),
+            Credential::Verified(principal) => Ok(principal.clone()),
         }
     }
 

@@ -14,6 +14,10 @@
 //!
 //! always with an empty body (`ResBody: Default`). The inner service is
 //! never called for a refused request, and `poll_ready` is forwarded to it.
+//! An accepted request reaches it with its [`Principal`](crate::Principal)
+//! (the one its token stands for, or the one a source presents as
+//! [`Credential::Verified`](crate::Credential::Verified)) in its
+//! extensions, as [`TokenAuth`](crate::TokenAuth) hands it on.
 //! The service's error is the inner service's, so it goes straight into
 //! axum's `Router::layer` and `Router::route_layer`.
 //!
@@ -87,7 +91,7 @@ mod tests {
     use super::source::{from_fn, Bearer, Cookie, CredentialSource, Header};
     use super::*;
     use crate::test_support::{received, settle};
-    use crate::{BoxError, Credential, Tokens};
+    use crate::{BoxError, Credential, Principal, Tokens};
     use http::header::{HeaderName, AUTHORIZATION, WWW_AUTHENTICATE};
     use http::{HeaderValue, Request, Response, StatusCode};
     use std::convert::Infallible;
@@ -114,6 +118,7 @@ mod tests {
             Credential::Missing => "missing".to_owned(),
             Credential::Malformed => "malformed".to_owned(),
             Credential::Token(token) => format!("token {}", String::from_utf8_lossy(token)),
+            Credential::Verified(principal) => format!("verified {}", principal.name()),
         })
     }
 
@@ -354,6 +359,50 @@ mod tests {
         let response = settle(fut).await??;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(*response.body(), "served");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_principal_goes_into_the_extensions() -> Result<(), BoxError> {
+        let reader = Principal::new("dashboard", ["read"]);
+        let tokens = Tokens::from_digests([(crate::token_digest(b"dash-token"), reader.clone())]);
+        let (mut svc, mut handle) = mocked(HttpAuthLayer::new(tokens));
+        assert!(svc.poll_ready().is_ready());
+        let fut = svc.call(request(&[("authorization", b"Bearer dash-token")])?);
+        let (seen, send) = received(&mut handle)?;
+        assert_eq!(seen.extensions().get::<Principal>(), Some(&reader));
+        send.send_response(Response::new("served"));
+        assert_eq!(*settle(fut).await??.body(), "served");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_transport_verified_principal_needs_no_token() -> Result<(), BoxError> {
+        /// What a TLS acceptor of yours put in the extensions.
+        #[derive(Clone)]
+        struct ClientCert(Principal);
+        let source =
+            from_fn(
+                |request: &Request<()>| match request.extensions().get::<ClientCert>() {
+                    Some(ClientCert(principal)) => Credential::Verified(principal),
+                    None => Credential::Missing,
+                },
+            );
+        let layer = HttpAuthLayer::new(tokens()?).source(source);
+        let (mut svc, mut handle) = mocked(layer.clone());
+        assert!(svc.poll_ready().is_ready());
+        let operator = Principal::unrestricted("operator");
+        let mut req = request(&[])?;
+        req.extensions_mut().insert(ClientCert(operator.clone()));
+        let fut = svc.call(req);
+        let (seen, send) = received(&mut handle)?;
+        assert_eq!(seen.extensions().get::<Principal>(), Some(&operator));
+        send.send_response(Response::new("served"));
+        assert_eq!(*settle(fut).await??.body(), "served");
+
+        let response =
+            refused(layer, request(&[("authorization", b"Bearer alpha-token")])?).await?;
+        assert_eq!(challenge(&response)?, "Bearer");
         Ok(())
     }
 

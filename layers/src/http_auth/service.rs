@@ -2,6 +2,7 @@ use super::{
     future::ResponseFuture, guard::Guard, peer::DefaultPeer, peer::PeerLookup, source::Bearer,
     source::CredentialSource,
 };
+use crate::PresentsToken;
 use http::{Request, Response};
 use std::{
     fmt,
@@ -10,8 +11,9 @@ use std::{
 };
 use tower_service::Service;
 
-/// Hands on only the requests that present an accepted token, and answers
-/// the others `401 Unauthorized` itself; see the [module docs](super).
+/// Hands on only the requests that present an accepted token, with their
+/// [`Principal`](crate::Principal) in their extensions, and answers the
+/// others `401 Unauthorized` itself; see the [module docs](super).
 ///
 /// Its error is the inner service's: with an infallible inner service (an
 /// axum `Router`'s routes) it is infallible too. Readiness is that of the
@@ -77,9 +79,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
         match self.guard.check(&request) {
-            Ok(()) => ResponseFuture::inner(self.inner.call(request)),
+            Ok(principal) => {
+                // Into the extensions, as TokenAuth does.
+                request.authenticated(principal);
+                ResponseFuture::inner(self.inner.call(request))
+            }
             Err(reason) => ResponseFuture::refused(self.guard.refuse(reason, &request)),
         }
     }
