@@ -193,6 +193,16 @@ async fn a_read_only_principal_cannot_run_a_test_or_write_a_file_and_reloads_tak
     );
 
     // SIGHUP: the reader gains write; connections and other principals stay.
+    let mut held = reader.connect().await.expect("a connection");
+    let report = json!([["LD_generate_json_report", {"json_file_name": "report"}]]).to_string();
+    let before = held
+        .request(&reader.body(&report).expect("body"))
+        .await
+        .expect("reply");
+    assert_eq!(
+        before.lines,
+        ["Error: LD_generate_json_report: forbidden for reader"]
+    );
     std::fs::write(
         &tokens,
         principal("reader", READER_TOKEN, &["read", "write"])
@@ -203,12 +213,12 @@ async fn a_read_only_principal_cannot_run_a_test_or_write_a_file_and_reloads_tak
     await_record(&audit, |r| {
         r["event"] == "token_file_reload" && r["outcome"] == "ok"
     });
-    let lines = send(
-        &reader,
-        &json!([["LD_generate_json_report", {"json_file_name": "report"}]]),
-    )
-    .await;
-    assert!(!lines[0].starts_with("Error"), "{lines:?}");
+    // The connection opened before the reload is still served, as the new reader.
+    let after = held
+        .request(&reader.body(&report).expect("body"))
+        .await
+        .expect("reply");
+    assert!(!after.lines[0].starts_with("Error"), "{:?}", after.lines);
     assert!(work.path().join("report.json").exists());
 
     // A bad file at reload keeps the principals already loaded.
@@ -224,10 +234,10 @@ async fn a_read_only_principal_cannot_run_a_test_or_write_a_file_and_reloads_tak
         server.stderr()
     );
 
-    // The counts: 3 + 1 nested + quit forbidden; one wrong token.
+    // The counts: 3, 1 nested, quit, the report before the reload; one wrong token.
     let status = send(&runner, &json!([["LD_agent_status"]])).await;
     let status: Value = serde_json::from_str(&status[0]).expect("JSON");
-    assert_eq!(status["security"]["forbidden_actions"], 5, "{status}");
+    assert_eq!(status["security"]["forbidden_actions"], 6, "{status}");
     assert_eq!(status["security"]["auth_failures"], 1, "{status}");
 
     // The audit trail: who asked what, and how it ended; never a token.
@@ -247,6 +257,15 @@ async fn a_read_only_principal_cannot_run_a_test_or_write_a_file_and_reloads_tak
             {"name": "LD_register_variable", "outcome": "forbidden"},
         ])
     );
+    let reports: Vec<&Value> = records
+        .iter()
+        .filter(|r| {
+            r["actions"] == json!([{"name": "LD_generate_json_report", "outcome": "forbidden"}])
+                || r["actions"] == json!([{"name": "LD_generate_json_report", "outcome": "ok"}])
+        })
+        .collect();
+    assert_eq!(reports.len(), 2, "{reports:#?}");
+    assert_eq!(reports[0]["peer"], reports[1]["peer"], "not one connection");
     assert!(first["peer"]
         .as_str()
         .is_some_and(|p| p.starts_with("127.0.0.1:")));
