@@ -283,6 +283,10 @@ mod tests {
             }
         }
         assert!(closed, "the queue of attempts is bounded");
+        let counted = peers.counters().figures();
+        assert_eq!(counted.auth_failures, u64::from(FREE) + 1);
+        assert_eq!(counted.connections_closed_for_attempts, 1);
+        assert!(counted.attempts_slowed >= 3, "{counted:?}");
         tokio::time::advance(FORGET_AFTER).await;
         assert_eq!(peers.gate(attacker), Gate::Open);
         assert_eq!(peers.auth_failed(attacker).count, 1, "forgotten");
