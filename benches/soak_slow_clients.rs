@@ -25,12 +25,13 @@
 //!   and its open descriptors; a progress line every 10 s on stderr.
 //!
 //! The server is started so that they fit: `--max-connections` the slow
-//! clients plus 64, `--read-timeout` the duration plus 2 minutes (a
+//! clients plus 64, `--read-timeout` the duration plus 3 minutes (a
 //! trickler would otherwise be closed a read timeout after its last
 //! complete request, and a non-reader a read timeout after the server's
-//! last byte to it: the defences the soak holds clients against), both
-//! processes' open-file limit raised to what the clients need (it fails at
-//! start, saying so, where the hard limit is lower).
+//! last byte to it: the defences the soak holds clients against); this
+//! process's open-file limit is raised to what the clients need (it fails
+//! at start, saying so, where the hard limit is lower; the server raises
+//! its own to the hard limit).
 //!
 //! At the end it prints a table and checks: the server held a connection
 //! for every slow client throughout (its descriptors, less those it had
@@ -56,7 +57,7 @@ use tokio_util::sync::CancellationToken;
 #[path = "../tests/common/child.rs"]
 mod child;
 
-use child::Child;
+use child::{proc_status_kib, Child};
 
 /// The ld-tower binary under test (the release build under `cargo bench`).
 const LD_TOWER: &str = env!("CARGO_BIN_EXE_ld-tower");
@@ -220,19 +221,6 @@ fn raise_open_files(wanted: u64) -> Result<(), String> {
     })
 }
 
-/// A `/proc/PID/status` size field in KiB.
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?
-        .trim()
-        .strip_suffix("kB")?
-        .trim()
-        .parse()
-        .ok()
-}
-
 fn open_files(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |entries| entries.count())
 }
@@ -356,10 +344,10 @@ fn sample(options: &Options, pid: u32, counters: &Counters, server: &mut Child) 
     let mut next_line = Duration::from_secs(10);
     while started.elapsed() < Duration::from_secs(options.seconds) && server.alive() {
         std::thread::sleep(Duration::from_secs(1));
-        let rss = status_kib(pid, "VmRSS").unwrap_or(0);
+        let rss = proc_status_kib(pid, "VmRSS").unwrap_or(0);
         samples.last_rss_kib = rss;
         samples.peak_rss_kib = samples.peak_rss_kib.max(rss);
-        samples.hwm_kib = status_kib(pid, "VmHWM").unwrap_or(samples.hwm_kib);
+        samples.hwm_kib = proc_status_kib(pid, "VmHWM").unwrap_or(samples.hwm_kib);
         let connected = counters.connected.load(Ordering::Relaxed);
         samples.fewest_connected = samples.fewest_connected.min(connected);
         let files = open_files(pid);
