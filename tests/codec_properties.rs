@@ -489,23 +489,16 @@ fn legacy_split(
 }
 
 /// The fewest bytes of `stream` on which one read decides (a request or a
-/// close), or its length: a binary search, as a decided prefix stays
-/// decided however many bytes follow.
+/// close), or its length: where a codec fed a byte at a time decides (the
+/// same, by the property checked first, at a cost linear in the length).
+/// Not a binary search: a prefix may decide and a longer one not (`0` is
+/// a complete number, `0.` waits for its digits).
 fn decision_point(max: usize, stream: &[u8]) -> std::io::Result<usize> {
-    let (mut undecided, mut decided) = (0, stream.len());
-    if legacy_once(max, stream, false)?.is_none() {
-        return Ok(decided);
-    }
-    // Invariant: `..undecided` waits (or is empty), `..decided` decides.
-    while undecided < decided {
-        let mid = undecided + (decided - undecided) / 2;
-        if legacy_once(max, &stream[..mid], false)?.is_some() {
-            decided = mid;
-        } else {
-            undecided = mid + 1;
-        }
-    }
-    Ok(decided)
+    let every_byte: Vec<usize> = (1..stream.len()).collect();
+    Ok(match legacy_split(max, stream, &every_byte)? {
+        Some((_, at, false)) => at,
+        _ => stream.len(),
+    })
 }
 
 /// A parse's outcome, comparable: the op, whether enveloped, the credential.
