@@ -528,8 +528,9 @@ proptest! {
     /// Whatever the stream and however it is cut, the legacy codec yields,
     /// at the read where it decides, what one read of everything received
     /// so far yields, and nothing at the reads before; a stream with
-    /// nothing after its request (or only whitespace) gives the same
-    /// request (or refusal), and the same command, however it is cut.
+    /// nothing after its request gives the same request (or refusal)
+    /// however it is cut, and one with only whitespace after it, within
+    /// the limit, the same command.
     #[test]
     fn legacy_request_does_not_depend_on_the_split(
         max in limit(),
@@ -561,7 +562,10 @@ proptest! {
         if after.is_empty() {
             prop_assert_eq!(&split_item, &whole);
         }
-        if after.iter().all(u8::is_ascii_whitespace) {
+        // Whitespace after the request changes nothing, unless it takes
+        // one read over the limit (`max` bytes of request and a newline:
+        // refused in one read, served when the newline comes later).
+        if after.iter().all(u8::is_ascii_whitespace) && stream.len() <= max {
             prop_assert_eq!(item_outcome(&split_item), item_outcome(&whole));
         }
     }
