@@ -33,6 +33,19 @@ const TAIL_LINES: usize = 8;
 /// How often a wait looks at the process.
 const POLL: Duration = Duration::from_millis(20);
 
+/// A `/proc/PID/status` size field (`VmRSS`, `VmHWM`, ...) in KiB.
+pub(crate) fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// A running child process; stopped (see [`Child::stop`]) and reaped when
 /// dropped.
 #[derive(Debug)]

@@ -227,18 +227,7 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String, Stri
     )
 }
 
-/// A `/proc/PID/status` size field (`VmRSS`, `VmHWM`, ...) in KiB.
-pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?
-        .trim()
-        .strip_suffix("kB")?
-        .trim()
-        .parse()
-        .ok()
-}
+pub(crate) use child::proc_status_kib;
 
 // ---------------------------------------------------------------- TLS material
 
