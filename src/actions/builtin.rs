@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
+use crate::policy::Caps;
 
 pub(super) fn register(registry: &mut Registry) {
     registry
@@ -129,27 +130,22 @@ async fn run_nested(ctx: &ActionContext, actions: &Value) -> Result<Value, Actio
     Ok(Value::Array(values))
 }
 
-/// The largest action file `LD_execute_files` reads: 16 MiB.
-const MAX_ACTION_FILE: u64 = 16 * 1024 * 1024;
-
 /// Reads an action file through the path rule (confined: no link followed),
-/// on the blocking pool, refusing one over [`MAX_ACTION_FILE`].
-async fn read_action_file(target: crate::paths::Resolved) -> Result<Vec<u8>, String> {
+/// on the blocking pool, refusing one over `caps`' `--max-action-file-bytes`.
+async fn read_action_file(target: crate::paths::Resolved, caps: &Caps) -> Result<Vec<u8>, String> {
     let shown = target.path().display().to_string();
+    let max = caps.max_action_file_bytes;
+    let over = caps.action_file_over(&shown);
     let read = tokio::task::spawn_blocking(move || {
         let file = target.open().map_err(|e| e.to_string())?;
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(
-            &mut std::io::Read::take(file, MAX_ACTION_FILE + 1),
+            &mut std::io::Read::take(file, max.saturating_add(1)),
             &mut bytes,
         )
         .map_err(|e| format!("cannot read {}: {e}", target.path().display()))?;
-        if bytes.len() as u64 > MAX_ACTION_FILE {
-            return Err(format!(
-                "{} is over the {} MiB an action file may hold",
-                target.path().display(),
-                MAX_ACTION_FILE >> 20
-            ));
+        if bytes.len() as u64 > max {
+            return Err(over);
         }
         Ok(bytes)
     });
@@ -174,7 +170,7 @@ async fn execute_files(ctx: ActionContext, args: Args) -> Result<Value, ActionEr
     for given in &execute_files_list {
         let outcome = match ctx.state().paths().resolve(given) {
             Err(e) => Err(ActionError::new(e.to_string())),
-            Ok(target) => match read_action_file(target).await {
+            Ok(target) => match read_action_file(target, ctx.state().caps()).await {
                 Err(message) => Err(ActionError::new(message)),
                 Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
                     Err(e) => Err(ActionError::new(format!(

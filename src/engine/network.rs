@@ -30,6 +30,7 @@ use tokio_rustls::rustls::{
 };
 
 use crate::paths::{PathError, Paths};
+use crate::policy::TargetPolicy;
 
 /// How the engine reaches its targets.
 #[derive(Clone)]
@@ -41,6 +42,9 @@ pub struct Network {
     /// The certificate authorities `tls` trusts, for the configurations of
     /// tasks with a client certificate.
     roots: Arc<RootCertStore>,
+    /// Which addresses connections may go to (`--allow-target`,
+    /// `--deny-target`), checked by [`dial`](super::dial) on every one.
+    policy: Arc<TargetPolicy>,
 }
 
 impl Default for Network {
@@ -51,6 +55,7 @@ impl Default for Network {
             tls: default_config(&roots),
             connect_to: Vec::new(),
             roots,
+            policy: Arc::default(),
         }
     }
 }
@@ -59,6 +64,7 @@ impl fmt::Debug for Network {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Network")
             .field("connect_to", &self.connect_to)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -255,7 +261,19 @@ impl Network {
             tls: default_config(&roots),
             connect_to,
             roots,
+            policy: Arc::default(),
         })
+    }
+
+    /// This network with its connections judged by `policy`.
+    pub fn with_policy(mut self, policy: TargetPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// Which addresses connections may go to.
+    pub fn policy(&self) -> &TargetPolicy {
+        &self.policy
     }
 
     /// The TLS configuration of a task's `options`, built when the test is

@@ -85,12 +85,11 @@ impl Caps {
         }
     }
 
-    /// Whether a CSV file of `bytes` (`shown` as its path) is within
-    /// `--max-csv-bytes`.
-    pub fn check_csv(&self, shown: &str, bytes: u64) -> Result<(), String> {
+    /// Whether a CSV file of `bytes` is within `--max-csv-bytes`.
+    pub fn check_csv(&self, bytes: u64) -> Result<(), String> {
         match self.max_csv_bytes {
             Some(max) if bytes > max => Err(over(
-                format!("CSV file {shown} of {bytes} bytes"),
+                format!("its size, {bytes} bytes,"),
                 format_args!("{max} bytes"),
                 "--max-csv-bytes",
             )),

@@ -194,7 +194,11 @@ fn caps_name_their_flags() {
         caps.test_time(Some(Duration::from_secs(5))),
         Ok(Some(Duration::from_secs(5)))
     );
-    assert!(caps.check_csv("a.csv", 11).is_err());
+    assert_eq!(
+        caps.check_csv(11),
+        Err("its size, 11 bytes, is over the agent's limit of 10 bytes (--max-csv-bytes)".into())
+    );
+    assert_eq!(caps.check_csv(10), Ok(()));
     assert_eq!(Caps::default().test_time(None), Ok(None));
     assert_eq!(Caps::default().check_users("user_count", usize::MAX), Ok(()));
 }
