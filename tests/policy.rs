@@ -5,7 +5,7 @@
 //! `LD_start_test` and on every connection, redirects and `--connect-to`
 //! included) and the caps a client cannot exceed (`--max-users`,
 //! `--max-test-time`, `--max-rate`, `--max-csv-bytes`,
-//! `--max-action-file-bytes`).
+//! `--max-file-bytes`).
 
 mod common;
 
@@ -317,7 +317,7 @@ fn files_over_their_caps_are_refused_naming_the_flag() -> Result {
     write(dir.path(), "small.json", "[[\"LD_summary\", {}]]")?;
     let server = serve_in(
         dir.path(),
-        &["--max-csv-bytes", "64", "--max-action-file-bytes", "64"],
+        &["--max-csv-bytes", "64", "--max-file-bytes", "64"],
         &[],
     );
     let lines = send(
@@ -344,10 +344,23 @@ fn files_over_their_caps_are_refused_naming_the_flag() -> Result {
     assert!(
         big_file.starts_with("Error: LD_execute_files: ")
             && big_file.contains(
-                "big.json is over the agent's limit of 64 bytes (--max-action-file-bytes)"
+                "big.json is over the agent's limit of 64 bytes (--max-file-bytes)"
             ),
         "{big_file}"
     );
     json_of(small_file)?;
+    // A task's TLS file is read whole too.
+    write(dir.path(), "ca.pem", &"x".repeat(100))?;
+    let lines = send(
+        &server,
+        &json!([["LD_start_test", {
+            "user_count": 1, "test_time": 1, "host": "https://127.0.0.1:1",
+            "tasks": [{"method": "get", "request_url": "/", "verify": "ca.pem"}]
+        }]]),
+    )?;
+    assert_eq!(
+        lines,
+        ["Error: LD_start_test: tasks: task 1 (verify, cert): CA bundle \"ca.pem\": it is over the agent's limit of 64 bytes (--max-file-bytes)"]
+    );
     Ok(())
 }

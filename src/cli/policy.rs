@@ -1,7 +1,7 @@
 //! The flags of `serve` and `run*` that say what remote clients' tests may
 //! reach and ask for (`--allow-target`, `--deny-target`, `--max-users`,
 //! `--max-rate`, `--max-test-time`, `--max-csv-bytes`,
-//! `--max-action-file-bytes`). A served agent has the built-in deny of
+//! `--max-file-bytes`). A served agent has the built-in deny of
 //! link-local and cloud metadata addresses and the file caps' defaults;
 //! `run*` (the machine's owner) has only what it is given.
 
@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::duration::parse_duration;
 use super::size::parse_size;
-use ld_tower::policy::{Caps, Entry, TargetPolicy, DEFAULT_MAX_CSV_BYTES};
+use ld_tower::policy::{Caps, Entry, TargetPolicy, DEFAULT_MAX_CSV_BYTES, DEFAULT_MAX_FILE_BYTES};
 
 /// What load tests may reach and ask for.
 #[derive(Debug, Args)]
@@ -53,9 +53,12 @@ pub(crate) struct PolicyArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub(crate) max_csv_bytes: Option<usize>,
 
-    /// Refuse an action file of LD_execute_files larger than this. Default: 16MiB.
+    /// Refuse a file a client makes the agent read whole that is larger than this: action files
+    /// (LD_execute_files), .proto files of gRPC users, tasks' TLS files (CA bundles, client
+    /// certificates and keys). Each kind also has its own bound (16MiB, 4MiB, 1MiB), which
+    /// holds if lower. Default: 16MiB for serve, none for run.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub(crate) max_action_file_bytes: Option<usize>,
+    pub(crate) max_file_bytes: Option<usize>,
 }
 
 fn parse_entry(text: &str) -> Result<Entry, String> {
@@ -83,7 +86,6 @@ impl PolicyArgs {
 
     /// The caps; `served` gives --max-csv-bytes its served default.
     pub(crate) fn caps(&self, served: bool) -> Caps {
-        let default = Caps::default();
         Caps {
             max_users: self.max_users.map(|n| n as usize),
             max_rate: self.max_rate,
@@ -92,9 +94,13 @@ impl PolicyArgs {
                 .max_csv_bytes
                 .map(|n| n as u64)
                 .or(served.then_some(DEFAULT_MAX_CSV_BYTES)),
-            max_action_file_bytes: self
-                .max_action_file_bytes
-                .map_or(default.max_action_file_bytes, |n| n as u64),
         }
+    }
+
+    /// `--max-file-bytes`, or its served default.
+    pub(crate) fn max_file_bytes(&self, served: bool) -> Option<u64> {
+        self.max_file_bytes
+            .map(|n| n as u64)
+            .or(served.then_some(DEFAULT_MAX_FILE_BYTES))
     }
 }

@@ -21,6 +21,8 @@ use ld_tower::actions::Registry;
 use ld_tower::control::Control;
 use ld_tower::engine::{self, Descriptors, EngineLimits};
 use ld_tower::protocol::{Reply, END};
+use ld_tower::paths::Paths;
+use ld_tower::resolver::EnvPolicy;
 use ld_tower::state::State;
 
 /// What `run`, `run-dir` and `run-str` share in `--help`.
@@ -207,7 +209,9 @@ async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> E
         .with_level(false)
         .with_target(false)
         .try_init();
-    let state = State::default()
+    let paths = Paths::default().with_max_file_bytes(options.policy.max_file_bytes(false));
+    let state = State::new(paths)
+        .with_env(EnvPolicy::All)
         .with_network(network)
         .with_engine_limits(limits)
         .with_caps(options.policy.caps(false))

@@ -243,7 +243,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Paths::unconfined(cwd)
     } else {
         Paths::confined(cwd)
-    };
+    }
+    .with_max_file_bytes(args.policy.max_file_bytes(true));
     // The engine's connections stay below the open-file limit, less what
     // the control socket's --max-connections and files need.
     let open_files = engine::raise_open_file_limit();

@@ -30,7 +30,7 @@ use tokio_rustls::rustls::{
 };
 
 use crate::paths::{PathError, Paths};
-use crate::policy::TargetPolicy;
+use crate::policy::{file_limit, file_over, TargetPolicy};
 
 /// How the engine reaches its targets.
 #[derive(Clone)]
@@ -429,7 +429,8 @@ fn client_cert_error(options: &TlsOptions, error: rustls::Error) -> NetworkError
     }
 }
 
-/// A task's PEM file, through the path rule, at most [`MAX_PEM_BYTES`].
+/// A task's PEM file, through the path rule, at most [`MAX_PEM_BYTES`]
+/// (or the agent's `--max-file-bytes`, if lower).
 fn read_pem(paths: &Paths, path: &Path, role: &'static str) -> Result<Vec<u8>, NetworkError> {
     let file = paths
         .resolve(path)
@@ -441,14 +442,19 @@ fn read_pem(paths: &Paths, path: &Path, role: &'static str) -> Result<Vec<u8>, N
         reason,
     };
     let mut pem = Vec::new();
-    file.take(MAX_PEM_BYTES + 1)
+    let (max, agents) = file_limit(paths.max_file_bytes(), MAX_PEM_BYTES);
+    file.take(max + 1)
         .read_to_end(&mut pem)
         .map_err(|e| error(format!("cannot read it: {e}")))?;
-    if pem.len() as u64 > MAX_PEM_BYTES {
-        return Err(error(format!(
-            "larger than {} MiB, too large for a PEM file",
-            MAX_PEM_BYTES / (1024 * 1024)
-        )));
+    if pem.len() as u64 > max {
+        return Err(error(if agents {
+            file_over("it", max)
+        } else {
+            format!(
+                "larger than {} MiB, too large for a PEM file",
+                MAX_PEM_BYTES / (1024 * 1024)
+            )
+        }));
     }
     Ok(pem)
 }

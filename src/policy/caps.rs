@@ -1,19 +1,20 @@
 //! [`Caps`]: what a load test's client may ask of the agent at most
 //! (`--max-users`, `--max-rate`, `--max-test-time`, `--max-csv-bytes`,
-//! `--max-action-file-bytes`), each refusal naming its flag.
+//! and, through [`Paths`](crate::paths::Paths), `--max-file-bytes`), each
+//! refusal naming its flag.
 
 use std::time::Duration;
 
-/// The default `--max-action-file-bytes`: the most an action file of
-/// `LD_execute_files` may hold.
-pub const DEFAULT_MAX_ACTION_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// The default `--max-file-bytes` of a served agent: the most a file read
+/// whole (an action file, a `.proto` file, a TLS file) may hold.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The default `--max-csv-bytes` of a served agent: the most one CSV
 /// source's file may hold.
 pub const DEFAULT_MAX_CSV_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What one test (or file) may ask for at most; `None`: no cap.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Caps {
     /// Users at once (`user_count`, a load shape's peak): `--max-users`.
     pub max_users: Option<usize>,
@@ -25,22 +26,6 @@ pub struct Caps {
     pub max_test_time: Option<Duration>,
     /// The bytes of one CSV source's file: `--max-csv-bytes`.
     pub max_csv_bytes: Option<u64>,
-    /// The bytes of one action file (`LD_execute_files`):
-    /// `--max-action-file-bytes`.
-    pub max_action_file_bytes: u64,
-}
-
-impl Default for Caps {
-    /// No cap but the action files' default (`ld-tower run`).
-    fn default() -> Self {
-        Caps {
-            max_users: None,
-            max_rate: None,
-            max_test_time: None,
-            max_csv_bytes: None,
-            max_action_file_bytes: DEFAULT_MAX_ACTION_FILE_BYTES,
-        }
-    }
 }
 
 /// "`what` is over the agent's limit of `limit` (`flag`)".
@@ -96,14 +81,25 @@ impl Caps {
             _ => Ok(()),
         }
     }
+}
 
-    /// The message for an action file (`shown`) over
-    /// `--max-action-file-bytes`.
-    pub fn action_file_over(&self, shown: &str) -> String {
-        over(
-            format!("action file {shown}"),
-            format_args!("{} bytes", self.max_action_file_bytes),
-            "--max-action-file-bytes",
-        )
+/// The most bytes a file of a format whose own bound is `format_max` may
+/// hold on an agent whose `--max-file-bytes` is `agent_max`, and whether
+/// that flag is what binds (then a file over it is refused with
+/// [`file_over`]; else with the format's own message).
+pub fn file_limit(agent_max: Option<u64>, format_max: u64) -> (u64, bool) {
+    match agent_max {
+        Some(max) if max <= format_max => (max, true),
+        _ => (format_max, false),
     }
+}
+
+/// The message for a file (`shown`) over the agent's `--max-file-bytes`
+/// of `max`.
+pub fn file_over(shown: &str, max: u64) -> String {
+    over(
+        shown.to_owned(),
+        format_args!("{max} bytes"),
+        "--max-file-bytes",
+    )
 }

@@ -11,5 +11,5 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-pub use caps::{Caps, DEFAULT_MAX_ACTION_FILE_BYTES, DEFAULT_MAX_CSV_BYTES};
+pub use caps::{file_limit, file_over, Caps, DEFAULT_MAX_CSV_BYTES, DEFAULT_MAX_FILE_BYTES};
 pub use target::{Entry, Reason, Refused, TargetPolicy, BUILT_IN_DENY};

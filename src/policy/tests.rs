@@ -174,7 +174,6 @@ fn caps_name_their_flags() {
         max_rate: Some(50.0),
         max_test_time: Some(Duration::from_secs(60)),
         max_csv_bytes: Some(10),
-        ..Caps::default()
     };
     assert_eq!(
         caps.check_users("user_count", 5000),
@@ -201,4 +200,16 @@ fn caps_name_their_flags() {
     assert_eq!(caps.check_csv(10), Ok(()));
     assert_eq!(Caps::default().test_time(None), Ok(None));
     assert_eq!(Caps::default().check_users("user_count", usize::MAX), Ok(()));
+}
+
+#[test]
+fn the_lower_of_a_format_s_bound_and_max_file_bytes_binds() {
+    assert_eq!(file_limit(None, 100), (100, false));
+    assert_eq!(file_limit(Some(200), 100), (100, false));
+    assert_eq!(file_limit(Some(50), 100), (50, true));
+    assert_eq!(file_limit(Some(100), 100), (100, true));
+    assert_eq!(
+        file_over("a.proto", 50),
+        "a.proto is over the agent's limit of 50 bytes (--max-file-bytes)"
+    );
 }
