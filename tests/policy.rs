@@ -76,12 +76,37 @@ fn run_test(server: &ServeProcess, host: &str, users: u64, tasks: Value) -> Resu
 fn metadata_and_link_local_targets_are_refused_by_default() -> Result {
     let server = serve(&[]);
     for (host, target, user, method) in [
-        ("http://169.254.169.254", "169.254.169.254:80", "fast_http_user", "get"),
-        ("http://[fd00:ec2::254]", "[fd00:ec2::254]:80", "fast_http_user", "get"),
+        (
+            "http://169.254.169.254",
+            "169.254.169.254:80",
+            "fast_http_user",
+            "get",
+        ),
+        (
+            "http://[fd00:ec2::254]",
+            "[fd00:ec2::254]:80",
+            "fast_http_user",
+            "get",
+        ),
         // A v4-mapped IPv6 address is judged as its IPv4 address.
-        ("http://[::ffff:169.254.169.254]", "169.254.169.254:80", "fast_http_user", "get"),
-        ("http://100.100.100.200:8080", "100.100.100.200:8080", "fast_http_user", "get"),
-        ("ws://169.254.169.254", "169.254.169.254:80", "websocket_user", "connect"),
+        (
+            "http://[::ffff:169.254.169.254]",
+            "169.254.169.254:80",
+            "fast_http_user",
+            "get",
+        ),
+        (
+            "http://100.100.100.200:8080",
+            "100.100.100.200:8080",
+            "fast_http_user",
+            "get",
+        ),
+        (
+            "ws://169.254.169.254",
+            "169.254.169.254:80",
+            "websocket_user",
+            "connect",
+        ),
     ] {
         let lines = send(
             &server,
@@ -101,6 +126,56 @@ fn metadata_and_link_local_targets_are_refused_by_default() -> Result {
 }
 
 #[test]
+fn socket_users_are_refused_on_tcp_and_udp() -> Result {
+    let server = serve(&[]);
+    let start = |host: &str, tasks: Value| {
+        json!({"load_density": [
+            ["LD_start_test", {
+                "user_detail_dict": {"user": "socket_user"},
+                "user_count": 1, "iterations": 1, "wait_time": 0, "test_time": 30,
+                "host": host, "tasks": tasks
+            }],
+            ["LD_summary", {}],
+            ["LD_generate_json", {}]
+        ]})
+    };
+    let lines = send(
+        &server,
+        &start("169.254.169.254:7", json!([{"payload": "x"}])),
+    )?;
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some(
+            format!(
+                "Error: LD_start_test: {}",
+                metadata_denied("169.254.169.254:7")
+            )
+            .as_str()
+        )
+    );
+    let tasks = json!([
+        {"name": "tcp", "target": "169.254.169.254:7", "payload": "x"},
+        {"name": "udp", "protocol": "udp", "target": "[fe80::1]:53", "payload": "x"}
+    ]);
+    let lines = send(&server, &start("127.0.0.1:9", tasks))?;
+    let [_, summary, report] = &lines[..] else {
+        return Err(format!("three lines expected: {lines:?}").into());
+    };
+    let (summary, report) = (json_of(summary)?, json_of(report)?);
+    assert_eq!(counts(&summary, "tcp"), (1, 0, 1), "{summary}");
+    assert_eq!(
+        reasons(&report, "tcp"),
+        [(metadata_denied("169.254.169.254:7"), 1)]
+    );
+    assert_eq!(counts(&summary, "udp"), (1, 0, 1), "{summary}");
+    assert_eq!(
+        reasons(&report, "udp"),
+        [(metadata_denied("[fe80::1]:53"), 1)]
+    );
+    Ok(())
+}
+
+#[test]
 fn allow_target_lifts_the_built_in_deny_and_run_is_not_limited() -> Result {
     // The check passes; the connection itself then fails or times out.
     let tasks = json!([{"method": "get", "request_url": "/", "name": "meta"}]);
@@ -115,7 +190,10 @@ fn allow_target_lifts_the_built_in_deny_and_run_is_not_limited() -> Result {
 
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("test.json");
-    std::fs::write(&file, test_of("http://169.254.169.254", 1, tasks).to_string())?;
+    std::fs::write(
+        &file,
+        test_of("http://169.254.169.254", 1, tasks).to_string(),
+    )?;
     let path = file.to_str().ok_or("path")?;
     let (status, stdout, stderr) = run_cli(&["run", path, "--no-progress"], &[]);
     assert!(status.success(), "{stdout}\n{stderr}");
@@ -207,7 +285,14 @@ fn deny_target_refuses_one_loopback_port_while_another_works() -> Result {
     assert_eq!(denied.count("/"), 0);
     assert_eq!(open.count("/"), 2);
     // The test's own host denied: refused before it starts.
-    let lines = send(&server, &test_of(&denied.url(), 1, json!([{"method": "get", "request_url": "/"}])))?;
+    let lines = send(
+        &server,
+        &test_of(
+            &denied.url(),
+            1,
+            json!([{"method": "get", "request_url": "/"}]),
+        ),
+    )?;
     assert_eq!(
         lines.first().map(String::as_str),
         Some(
@@ -224,7 +309,14 @@ fn deny_target_refuses_one_loopback_port_while_another_works() -> Result {
 fn user_count_above_max_users_is_refused_a_test_within_it_runs() -> Result {
     let (_runtime, target) = Target::in_runtime();
     let server = serve(&["--max-users", "2"]);
-    let lines = send(&server, &test_of(&target.url(), 3, json!([{"method": "get", "request_url": "/"}])))?;
+    let lines = send(
+        &server,
+        &test_of(
+            &target.url(),
+            3,
+            json!([{"method": "get", "request_url": "/"}]),
+        ),
+    )?;
     assert_eq!(
         lines.first().map(String::as_str),
         Some("Error: LD_start_test: user_count 3 is over the agent's limit of 2 (--max-users)")
@@ -294,7 +386,14 @@ fn max_rate_refuses_a_faster_arrival_rate_and_paces_the_rest() -> Result {
     );
     // Ten requests asked for at once: at 20 per second (one token at a
     // time) the last cannot start before 0.45 s (0.4 asserted: timers may round).
-    let lines = send(&server, &test_of(&target.url(), 10, json!([{"method": "get", "request_url": "/"}])))?;
+    let lines = send(
+        &server,
+        &test_of(
+            &target.url(),
+            10,
+            json!([{"method": "get", "request_url": "/"}]),
+        ),
+    )?;
     let test = json_of(lines.first().ok_or("no line")?)?;
     let elapsed = test["elapsed_s"].as_f64().ok_or("no elapsed_s")?;
     assert!(elapsed >= 0.4, "{elapsed} s: {test}");
@@ -343,9 +442,8 @@ fn files_over_their_caps_are_refused_naming_the_flag() -> Result {
     json_of(small_csv)?;
     assert!(
         big_file.starts_with("Error: LD_execute_files: ")
-            && big_file.contains(
-                "big.json is over the agent's limit of 64 bytes (--max-file-bytes)"
-            ),
+            && big_file
+                .contains("big.json is over the agent's limit of 64 bytes (--max-file-bytes)"),
         "{big_file}"
     );
     json_of(small_file)?;

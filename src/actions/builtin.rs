@@ -138,13 +138,19 @@ const MAX_ACTION_FILE: u64 = 16 * 1024 * 1024;
 /// Reads an action file through the path rule (confined: no link followed),
 /// on the blocking pool, refusing one over [`MAX_ACTION_FILE`] or the
 /// agent's `--max-file-bytes`.
-async fn read_action_file(target: crate::paths::Resolved, paths: &Paths) -> Result<Vec<u8>, String> {
+async fn read_action_file(
+    target: crate::paths::Resolved,
+    paths: &Paths,
+) -> Result<Vec<u8>, String> {
     let shown = target.path().display().to_string();
     let (max, agents) = file_limit(paths.max_file_bytes(), MAX_ACTION_FILE);
     let over = if agents {
         file_over(&shown, max)
     } else {
-        format!("{shown} is over the {} MiB an action file may hold", max >> 20)
+        format!(
+            "{shown} is over the {} MiB an action file may hold",
+            max >> 20
+        )
     };
     let read = tokio::task::spawn_blocking(move || {
         let file = target.open().map_err(|e| e.to_string())?;

@@ -9,7 +9,8 @@ use serde_json::{json, Map, Value};
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::engine::{dial, task};
 use crate::engine::{
-    kinds, Bucket, Network, Plan, Shape, ShapeError, Status, Wait, DEFAULT_TIMEOUT, MAX_USERS, OTHER_NAMES,
+    kinds, Bucket, Network, Plan, Shape, ShapeError, Status, Wait, DEFAULT_TIMEOUT, MAX_USERS,
+    OTHER_NAMES,
 };
 use crate::spec::{parse, strict_check, unknown, Note, Segment, SpecError, Vocabulary};
 use crate::state::LastRun;
@@ -411,13 +412,15 @@ async fn plan(
 /// Refuses a test whose base URL's host the agent's policy refuses, before
 /// it starts (a connection's own check, at each dial, still holds for
 /// redirects, other hosts and a name resolving elsewhere later). A base
-/// that is not a URL, or a host that does not resolve, is left to the
-/// requests to report.
+/// that is neither a URL nor `host:port`, has no port, or does not resolve
+/// is left to the requests to report.
 async fn refused_base(network: &Network, base: &str) -> Result<(), String> {
     if network.policy().is_open() {
         return Ok(());
     }
-    let Ok(url) = url::Url::parse(base) else {
+    // A URL, or the `host:port` of socket users.
+    let Ok(url) = url::Url::parse(base).or_else(|_| url::Url::parse(&format!("tcp://{base}")))
+    else {
         return Ok(());
     };
     let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {

@@ -88,9 +88,14 @@ pub(super) async fn register(
     });
     let mut loaded = Vec::with_capacity(sources.len());
     for (source, target) in sources.into_iter().zip(targets) {
-        let csv = load_csv(ctx.state().loader(), target, source.cycle, ctx.state().caps())
-            .await
-            .map_err(|e| ActionError::new(e.to_string()))?;
+        let csv = load_csv(
+            ctx.state().loader(),
+            target,
+            source.cycle,
+            ctx.state().caps(),
+        )
+        .await
+        .map_err(|e| ActionError::new(e.to_string()))?;
         loaded.push((source.name, csv));
     }
     let rows: Map<String, Value> = ctx.state().resolver(|resolver| {
@@ -124,7 +129,12 @@ async fn load_csv(
     loader
         .load(move |meter| {
             let file = target.open()?;
-            if let Some(size) = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len()) {
+            if let Some(size) = file
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+            {
                 caps.check_csv(size).map_err(|reason| ResolverError::Open {
                     path: target.path().to_owned(),
                     error: std::io::Error::other(reason),

@@ -20,8 +20,8 @@ use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NO_INPUT, EXIT_TERMINATED, EXIT
 use ld_tower::actions::Registry;
 use ld_tower::control::Control;
 use ld_tower::engine::{self, Descriptors, EngineLimits};
-use ld_tower::protocol::{Reply, END};
 use ld_tower::paths::Paths;
+use ld_tower::protocol::{Reply, END};
 use ld_tower::resolver::EnvPolicy;
 use ld_tower::state::State;
 

@@ -212,7 +212,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         (None, Some(_)) => return Err("--tls-key needs --tls-cert (give both or neither)".into()),
         (None, None) => None,
     };
-    let network = args.network.network()?.with_policy(args.policy.targets(true));
+    let network = args
+        .network
+        .network()?
+        .with_policy(args.policy.targets(true));
     let listener = bind(&args.host, args.port).await?;
     let local = listener
         .local_addr()

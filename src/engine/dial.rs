@@ -86,7 +86,11 @@ pub async fn addresses(
     let resolved = tokio::net::lookup_host((to_host, to_port)).await?;
     let policy = network.policy();
     let names = [host, to_host];
-    let names = if to_host == host { &names[..1] } else { &names[..] };
+    let names = if to_host == host {
+        &names[..1]
+    } else {
+        &names[..]
+    };
     let mut refused = None;
     let allowed: Vec<SocketAddr> = resolved
         .filter(|address| match policy.check(names, *address) {

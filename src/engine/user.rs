@@ -110,7 +110,10 @@ impl<P: Protocol> User<P> {
         if !check::runs(head, &mut scope) {
             return;
         }
-        for bucket in [head.throttle.as_ref(), plan.pace.as_ref()].into_iter().flatten() {
+        for bucket in [head.throttle.as_ref(), plan.pace.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             if let Some(at) = bucket.reserve() {
                 tokio::select! {
                     () = tokio::time::sleep_until(at) => {}

@@ -125,7 +125,9 @@ impl FromStr for Entry {
             (Subject::Any, Some(port(p).ok_or_else(bad)?))
         } else if let Some(rest) = text.strip_prefix('[') {
             let (inside, after) = rest.split_once(']').ok_or_else(bad)?;
-            let net = net(inside).filter(|n| matches!(n, IpNet::V6(_))).ok_or_else(bad)?;
+            let net = net(inside)
+                .filter(|n| matches!(n, IpNet::V6(_)))
+                .ok_or_else(bad)?;
             let port = match after {
                 "" => None,
                 after => Some(after.strip_prefix(':').and_then(port).ok_or_else(bad)?),
@@ -139,7 +141,10 @@ impl FromStr for Entry {
             if host.contains(':') {
                 return Err(bad());
             }
-            (subject(host).ok_or_else(bad)?, Some(port(p).ok_or_else(bad)?))
+            (
+                subject(host).ok_or_else(bad)?,
+                Some(port(p).ok_or_else(bad)?),
+            )
         };
         Ok(Entry {
             subject,
@@ -272,7 +277,10 @@ impl TargetPolicy {
         let address = SocketAddr::new(address.ip().to_canonical(), address.port());
         let refuse = |reason| {
             let target = match names.first() {
-                Some(name) if name.parse::<IpAddr>().ok().map(|ip| ip.to_canonical()) != Some(address.ip()) => {
+                Some(name)
+                    if name.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+                        != Some(address.ip()) =>
+                {
                     format!("{}:{} ({})", bracketed(name), address.port(), address.ip())
                 }
                 _ => address.to_string(),

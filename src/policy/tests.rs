@@ -151,7 +151,9 @@ fn names_match_exactly_or_below_a_domain() -> Result<(), String> {
     assert!(policy.check(&["db.corp.example"], address).is_err());
     assert!(policy.check(&["a.b.corp.example"], address).is_err());
     assert!(policy.check(&["corp.example"], address).is_ok());
-    assert!(policy.check(&["db.corp.example"], at("10.0.0.5:80")?).is_ok());
+    assert!(policy
+        .check(&["db.corp.example"], at("10.0.0.5:80")?)
+        .is_ok());
     // Either name of a connection counts: the URL's and --connect-to's.
     assert!(policy
         .check(&["public.example.org", "internal.example.com"], address)
@@ -199,7 +201,10 @@ fn caps_name_their_flags() {
     );
     assert_eq!(caps.check_csv(10), Ok(()));
     assert_eq!(Caps::default().test_time(None), Ok(None));
-    assert_eq!(Caps::default().check_users("user_count", usize::MAX), Ok(()));
+    assert_eq!(
+        Caps::default().check_users("user_count", usize::MAX),
+        Ok(())
+    );
 }
 
 #[test]

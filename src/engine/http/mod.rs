@@ -53,8 +53,8 @@ pub use self::redirect::{Redirects, MAX_REDIRECTS};
 use self::response::Reader;
 pub use self::response::{MAX_HEAD, MAX_KEPT_BODY};
 use super::descriptors::{Descriptors, Permit};
-use super::memory::{Lease, Pool};
 use super::dial::{self, DialError};
+use super::memory::{Lease, Pool};
 use super::network::Network;
 
 /// Why a request got no response. Its `Display` is the failure message.
