@@ -462,3 +462,24 @@ fn files_over_their_caps_are_refused_naming_the_flag() -> Result {
     );
     Ok(())
 }
+
+#[test]
+fn serve_and_run_help_explain_the_policy_flags() -> Result {
+    for sub in ["serve", "run"] {
+        let (status, help, _) = run_cli(&[sub, "--help"], &[]);
+        assert!(status.success(), "{sub} --help");
+        for flag in [
+            "--allow-target",
+            "--deny-target",
+            "--max-users",
+            "--max-rate",
+            "--max-test-time",
+            "--max-csv-bytes",
+            "--max-file-bytes",
+            "169.254.0.0/16",
+        ] {
+            assert!(help.contains(flag), "{sub} --help lacks {flag}");
+        }
+    }
+    Ok(())
+}

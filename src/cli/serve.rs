@@ -147,9 +147,9 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     pub(crate) network: NetworkArgs,
 
-    /// What clients' load tests may reach and ask for.
+    /// What clients' load tests may reach and ask for (boxed: it is large).
     #[command(flatten)]
-    pub(crate) policy: PolicyArgs,
+    pub(crate) policy: Box<PolicyArgs>,
 
     /// Diagnostics on stderr, as a tracing filter (e.g. "debug", or
     /// "info,ld_tower_layers=info" for one line per request).
