@@ -483,3 +483,45 @@ fn serve_and_run_help_explain_the_policy_flags() -> Result {
     }
     Ok(())
 }
+
+#[test]
+fn run_applies_the_flags_it_is_given_without_the_built_in_deny() -> Result {
+    let start = |host: &str, users: u64| {
+        json!([["LD_start_test", {
+            "user_count": users, "test_time": 1, "host": host,
+            "tasks": [{"method": "get", "request_url": "/"}]
+        }]])
+        .to_string()
+    };
+    let (status, stdout, _) = run_cli(
+        &[
+            "run-str",
+            &start("http://127.0.0.1:9", 3),
+            "--max-users",
+            "2",
+            "--no-progress",
+        ],
+        &[],
+    );
+    assert_eq!(status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        stdout,
+        "Error: LD_start_test: user_count 3 is over the agent's limit of 2 (--max-users)\n"
+    );
+    let (status, stdout, _) = run_cli(
+        &[
+            "run-str",
+            &start("http://10.0.0.1", 1),
+            "--deny-target",
+            "10.0.0.0/8",
+            "--no-progress",
+        ],
+        &[],
+    );
+    assert_eq!(status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        stdout,
+        "Error: LD_start_test: target 10.0.0.1:80 is denied by the agent's policy (--deny-target 10.0.0.0/8)\n"
+    );
+    Ok(())
+}
