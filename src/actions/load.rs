@@ -353,6 +353,12 @@ async fn plan(
         .env()
         .check(load.env_names())
         .map_err(|e| error(e.to_string()))?;
+    // Before anything is registered: a host the agent's policy refuses.
+    if let Some(base) = &base {
+        refused_base(&ctx.state().network(), base)
+            .await
+            .map_err(error)?;
+    }
     super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
     if let Some(db_sources) = &args.db_sources {
         let registered = super::resolver::register_db_sources(ctx, db_sources).await?;
@@ -380,9 +386,6 @@ async fn plan(
         map.insert("shape_config".into(), shape.config());
     }
     let network = ctx.state().network();
-    if let Some(base) = &base {
-        refused_base(&network, base).await.map_err(error)?;
-    }
     load.prepare(&network, ctx.state().paths()).map_err(error)?;
     let plan = Plan {
         users: users as usize,
