@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 
+use crate::auth::SecurityCounters;
 use crate::engine::{Engine, EngineLimits, Finished, Network};
 use crate::figures::{Figures, TimeSeries};
 use crate::paths::Paths;
@@ -55,6 +56,8 @@ pub struct State {
     strict: bool,
     /// What a test may ask for at most (`--max-users` & co.).
     caps: Caps,
+    /// Refusals counted by the server and the actions.
+    security: Arc<SecurityCounters>,
 }
 
 impl Default for State {
@@ -85,6 +88,7 @@ impl State {
             threshold_failed: AtomicBool::new(false),
             strict: false,
             caps: Caps::default(),
+            security: Arc::default(),
         }
     }
 
@@ -213,6 +217,13 @@ impl State {
     /// What a test may ask for at most.
     pub fn caps(&self) -> &Caps {
         &self.caps
+    }
+
+    /// What the server and the actions count of refusals (failed
+    /// authentications, forbidden actions...): hand it to
+    /// [`Server::security_counters`](crate::server::Server::security_counters).
+    pub fn security(&self) -> &Arc<SecurityCounters> {
+        &self.security
     }
 
     /// How load tests reach their targets.
