@@ -47,6 +47,7 @@ pub mod figures;
 pub mod history;
 pub mod json_size;
 pub mod paths;
+pub mod policy;
 pub mod protocol;
 #[cfg(feature = "reports")]
 pub mod reports;

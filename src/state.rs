@@ -13,6 +13,7 @@ use crate::auth::SecurityCounters;
 use crate::engine::{Engine, EngineLimits, Finished, Network};
 use crate::figures::{Figures, TimeSeries};
 use crate::paths::Paths;
+use crate::policy::Caps;
 use crate::resolver::{EnvPolicy, Loader, Resolver, SourceBudget};
 use crate::thresholds::Verdict;
 
@@ -53,6 +54,8 @@ pub struct State {
     loader: Loader,
     /// Keys ld-tower does not use are errors, not notes (`run --strict`).
     strict: bool,
+    /// What a test may ask for at most (`--max-users` & co.).
+    caps: Caps,
     /// Refusals counted by the server and the actions.
     security: Arc<SecurityCounters>,
 }
@@ -84,6 +87,7 @@ impl State {
             last_run: Mutex::default(),
             threshold_failed: AtomicBool::new(false),
             strict: false,
+            caps: Caps::default(),
             security: Arc::default(),
         }
     }
@@ -202,6 +206,17 @@ impl State {
     pub fn with_engine_limits(mut self, limits: EngineLimits) -> Self {
         self.engine = Engine::new(limits);
         self
+    }
+
+    /// This state with tests held to `caps`.
+    pub fn with_caps(mut self, caps: Caps) -> Self {
+        self.caps = caps;
+        self
+    }
+
+    /// What a test may ask for at most.
+    pub fn caps(&self) -> &Caps {
+        &self.caps
     }
 
     /// What the server and the actions count of refusals (failed

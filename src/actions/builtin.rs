@@ -7,6 +7,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
+use crate::paths::Paths;
+use crate::policy::{file_limit, file_over};
 
 pub(super) fn register(registry: &mut Registry) {
     registry
@@ -139,27 +141,37 @@ async fn run_nested(ctx: &ActionContext, actions: &Value) -> Result<Value, Actio
     Ok(Value::Array(values))
 }
 
-/// The largest action file `LD_execute_files` reads: 16 MiB.
+/// The largest action file `LD_execute_files` reads unless the agent's
+/// `--max-file-bytes` says less: 16 MiB.
 const MAX_ACTION_FILE: u64 = 16 * 1024 * 1024;
 
 /// Reads an action file through the path rule (confined: no link followed),
-/// on the blocking pool, refusing one over [`MAX_ACTION_FILE`].
-async fn read_action_file(target: crate::paths::Resolved) -> Result<Vec<u8>, String> {
+/// on the blocking pool, refusing one over [`MAX_ACTION_FILE`] or the
+/// agent's `--max-file-bytes`.
+async fn read_action_file(
+    target: crate::paths::Resolved,
+    paths: &Paths,
+) -> Result<Vec<u8>, String> {
     let shown = target.path().display().to_string();
+    let (max, agents) = file_limit(paths.max_file_bytes(), MAX_ACTION_FILE);
+    let over = if agents {
+        file_over(&shown, max)
+    } else {
+        format!(
+            "{shown} is over the {} MiB an action file may hold",
+            max >> 20
+        )
+    };
     let read = tokio::task::spawn_blocking(move || {
         let file = target.open().map_err(|e| e.to_string())?;
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(
-            &mut std::io::Read::take(file, MAX_ACTION_FILE + 1),
+            &mut std::io::Read::take(file, max.saturating_add(1)),
             &mut bytes,
         )
         .map_err(|e| format!("cannot read {}: {e}", target.path().display()))?;
-        if bytes.len() as u64 > MAX_ACTION_FILE {
-            return Err(format!(
-                "{} is over the {} MiB an action file may hold",
-                target.path().display(),
-                MAX_ACTION_FILE >> 20
-            ));
+        if bytes.len() as u64 > max {
+            return Err(over);
         }
         Ok(bytes)
     });
@@ -184,7 +196,7 @@ async fn execute_files(ctx: ActionContext, args: Args) -> Result<Value, ActionEr
     for given in &execute_files_list {
         let outcome = match ctx.state().paths().resolve(given) {
             Err(e) => Err(ActionError::new(e.to_string())),
-            Ok(target) => match read_action_file(target).await {
+            Ok(target) => match read_action_file(target, ctx.state().paths()).await {
                 Err(message) => Err(ActionError::new(message)),
                 Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
                     Err(e) => Err(ActionError::new(format!(

@@ -8,9 +8,10 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
-use crate::engine::task;
+use crate::engine::{dial, task};
 use crate::engine::{
-    kinds, Plan, Shape, ShapeError, Status, Wait, DEFAULT_TIMEOUT, MAX_USERS, OTHER_NAMES,
+    kinds, Bucket, Network, Plan, Shape, ShapeError, Status, Wait, DEFAULT_TIMEOUT, MAX_USERS,
+    OTHER_NAMES,
 };
 use crate::spec::{parse, strict_check, unknown, Note, Segment, SpecError, Vocabulary};
 use crate::state::LastRun;
@@ -219,6 +220,12 @@ async fn plan(
     if shape.is_none() && (users == 0 || users > MAX_USERS as u64) {
         return Err(error(format!("user_count must be from 1 to {MAX_USERS}")));
     }
+    let caps = ctx.state().caps();
+    match &shape {
+        None => caps.check_users("user_count", users as usize),
+        Some(shape) => caps.check_users("the load shape's peak users", shape.max_users()),
+    }
+    .map_err(error)?;
     let spawn_rate = args.spawn_rate.unwrap_or(10.0);
     if shape.is_none() && !(spawn_rate.is_finite() && spawn_rate > 0.0) {
         return Err(error(
@@ -235,6 +242,13 @@ async fn plan(
                 .ok_or_else(|| error("test_time must be a positive number of seconds, or null"))?,
         ),
     };
+    let duration = caps.test_time(duration).map_err(error)?;
+    if let (None, Some(end)) = (test_time, duration) {
+        notes.push(format!(
+            "test_time: null; the agent ends the test after {}s (--max-test-time)",
+            end.as_secs_f64()
+        ));
+    }
     let wait = args.wait_time.unwrap_or_default();
     if let Some(rate) = args.arrival_rate {
         if !(rate.is_finite() && rate > 0.0) {
@@ -242,6 +256,7 @@ async fn plan(
                 "arrival_rate must be a positive number of iterations per second",
             ));
         }
+        caps.check_rate(rate).map_err(error)?;
     }
     let timeout = match args.request_timeout {
         None => DEFAULT_TIMEOUT,
@@ -339,6 +354,12 @@ async fn plan(
         .env()
         .check(load.env_names())
         .map_err(|e| error(e.to_string()))?;
+    // Before anything is registered: a host the agent's policy refuses.
+    if let Some(base) = &base {
+        refused_base(&ctx.state().network(), base)
+            .await
+            .map_err(error)?;
+    }
     super::resolver::register(ctx, args.variables.as_ref(), args.csv_sources.as_deref()).await?;
     if let Some(db_sources) = &args.db_sources {
         let registered = super::resolver::register_db_sources(ctx, db_sources).await?;
@@ -383,12 +404,36 @@ async fn plan(
         timeout,
         network,
         held_names: ctx.state().figures(|f| f.per_name().len()),
+        pace: caps.max_rate.map(|rps| Arc::new(Bucket::new(rps, 1))),
     };
     Ok(Planned {
         plan,
         parameters,
         thresholds,
     })
+}
+
+/// Refuses a test whose base URL's host the agent's policy refuses, before
+/// it starts (a connection's own check, at each dial, still holds for
+/// redirects, other hosts and a name resolving elsewhere later). A base
+/// that is neither a URL nor `host:port`, has no port, or does not resolve
+/// is left to the requests to report.
+async fn refused_base(network: &Network, base: &str) -> Result<(), String> {
+    if network.policy().is_open() {
+        return Ok(());
+    }
+    // A URL, or the `host:port` of socket users.
+    let Ok(url) = url::Url::parse(base).or_else(|_| url::Url::parse(&format!("tcp://{base}")))
+    else {
+        return Ok(());
+    };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return Ok(());
+    };
+    match dial::addresses(network, host, port).await {
+        Err(dial::DialError::Refused(refused)) => Err(refused.to_string()),
+        _ => Ok(()),
+    }
 }
 
 /// Parses `LD_start_test`'s arguments; the keys nobody reads are noted (on

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::paths::Resolved;
+use crate::policy::Caps;
 use crate::resolver::{CsvSource as Csv, Database, DbSource, Loader, ResolverError};
 
 pub(super) fn register_actions(registry: &mut Registry) {
@@ -96,9 +97,14 @@ pub(super) async fn register(
     });
     let mut loaded = Vec::with_capacity(sources.len());
     for (source, target) in sources.into_iter().zip(targets) {
-        let csv = load_csv(ctx.state().loader(), target, source.cycle)
-            .await
-            .map_err(|e| ActionError::new(e.to_string()))?;
+        let csv = load_csv(
+            ctx.state().loader(),
+            target,
+            source.cycle,
+            ctx.state().caps(),
+        )
+        .await
+        .map_err(|e| ActionError::new(e.to_string()))?;
         loaded.push((source.name, csv));
     }
     let rows: Map<String, Value> = ctx.state().resolver(|resolver| {
@@ -119,11 +125,30 @@ pub(super) async fn register(
 }
 
 /// Opens `target` by the path rule and streams it into a [`Csv`],
-/// all on the loader's blocking pool.
-async fn load_csv(loader: &Loader, target: Resolved, cycle: bool) -> Result<Csv, ResolverError> {
+/// all on the loader's blocking pool; a regular file over `caps`'
+/// `--max-csv-bytes` is refused before a byte is read (any other is held
+/// to the source budget as it is read).
+async fn load_csv(
+    loader: &Loader,
+    target: Resolved,
+    cycle: bool,
+    caps: &Caps,
+) -> Result<Csv, ResolverError> {
+    let caps = caps.clone();
     loader
         .load(move |meter| {
             let file = target.open()?;
+            if let Some(size) = file
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+            {
+                caps.check_csv(size).map_err(|reason| ResolverError::Open {
+                    path: target.path().to_owned(),
+                    error: std::io::Error::other(reason),
+                })?;
+            }
             Csv::read_from(target.path(), file, cycle, meter)
         })
         .await

@@ -5,6 +5,7 @@ mod demo;
 mod duration;
 mod init;
 mod network;
+mod policy;
 mod progress;
 mod run;
 mod send;

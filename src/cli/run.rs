@@ -14,12 +14,15 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::network::NetworkArgs;
+use super::policy::PolicyArgs;
 use super::progress::{Line, Progress};
 use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NO_INPUT, EXIT_TERMINATED, EXIT_THRESHOLD};
 use ld_tower::actions::Registry;
 use ld_tower::control::Control;
 use ld_tower::engine::{self, Descriptors, EngineLimits};
+use ld_tower::paths::Paths;
 use ld_tower::protocol::{Reply, END};
+use ld_tower::resolver::EnvPolicy;
 use ld_tower::state::State;
 
 /// What `run`, `run-dir` and `run-str` share in `--help`.
@@ -57,6 +60,10 @@ pub(crate) struct RunOptions {
     /// How load tests reach their targets.
     #[command(flatten)]
     pub(crate) network: NetworkArgs,
+
+    /// What load tests may reach and ask for: nothing is refused unless these say so.
+    #[command(flatten)]
+    pub(crate) policy: PolicyArgs,
 }
 
 /// `ld-tower run`'s arguments.
@@ -184,7 +191,7 @@ fn no_input(message: &str) -> ExitCode {
 /// Runs `sources` in order on one control, printing their results.
 async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> ExitCode {
     let network = match options.network.network() {
-        Ok(network) => network,
+        Ok(network) => network.with_policy(options.policy.targets(false)),
         Err(message) => return no_input(&message),
     };
     // The engine's connections stay below the open-file limit, less what
@@ -202,9 +209,12 @@ async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> E
         .with_level(false)
         .with_target(false)
         .try_init();
-    let state = State::default()
+    let paths = Paths::default().with_max_file_bytes(options.policy.max_file_bytes(false));
+    let state = State::new(paths)
+        .with_env(EnvPolicy::All)
         .with_network(network)
         .with_engine_limits(limits)
+        .with_caps(options.policy.caps(false))
         .with_strict(options.strict);
     let control = Control::with_state(Registry::with_builtins(), state);
     let line = Line::default();

@@ -14,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 
 use super::duration::parse_duration;
 use super::network::NetworkArgs;
+use super::policy::PolicyArgs;
 use super::size::parse_size;
 use super::EXIT_FAILURE;
 use ld_tower::acceptor::{ClientCerts, PlainAcceptor, TlsAcceptor};
@@ -175,6 +176,10 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     pub(crate) network: NetworkArgs,
 
+    /// What clients' load tests may reach and ask for (boxed: it is large).
+    #[command(flatten)]
+    pub(crate) policy: Box<PolicyArgs>,
+
     /// Diagnostics on stderr, as a tracing filter (e.g. "debug", or
     /// "info,ld_tower_layers=info" for one line per request).
     #[arg(
@@ -258,7 +263,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         (None, Some(_)) => return Err("--tls-key needs --tls-cert (give both or neither)".into()),
         (None, None) => None,
     };
-    let network = args.network.network()?;
+    let network = args
+        .network
+        .network()?
+        .with_policy(args.policy.targets(true));
     let listener = bind(&args.host, args.port).await?;
     let local = listener
         .local_addr()
@@ -293,7 +301,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Paths::unconfined(cwd)
     } else {
         Paths::confined(cwd)
-    };
+    }
+    .with_max_file_bytes(args.policy.max_file_bytes(true));
     // The engine's connections stay below the open-file limit, less what
     // the control socket's --max-connections and files need.
     let open_files = engine::raise_open_file_limit();
@@ -311,7 +320,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .with_network(network)
         .with_env(EnvPolicy::only(&args.allow_env))
         .with_source_budget(SourceBudget::limited(args.max_source_bytes as u64))
-        .with_engine_limits(engine_limits);
+        .with_engine_limits(engine_limits)
+        .with_caps(args.policy.caps(true));
     let control = Control::with_state(Registry::with_builtins(), state)
         .max_reply_bytes(args.max_reply_bytes)
         .audit(audit.clone());

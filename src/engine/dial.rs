@@ -1,10 +1,15 @@
 //! Opening a connection for any user kind: the destination after the
-//! operator's `--connect-to` overrides, a place in the engine's descriptor
-//! budget (held as long as the connection), TCP with no delay, and TLS
-//! through the agent's rustls setup (its trusted roots, a task's own
-//! configuration, the ALPN protocols the kind speaks).
+//! operator's `--connect-to` overrides, resolved here and each address
+//! judged by the agent's [`TargetPolicy`](crate::policy::TargetPolicy)
+//! before it is connected to (the address checked is the address used: a
+//! name resolving elsewhere later changes nothing), a place in the
+//! engine's descriptor budget (held as long as the connection), TCP with
+//! no delay, and TLS through the agent's rustls setup (its trusted roots, a
+//! task's own configuration, the ALPN protocols the kind speaks). Every
+//! kind's connections, each redirect's included, open through here.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -18,6 +23,7 @@ use tokio_rustls::TlsConnector;
 
 use super::descriptors::{Descriptors, Permit};
 use super::network::Network;
+use crate::policy::Refused;
 
 /// A socket with its place in the descriptor budget: the place is given
 /// back when it is dropped.
@@ -46,8 +52,87 @@ fn permit(connections: &Arc<Descriptors>, target: &str) -> Result<Permit, String
         .ok_or_else(|| format!("{target}: {}", connections.exhausted()))
 }
 
-/// A TCP connection to `host`:`port` (after `--connect-to`), with no
-/// delay, counted in `connections`; the error names the target.
+/// Why no connection was opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    /// The agent's policy refuses every address the target has.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// Resolving or connecting failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl DialError {
+    /// The message for a connection to `target` (see [`described`]).
+    fn message(self, target: &str) -> String {
+        match self {
+            DialError::Refused(refused) => refused.to_string(),
+            DialError::Io(e) => format!("cannot connect to {target}: {e}"),
+        }
+    }
+}
+
+/// The addresses a connection to `host`:`port` may go to: its
+/// `--connect-to` destination, resolved, those the network's policy
+/// refuses left out (all refused: the first refusal).
+pub async fn addresses(
+    network: &Network,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, DialError> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let (to_host, to_port) = network.destination(host, port);
+    let resolved = tokio::net::lookup_host((to_host, to_port)).await?;
+    let policy = network.policy();
+    let names = [host, to_host];
+    let names = if to_host == host {
+        &names[..1]
+    } else {
+        &names[..]
+    };
+    let mut refused = None;
+    let allowed: Vec<SocketAddr> = resolved
+        .filter(|address| match policy.check(names, *address) {
+            Ok(()) => true,
+            Err(e) => {
+                refused.get_or_insert(e);
+                false
+            }
+        })
+        .collect();
+    match refused {
+        Some(refused) if allowed.is_empty() => Err(DialError::Refused(refused)),
+        _ if allowed.is_empty() => Err(io::Error::other("the name resolved to no address").into()),
+        _ => Ok(allowed),
+    }
+}
+
+/// A TCP connection to `host`:`port` through [`addresses`], each address
+/// tried in turn (as `TcpStream::connect` does), with no delay.
+pub(super) async fn connect(
+    network: &Network,
+    host: &str,
+    port: u16,
+) -> Result<TcpStream, DialError> {
+    let mut last = None;
+    for address in addresses(network, host, port).await? {
+        match TcpStream::connect(address).await {
+            Ok(socket) => {
+                let _ = socket.set_nodelay(true);
+                return Ok(socket);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| io::Error::other("the name resolved to no address"))
+        .into())
+}
+
+/// A TCP connection to `host`:`port` (after `--connect-to`, within the
+/// agent's policy), with no delay, counted in `connections`; the error
+/// names the target.
 pub async fn tcp(
     network: &Network,
     connections: &Arc<Descriptors>,
@@ -57,18 +142,18 @@ pub async fn tcp(
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let target = described(network, host, port);
     let permit = permit(connections, &target)?;
-    let socket = TcpStream::connect(network.destination(host, port))
+    let socket = connect(network, host, port)
         .await
-        .map_err(|e| format!("cannot connect to {target}: {e}"))?;
-    let _ = socket.set_nodelay(true);
+        .map_err(|e| e.message(&target))?;
     Ok(Held {
         socket,
         _permit: permit,
     })
 }
 
-/// A UDP socket connected to `host`:`port` (after `--connect-to`), bound
-/// to an ephemeral port of the same family, counted in `connections`.
+/// A UDP socket connected to `host`:`port` (after `--connect-to`, within
+/// the agent's policy), bound to an ephemeral port of the same family,
+/// counted in `connections`.
 pub async fn udp(
     network: &Network,
     connections: &Arc<Descriptors>,
@@ -78,12 +163,14 @@ pub async fn udp(
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let target = described(network, host, port);
     let permit = permit(connections, &target)?;
-    let destination = network.destination(host, port);
-    let address = tokio::net::lookup_host(destination)
-        .await
-        .map_err(|e| format!("cannot resolve {target}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("cannot resolve {target}: no address"))?;
+    let address = match addresses(network, host, port).await {
+        Ok(addresses) => addresses
+            .first()
+            .copied()
+            .ok_or_else(|| format!("cannot resolve {target}: no address"))?,
+        Err(DialError::Io(e)) => return Err(format!("cannot resolve {target}: {e}")),
+        Err(refused) => return Err(refused.message(&target)),
+    };
     let local = if address.is_ipv4() {
         "0.0.0.0:0"
     } else {

@@ -95,6 +95,9 @@ pub struct Plan {
     /// Request names the server's records hold already: their figures
     /// count against the memory budget too.
     pub held_names: usize,
+    /// The agent's `--max-rate`: every task of every user takes a token
+    /// from it before it runs; `None`: no such cap.
+    pub pace: Option<Arc<Bucket>>,
 }
 
 impl Plan {

@@ -30,6 +30,7 @@ use tokio_rustls::rustls::{
 };
 
 use crate::paths::{PathError, Paths};
+use crate::policy::{file_limit, file_over, TargetPolicy};
 
 /// How the engine reaches its targets.
 #[derive(Clone)]
@@ -41,6 +42,9 @@ pub struct Network {
     /// The certificate authorities `tls` trusts, for the configurations of
     /// tasks with a client certificate.
     roots: Arc<RootCertStore>,
+    /// Which addresses connections may go to (`--allow-target`,
+    /// `--deny-target`), checked by [`dial`](super::dial) on every one.
+    policy: Arc<TargetPolicy>,
 }
 
 impl Default for Network {
@@ -51,6 +55,7 @@ impl Default for Network {
             tls: default_config(&roots),
             connect_to: Vec::new(),
             roots,
+            policy: Arc::default(),
         }
     }
 }
@@ -59,6 +64,7 @@ impl fmt::Debug for Network {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Network")
             .field("connect_to", &self.connect_to)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -255,7 +261,19 @@ impl Network {
             tls: default_config(&roots),
             connect_to,
             roots,
+            policy: Arc::default(),
         })
+    }
+
+    /// This network with its connections judged by `policy`.
+    pub fn with_policy(mut self, policy: TargetPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// Which addresses connections may go to.
+    pub fn policy(&self) -> &TargetPolicy {
+        &self.policy
     }
 
     /// The TLS configuration of a task's `options`, built when the test is
@@ -411,7 +429,8 @@ fn client_cert_error(options: &TlsOptions, error: rustls::Error) -> NetworkError
     }
 }
 
-/// A task's PEM file, through the path rule, at most [`MAX_PEM_BYTES`].
+/// A task's PEM file, through the path rule, at most [`MAX_PEM_BYTES`]
+/// (or the agent's `--max-file-bytes`, if lower).
 fn read_pem(paths: &Paths, path: &Path, role: &'static str) -> Result<Vec<u8>, NetworkError> {
     let file = paths
         .resolve(path)
@@ -423,14 +442,19 @@ fn read_pem(paths: &Paths, path: &Path, role: &'static str) -> Result<Vec<u8>, N
         reason,
     };
     let mut pem = Vec::new();
-    file.take(MAX_PEM_BYTES + 1)
+    let (max, agents) = file_limit(paths.max_file_bytes(), MAX_PEM_BYTES);
+    file.take(max + 1)
         .read_to_end(&mut pem)
         .map_err(|e| error(format!("cannot read it: {e}")))?;
-    if pem.len() as u64 > MAX_PEM_BYTES {
-        return Err(error(format!(
-            "larger than {} MiB, too large for a PEM file",
-            MAX_PEM_BYTES / (1024 * 1024)
-        )));
+    if pem.len() as u64 > max {
+        return Err(error(if agents {
+            file_over("it", max)
+        } else {
+            format!(
+                "larger than {} MiB, too large for a PEM file",
+                MAX_PEM_BYTES / (1024 * 1024)
+            )
+        }));
     }
     Ok(pem)
 }

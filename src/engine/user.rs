@@ -94,7 +94,7 @@ impl<P: Protocol> User<P> {
     }
 
     /// Runs `task` if its conditions let it: takes a token from its
-    /// throttle, has the protocol run it (which records what happened),
+    /// throttle and from the agent's `--max-rate` (the plan's `pace`), has the protocol run it (which records what happened),
     /// then pauses its think time (also after a failure).
     async fn execute(&mut self, task: &P::Task, due: Option<Instant>, guards: &mut Guards) {
         let head = task.head();
@@ -110,10 +110,15 @@ impl<P: Protocol> User<P> {
         if !check::runs(head, &mut scope) {
             return;
         }
-        if let Some(at) = head.throttle.as_ref().and_then(|bucket| bucket.reserve()) {
-            tokio::select! {
-                () = tokio::time::sleep_until(at) => {}
-                () = done.cancelled() => return,
+        for bucket in [head.throttle.as_ref(), plan.pace.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(at) = bucket.reserve() {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at) => {}
+                    () = done.cancelled() => return,
+                }
             }
         }
         let mut turn = Turn {

@@ -73,6 +73,9 @@ pub struct Paths {
     root: PathBuf,
     /// Whether paths must stay below `root`.
     confined: bool,
+    /// The most bytes a file read whole may hold (`--max-file-bytes`);
+    /// `None`: only each format's own bound.
+    max_file_bytes: Option<u64>,
 }
 
 impl Default for Paths {
@@ -82,6 +85,7 @@ impl Default for Paths {
         Paths {
             root: PathBuf::from("."),
             confined: false,
+            max_file_bytes: None,
         }
     }
 }
@@ -92,6 +96,7 @@ impl Paths {
         Paths {
             root: root.into(),
             confined: true,
+            max_file_bytes: None,
         }
     }
 
@@ -100,7 +105,21 @@ impl Paths {
         Paths {
             root: root.into(),
             confined: false,
+            max_file_bytes: None,
         }
+    }
+
+    /// This rule with files read whole (action files, `.proto` files, TLS
+    /// files) holding at most `bytes` (`--max-file-bytes`); see
+    /// [`crate::policy::file_limit`].
+    pub fn with_max_file_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.max_file_bytes = bytes;
+        self
+    }
+
+    /// The most bytes a file read whole may hold, if the agent says.
+    pub fn max_file_bytes(&self) -> Option<u64> {
+        self.max_file_bytes
     }
 
     /// What a client gave, checked: relative paths joined to the root; when

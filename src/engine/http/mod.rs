@@ -53,6 +53,7 @@ pub use self::redirect::{Redirects, MAX_REDIRECTS};
 use self::response::Reader;
 pub use self::response::{MAX_HEAD, MAX_KEPT_BODY};
 use super::descriptors::{Descriptors, Permit};
+use super::dial::{self, DialError};
 use super::memory::{Lease, Pool};
 use super::network::Network;
 
@@ -96,6 +97,10 @@ pub enum HttpError {
     /// Connecting failed (the message names the target and why).
     #[error("{0}")]
     Dial(String),
+    /// The agent's policy refuses the target's addresses (`--allow-target`,
+    /// `--deny-target`, the built-in deny): not retried.
+    #[error("{0}")]
+    Refused(String),
     /// An HTTP/2 connection or stream failed (the message says which and why).
     #[error("{0}")]
     Http2(String),
@@ -455,16 +460,20 @@ impl HttpClient {
             .connections
             .try_open()
             .ok_or_else(|| HttpError::Descriptors(target.clone(), self.connections.exhausted()))?;
-        let tcp = TcpStream::connect(destination).await.map_err(|e| {
-            let (to_host, to_port) = destination;
-            let via = if destination == (host, port) {
-                String::new()
-            } else {
-                format!(" (connecting to {to_host}:{to_port})")
-            };
-            HttpError::Connect(format!("{target}{via}"), e)
-        })?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = dial::connect(&self.network, host, port)
+            .await
+            .map_err(|e| match e {
+                DialError::Refused(refused) => HttpError::Refused(refused.to_string()),
+                DialError::Io(e) => {
+                    let (to_host, to_port) = destination;
+                    let via = if destination == (host, port) {
+                        String::new()
+                    } else {
+                        format!(" (connecting to {to_host}:{to_port})")
+                    };
+                    HttpError::Connect(format!("{target}{via}"), e)
+                }
+            })?;
         let stream = match tls {
             Some(config) => {
                 let name = ServerName::try_from(host.to_owned())

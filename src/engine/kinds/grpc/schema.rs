@@ -5,7 +5,8 @@
 //! service (`grpc.reflection.v1`, else `v1alpha`), asked on the task's
 //! first call, over the calling user's own channel.
 //!
-//! Limits: a `.proto` file is at most [`MAX_PROTO_BYTES`]; reflection
+//! Limits: a `.proto` file is at most [`MAX_PROTO_BYTES`] (or the
+//! agent's `--max-file-bytes`, if lower); reflection
 //! fetches at most [`MAX_REFLECTED_FILES`] files, of at most
 //! [`MAX_REFLECTED_BYTES`] in all.
 
@@ -25,6 +26,7 @@ use tonic::{Code, Status};
 use super::wire::{Channel, Raw};
 use super::Rpc;
 use crate::paths::Paths;
+use crate::policy::{file_limit, file_over};
 
 /// The largest `.proto` file read: 4 MiB.
 pub(super) const MAX_PROTO_BYTES: u64 = 4 * 1024 * 1024;
@@ -79,15 +81,20 @@ impl FileResolver for Confined {
             Err(e) => return Err(protox::Error::new(e.to_string())),
         };
         let mut source = String::new();
-        file.take(MAX_PROTO_BYTES + 1)
+        let (max, agents) = file_limit(self.paths.max_file_bytes(), MAX_PROTO_BYTES);
+        file.take(max + 1)
             .read_to_string(&mut source)
             .map_err(|e| protox::Error::new(format!("{}: {e}", path.display())))?;
-        if source.len() as u64 > MAX_PROTO_BYTES {
-            return Err(protox::Error::new(format!(
-                "{}: larger than {} MiB, too large for a .proto file",
-                path.display(),
-                MAX_PROTO_BYTES / (1024 * 1024)
-            )));
+        if source.len() as u64 > max {
+            return Err(protox::Error::new(if agents {
+                file_over(&path.display().to_string(), max)
+            } else {
+                format!(
+                    "{}: larger than {} MiB, too large for a .proto file",
+                    path.display(),
+                    MAX_PROTO_BYTES / (1024 * 1024)
+                )
+            }));
         }
         File::from_source(name, &source)
     }
