@@ -7,7 +7,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
-use crate::engine::task;
+use crate::engine::{secrets, task};
+use crate::redact;
 use crate::engine::{
     kinds, Plan, Shape, ShapeError, Status, Wait, DEFAULT_TIMEOUT, MAX_USERS, OTHER_NAMES,
 };
@@ -306,7 +307,8 @@ async fn plan(
     // The tasks are compiled (unnamed ones named with the test's own
     // variables first) before anything is registered: a refusal, strict
     // included, changes nothing.
-    let mut load = ctx
+    // The test's credentials, masked in its names, reasons and parameters.
+    let (mut load, redactor) = ctx
         .state()
         .resolver(|resolver| {
             let fixed = task::Given {
@@ -319,9 +321,13 @@ async fn plan(
                 http2: args.http2.unwrap_or(false),
                 http2_settings,
             };
-            (kind.compile)(tasks, &context, ignored)
+            let written = tasks.clone();
+            let load = (kind.compile)(tasks, &context, ignored)?;
+            let redactor = secrets::redactor(&written, base.as_deref(), given, resolver, &*load);
+            Ok((load, redactor))
         })
-        .map_err(spec_error)?;
+        .map_err(|e: SpecError| error(redact::text(&e.to_string())))?;
+    load.redact_names(&redactor);
     if strict {
         strict_check(ignored).map_err(spec_error)?;
     }
@@ -364,6 +370,8 @@ async fn plan(
         map.insert("load_shape".into(), json!(shape.name()));
         map.insert("shape_config".into(), shape.config());
     }
+    // Replies, reports and stored runs show them: no credential in them.
+    let parameters = redactor.json(&parameters);
     let network = ctx.state().network();
     load.prepare(&network, ctx.state().paths()).map_err(error)?;
     let plan = Plan {
@@ -382,6 +390,7 @@ async fn plan(
         timeout,
         network,
         held_names: ctx.state().figures(|f| f.per_name().len()),
+        redactor: Arc::new(redactor),
     };
     Ok(Planned {
         plan,

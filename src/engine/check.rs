@@ -8,6 +8,7 @@ use super::memory::Lease;
 use super::retry::Class;
 use super::task::{Assertion, Condition, Extractor, Head, Source, Task};
 use crate::json_size::json_size;
+use crate::redact;
 use crate::resolver::Scope;
 
 /// The response's JSON body, parsed at most once, its memory held in the
@@ -103,10 +104,19 @@ pub(crate) fn failure(
                 let expected = scope.render_string(value);
                 let actual = response.headers.get(name).and_then(|v| v.to_str().ok());
                 (actual != Some(expected.as_str())).then(|| {
-                    format!(
-                        "header {name} expected {expected:?}, got {:?}",
-                        actual.unwrap_or("nothing")
-                    )
+                    if redact::is_sensitive(name.as_str()) {
+                        // Neither value is shown: both are credentials.
+                        let got = if actual.is_some() { redact::MASK } else { "nothing" };
+                        format!(
+                            "header {name} expected {}, got {got}",
+                            redact::MASK
+                        )
+                    } else {
+                        format!(
+                            "header {name} expected {expected:?}, got {:?}",
+                            actual.unwrap_or("nothing")
+                        )
+                    }
                 })
             }
         };

@@ -17,6 +17,7 @@ mod pacing;
 pub mod protocol;
 mod render;
 mod retry;
+pub mod secrets;
 mod shape;
 pub mod task;
 mod throttle;
@@ -53,6 +54,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::redact::Redactor;
 use crate::figures::{new_histogram, Figures, SecondPoint, SecondWindow, TimeSeries};
 use crate::resolver::Resolver;
 use workers::Workers;
@@ -95,6 +97,9 @@ pub struct Plan {
     /// Request names the server's records hold already: their figures
     /// count against the memory budget too.
     pub held_names: usize,
+    /// The test's credentials: every failure reason passes through it
+    /// before it is recorded ([`Watch::record`]).
+    pub redactor: Arc<Redactor>,
 }
 
 impl Plan {
