@@ -3,7 +3,7 @@
 //! byte, good ones on requests that fail with 500 or a refused connection,
 //! URL userinfo, a query `api_key`, a cookie, basic and bearer `auth`, a
 //! `${env.NAME}` value, the host's userinfo, a JSON body's password, an
-//! expected `Set-Cookie`) runs against a real hyper target through a real
+//! expected `Set-Cookie`, a redirect's `Location` quoting one back) runs against a real hyper target through a real
 //! `ld-tower serve` (`--log debug`) and a real `ld-tower run`; then every
 //! report kind is written, the run is persisted, compared and fetched from
 //! its SQLite history, and `LD_summary` is asked. No output holds one of
@@ -39,6 +39,7 @@ const AUTH_BEARER: &str = "tok-auth-4e9a1c7d05";
 const HOST: &str = "pw-host-0d5f3b8e21";
 const BODY: &str = "pw-body-1a6c9e4f38";
 const EXPECTED_COOKIE: &str = "sid-expected-7b2e5d0c96";
+const REDIRECT: &str = "pw-redirect-3f8a0e6b14";
 
 const SECRETS: &[&str] = &[
     BAD_BYTE,
@@ -52,6 +53,7 @@ const SECRETS: &[&str] = &[
     HOST,
     BODY,
     EXPECTED_COOKIE,
+    REDIRECT,
 ];
 
 /// The action list: the test, every report, two persisted runs, the
@@ -72,6 +74,8 @@ fn actions(target: &str, refused: &str) -> Value {
         {"name": "basic", "url": "/status/401", "auth": {"type": "basic", "username": "bob", "password": BASIC}},
         {"name": "bearer auth", "url": "/", "auth": {"type": "bearer", "token": format!("{AUTH_BEARER}\u{1}")}},
         {"name": "body", "method": "post", "url": "/status/500", "json": {"user": "bob", "password": BODY}},
+        // The target's Location quotes a credential back.
+        {"name": "redirect", "url": format!("/redirect?to=gopher://dave:{REDIRECT}@h.test/")},
         {"name": "set-cookie", "url": "/session", "assertions": [
             {"type": "header", "name": "Set-Cookie", "value": EXPECTED_COOKIE}
         ]},
@@ -180,6 +184,7 @@ fn assert_masked(reply: &str, target: &Target) -> Result {
     for wanted in [
         "header authorization: *** is not a valid header value",
         "header set-cookie expected ***, got ***",
+        "\\\"gopher://dave:***@h.test/\\\" is a gopher: URL",
         "HTTP 500",
         "\"host\":\"http://carol:***@127.0.0.1:",
     ] {
