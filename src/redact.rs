@@ -67,6 +67,17 @@ pub fn is_sensitive(name: &str) -> bool {
     SENSITIVE_HEADERS.contains(&lower.as_str()) || SENSITIVE_WORDS.iter().any(|w| lower.contains(w))
 }
 
+/// `value` as an error message shows the value of a header, parameter or
+/// metadata key `name`: quoted (`{:?}`), or [`MASK`] when `name` is
+/// sensitive.
+pub fn quoted(name: &str, value: &str) -> String {
+    if is_sensitive(name) {
+        MASK.to_owned()
+    } else {
+        format!("{value:?}")
+    }
+}
+
 /// `text` with credentials masked by their shape (see the module's
 /// documentation); borrowed when nothing was masked.
 pub fn text(text: &str) -> Cow<'_, str> {

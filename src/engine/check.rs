@@ -104,19 +104,10 @@ pub(crate) fn failure(
                 let expected = scope.render_string(value);
                 let actual = response.headers.get(name).and_then(|v| v.to_str().ok());
                 (actual != Some(expected.as_str())).then(|| {
-                    if redact::is_sensitive(name.as_str()) {
-                        // Neither value is shown: both are credentials.
-                        let got = if actual.is_some() { redact::MASK } else { "nothing" };
-                        format!(
-                            "header {name} expected {}, got {got}",
-                            redact::MASK
-                        )
-                    } else {
-                        format!(
-                            "header {name} expected {expected:?}, got {:?}",
-                            actual.unwrap_or("nothing")
-                        )
-                    }
+                    // A credential's values are not shown (`Set-Cookie`).
+                    let shown = |value: &str| redact::quoted(name.as_str(), value);
+                    let got = actual.map_or_else(|| "nothing".to_owned(), shown);
+                    format!("header {name} expected {}, got {got}", shown(expected.as_str()))
                 })
             }
         };

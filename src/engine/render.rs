@@ -119,15 +119,11 @@ pub(crate) fn build(
 }
 
 /// `text` as the value of header `name`; the error quotes it, unless the
-/// header carries credentials ([`redact::is_sensitive`]): then it says
-/// [`redact::MASK`] where the value was.
+/// header carries credentials ([`redact::quoted`]).
 fn header_value(name: &str, text: &str) -> Result<HeaderValue, String> {
     HeaderValue::from_str(text).map_err(|_| {
-        if redact::is_sensitive(name) {
-            format!("header {name}: {} is not a valid header value", redact::MASK)
-        } else {
-            format!("header {name}: {text:?} is not a valid header value")
-        }
+        let shown = redact::quoted(name, text);
+        format!("header {name}: {shown} is not a valid header value")
     })
 }
 

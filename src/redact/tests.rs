@@ -106,3 +106,10 @@ fn a_tests_credentials_are_collected() -> Result<(), Box<dyn std::error::Error>>
     );
     Ok(())
 }
+
+#[test]
+fn a_credentials_value_is_not_quoted() {
+    assert_eq!(quoted("accept", "text/\u{1}"), "\"text/\\u{1}\"");
+    assert_eq!(quoted("Authorization", "Bearer x\u{1}"), MASK);
+    assert_eq!(quoted("x-session-id", "abc"), MASK);
+}
