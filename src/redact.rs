@@ -154,9 +154,10 @@ fn headers(text: &str) -> Cow<'_, str> {
         if !SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             continue;
         }
-        let value_start = colon + 1 + (text[colon + 1..].len() - text[colon + 1..].trim_start().len());
+        let value_start =
+            colon + 1 + (text[colon + 1..].len() - text[colon + 1..].trim_start().len());
         let value_end = text[value_start..]
-            .find(|c: char| matches!(c, '\n' | '\r' | '"' | '\'' | ','))
+            .find(['\n', '\r', '"', '\'', ','])
             .map_or(text.len(), |i| value_start + i);
         let value = text[value_start..value_end].trim_end();
         if value.is_empty() || value.starts_with(MASK) {
@@ -172,14 +173,13 @@ fn headers(text: &str) -> Cow<'_, str> {
 
 /// Masks the credential after `Bearer ` or `Basic ` (any case).
 fn schemes(text: &str) -> Cow<'_, str> {
-    let lower = text.to_ascii_lowercase();
     let mut out = String::new();
     let mut done = 0;
     let mut from = 0;
     loop {
         let next = ["bearer ", "basic "]
             .iter()
-            .filter_map(|word| lower[from..].find(word).map(|i| (from + i, word.len())))
+            .filter_map(|word| find_ignoring_case(text, word, from).map(|i| (i, word.len())))
             .min();
         let Some((at, len)) = next else { break };
         from = at + len;
@@ -201,6 +201,14 @@ fn schemes(text: &str) -> Cow<'_, str> {
         from = done;
     }
     finish(text, out, done)
+}
+
+/// Where the ASCII `word` first appears in `text` at or after `from`, in
+/// any case (no allocation: this runs on every failure reason).
+fn find_ignoring_case(text: &str, word: &str, from: usize) -> Option<usize> {
+    let (text, word) = (text.as_bytes(), word.as_bytes());
+    (from..=text.len().checked_sub(word.len())?)
+        .find(|&i| text[i..i + word.len()].eq_ignore_ascii_case(word))
 }
 
 /// Masks the value after `sep` when the name before it is sensitive.

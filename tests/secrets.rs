@@ -188,7 +188,10 @@ fn assert_masked(reply: &str, target: &Target) -> Result {
         "HTTP 500",
         "\"host\":\"http://carol:***@127.0.0.1:",
     ] {
-        assert!(reply.contains(wanted), "no {wanted:?} in the reply:\n{reply}");
+        assert!(
+            reply.contains(wanted),
+            "no {wanted:?} in the reply:\n{reply}"
+        );
     }
     assert_eq!(reply.matches("Error:").count(), 0, "{reply}");
     // Every request that could be made was: 2 users, one iteration each.

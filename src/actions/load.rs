@@ -7,11 +7,11 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
-use crate::engine::{secrets, task};
-use crate::redact;
 use crate::engine::{
     kinds, Plan, Shape, ShapeError, Status, Wait, DEFAULT_TIMEOUT, MAX_USERS, OTHER_NAMES,
 };
+use crate::engine::{secrets, task};
+use crate::redact;
 use crate::spec::{parse, strict_check, unknown, Note, Segment, SpecError, Vocabulary};
 use crate::state::LastRun;
 use crate::thresholds::{LimitsSpec, Thresholds};

@@ -107,7 +107,10 @@ pub(crate) fn failure(
                     // A credential's values are not shown (`Set-Cookie`).
                     let shown = |value: &str| redact::quoted(name.as_str(), value);
                     let got = actual.map_or_else(|| "nothing".to_owned(), shown);
-                    format!("header {name} expected {}, got {got}", shown(expected.as_str()))
+                    format!(
+                        "header {name} expected {}, got {got}",
+                        shown(expected.as_str())
+                    )
                 })
             }
         };

@@ -54,8 +54,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::redact::Redactor;
 use crate::figures::{new_histogram, Figures, SecondPoint, SecondWindow, TimeSeries};
+use crate::redact::Redactor;
 use crate::resolver::Resolver;
 use workers::Workers;
 

@@ -61,7 +61,10 @@ pub(crate) fn build(
                 scope.render_string(password)
             );
             let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-            builder = builder.header(AUTHORIZATION, header_value("authorization", &format!("Basic {encoded}"))?);
+            builder = builder.header(
+                AUTHORIZATION,
+                header_value("authorization", &format!("Basic {encoded}"))?,
+            );
         }
         Some(Auth::Bearer(token)) => {
             builder = builder.header(
@@ -110,12 +113,10 @@ pub(crate) fn build(
             body
         }
     };
-    builder
-        .body(body)
-        .map_err(|e| {
-            let url = redact::text(task.url.source());
-            format!("cannot build the request for {url}: {e}")
-        })
+    builder.body(body).map_err(|e| {
+        let url = redact::text(task.url.source());
+        format!("cannot build the request for {url}: {e}")
+    })
 }
 
 /// `text` as the value of header `name`; the error quotes it, unless the

@@ -61,7 +61,10 @@ fn sensitive_pairs_headers_and_schemes_are_masked() {
     );
     assert_eq!(text("got \"Bearer abc.def\""), "got \"Bearer ***\"");
     assert_eq!(text("basic dXNlcjpwdw== refused"), "basic *** refused");
-    assert!(matches!(text("status 500 for /items?page=2"), Cow::Borrowed(_)));
+    assert!(matches!(
+        text("status 500 for /items?page=2"),
+        Cow::Borrowed(_)
+    ));
 }
 
 #[test]
@@ -93,9 +96,14 @@ fn a_tests_credentials_are_collected() -> Result<(), Box<dyn std::error::Error>>
         "json": {"password": 123456789}
     }]);
     let mut redactor = Redactor::default();
-    redactor.collect(&tasks, &|text| text.replace("${var.token}", "token-from-var-42"));
+    redactor.collect(&tasks, &|text| {
+        text.replace("${var.token}", "token-from-var-42")
+    });
     let message = "pw-in-url-42 key-in-query-42 token-from-var-42 cookie-value-42 basic-pw-42 123456789 text/plain alice";
-    assert_eq!(redactor.text(message), "*** *** *** *** *** *** text/plain alice");
+    assert_eq!(
+        redactor.text(message),
+        "*** *** *** *** *** *** text/plain alice"
+    );
     let parameters = redactor.json(&json!({"user_detail": {
         "host": "https://alice:pw-in-url-42@h.test",
         "api_token": "zzz"
