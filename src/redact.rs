@@ -21,6 +21,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 use serde_json::Value;
 
@@ -103,145 +104,100 @@ fn in_name(c: char) -> bool {
 /// Masks every URL's userinfo: `scheme://user:pw@` -> `scheme://user:***@`,
 /// `scheme://token@` -> `scheme://***@`.
 fn userinfo(text: &str) -> Cow<'_, str> {
-    let mut out = String::new();
-    let mut done = 0;
-    let mut from = 0;
-    while let Some(found) = text[from..].find("://") {
-        let start = from + found + 3;
-        let rest = &text[start..];
-        let authority_end = rest
-            .find(|c: char| matches!(c, '/' | '?' | '#') || ends_value(c))
-            .unwrap_or(rest.len());
-        from = start;
-        let Some(at) = rest[..authority_end].rfind('@') else {
-            continue;
-        };
-        let info = &rest[..at];
-        let kept = match info.find(':') {
-            Some(colon) => &info[..=colon],
-            None => "",
-        };
-        let secret = &info[kept.len()..];
-        if secret.is_empty() || secret == MASK {
-            continue;
-        }
-        out.push_str(&text[done..start]);
-        out.push_str(kept);
-        out.push_str(MASK);
-        done = start + at;
-        from = done;
-    }
-    finish(text, out, done)
+    mask(
+        text,
+        text.match_indices("://").filter_map(|(at, _)| {
+            let start = at + 3;
+            let rest = &text[start..];
+            let authority = rest
+                .find(|c: char| matches!(c, '/' | '?' | '#') || ends_value(c))
+                .unwrap_or(rest.len());
+            let info = &rest[..rest[..authority].rfind('@')?];
+            let user = info.find(':').map_or(0, |colon| colon + 1);
+            Some(start + user..start + info.len())
+        }),
+    )
 }
 
 /// Masks the value of every sensitive `name=value`.
 fn pairs(text: &str) -> Cow<'_, str> {
-    after_names(text, '=')
+    mask(
+        text,
+        text.match_indices('=').filter_map(|(at, _)| {
+            let name = &text[name_before(text, at)..at];
+            (!name.is_empty() && is_sensitive(name)).then(|| value_after(text, at + 1))
+        }),
+    )
 }
 
-/// Masks what follows a sensitive header name and a colon.
+/// Masks what follows a sensitive header name and a colon (to the end of
+/// the line, a quote or a comma).
 fn headers(text: &str) -> Cow<'_, str> {
-    let mut out = String::new();
-    let mut done = 0;
-    let mut from = 0;
-    while let Some(found) = text[from..].find(':') {
-        let colon = from + found;
-        from = colon + 1;
-        let name_start = text[..colon]
-            .rfind(|c: char| !in_name(c))
-            .map_or(0, |i| i + 1);
-        let name = &text[name_start..colon];
-        if !SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            continue;
-        }
-        let value_start =
-            colon + 1 + (text[colon + 1..].len() - text[colon + 1..].trim_start().len());
-        let value_end = text[value_start..]
-            .find(['\n', '\r', '"', '\'', ','])
-            .map_or(text.len(), |i| value_start + i);
-        let value = text[value_start..value_end].trim_end();
-        if value.is_empty() || value.starts_with(MASK) {
-            continue;
-        }
-        out.push_str(&text[done..value_start]);
-        out.push_str(MASK);
-        done = value_start + value.len();
-        from = done;
-    }
-    finish(text, out, done)
+    mask(
+        text,
+        text.match_indices(':').filter_map(|(at, _)| {
+            let name = text[name_before(text, at)..at].to_ascii_lowercase();
+            if !SENSITIVE_HEADERS.contains(&name.as_str()) {
+                return None;
+            }
+            let rest = &text[at + 1..];
+            let start = at + 1 + (rest.len() - rest.trim_start().len());
+            let end = text[start..]
+                .find(['\n', '\r', '"', '\'', ','])
+                .map_or(text.len(), |i| start + i);
+            Some(start..start + text[start..end].trim_end().len())
+        }),
+    )
 }
 
-/// Masks the credential after `Bearer ` or `Basic ` (any case).
+/// Masks the credential after `Bearer ` or `Basic ` (any case, a word of
+/// its own).
 fn schemes(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    mask(
+        text,
+        (0..bytes.len()).filter_map(|at| {
+            let word = [&b"bearer "[..], b"basic "].into_iter().find(|word| {
+                bytes[at..]
+                    .get(..word.len())
+                    .is_some_and(|b| b.eq_ignore_ascii_case(word))
+            })?;
+            let own = !text[..at].chars().next_back().is_some_and(in_name);
+            own.then(|| value_after(text, at + word.len()))
+        }),
+    )
+}
+
+/// Where the name ending at `end` starts.
+fn name_before(text: &str, end: usize) -> usize {
+    text[..end]
+        .rfind(|c: char| !in_name(c))
+        .map_or(0, |i| i + 1)
+}
+
+/// The value starting at `start`, to the first character that ends one.
+fn value_after(text: &str, start: usize) -> Range<usize> {
+    let end = text[start..]
+        .find(ends_value)
+        .map_or(text.len(), |i| start + i);
+    start..end
+}
+
+/// `text` with each of `values` (ranges in increasing order) masked,
+/// except empty ones, ones already masked and ones inside a masked one;
+/// borrowed when none was.
+fn mask(text: &str, values: impl Iterator<Item = Range<usize>>) -> Cow<'_, str> {
     let mut out = String::new();
     let mut done = 0;
-    let mut from = 0;
-    loop {
-        let next = ["bearer ", "basic "]
-            .iter()
-            .filter_map(|word| find_ignoring_case(text, word, from).map(|i| (i, word.len())))
-            .min();
-        let Some((at, len)) = next else { break };
-        from = at + len;
-        // A word of its own, not the end of another.
-        if text[..at].chars().next_back().is_some_and(in_name) {
+    for value in values {
+        if value.start < done || value.is_empty() || text[value.clone()].starts_with(MASK) {
             continue;
         }
-        let value_start = from;
-        let value_end = text[value_start..]
-            .find(ends_value)
-            .map_or(text.len(), |i| value_start + i);
-        let value = &text[value_start..value_end];
-        if value.is_empty() || value == MASK {
-            continue;
-        }
-        out.push_str(&text[done..value_start]);
+        out.push_str(&text[done..value.start]);
         out.push_str(MASK);
-        done = value_end;
-        from = done;
+        done = value.end;
     }
-    finish(text, out, done)
-}
-
-/// Where the ASCII `word` first appears in `text` at or after `from`, in
-/// any case (no allocation: this runs on every failure reason).
-fn find_ignoring_case(text: &str, word: &str, from: usize) -> Option<usize> {
-    let (text, word) = (text.as_bytes(), word.as_bytes());
-    (from..=text.len().checked_sub(word.len())?)
-        .find(|&i| text[i..i + word.len()].eq_ignore_ascii_case(word))
-}
-
-/// Masks the value after `sep` when the name before it is sensitive.
-fn after_names(text: &str, sep: char) -> Cow<'_, str> {
-    let mut out = String::new();
-    let mut done = 0;
-    let mut from = 0;
-    while let Some(found) = text[from..].find(sep) {
-        let at = from + found;
-        from = at + sep.len_utf8();
-        let name_start = text[..at].rfind(|c: char| !in_name(c)).map_or(0, |i| i + 1);
-        if name_start == at || !is_sensitive(&text[name_start..at]) {
-            continue;
-        }
-        let value_start = from;
-        let value_end = text[value_start..]
-            .find(ends_value)
-            .map_or(text.len(), |i| value_start + i);
-        let value = &text[value_start..value_end];
-        if value.is_empty() || value == MASK {
-            continue;
-        }
-        out.push_str(&text[done..value_start]);
-        out.push_str(MASK);
-        done = value_end;
-        from = done;
-    }
-    finish(text, out, done)
-}
-
-/// `out` and the rest of `text` from `done`, or `text` if nothing changed.
-fn finish(text: &str, mut out: String, done: usize) -> Cow<'_, str> {
-    if done == 0 && out.is_empty() {
+    if done == 0 {
         return Cow::Borrowed(text);
     }
     out.push_str(&text[done..]);
