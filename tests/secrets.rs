@@ -3,7 +3,8 @@
 //! byte, good ones on requests that fail with 500 or a refused connection,
 //! URL userinfo, a query `api_key`, a cookie, basic and bearer `auth`, a
 //! `${env.NAME}` value, the host's userinfo, a JSON body's password, an
-//! expected `Set-Cookie`, a redirect's `Location` quoting one back) runs against a real hyper target through a real
+//! expected `Set-Cookie`, a redirect's `Location` quoting one back, a
+//! Redis URL's password) runs against a real hyper target through a real
 //! `ld-tower serve` (`--log debug`) and a real `ld-tower run`; then every
 //! report kind is written, the run is persisted, compared and fetched from
 //! its SQLite history, and `LD_summary` is asked. No output holds one of
@@ -40,6 +41,7 @@ const HOST: &str = "pw-host-0d5f3b8e21";
 const BODY: &str = "pw-body-1a6c9e4f38";
 const EXPECTED_COOKIE: &str = "sid-expected-7b2e5d0c96";
 const REDIRECT: &str = "pw-redirect-3f8a0e6b14";
+const REDIS: &str = "pw-redis-9d4c2a7e50";
 
 const SECRETS: &[&str] = &[
     BAD_BYTE,
@@ -54,6 +56,7 @@ const SECRETS: &[&str] = &[
     BODY,
     EXPECTED_COOKIE,
     REDIRECT,
+    REDIS,
 ];
 
 /// The action list: the test, every report, two persisted runs, the
@@ -93,6 +96,13 @@ fn actions(target: &str, refused: &str) -> Value {
             "user_detail_dict": {"user": "fast_http_user", "host": host},
             "user_count": 2, "spawn_rate": 100, "iterations": 1, "test_time": 30,
             "tasks": tasks
+        }],
+        // A Redis URL's password, on a server that does not speak Redis
+        // (the HTTP target): the connection fails quoting the URL.
+        ["LD_start_test", {
+            "user_detail_dict": {"user": "redis_user"},
+            "user_count": 1, "spawn_rate": 100, "iterations": 1, "test_time": 30,
+            "tasks": [{"method": "get", "key": "k", "url": format!("redis://:{REDIS}@127.0.0.1:{port}/0")}]
         }],
         ["LD_summary", {}],
         ["LD_generate_html_report", {"html_name": "report"}],
@@ -164,7 +174,7 @@ fn assert_no_secret(outputs: &[(String, Vec<u8>)]) {
 fn assert_masked(reply: &str, target: &Target) -> Result {
     let summary: Value = reply
         .lines()
-        .nth(1)
+        .nth(2)
         .ok_or("no LD_summary line")
         .map(serde_json::from_str)??;
     let names = summary["per_name"]
@@ -184,6 +194,7 @@ fn assert_masked(reply: &str, target: &Target) -> Result {
     for wanted in [
         "header authorization: *** is not a valid header value",
         "header set-cookie expected ***, got ***",
+        "cannot open redis://:***@127.0.0.1:",
         "\\\"gopher://dave:***@h.test/\\\" is a gopher: URL",
         "HTTP 500",
         "\"host\":\"http://carol:***@127.0.0.1:",
