@@ -57,6 +57,10 @@ pub const SENSITIVE_WORDS: &[&str] = &[
     "private_key",
 ];
 
+/// Keys whose values are never credentials, even under a sensitive key
+/// (`"auth": {"type": "bearer", ...}`): what kind of thing it is.
+pub const DESCRIPTIVE_KEYS: &[&str] = &["type", "name", "method"];
+
 /// Known values shorter than this are not masked by value (masking every
 /// `a` of a message would hide everything and protect nothing); their
 /// shape still masks them.
@@ -252,7 +256,8 @@ impl Redactor {
     }
 
     /// Collects the credentials in `value` (a test's tasks, its variables):
-    /// every string under a sensitive key, and in any string that is a URL,
+    /// every string under a sensitive key (but not under one of
+    /// [`DESCRIPTIVE_KEYS`]), and in any string that is a URL,
     /// its userinfo and its sensitive query parameters. `resolve` renders
     /// a string's fixed placeholders (`${var.NAME}`, `${env.NAME}`); one
     /// still holding a placeholder is known only as the test runs, and
@@ -265,7 +270,12 @@ impl Redactor {
         match value {
             Value::Object(map) => {
                 for (key, value) in map {
-                    self.collect_under(value, sensitive || is_sensitive(key), resolve);
+                    let sensitive = if DESCRIPTIVE_KEYS.contains(&key.as_str()) {
+                        false
+                    } else {
+                        sensitive || is_sensitive(key)
+                    };
+                    self.collect_under(value, sensitive, resolve);
                 }
             }
             Value::Array(items) => {

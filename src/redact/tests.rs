@@ -93,16 +93,17 @@ fn a_tests_credentials_are_collected() -> Result<(), Box<dyn std::error::Error>>
         "headers": {"Authorization": "Bearer ${var.token}", "Accept": "text/plain"},
         "cookies": {"sid": "cookie-value-42"},
         "auth": ["alice", "basic-pw-42"],
+        "more": {"auth": {"type": "bearer", "token": "bearer-token-42"}},
         "json": {"password": 123456789}
     }]);
     let mut redactor = Redactor::default();
     redactor.collect(&tasks, &|text| {
         text.replace("${var.token}", "token-from-var-42")
     });
-    let message = "pw-in-url-42 key-in-query-42 token-from-var-42 cookie-value-42 basic-pw-42 123456789 text/plain alice";
+    let message = "pw-in-url-42 key-in-query-42 token-from-var-42 cookie-value-42 basic-pw-42 123456789 bearer-token-42 text/plain alice bearer";
     assert_eq!(
         redactor.text(message),
-        "*** *** *** *** *** *** text/plain alice"
+        "*** *** *** *** *** *** *** text/plain alice bearer"
     );
     let parameters = redactor.json(&json!({"user_detail": {
         "host": "https://alice:pw-in-url-42@h.test",
