@@ -212,6 +212,24 @@ fn assert_masked(reply: &str, target: &Target) -> Result {
     Ok(())
 }
 
+/// No secret in `streams` nor in any file written in `dir` (the action
+/// file aside: it is the user's own input); the masks where they belong.
+fn check(dir: &Path, mut outputs: Vec<(String, Vec<u8>)>, reply: &str, target: &Target) -> Result {
+    let written: Vec<_> = files(dir)?
+        .into_iter()
+        .filter(|(path, _)| !path.ends_with("test.json"))
+        .collect();
+    // Six reports and the database.
+    assert!(written.len() >= 7, "{}:\n{reply}", paths(&written));
+    outputs.extend(
+        written
+            .into_iter()
+            .map(|(path, bytes)| (path.display().to_string(), bytes)),
+    );
+    assert_no_secret(&outputs);
+    assert_masked(reply, target)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_output_of_a_served_test_holds_a_secret() -> Result {
     let target = Target::start().await;
@@ -236,20 +254,12 @@ async fn no_output_of_a_served_test_holds_a_secret() -> Result {
     })
     .await?;
     assert!(stderr.contains("request served"), "no log lines:\n{stderr}");
-    let mut outputs = vec![
+    let streams = vec![
         ("the reply".to_owned(), reply.clone().into_bytes()),
         ("stdout".to_owned(), stdout.into_bytes()),
         ("stderr".to_owned(), stderr.into_bytes()),
     ];
-    let written = files(dir.path())?;
-    assert!(written.len() >= 7, "{}", paths(&written));
-    outputs.extend(
-        written
-            .into_iter()
-            .map(|(path, bytes)| (path.display().to_string(), bytes)),
-    );
-    assert_no_secret(&outputs);
-    assert_masked(&reply, &target)
+    check(dir.path(), streams, &reply, &target)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,19 +281,9 @@ async fn no_output_of_a_run_holds_a_secret() -> Result {
     })
     .await??;
     let reply = String::from_utf8_lossy(&output.stdout).into_owned();
-    let mut outputs = vec![
-        ("stdout".to_owned(), output.stdout.clone()),
-        ("stderr".to_owned(), output.stderr.clone()),
+    let streams = vec![
+        ("stdout".to_owned(), output.stdout),
+        ("stderr".to_owned(), output.stderr),
     ];
-    let written = files(dir.path())?;
-    assert!(written.len() >= 8, "{}:\n{reply}", paths(&written));
-    outputs.extend(
-        written
-            .into_iter()
-            // The action file itself is the user's own input.
-            .filter(|(path, _)| !path.ends_with("test.json"))
-            .map(|(path, bytes)| (path.display().to_string(), bytes)),
-    );
-    assert_no_secret(&outputs);
-    assert_masked(&reply, &target)
+    check(dir.path(), streams, &reply, &target)
 }
