@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig as RustlsConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
@@ -79,21 +79,56 @@ impl ClientTls {
     /// Trusts the CA certificates of a PEM file; expects `server_name` (a
     /// DNS name or an IP address) in the server's certificate.
     pub fn from_ca_file(ca: &Path, server_name: &str) -> Result<Self, ClientError> {
-        let certs = CertificateDer::pem_file_iter(ca)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| {
-                ClientError::Tls(format!(
-                    "cannot read CA certificates from {}: {e}",
-                    ca.display()
-                ))
-            })?;
-        Self::from_ca_der(certs, server_name)
+        Self::from_ca_der(read_ca(ca)?, server_name)
     }
 
     /// Trusts `certs`; expects `server_name` in the server's certificate.
     pub fn from_ca_der(
         certs: Vec<CertificateDer<'static>>,
         server_name: &str,
+    ) -> Result<Self, ClientError> {
+        Self::with_identity(certs, server_name, None)
+    }
+
+    /// Trusts the CA certificates of the PEM file `ca`, expects
+    /// `server_name`, and presents the client certificate chain `cert` with
+    /// its private key `key` (PEM files) to a server that requires one
+    /// (mutual TLS, `serve --tls-client-ca`).
+    pub fn with_client_cert_files(
+        ca: &Path,
+        server_name: &str,
+        cert: &Path,
+        key: &Path,
+    ) -> Result<Self, ClientError> {
+        let chain = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| {
+                ClientError::Tls(format!(
+                    "cannot read a certificate chain from {}: {e}",
+                    cert.display()
+                ))
+            })?;
+        if chain.is_empty() {
+            return Err(ClientError::Tls(format!(
+                "no CERTIFICATE block in {}",
+                cert.display()
+            )));
+        }
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            ClientError::Tls(format!(
+                "cannot read a private key from {}: {e}",
+                key.display()
+            ))
+        })?;
+        Self::with_identity(read_ca(ca)?, server_name, Some((chain, key)))
+    }
+
+    /// Trusts `certs`, expects `server_name`, presents `identity` (a
+    /// certificate chain and its key) if given.
+    pub fn with_identity(
+        certs: Vec<CertificateDer<'static>>,
+        server_name: &str,
+        identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
     ) -> Result<Self, ClientError> {
         let mut roots = RootCertStore::empty();
         for cert in certs {
@@ -105,11 +140,16 @@ impl ClientTls {
             return Err(ClientError::Tls("no CA certificate given".into()));
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = RustlsConfig::builder_with_provider(provider)
+        let builder = RustlsConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| ClientError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_root_certificates(roots);
+        let config = match identity {
+            None => builder.with_no_client_auth(),
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| ClientError::Tls(format!("bad client certificate or key: {e}")))?,
+        };
         let server_name = ServerName::try_from(server_name.to_owned())
             .map_err(|e| ClientError::Tls(format!("bad server name {server_name:?}: {e}")))?;
         Ok(ClientTls {
@@ -117,6 +157,18 @@ impl ClientTls {
             server_name,
         })
     }
+}
+
+/// The CA certificates of a PEM file.
+fn read_ca(ca: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
+    CertificateDer::pem_file_iter(ca)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            ClientError::Tls(format!(
+                "cannot read CA certificates from {}: {e}",
+                ca.display()
+            ))
+        })
 }
 
 /// Why a request could not be made or answered.

@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
-use ld_tower_layers::BoxError;
+use ld_tower_layers::{BoxError, Principal};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tower::Service;
 
-use crate::actions::{ActionContext, Registry, DEFAULT_MAX_REPLY_BYTES};
-use crate::protocol::{Command, Op, Reply};
+use crate::actions::{ActionContext, ActionResult, Registry, DEFAULT_MAX_REPLY_BYTES};
+use crate::audit::{Audit, Outcome, Via};
+use crate::auth::Scope;
+use crate::protocol::{failure_line, Command, Op, Reply, QUIT_WORD};
 use crate::state::State;
 
 /// The command service. Cheap to clone: every connection gets its own clone
@@ -24,6 +26,8 @@ pub struct Control {
     quit: CancellationToken,
     /// The most one command's reply may hold, in bytes.
     max_reply_bytes: usize,
+    /// Where each command and its actions' outcomes are recorded.
+    audit: Option<Audit>,
 }
 
 impl Control {
@@ -39,7 +43,15 @@ impl Control {
             ctx: ActionContext::new(Arc::new(registry), Arc::new(state)),
             quit: CancellationToken::new(),
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            audit: None,
         }
+    }
+
+    /// Records every command (its peer, principal, and each action's
+    /// outcome) in `audit`.
+    pub fn audit(mut self, audit: Option<Audit>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Bounds each command's reply to `bytes` (default
@@ -63,15 +75,99 @@ impl Control {
     }
 
     /// Runs action JSON and returns its reply: one line per action, then
-    /// the terminator.
+    /// the terminator. Every action is allowed (no principal).
     pub async fn run(&self, actions: &Value) -> Reply {
-        let ctx = self.ctx.for_command(self.max_reply_bytes);
-        match ctx.run_lines(actions).await {
+        self.run_as(actions, None, |_| {}).await
+    }
+
+    /// Runs action JSON as `principal` (each action outside its scopes
+    /// fails alone), `observe` seeing each result.
+    async fn run_as(
+        &self,
+        actions: &Value,
+        principal: Option<Principal>,
+        observe: impl FnMut(&ActionResult) + Send,
+    ) -> Reply {
+        let ctx = self.ctx.for_command(self.max_reply_bytes, principal);
+        match ctx.run_lines(actions, observe).await {
             Err(error) => Reply::error(&error.to_string()),
             Ok((lines, failures)) => Reply::lines(lines, failures),
         }
     }
+
+    /// Runs a command, recording it in the audit log if there is one.
+    async fn serve(self, command: Command) -> Reply {
+        let via = match command.principal() {
+            None => Via::None,
+            Some(_) if command.by_certificate() => Via::Certificate,
+            Some(_) => Via::Token,
+        };
+        let principal = command.principal().cloned();
+        match command.op {
+            Op::Quit => {
+                let allowed = principal
+                    .as_ref()
+                    .is_none_or(|principal| principal.has_scope(Scope::Admin.as_str()));
+                if !allowed {
+                    self.state().security().forbidden(1);
+                }
+                if let Some(audit) = &self.audit {
+                    let outcome = if allowed {
+                        Outcome::Ok
+                    } else {
+                        Outcome::Forbidden
+                    };
+                    audit.quit(command.peer, principal.as_ref(), via, outcome);
+                }
+                match principal {
+                    Some(principal) if !allowed => Reply::lines(
+                        vec![failure_line(
+                            &format!("{QUIT_WORD}: forbidden for {}", principal.name()),
+                            None,
+                        )],
+                        1,
+                    ),
+                    _ => {
+                        self.quit.cancel();
+                        Reply::shutting_down()
+                    }
+                }
+            }
+            Op::Nothing => Reply::end_only(),
+            Op::Run(actions) => {
+                let mut outcomes: Vec<(String, Outcome)> = Vec::new();
+                let auditing = self.audit.is_some();
+                let reply = self
+                    .run_as(&actions, principal.clone(), |result| {
+                        let outcome = match &result.result {
+                            Ok(_) => Outcome::Ok,
+                            Err(error) if error.is_forbidden() => Outcome::Forbidden,
+                            Err(_) => Outcome::Error,
+                        };
+                        if auditing {
+                            let name = result.name.chars().take(AUDITED_NAME_CHARS).collect();
+                            outcomes.push((name, outcome));
+                        }
+                    })
+                    .await;
+                if let Some(audit) = &self.audit {
+                    audit.command(
+                        command.peer,
+                        principal.as_ref(),
+                        via,
+                        outcomes
+                            .iter()
+                            .map(|(name, outcome)| (name.as_str(), *outcome)),
+                    );
+                }
+                reply
+            }
+        }
+    }
 }
+
+/// Characters of an action's name kept for the audit log.
+const AUDITED_NAME_CHARS: usize = 128;
 
 impl Default for Control {
     /// The built-in actions.
@@ -91,15 +187,6 @@ impl Service<Command> for Control {
 
     fn call(&mut self, command: Command) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move {
-            Ok(match command.op {
-                Op::Quit => {
-                    this.quit.cancel();
-                    Reply::shutting_down()
-                }
-                Op::Nothing => Reply::end_only(),
-                Op::Run(actions) => this.run(&actions).await,
-            })
-        })
+        Box::pin(async move { Ok(this.serve(command).await) })
     }
 }

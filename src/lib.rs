@@ -15,6 +15,8 @@
 //! - [`stack`]: the tower stack around the command service (replies, size
 //!   limit, parse, log, token auth, your layers, timeout); the generic layers
 //!   live in the `ld-tower-layers` crate;
+//! - [`auth`]: principals (by token or client certificate), their scopes
+//!   and the token file; [`audit`]: the audit trail;
 //! - [`control`]: the command service itself;
 //! - [`actions`]: the action registry and the built-in actions;
 //! - [`engine`]: the load engine (virtual users, HTTP client, tasks,
@@ -35,6 +37,8 @@
 
 pub mod acceptor;
 pub mod actions;
+pub mod audit;
+pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod control;

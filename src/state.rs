@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 
+use crate::auth::SecurityCounters;
 use crate::engine::{Engine, EngineLimits, Finished, Network};
 use crate::figures::{Figures, TimeSeries};
 use crate::paths::Paths;
@@ -52,6 +53,8 @@ pub struct State {
     loader: Loader,
     /// Keys ld-tower does not use are errors, not notes (`run --strict`).
     strict: bool,
+    /// Refusals counted by the server and the actions.
+    security: Arc<SecurityCounters>,
 }
 
 impl Default for State {
@@ -81,6 +84,7 @@ impl State {
             last_run: Mutex::default(),
             threshold_failed: AtomicBool::new(false),
             strict: false,
+            security: Arc::default(),
         }
     }
 
@@ -198,6 +202,13 @@ impl State {
     pub fn with_engine_limits(mut self, limits: EngineLimits) -> Self {
         self.engine = Engine::new(limits);
         self
+    }
+
+    /// What the server and the actions count of refusals (failed
+    /// authentications, forbidden actions...): hand it to
+    /// [`Server::security_counters`](crate::server::Server::security_counters).
+    pub fn security(&self) -> &Arc<SecurityCounters> {
+        &self.security
     }
 
     /// How load tests reach their targets.

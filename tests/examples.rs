@@ -319,26 +319,79 @@ fn http_auth_answers_401_without_a_valid_bearer_token_and_200_with_one() -> Test
         Some(basic.as_str()),
         Some("Bearer"),
     ] {
-        let response = http_get(port, authorization)?;
-        assert!(
-            response.starts_with("HTTP/1.1 401 "),
-            "{authorization:?} got {response:?}"
-        );
-        assert_eq!(
-            header(&response, "www-authenticate"),
-            Some("Bearer"),
-            "{response:?}"
-        );
-        assert!(
-            !response.contains(token),
-            "the token leaked into {response:?}"
-        );
+        refused(port, authorization, "Bearer", token)?;
     }
+    served_hello(port, token)
+}
 
+/// Sends a GET with `authorization`; it must get a 401 with `challenge` and
+/// not echo `token`. The response.
+fn refused(
+    port: u16,
+    authorization: Option<&str>,
+    challenge: &str,
+    token: &str,
+) -> Result<String, Box<dyn Error>> {
+    let response = http_get(port, authorization)?;
+    assert!(
+        response.starts_with("HTTP/1.1 401 "),
+        "{authorization:?} got {response:?}"
+    );
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        Some(challenge),
+        "{response:?}"
+    );
+    assert!(
+        !response.contains(token),
+        "the token leaked into {response:?}"
+    );
+    Ok(response)
+}
+
+/// A GET with `Authorization: Bearer <token>` gets 200 and `hello`.
+fn served_hello(port: u16, token: &str) -> TestResult {
     let response = http_get(port, Some(&format!("Bearer {token}")))?;
     assert!(response.starts_with("HTTP/1.1 200 "), "got {response:?}");
     assert_eq!(body(&response), Some("hello\n"), "{response:?}");
     assert_eq!(header(&response, "www-authenticate"), None, "{response:?}");
+    Ok(())
+}
+
+// ------------------------------------------------------------- axum_auth
+
+#[test]
+fn axum_auth_answers_401_with_a_bearer_challenge_and_200_with_the_token() -> TestResult {
+    let token = "axum-example-token-91c2";
+    let mut command = Command::new(example("axum_auth")?);
+    command.arg("0").env("EXAMPLE_TOKEN", token);
+    let server = Running::spawn(command, "axum_auth")?;
+    let port: u16 = server.expect_line("Listening on 127.0.0.1:")?.parse()?;
+
+    let response = refused(port, None, r#"Bearer realm="axum_auth example""#, token)?;
+    assert_eq!(body(&response), Some(""), "{response:?}");
+    let wrong = format!("Bearer {token}x");
+    for authorization in [wrong.as_str(), "Bearer", &format!("Basic {token}")] {
+        let invalid = r#"Bearer realm="axum_auth example", error="invalid_token""#;
+        let response = refused(port, Some(authorization), invalid, token)?;
+        assert_eq!(body(&response), Some(""), "{response:?}");
+    }
+    served_hello(port, token)?;
+
+    // Each refusal was logged before its response was sent, with the
+    // client's address from axum's ConnectInfo, and without the token.
+    let log = std::fs::read_to_string(&server.stderr)?;
+    let refusals: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("request refused"))
+        .collect();
+    assert_eq!(refusals.len(), 4, "stderr:\n{log}");
+    for line in &refusals {
+        assert!(line.contains("peer=127.0.0.1:"), "no peer in {line:?}");
+    }
+    assert!(refusals[0].contains("no token presented"), "{log}");
+    assert!(refusals[1].contains("WARN"), "{log}");
+    assert!(!log.contains(token), "the token leaked into stderr:\n{log}");
     Ok(())
 }
 

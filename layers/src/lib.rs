@@ -9,13 +9,16 @@
 //! | --- | --- | --- |
 //! | [`SizeLimitLayer`]: refuses requests bigger than a limit, without calling the inner service | [`WireSize`] | [`size_limit::error::TooLarge`] |
 //! | [`TokenAuthLayer`]: constant-time bearer-token check against one or several accepted [`Tokens`] | [`PresentsToken`] | [`token_auth::error::MissingToken`], [`token_auth::error::InvalidToken`] |
+//! | [`HttpAuthLayer`] (`http` feature): the same token check for `http::Request` services (the principal into the request's extensions), answering `401` with `WWW-Authenticate: Bearer` itself (error type unchanged, so axum's `Router::layer` takes it as is); the credential from a bearer header, any header, a cookie or a closure; the peer of a refusal from axum's `ConnectInfo` (`axum` feature) | a [`http_auth::source::CredentialSource`] | `401 Unauthorized` (a response, not an error) |
 //! | [`LogLayer`]: one `tracing` span and one event per request: peer, what, outcome, latency, nothing else | [`Loggable`] (and [`Outcome`] for the response) | never |
 //! | [`TimeoutLayer`]: fails a request that takes too long and cancels the inner future | any | [`timeout::error::Elapsed`] |
 //!
 //! Like tower's own middleware, every service answers `Result<_, BoxError>`
 //! and every rejection is a small error struct, so callers find it with
 //! [`downcast_ref`](https://doc.rust-lang.org/std/error/trait.Error.html#method.downcast_ref) whatever the order of the
-//! layers. `poll_ready` is always forwarded to the inner service.
+//! layers; the exception is [`HttpAuth`], made for HTTP stacks, which
+//! answers a refusal with a `401` response and keeps its inner service's
+//! error type. `poll_ready` is always forwarded to the inner service.
 //!
 //! # Example
 //!
@@ -106,15 +109,21 @@
 #![forbid(unsafe_code)]
 
 pub mod future;
+#[cfg(feature = "http")]
+pub mod http_auth;
 pub mod logging;
 pub mod size_limit;
 pub mod timeout;
 pub mod token_auth;
 
+#[cfg(feature = "http")]
+pub use http_auth::{HttpAuth, HttpAuthLayer};
 pub use logging::{Log, LogLayer, Loggable, Outcome};
 pub use size_limit::{SizeLimit, SizeLimitLayer, WireSize};
 pub use timeout::{Timeout, TimeoutLayer};
-pub use token_auth::{Credential, PresentsToken, TokenAuth, TokenAuthLayer, Tokens};
+pub use token_auth::{
+    token_digest, Credential, PresentsToken, Principal, TokenAuth, TokenAuthLayer, Tokens,
+};
 
 /// The error type of every service in this crate, as in tower: a boxed error
 /// that callers inspect with [`downcast_ref`](https://doc.rust-lang.org/std/error/trait.Error.html#method.downcast_ref).

@@ -3,15 +3,18 @@
 //! `accept` inside the connection's own task, under the handshake timeout,
 //! so a silent client never holds up the accept loop.
 
+mod client_certs;
 mod plain;
 mod tls;
 
+pub use client_certs::ClientCerts;
 pub use plain::PlainAcceptor;
 pub use tls::{TlsAcceptor, TlsSetupError};
 
 use std::future::Future;
 use std::io;
 
+use ld_tower_layers::Principal;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -28,4 +31,18 @@ pub trait Acceptor: Send + Sync + 'static {
 
     /// Completes whatever handshake the stream needs.
     fn accept(&self, tcp: TcpStream) -> impl Future<Output = io::Result<Self::Io>> + Send;
+
+    /// Whether the handshake authenticates the client (a TLS client
+    /// certificate): a failed handshake is then a failed authentication,
+    /// audited as one.
+    fn verifies_clients(&self) -> bool {
+        false
+    }
+
+    /// The principal the handshake proved the client to be, if any (its
+    /// commands then need no token).
+    fn principal(&self, io: &Self::Io) -> Option<Principal> {
+        let _ = io;
+        None
+    }
 }

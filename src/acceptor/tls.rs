@@ -11,13 +11,17 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
 
-use super::Acceptor;
+use super::{Acceptor, ClientCerts};
+use ld_tower_layers::Principal;
 
-/// Serves TLS 1.2 and 1.3 with one certificate chain and key.
+/// Serves TLS 1.2 and 1.3 with one certificate chain and key; with
+/// [`ClientCerts`], requires and verifies client certificates (mutual TLS).
 #[derive(Clone)]
 pub struct TlsAcceptor {
     /// The rustls acceptor, sharing one server configuration.
     inner: tokio_rustls::TlsAcceptor,
+    /// Mutual TLS: what client certificates must be, and who they are.
+    clients: Option<ClientCerts>,
 }
 
 /// Why a TLS configuration could not be built. Each names the file at fault.
@@ -47,6 +51,16 @@ pub enum TlsSetupError {
 impl TlsAcceptor {
     /// Loads a PEM certificate chain and a PEM private key.
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, TlsSetupError> {
+        Self::from_pem_files_with_clients(cert, key, None)
+    }
+
+    /// Loads a PEM certificate chain and a PEM private key; with `clients`,
+    /// every client must present a certificate they accept.
+    pub fn from_pem_files_with_clients(
+        cert: &Path,
+        key: &Path,
+        clients: Option<ClientCerts>,
+    ) -> Result<Self, TlsSetupError> {
         let chain = CertificateDer::pem_file_iter(cert)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
             .map_err(|e| TlsSetupError::Certificate {
@@ -63,7 +77,7 @@ impl TlsAcceptor {
             path: key.to_owned(),
             reason: e.to_string(),
         })?;
-        Self::from_der(chain, key_der)
+        Self::from_der_with_clients(chain, key_der, clients)
     }
 
     /// Builds the acceptor from DER certificates and key.
@@ -71,15 +85,30 @@ impl TlsAcceptor {
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
     ) -> Result<Self, TlsSetupError> {
+        Self::from_der_with_clients(chain, key, None)
+    }
+
+    /// Builds the acceptor from DER certificates and key; with `clients`,
+    /// every client must present a certificate they accept.
+    pub fn from_der_with_clients(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        clients: Option<ClientCerts>,
+    ) -> Result<Self, TlsSetupError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ServerConfig::builder_with_provider(provider)
+        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| TlsSetupError::Mismatch(e.to_string()))?
-            .with_no_client_auth()
+            .map_err(|e| TlsSetupError::Mismatch(e.to_string()))?;
+        let builder = match &clients {
+            Some(clients) => builder.with_client_cert_verifier(clients.verifier(provider)?),
+            None => builder.with_no_client_auth(),
+        };
+        let config = builder
             .with_single_cert(chain, key)
             .map_err(|e| TlsSetupError::Mismatch(e.to_string()))?;
         Ok(TlsAcceptor {
             inner: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            clients,
         })
     }
 }
@@ -94,6 +123,25 @@ impl Acceptor for TlsAcceptor {
     type Io = TlsStream<TcpStream>;
 
     async fn accept(&self, tcp: TcpStream) -> io::Result<Self::Io> {
-        self.inner.accept(tcp).await
+        let tls = self.inner.accept(tcp).await?;
+        if let Some(clients) = &self.clients {
+            // rustls verified the chain and validity; the names are ours to check.
+            let cert = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+            let cert = cert.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::PermissionDenied, "no client certificate")
+            })?;
+            clients.admit(cert)?;
+        }
+        Ok(tls)
+    }
+
+    fn verifies_clients(&self) -> bool {
+        self.clients.is_some()
+    }
+
+    fn principal(&self, io: &Self::Io) -> Option<Principal> {
+        let clients = self.clients.as_ref()?;
+        let cert = io.get_ref().1.peer_certificates()?.first()?;
+        clients.admit(cert).ok().flatten()
     }
 }

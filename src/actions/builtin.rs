@@ -2,6 +2,7 @@
 //! `LD_execute_action`, `LD_execute_files`; and the registration of every
 //! built-in action.
 
+use crate::auth::Scope;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -9,10 +10,11 @@ use super::{ActionContext, ActionError, Args, Registry};
 
 pub(super) fn register(registry: &mut Registry) {
     registry
-        .register("LD_summary", summary)
-        .register("LD_clear_records", clear_records)
-        .register("LD_execute_action", execute_action)
-        .register("LD_execute_files", execute_files);
+        .register_scoped("LD_summary", Scope::Read, summary)
+        .register_scoped("LD_clear_records", Scope::Run, clear_records)
+        .register_scoped("LD_execute_action", Scope::Read, execute_action)
+        .register_scoped("LD_execute_files", Scope::Write, execute_files)
+        .register_scoped("LD_agent_status", Scope::Read, agent_status);
     super::load::register(registry);
     super::resolver::register_actions(registry);
     #[cfg(feature = "history")]
@@ -79,6 +81,14 @@ async fn summary(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
             .map_err(|e| ActionError::new(e.to_string()))?
     };
     serde_json::to_value(summary).map_err(|e| ActionError::new(e.to_string()))
+}
+
+/// `LD_agent_status()`: the agent's own figures since it started:
+/// `{"security": {...}}`, the refusals it counted (see
+/// [`SecurityFigures`](crate::auth::SecurityFigures)).
+async fn agent_status(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    args.none()?;
+    Ok(json!({"security": ctx.state().security().figures()}))
 }
 
 /// Forgets every record.

@@ -3,6 +3,7 @@
 //! SQLite is blocking: each action's database work runs on tokio's blocking
 //! pool.
 
+use crate::auth::Scope;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -14,10 +15,10 @@ use crate::paths::Resolved;
 
 pub(super) fn register(registry: &mut Registry) {
     registry
-        .register("LD_persist_records", persist_records)
-        .register("LD_list_runs", list_runs)
-        .register("LD_fetch_run_records", fetch_run_records)
-        .register("LD_compare_runs", compare_runs);
+        .register_scoped("LD_persist_records", Scope::Write, persist_records)
+        .register_scoped("LD_list_runs", Scope::Write, list_runs)
+        .register_scoped("LD_fetch_run_records", Scope::Write, fetch_run_records)
+        .register_scoped("LD_compare_runs", Scope::Write, compare_runs);
 }
 
 fn error(e: impl std::fmt::Display) -> ActionError {

@@ -1,5 +1,6 @@
 //! The load-test actions: `LD_start_test`, `LD_stop_test`, `LD_test_status`.
 
+use crate::auth::Scope;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,9 +19,9 @@ use crate::thresholds::{LimitsSpec, Thresholds};
 
 pub(super) fn register(registry: &mut Registry) {
     registry
-        .register("LD_start_test", start_test)
-        .register("LD_stop_test", stop_test)
-        .register("LD_test_status", test_status);
+        .register_scoped("LD_start_test", Scope::Run, start_test)
+        .register_scoped("LD_stop_test", Scope::Run, stop_test)
+        .register_scoped("LD_test_status", Scope::Read, test_status);
 }
 
 /// A key given as `null` is `Some(None)`; a key not given is `None`.

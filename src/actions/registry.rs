@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use ld_tower_layers::Principal;
 use serde_json::Value;
 
 use super::budget::{ReplyBudget, DEFAULT_MAX_REPLY_BYTES};
 use super::run::{run_list, ActionResult, RunError};
 use super::{builtin, Args};
+use crate::auth::Scope;
 use crate::protocol::one_line;
 use crate::state::State;
 
@@ -26,6 +28,8 @@ use crate::state::State;
 pub struct ActionError {
     message: String,
     detail: Option<Value>,
+    /// The principal lacks the action's scope: it did not run.
+    forbidden: bool,
 }
 
 impl ActionError {
@@ -34,7 +38,22 @@ impl ActionError {
         ActionError {
             message: message.into(),
             detail: None,
+            forbidden: false,
         }
+    }
+
+    /// `forbidden for <principal>`: the action is outside its scopes.
+    pub fn forbidden(principal: &Principal) -> Self {
+        ActionError {
+            message: format!("forbidden for {}", principal.name()),
+            detail: None,
+            forbidden: true,
+        }
+    }
+
+    /// Whether the action was refused for want of a scope (and did not run).
+    pub fn is_forbidden(&self) -> bool {
+        self.forbidden
     }
 
     /// An error with `message`, then `detail` as JSON.
@@ -42,6 +61,7 @@ impl ActionError {
         ActionError {
             message: message.into(),
             detail: Some(detail),
+            forbidden: false,
         }
     }
 
@@ -112,10 +132,17 @@ where
     }
 }
 
-/// The actions a server knows, by name.
+/// The actions a server knows, by name, each with the [`Scope`] a
+/// principal needs to run it.
 #[derive(Clone, Default)]
 pub struct Registry {
-    actions: HashMap<String, Arc<dyn Action>>,
+    actions: HashMap<String, Registered>,
+}
+
+#[derive(Clone)]
+struct Registered {
+    action: Arc<dyn Action>,
+    scope: Scope,
 }
 
 impl Registry {
@@ -132,9 +159,30 @@ impl Registry {
     }
 
     /// Registers `action` under `name`, replacing any action of that name.
+    /// Only a principal holding every scope may run it (see
+    /// [`register_scoped`](Self::register_scoped) to grant it to less).
     pub fn register(&mut self, name: impl Into<String>, action: impl Action) -> &mut Self {
-        self.actions.insert(name.into(), Arc::new(action));
+        self.register_scoped(name, Scope::Admin, action)
+    }
+
+    /// Registers `action` under `name`, run by principals holding `scope`
+    /// (see [`Scope`] for what each grants), replacing any action of that
+    /// name. With no authentication configured, anyone may run it.
+    pub fn register_scoped(
+        &mut self,
+        name: impl Into<String>,
+        scope: Scope,
+        action: impl Action,
+    ) -> &mut Self {
+        let action = Arc::new(action);
+        self.actions
+            .insert(name.into(), Registered { action, scope });
         self
+    }
+
+    /// The scope an action needs, if it is registered.
+    pub fn scope_of(&self, name: &str) -> Option<Scope> {
+        self.actions.get(name).map(|registered| registered.scope)
     }
 
     /// Whether an action of that name is registered.
@@ -149,8 +197,10 @@ impl Registry {
         names
     }
 
-    pub(super) fn get(&self, name: &str) -> Option<Arc<dyn Action>> {
-        self.actions.get(name).cloned()
+    pub(super) fn get(&self, name: &str) -> Option<(Arc<dyn Action>, Scope)> {
+        self.actions
+            .get(name)
+            .map(|registered| (Arc::clone(&registered.action), registered.scope))
     }
 }
 
@@ -172,6 +222,8 @@ pub struct ActionContext {
     depth: usize,
     /// What the command's reply may still hold; shared by nested lists.
     budget: ReplyBudget,
+    /// Who runs the command (`None`: no authentication, all is allowed).
+    principal: Option<Principal>,
 }
 
 /// How deeply `LD_execute_action` may nest.
@@ -185,16 +237,32 @@ impl ActionContext {
             state,
             depth: 0,
             budget: ReplyBudget::new(DEFAULT_MAX_REPLY_BYTES),
+            principal: None,
         }
     }
 
-    /// This context for a new command whose reply may hold `limit` bytes.
-    pub fn for_command(&self, limit: usize) -> ActionContext {
+    /// This context for a new command whose reply may hold `limit` bytes,
+    /// run by `principal` (`None`: no authentication, all is allowed).
+    pub fn for_command(&self, limit: usize, principal: Option<Principal>) -> ActionContext {
         ActionContext {
             depth: 0,
             budget: ReplyBudget::new(limit),
+            principal,
             ..self.clone()
         }
+    }
+
+    /// Who runs the command (`None` when no authentication is configured).
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// Whether the command's principal holds `scope` (always, without
+    /// authentication).
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.principal
+            .as_ref()
+            .is_none_or(|principal| principal.has_scope(scope.as_str()))
     }
 
     /// What the command's reply may still hold.
@@ -223,12 +291,17 @@ impl ActionContext {
 
     /// Runs an action list as [`run`](Self::run) does, turning each result
     /// into its reply line as soon as it is known (a line is a fraction of
-    /// the memory of the JSON value it was made from); also returns how many
-    /// lines are errors.
-    pub async fn run_lines(&self, actions: &Value) -> Result<(Vec<Bytes>, usize), RunError> {
+    /// the memory of the JSON value it was made from), after `observe` has
+    /// seen it; also returns how many lines are errors.
+    pub async fn run_lines(
+        &self,
+        actions: &Value,
+        mut observe: impl FnMut(&ActionResult) + Send,
+    ) -> Result<(Vec<Bytes>, usize), RunError> {
         let mut lines = Vec::new();
         let mut failures = 0;
         run_list(self, actions, |result| {
+            observe(&result);
             failures += usize::from(result.result.is_err());
             lines.push(result.line());
         })

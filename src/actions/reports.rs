@@ -5,6 +5,7 @@
 //! and `LD_generate_html`, `LD_generate_json`, `LD_generate_xml` (the
 //! document itself, unwritten).
 
+use crate::auth::Scope;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
@@ -14,15 +15,15 @@ use crate::reports::{csv, files, html, junit, xml, Report};
 
 pub(super) fn register(registry: &mut Registry) {
     registry
-        .register("LD_generate_html_report", html_report)
-        .register("LD_generate_json_report", json_report)
-        .register("LD_generate_xml_report", xml_report)
-        .register("LD_generate_csv_report", csv_report)
-        .register("LD_generate_junit_report", junit_report)
-        .register("LD_generate_summary_report", summary_report)
-        .register("LD_generate_html", html_document)
-        .register("LD_generate_json", json_document)
-        .register("LD_generate_xml", xml_document);
+        .register_scoped("LD_generate_html_report", Scope::Write, html_report)
+        .register_scoped("LD_generate_json_report", Scope::Write, json_report)
+        .register_scoped("LD_generate_xml_report", Scope::Write, xml_report)
+        .register_scoped("LD_generate_csv_report", Scope::Write, csv_report)
+        .register_scoped("LD_generate_junit_report", Scope::Write, junit_report)
+        .register_scoped("LD_generate_summary_report", Scope::Write, summary_report)
+        .register_scoped("LD_generate_html", Scope::Read, html_document)
+        .register_scoped("LD_generate_json", Scope::Read, json_document)
+        .register_scoped("LD_generate_xml", Scope::Read, xml_document);
 }
 
 /// LoadDensity's default report name.

@@ -2,6 +2,7 @@
 //! `LD_register_csv_source(s)`, `LD_register_db_source(s)`,
 //! `LD_clear_resolver`.
 
+use crate::auth::Scope;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -13,13 +14,21 @@ use crate::resolver::{CsvSource as Csv, Database, DbSource, Loader, ResolverErro
 
 pub(super) fn register_actions(registry: &mut Registry) {
     registry
-        .register("LD_register_variable", register_variable)
-        .register("LD_register_variables", register_variables)
-        .register("LD_register_csv_source", register_csv_source)
-        .register("LD_register_csv_sources", register_csv_sources)
-        .register("LD_register_db_source", register_db_source)
-        .register("LD_register_db_sources", register_db_sources_action)
-        .register("LD_clear_resolver", clear_resolver);
+        .register_scoped("LD_register_variable", Scope::Run, register_variable)
+        .register_scoped("LD_register_variables", Scope::Run, register_variables)
+        .register_scoped("LD_register_csv_source", Scope::Write, register_csv_source)
+        .register_scoped(
+            "LD_register_csv_sources",
+            Scope::Write,
+            register_csv_sources,
+        )
+        .register_scoped("LD_register_db_source", Scope::Write, register_db_source)
+        .register_scoped(
+            "LD_register_db_sources",
+            Scope::Write,
+            register_db_sources_action,
+        )
+        .register_scoped("LD_clear_resolver", Scope::Run, clear_resolver);
 }
 
 #[derive(Deserialize)]

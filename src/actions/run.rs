@@ -124,7 +124,16 @@ pub(super) async fn run_list(
                 let charged_before = budget.used();
                 let result = match ctx.registry().get(name) {
                     None => Err(ActionError::new(format!("{name}: unknown action"))),
-                    Some(handler) => handler
+                    Some((_, scope)) if !ctx.allows(scope) => {
+                        ctx.state().security().forbidden(1);
+                        match ctx.principal() {
+                            Some(principal) => {
+                                Err(ActionError::forbidden(principal).prefixed(name))
+                            }
+                            None => Err(ActionError::new(format!("{name}: forbidden"))),
+                        }
+                    }
+                    Some((handler, _)) => handler
                         .call(ctx.clone(), args)
                         .await
                         .map_err(|e| e.prefixed(name)),

@@ -10,6 +10,7 @@ mod run;
 mod send;
 mod serve;
 mod size;
+mod token_hash;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,7 @@ pub(crate) use init::InitArgs;
 pub(crate) use run::{RunArgs, RunDirArgs, RunStrArgs};
 pub(crate) use send::SendArgs;
 pub(crate) use serve::ServeArgs;
+pub(crate) use token_hash::TokenHashArgs;
 
 /// ld-tower: a load-testing agent with a hardened control socket.
 ///
@@ -35,6 +37,8 @@ pub(crate) struct Cli {
 }
 
 /// The subcommands.
+// Parsed once at start-up: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// See ld-tower work on this machine alone: a local target, a short test, reports.
@@ -51,6 +55,9 @@ pub(crate) enum Command {
     RunStr(RunStrArgs),
     /// Create a project skeleton: a README and example action files for a local target.
     Init(InitArgs),
+    /// Read a token on stdin and print the --token-file line for it (its SHA-256), so the
+    /// token is never stored in clear.
+    TokenHash(TokenHashArgs),
 }
 
 /// Exit code: `serve` could not start; `send` got an error line; an action
@@ -98,6 +105,7 @@ pub(crate) fn main() -> ExitCode {
             Command::RunDir(args) => run::run_dir(args).await,
             Command::RunStr(args) => run::run_str(args).await,
             Command::Init(args) => init::run(&args),
+            Command::TokenHash(args) => token_hash::run(&args),
         }
     };
     runtime.block_on(async {

@@ -47,6 +47,15 @@ pub(crate) struct SendArgs {
     #[arg(long, value_name = "CA.pem")]
     pub(crate) tls_ca: Option<PathBuf>,
 
+    /// Present this client certificate chain (PEM) to a server requiring one (mutual TLS);
+    /// needs --tls-key and --tls-ca.
+    #[arg(long, value_name = "CERT.pem", requires_all = ["tls_key", "tls_ca"])]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+
     /// The name the server's certificate must carry (default: --host).
     #[arg(long, requires = "tls_ca")]
     pub(crate) tls_server_name: Option<String>,
@@ -88,7 +97,11 @@ async fn send(args: SendArgs) -> Result<ExitCode, String> {
         None => None,
         Some(ca) => {
             let name = args.tls_server_name.as_deref().unwrap_or(&args.host);
-            Some(ClientTls::from_ca_file(ca, name).map_err(|e| e.to_string())?)
+            let tls = match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => ClientTls::with_client_cert_files(ca, name, cert, key),
+                _ => ClientTls::from_ca_file(ca, name),
+            };
+            Some(tls.map_err(|e| e.to_string())?)
         }
     };
     if args.token.as_deref() == Some("") {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use ld_tower_layers::Tokens;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -17,8 +16,10 @@ use super::duration::parse_duration;
 use super::network::NetworkArgs;
 use super::size::parse_size;
 use super::EXIT_FAILURE;
-use ld_tower::acceptor::{PlainAcceptor, TlsAcceptor};
+use ld_tower::acceptor::{ClientCerts, PlainAcceptor, TlsAcceptor};
 use ld_tower::actions::Registry;
+use ld_tower::audit::Audit;
+use ld_tower::auth::{Principals, TokenFile};
 use ld_tower::codec::Framing;
 use ld_tower::control::Control;
 use ld_tower::engine::{self, Descriptors, EngineLimits};
@@ -49,9 +50,20 @@ pub(crate) struct ServeArgs {
     pub(crate) framed: bool,
 
     /// Shared secret: every request must then be an envelope {"token": ..., "command": ...}.
-    /// Repeat it to accept several tokens at once (rotation without downtime). Unset: no auth.
+    /// Repeat it to accept several tokens at once (rotation without downtime). Each is the
+    /// principal "token", with every scope. Unset (and no --token-file or --tls-client-ca): no
+    /// auth.
     #[arg(long, env = TOKEN_ENV, hide_env_values = true, action = clap::ArgAction::Append)]
     pub(crate) token: Vec<String>,
+
+    /// Principals, each with a name, scopes (read, run, write, admin) and a token's SHA-256
+    /// (`ld-tower token-hash` prints it) or a client certificate's name (san): TOML
+    /// [[principal]] tables (see the README). An action outside the principal's scopes gets
+    /// "Error: <action>: forbidden for <principal>". Reloaded on SIGHUP without dropping
+    /// connections (a bad file then keeps the old principals, and the log says why). --token's
+    /// tokens stay valid beside it, with every scope.
+    #[arg(long, value_name = "PRINCIPALS.toml")]
+    pub(crate) token_file: Option<PathBuf>,
 
     /// PEM certificate chain: serve TLS 1.2/1.3 (needs --tls-key).
     #[arg(long, value_name = "CERT.pem")]
@@ -60,6 +72,23 @@ pub(crate) struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, value_name = "KEY.pem")]
     pub(crate) tls_key: Option<PathBuf>,
+
+    /// Mutual TLS: require a client certificate issued by a CA of this PEM file (and valid now).
+    /// A verified certificate is a principal: the --token-file's [[principal]] whose san it
+    /// carries, or, without a --token-file, one with every scope; its commands need no token.
+    #[arg(long, value_name = "CA.pem", requires = "tls_cert")]
+    pub(crate) tls_client_ca: Option<PathBuf>,
+
+    /// With --tls-client-ca: a client certificate must carry this subject alternative name
+    /// (DNS name, IP address, e-mail or URI; case-insensitive). Repeatable; unset: any name.
+    #[arg(long, value_name = "NAME", requires = "tls_client_ca", action = clap::ArgAction::Append)]
+    pub(crate) tls_client_san: Vec<String>,
+
+    /// Append an audit trail to this file (JSON lines, created 0600, written at once): each
+    /// command's time, peer, principal, actions and their outcomes; refused requests, failed
+    /// authentications, refused client certificates and token-file reloads. Never a token.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) audit_log: Option<PathBuf>,
 
     /// Open connections at most; past it new connections are closed at once.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
@@ -198,11 +227,33 @@ fn init_tracing(filter: &str) {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let tokens = tokens(&args.token)?;
+    check_tokens(&args.token)?;
+    let file = args
+        .token_file
+        .as_deref()
+        .map(TokenFile::load)
+        .transpose()?;
+    let authenticated = !args.token.is_empty() || file.is_some() || args.tls_client_ca.is_some();
+    let principals = Principals::new(&args.token, file);
+    let audit = args
+        .audit_log
+        .as_deref()
+        .map(|path| {
+            Audit::open(path)
+                .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))
+        })
+        .transpose()?;
+    let clients = args
+        .tls_client_ca
+        .as_deref()
+        .map(|ca| ClientCerts::from_ca_file(ca, &args.tls_client_san, principals.clone()))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(TlsAcceptor::from_pem_files(cert, key).map_err(|e| e.to_string())?)
-        }
+        (Some(cert), Some(key)) => Some(
+            TlsAcceptor::from_pem_files_with_clients(cert, key, clients)
+                .map_err(|e| e.to_string())?,
+        ),
         (Some(_), None) => return Err("--tls-cert needs --tls-key (give both or neither)".into()),
         (None, Some(_)) => return Err("--tls-key needs --tls-cert (give both or neither)".into()),
         (None, None) => None,
@@ -212,9 +263,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    protect(&args, local, tokens.is_some())?;
+    protect(&args, local, authenticated)?;
+    if let Some(path) = &args.token_file {
+        reload_on_hangup(path.clone(), principals.clone(), audit.clone())?;
+    }
     let stack = ControlStack::new()
-        .tokens(tokens)
+        .tokens(authenticated.then(|| principals.tokens().clone()))
+        .audit(audit.clone())
         .command_timeout(args.command_timeout)
         .max_request_bytes(args.max_request_bytes);
     let limits = Limits {
@@ -257,10 +312,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .with_env(EnvPolicy::only(&args.allow_env))
         .with_source_budget(SourceBudget::limited(args.max_source_bytes as u64))
         .with_engine_limits(engine_limits);
-    let control =
-        Control::with_state(Registry::with_builtins(), state).max_reply_bytes(args.max_reply_bytes);
+    let control = Control::with_state(Registry::with_builtins(), state)
+        .max_reply_bytes(args.max_reply_bytes)
+        .audit(audit.clone());
     let signalled = shutdown_signal(control.quit_signal())?;
     let state = control.state().clone();
+    let counters = Arc::clone(state.security());
     let shutdown = async move {
         signalled.await;
         // A running load test stops now, not at the end of the grace period.
@@ -270,6 +327,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let served = match tls {
         Some(tls) => {
             Server::new(listener, tls)
+                .audit(audit)
+                .security_counters(Arc::clone(&counters))
                 .framing(framing)
                 .limits(limits)
                 .serve(stack, control, shutdown)
@@ -277,6 +336,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
         None => {
             Server::new(listener, PlainAcceptor)
+                .security_counters(counters)
                 .framing(framing)
                 .limits(limits)
                 .serve(stack, control, shutdown)
@@ -295,16 +355,47 @@ fn announce(line: &str) {
     let _ = out.flush();
 }
 
-fn tokens(given: &[String]) -> Result<Option<Tokens>, String> {
-    if given.is_empty() {
-        return Ok(None);
-    }
+fn check_tokens(given: &[String]) -> Result<(), String> {
     if given.iter().any(String::is_empty) {
         return Err(format!(
             "an empty token is refused: give --token (or {TOKEN_ENV}) a secret, or leave it unset to serve without auth"
         ));
     }
-    Tokens::new(given).map(Some).map_err(|e| e.to_string())
+    Ok(())
+}
+
+/// On each SIGHUP, reads the token file again: a good file replaces the
+/// principals (connections stay open, their next command is checked
+/// against the new ones); a bad one keeps the old, and says why.
+fn reload_on_hangup(
+    path: PathBuf,
+    principals: Principals,
+    audit: Option<Audit>,
+) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups =
+        signal(SignalKind::hangup()).map_err(|e| format!("cannot watch SIGHUP: {e}"))?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match TokenFile::load(&path) {
+                Ok(file) => {
+                    let (tokens, certificates) = (file.tokens.len(), file.certificates.len());
+                    principals.reload(file);
+                    tracing::info!(path = %path.display(), tokens, certificates, "token file reloaded");
+                    if let Some(audit) = &audit {
+                        audit.reload(None);
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "token file not reloaded; the principals already loaded stay");
+                    if let Some(audit) = &audit {
+                        audit.reload(Some(&error));
+                    }
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Binds `host:port`; a name binds its first IPv4 address if it has one (as
@@ -321,7 +412,8 @@ async fn bind(host: &str, port: u16) -> Result<TcpListener, String> {
     server::bind(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
-/// Protected mode: no token on a non-loopback address is refused unless
+/// Protected mode: no authentication (token, token file or client
+/// certificates) on a non-loopback address is refused unless
 /// `--insecure-no-auth`; a token without TLS there gets a warning.
 fn protect(args: &ServeArgs, local: SocketAddr, has_token: bool) -> Result<(), String> {
     if local.ip().is_loopback() {
@@ -330,7 +422,7 @@ fn protect(args: &ServeArgs, local: SocketAddr, has_token: bool) -> Result<(), S
     if !has_token && !args.insecure_no_auth {
         return Err(format!(
             "refusing to serve {} without a token: anyone who can reach it could run load tests from this machine. \
-             Set --token (or {TOKEN_ENV}), or pass --insecure-no-auth to serve it anyway",
+             Set --token (or {TOKEN_ENV}), --token-file or --tls-client-ca, or pass --insecure-no-auth to serve it anyway",
             local.ip()
         ));
     }

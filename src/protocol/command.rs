@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 
-use ld_tower_layers::{Credential, Loggable, PresentsToken};
+use ld_tower_layers::{Credential, Loggable, PresentsToken, Principal};
 use serde_json::{Map, Value};
 
 use super::{Admission, Request, QUIT_WORD};
@@ -18,6 +18,9 @@ pub struct Command {
     pub admission: Admission,
     /// What the request presented to authenticate itself.
     envelope: Option<Option<String>>,
+    /// Who it authenticated as (set by the auth layer; `None` when no
+    /// authentication is configured).
+    principal: Option<Principal>,
     /// What it asks for.
     pub op: Op,
 }
@@ -51,6 +54,7 @@ impl Command {
             peer,
             admission: Admission::default(),
             envelope: None,
+            principal: None,
             op,
         }
     }
@@ -62,6 +66,7 @@ impl Command {
             peer,
             admission: Admission::default(),
             envelope: Some(token),
+            principal: None,
             op,
         }
     }
@@ -112,6 +117,18 @@ impl Command {
     pub fn is_enveloped(&self) -> bool {
         self.envelope.is_some()
     }
+
+    /// Who the command authenticated as: `None` when the server checks no
+    /// credential (every action is then allowed).
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// Whether the command authenticated by its connection's client
+    /// certificate rather than by a token.
+    pub fn by_certificate(&self) -> bool {
+        self.principal.is_some() && !matches!(self.envelope, Some(Some(_)))
+    }
 }
 
 impl fmt::Debug for Command {
@@ -124,18 +141,26 @@ impl fmt::Debug for Command {
         f.debug_struct("Command")
             .field("peer", &self.peer)
             .field("token", &token)
+            .field("principal", &self.principal.as_ref().map(Principal::name))
             .field("op", &self.op)
             .finish()
     }
 }
 
+/// A token in the envelope decides; without one, the principal its
+/// connection's client certificate proved, if any.
 impl PresentsToken for Command {
     fn credential(&self) -> Credential<'_> {
-        match &self.envelope {
-            None => Credential::Missing,
-            Some(None) => Credential::Malformed,
-            Some(Some(token)) => Credential::Token(token.as_bytes()),
+        match (&self.envelope, self.admission.certified()) {
+            (Some(Some(token)), _) => Credential::Token(token.as_bytes()),
+            (_, Some(principal)) => Credential::Verified(principal),
+            (None, None) => Credential::Missing,
+            (Some(None), None) => Credential::Malformed,
         }
+    }
+
+    fn authenticated(&mut self, principal: Principal) {
+        self.principal = Some(principal);
     }
 }
 

@@ -3,10 +3,10 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use ld_tower_layers::{Loggable, WireSize};
+use ld_tower_layers::{Loggable, Principal, WireSize};
 
 /// One request body, as framing delivered it, with the peer it came from.
 #[derive(Clone, Debug)]
@@ -38,25 +38,43 @@ impl Request {
 }
 
 /// Whether a connection has had a request pass authentication (with no
-/// token configured: a request that parsed as a command). The server treats
-/// a connection that never did as a stranger's: a few protocol errors close
-/// it, and it is the first to go when room is needed.
+/// token configured: a request that parsed as a command), and the
+/// principal its TLS client certificate proved, if any. The server treats
+/// a connection that was never admitted as a stranger's: a few protocol
+/// errors close it, and it is the first to go when room is needed.
 ///
-/// Clones share the flag: the connection keeps one, each of its requests
+/// Clones share the state: the connection keeps one, each of its requests
 /// (and the command parsed from it) another; the stack's admission layer
-/// sets it.
+/// admits, the connection certifies after its handshake.
 #[derive(Clone, Debug, Default)]
-pub struct Admission(Arc<AtomicBool>);
+pub struct Admission(Arc<AdmissionState>);
+
+#[derive(Debug, Default)]
+struct AdmissionState {
+    admitted: AtomicBool,
+    certified: OnceLock<Principal>,
+}
 
 impl Admission {
     /// Marks the connection admitted.
     pub fn admit(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.admitted.store(true, Ordering::Relaxed);
     }
 
     /// Whether the connection was admitted.
     pub fn is_admitted(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.admitted.load(Ordering::Relaxed)
+    }
+
+    /// Records the principal the connection's client certificate proved
+    /// (once; a later call is ignored).
+    pub fn certify(&self, principal: Principal) {
+        let _ = self.0.certified.set(principal);
+    }
+
+    /// The principal the connection's client certificate proved.
+    pub fn certified(&self) -> Option<&Principal> {
+        self.0.certified.get()
     }
 }
 

@@ -22,6 +22,7 @@ use super::table::Member;
 use super::transport::{Rules, Transport};
 use super::Limits;
 use crate::acceptor::Acceptor;
+use crate::audit::Audit;
 use crate::codec::{Decoded, FramedCodec, Framing, LegacyCodec};
 use crate::protocol::{Reply, Request};
 
@@ -47,6 +48,8 @@ pub(super) struct Connection<S> {
     pub(super) member: Member,
     /// What the server remembers of client addresses.
     pub(super) peers: std::sync::Arc<Peers>,
+    /// Where refused client certificates are recorded.
+    pub(super) audit: Option<Audit>,
 }
 
 impl<S> Connection<S>
@@ -65,7 +68,15 @@ where
         let io = match io {
             Ok(Ok(io)) => io,
             Ok(Err(error)) => {
-                tracing::debug!(peer = %self.peer, %error, "handshake failed");
+                if acceptor.verifies_clients() {
+                    self.peers.counters().certificate_refused();
+                    tracing::info!(peer = %self.peer, %error, "handshake refused");
+                    if let Some(audit) = &self.audit {
+                        audit.handshake_refused(self.peer, &error.to_string());
+                    }
+                } else {
+                    tracing::debug!(peer = %self.peer, %error, "handshake failed");
+                }
                 return;
             }
             Err(_) => {
@@ -73,6 +84,9 @@ where
                 return;
             }
         };
+        if let Some(principal) = acceptor.principal(&io) {
+            self.member.slot.admission.certify(principal);
+        }
         let shutdown = A::SHUTDOWN_AFTER_CLIENT_CLOSE;
         match self.framing {
             Framing::Framed => self.serve(io, FramedCodec::new(), false, shutdown).await,

@@ -42,6 +42,8 @@ use tokio_util::task::TaskTracker;
 use tower::{Layer, Service};
 
 use crate::acceptor::Acceptor;
+use crate::audit::Audit;
+use crate::auth::SecurityCounters;
 use crate::codec::Framing;
 use crate::protocol::{Reply, Request};
 use connection::Connection;
@@ -88,6 +90,8 @@ pub struct Server<A> {
     acceptor: Arc<A>,
     framing: Framing,
     limits: Limits,
+    audit: Option<Audit>,
+    counters: Arc<SecurityCounters>,
 }
 
 impl<A: Acceptor> Server<A> {
@@ -99,7 +103,25 @@ impl<A: Acceptor> Server<A> {
             acceptor: Arc::new(acceptor),
             framing: Framing::default(),
             limits: Limits::default(),
+            audit: None,
+            counters: Arc::default(),
         }
+    }
+
+    /// Counts failed authentications, slowed and closed attempts and
+    /// refused client certificates in `counters` (say the state's
+    /// [`State::security`](crate::state::State::security), which
+    /// `LD_agent_status` reports).
+    pub fn security_counters(mut self, counters: Arc<SecurityCounters>) -> Self {
+        self.counters = counters;
+        self
+    }
+
+    /// Records refused client certificates in `audit` (commands are
+    /// recorded by the stack and the command service).
+    pub fn audit(mut self, audit: Option<Audit>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Sets the framing.
@@ -139,13 +161,15 @@ impl<A: Acceptor> Server<A> {
             acceptor,
             framing,
             limits,
+            audit,
+            counters,
         } = self;
         let stopping = CancellationToken::new();
         let hard_stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(limits.max_connections));
         let table = Table::new(limits.max_unsent_bytes, limits.max_partial_bytes);
-        let peers = Arc::new(Peers::new(limits.auth_backoff));
+        let peers = Arc::new(Peers::new(limits.auth_backoff, counters));
         let mut backoff = Duration::from_millis(5);
         // Connections refused at the cap so far.
         let mut refused: u64 = 0;
@@ -206,6 +230,7 @@ impl<A: Acceptor> Server<A> {
                 hard_stop: hard_stop.clone(),
                 member: table.join(Some(permit)),
                 peers: Arc::clone(&peers),
+                audit: audit.clone(),
             };
             let acceptor = acceptor.clone();
             tracker.spawn(async move { connection.run(&*acceptor, tcp).await });

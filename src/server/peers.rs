@@ -9,10 +9,12 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::auth::SecurityCounters;
 
 /// How failed authentications slow an address's next attempts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +101,8 @@ struct Record {
 pub(super) struct Peers {
     backoff: AuthBackoff,
     records: Mutex<HashMap<IpAddr, Record>>,
+    /// What the server counts of refusals.
+    counters: Arc<SecurityCounters>,
 }
 
 /// The key of an address: itself (IPv4), or its /64 (IPv6).
@@ -116,12 +120,19 @@ fn key(ip: IpAddr) -> IpAddr {
 }
 
 impl Peers {
-    /// No address known; failures slow by `backoff`.
-    pub(super) fn new(backoff: AuthBackoff) -> Self {
+    /// No address known; failures slow by `backoff`, and are counted in
+    /// `counters`.
+    pub(super) fn new(backoff: AuthBackoff, counters: Arc<SecurityCounters>) -> Self {
         Peers {
             backoff,
             records: Mutex::default(),
+            counters,
         }
+    }
+
+    /// What the server counts of refusals.
+    pub(super) fn counters(&self) -> &SecurityCounters {
+        &self.counters
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<IpAddr, Record>) -> T) -> T {
@@ -150,12 +161,14 @@ impl Peers {
             // after the attempt queued before it.
             let at = record.next_free.max(record.last + wait).max(now);
             if at.duration_since(now) > MAX_WAIT {
+                self.counters.connection_closed_for_attempts();
                 return Gate::Closed;
             }
             record.next_free = at + wait;
             if at <= now {
                 Gate::Open
             } else {
+                self.counters.attempt_slowed();
                 Gate::At(at)
             }
         })
@@ -163,6 +176,7 @@ impl Peers {
 
     /// Counts a failed authentication from `ip`.
     pub(super) fn auth_failed(&self, ip: IpAddr) -> Failure {
+        self.counters.auth_failed();
         let now = Instant::now();
         let backoff = self.backoff;
         self.with(|records| {
@@ -244,7 +258,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_slowed_address_is_spaced_out_and_then_forgotten() {
-        let peers = Peers::new(AuthBackoff::default());
+        let peers = Peers::new(AuthBackoff::default(), Arc::default());
         let attacker = ip("10.0.0.7");
         for n in 1..=FREE {
             assert_eq!(peers.gate(attacker), Gate::Open);
@@ -276,7 +290,7 @@ mod tests {
 
     #[test]
     fn ipv6_addresses_count_by_their_64() {
-        let peers = Peers::new(AuthBackoff::default());
+        let peers = Peers::new(AuthBackoff::default(), Arc::default());
         for host in 1..=FREE + 1 {
             peers.auth_failed(ip(&format!("2001:db8:1:2::{host}")));
         }
@@ -290,7 +304,7 @@ mod tests {
 
     #[test]
     fn protocol_errors_are_logged_sparsely() {
-        let peers = Peers::new(AuthBackoff::default());
+        let peers = Peers::new(AuthBackoff::default(), Arc::default());
         let a = ip("10.0.0.9");
         let logged: Vec<u64> = (0..100).filter_map(|_| peers.protocol_error(a)).collect();
         assert_eq!(logged, [1, 2, 3, 4, 5, 8, 16, 32, 64]);

@@ -47,6 +47,7 @@ use tower::layer::util::{Identity, Stack};
 use tower::util::Either;
 use tower::Layer;
 
+use crate::audit::Audit;
 use crate::protocol::MAX_REQUEST_BYTES;
 
 /// The protocol's layers, configured; a [`Layer`] over the command service.
@@ -59,6 +60,8 @@ pub struct ControlStack<U = Identity> {
     tokens: Option<Tokens>,
     /// How long one command may run; `None` for no limit.
     command_timeout: Option<Duration>,
+    /// Where refused requests are recorded.
+    audit: Option<Audit>,
     /// The user's layers, between auth and the timeout.
     user: U,
 }
@@ -70,6 +73,7 @@ impl ControlStack {
             max_request_bytes: MAX_REQUEST_BYTES,
             tokens: None,
             command_timeout: None,
+            audit: None,
             user: Identity::new(),
         }
     }
@@ -88,9 +92,22 @@ impl<U> ControlStack<U> {
         self
     }
 
-    /// Requires one of `tokens` on every command (`None`: no auth).
+    /// Requires one of `tokens` on every command, or a principal proved by
+    /// the connection's client certificate (`None`: no auth). Each token
+    /// stands for a principal whose scopes the actions check; see
+    /// [`Principals::tokens`](crate::auth::Principals::tokens) for tokens
+    /// that reload.
     pub fn tokens(mut self, tokens: Option<Tokens>) -> Self {
         self.tokens = tokens;
+        self
+    }
+
+    /// Records every refused request (failed authentications, requests
+    /// that are no command, commands that failed in a layer) in `audit`.
+    /// Commands that run are recorded by the command service
+    /// ([`Control::audit`](crate::control::Control::audit)).
+    pub fn audit(mut self, audit: Option<Audit>) -> Self {
+        self.audit = audit;
         self
     }
 
@@ -107,6 +124,7 @@ impl<U> ControlStack<U> {
             max_request_bytes: self.max_request_bytes,
             tokens: self.tokens,
             command_timeout: self.command_timeout,
+            audit: self.audit,
             user: Stack::new(layer, self.user),
         }
     }
@@ -145,7 +163,7 @@ where
         let inner = LogLayer::new().layer(inner);
         let inner = ParseLayer::new().layer(inner);
         let inner = SizeLimitLayer::new(self.max_request_bytes).layer(inner);
-        RepliesLayer::new().layer(inner)
+        RepliesLayer::new().audit(self.audit.clone()).layer(inner)
     }
 }
 

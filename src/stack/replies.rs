@@ -2,25 +2,36 @@
 //! `PROTOCOL.md` prescribes, so the transport never sees an `Err`.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use ld_tower_layers::size_limit::error::TooLarge;
 use ld_tower_layers::token_auth::error::{InvalidToken, MissingToken};
-use ld_tower_layers::BoxError;
+use ld_tower_layers::{BoxError, Loggable};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use crate::audit::Audit;
 use crate::protocol::{ParseError, Reply};
 
 /// Applies [`Replies`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RepliesLayer;
+#[derive(Clone, Debug, Default)]
+pub struct RepliesLayer {
+    audit: Option<Audit>,
+}
 
 impl RepliesLayer {
     /// The layer.
     pub fn new() -> Self {
-        RepliesLayer
+        RepliesLayer::default()
+    }
+
+    /// Records each refused request (failed authentications, requests that
+    /// are no command) in `audit`.
+    pub fn audit(mut self, audit: Option<Audit>) -> Self {
+        self.audit = audit;
+        self
     }
 }
 
@@ -28,7 +39,10 @@ impl<S> Layer<S> for RepliesLayer {
     type Service = Replies<S>;
 
     fn layer(&self, inner: S) -> Replies<S> {
-        Replies { inner }
+        Replies {
+            inner,
+            audit: self.audit.clone(),
+        }
     }
 }
 
@@ -36,6 +50,7 @@ impl<S> Layer<S> for RepliesLayer {
 #[derive(Clone, Debug)]
 pub struct Replies<S> {
     inner: S,
+    audit: Option<Audit>,
 }
 
 /// The reply for a layer's error: an auth refusal is its one line and the
@@ -59,6 +74,7 @@ impl<S, R> Service<R> for Replies<S>
 where
     S: Service<R, Response = Reply>,
     S::Error: Into<BoxError>,
+    R: Loggable,
 {
     type Response = Reply;
     type Error = BoxError;
@@ -69,8 +85,10 @@ where
     }
 
     fn call(&mut self, request: R) -> Self::Future {
+        let audit = self.audit.clone().map(|audit| (audit, request.peer()));
         RepliesFuture {
             future: self.inner.call(request),
+            audit,
         }
     }
 }
@@ -81,6 +99,8 @@ pin_project! {
     pub struct RepliesFuture<F> {
         #[pin]
         future: F,
+        // Where to record a refusal, and whose.
+        audit: Option<(Audit, Option<SocketAddr>)>,
     }
 }
 
@@ -92,9 +112,21 @@ where
     type Output = Result<Reply, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().future.poll(cx).map(|result| {
+        let this = self.project();
+        let audit = this.audit;
+        this.future.poll(cx).map(|result| {
             Ok(result.unwrap_or_else(|error| {
                 let error = error.into();
+                if let Some((audit, peer)) = audit.take() {
+                    let event = if error.is::<MissingToken>() || error.is::<InvalidToken>() {
+                        "auth_failed"
+                    } else if error.is::<ParseError>() || error.is::<TooLarge>() {
+                        "refused"
+                    } else {
+                        "failed"
+                    };
+                    audit.refused(event, peer, &error.to_string());
+                }
                 reply_for(&error)
             }))
         })

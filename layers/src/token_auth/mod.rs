@@ -15,6 +15,17 @@
 //! rotate its token without downtime: add the new one, move the clients,
 //! drop the old one.
 //!
+//! Each accepted token stands for a [`Principal`] (a name and its scopes;
+//! [`Tokens::new`] makes every token the unrestricted principal `token`,
+//! [`Tokens::from_digests`] takes SHA-256 digests with a principal each, so
+//! no token is ever held in clear). An accepted request is handed
+//! [`PresentsToken::authenticated`] with its principal before it goes on
+//! (an `http::Request` keeps it in its extensions), so the service behind
+//! can check scopes. A request already authenticated by its transport (a
+//! verified TLS client certificate) presents [`Credential::Verified`] and is
+//! let through as that principal. [`Tokens::replace`] swaps the accepted
+//! set for every clone at once: a reload without dropping connections.
+//!
 //! Neither the tokens nor a presented token are ever printed: the `Debug`
 //! output of [`Tokens`], [`TokenAuthLayer`] and [`Credential`] is redacted.
 //!
@@ -68,12 +79,14 @@
 pub mod error;
 pub mod future;
 mod layer;
+mod principal;
 mod service;
 mod tokens;
 
 pub use self::layer::TokenAuthLayer;
+pub use self::principal::Principal;
 pub use self::service::TokenAuth;
-pub use self::tokens::Tokens;
+pub use self::tokens::{token_digest, Tokens};
 
 use std::fmt;
 
@@ -88,6 +101,10 @@ pub enum Credential<'a> {
     Malformed,
     /// The token presented.
     Token(&'a [u8]),
+    /// The request was already authenticated by its transport (say a
+    /// verified TLS client certificate) as this principal: it is let
+    /// through as that principal without a token.
+    Verified(&'a Principal),
 }
 
 /// Redacted: a token prints as `Token(<redacted>)`.
@@ -97,6 +114,7 @@ impl fmt::Debug for Credential<'_> {
             Credential::Missing => f.write_str("Missing"),
             Credential::Malformed => f.write_str("Malformed"),
             Credential::Token(_) => f.write_str("Token(<redacted>)"),
+            Credential::Verified(principal) => write!(f, "Verified({})", principal.name()),
         }
     }
 }
@@ -105,6 +123,13 @@ impl fmt::Debug for Credential<'_> {
 pub trait PresentsToken {
     /// The credential the request presents.
     fn credential(&self) -> Credential<'_>;
+
+    /// Called by [`TokenAuth`] on an accepted request, with the principal
+    /// it authenticated as, before it is handed on. The default keeps
+    /// nothing; `http::Request` keeps it in its extensions.
+    fn authenticated(&mut self, principal: Principal) {
+        let _ = principal;
+    }
 }
 
 /// The `Authorization: Bearer <token>` header.
@@ -130,6 +155,11 @@ impl<B> PresentsToken for http::Request<B> {
             return Credential::Malformed;
         }
         Credential::Token(token.as_bytes())
+    }
+
+    /// Inserts the principal into the request's extensions.
+    fn authenticated(&mut self, principal: Principal) {
+        self.extensions_mut().insert(principal);
     }
 }
 
@@ -236,6 +266,90 @@ mod tests {
         }
         assert_eq!(format!("{credential:?}"), "Token(<redacted>)");
         assert_eq!(format!("{:?}", Credential::Missing), "Missing");
+        Ok(())
+    }
+
+    #[test]
+    fn each_token_identifies_its_principal() -> Result<(), BoxError> {
+        let ci = Principal::new("ci", ["read", "run"]);
+        let ops = Principal::new("ops", ["admin"]);
+        let tokens = Tokens::from_digests([
+            (token_digest(b"ci-token"), ci.clone()),
+            (token_digest(b"ops-token"), ops.clone()),
+        ]);
+        assert_eq!(tokens.identify(b"ci-token"), Some(ci.clone()));
+        assert_eq!(tokens.identify(b"ops-token"), Some(ops));
+        assert_eq!(tokens.identify(b"ci-token "), None);
+        assert_eq!(tokens.identify(b""), None);
+        // A replacement reaches every clone at once.
+        let clone = tokens.clone();
+        tokens.replace(&Tokens::from_digests([(token_digest(b"new"), ci.clone())]));
+        assert_eq!(clone.identify(b"ops-token"), None);
+        assert_eq!(clone.identify(b"new"), Some(ci));
+        assert_eq!(clone.len(), 1);
+        assert!(Tokens::from_digests([]).is_empty());
+        // A shared token's principal holds every scope.
+        let shared = Tokens::single("s")?
+            .identify(b"s")
+            .ok_or("not identified")?;
+        assert!(shared.is_unrestricted() && shared.name() == "token");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_principal_reaches_the_request_and_a_verified_one_passes() -> Result<(), BoxError> {
+        #[derive(Debug)]
+        struct Who {
+            token: Option<&'static str>,
+            verified: Option<Principal>,
+            principal: Option<Principal>,
+        }
+        impl PresentsToken for Who {
+            fn credential(&self) -> Credential<'_> {
+                match (&self.token, &self.verified) {
+                    (Some(token), _) => Credential::Token(token.as_bytes()),
+                    (None, Some(principal)) => Credential::Verified(principal),
+                    (None, None) => Credential::Missing,
+                }
+            }
+            fn authenticated(&mut self, principal: Principal) {
+                self.principal = Some(principal);
+            }
+        }
+        let ci = Principal::new("ci", ["read"]);
+        let fleet = Principal::new("fleet", ["run"]);
+        let mut svc = ServiceBuilder::new()
+            .layer(TokenAuthLayer::new(Tokens::from_digests([(
+                token_digest(b"ci-token"),
+                ci.clone(),
+            )])))
+            .service_fn(|who: Who| async move { Ok::<_, BoxError>(who.principal) });
+        let by_token = Who {
+            token: Some("ci-token"),
+            verified: None,
+            principal: None,
+        };
+        assert_eq!(svc.ready().await?.call(by_token).await?, Some(ci));
+        let by_cert = Who {
+            token: None,
+            verified: Some(fleet.clone()),
+            principal: None,
+        };
+        assert_eq!(svc.ready().await?.call(by_cert).await?, Some(fleet.clone()));
+        // A token, when presented, decides, even beside a verified principal.
+        let wrong = Who {
+            token: Some("nope"),
+            verified: Some(fleet),
+            principal: None,
+        };
+        let err = svc
+            .ready()
+            .await?
+            .call(wrong)
+            .await
+            .err()
+            .ok_or("accepted")?;
+        assert!(err.downcast_ref::<InvalidToken>().is_some());
         Ok(())
     }
 

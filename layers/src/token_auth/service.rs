@@ -54,16 +54,19 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, request: R) -> Self::Future {
-        let accepted = match request.credential() {
+    fn call(&mut self, mut request: R) -> Self::Future {
+        let principal = match request.credential() {
             Credential::Missing => return ResponseFuture::rejected(MissingToken),
-            Credential::Malformed => false,
-            Credential::Token(token) => self.tokens.verify(token),
+            Credential::Malformed => None,
+            Credential::Token(token) => self.tokens.identify(token),
+            Credential::Verified(principal) => Some(principal.clone()),
         };
-        if accepted {
-            ResponseFuture::inner(self.inner.call(request))
-        } else {
-            ResponseFuture::rejected(InvalidToken)
+        match principal {
+            Some(principal) => {
+                request.authenticated(principal);
+                ResponseFuture::inner(self.inner.call(request))
+            }
+            None => ResponseFuture::rejected(InvalidToken),
         }
     }
 }
