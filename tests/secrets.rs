@@ -9,7 +9,7 @@
 //! report kind is written, the run is persisted, compared and fetched from
 //! its SQLite history, and `LD_summary` is asked. No output holds one of
 //! the secrets: the reply's bytes, every file in the working directory
-//! (the database read as bytes), stdout and stderr. Each output that
+//! (the database read as bytes, the audit log), stdout and stderr. Each output that
 //! quotes where a secret was holds the mask instead, and the target served
 //! the requests, so the test fails if nothing ran.
 
@@ -240,7 +240,14 @@ async fn no_output_of_a_served_test_holds_a_secret() -> Result {
     let (reply, stdout, stderr) = tokio::task::spawn_blocking(move || {
         let mut server = serve_in(
             &work,
-            &["--allow-env", ENV_NAME, "--log", "debug"],
+            &[
+                "--allow-env",
+                ENV_NAME,
+                "--log",
+                "debug",
+                "--audit-log",
+                "audit.jsonl",
+            ],
             &[(ENV_NAME, ENV_VALUE)],
         );
         let reply = server.legacy(&actions(&url, &refused).to_string());
@@ -254,6 +261,8 @@ async fn no_output_of_a_served_test_holds_a_secret() -> Result {
     })
     .await?;
     assert!(stderr.contains("request served"), "no log lines:\n{stderr}");
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl"))?;
+    assert!(audit.contains("LD_start_test"), "{audit}");
     let streams = vec![
         ("the reply".to_owned(), reply.clone().into_bytes()),
         ("stdout".to_owned(), stdout.into_bytes()),
