@@ -9,9 +9,9 @@
 //! report kind is written, the run is persisted, compared and fetched from
 //! its SQLite history, and `LD_summary` is asked. No output holds one of
 //! the secrets: the reply's bytes, every file in the working directory
-//! (the database read as bytes, the audit log), stdout and stderr. Each output that
-//! quotes where a secret was holds the mask instead, and the target served
-//! the requests, so the test fails if nothing ran.
+//! (the database read as bytes, the audit log), stdout and stderr. Each
+//! output that quotes where a secret was holds the mask instead, and the
+//! target served the requests, so the test fails if nothing ran.
 
 mod common;
 
