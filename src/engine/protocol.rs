@@ -234,10 +234,12 @@ pub trait Protocol: Debug + Send + Sync + Sized + 'static {
 pub trait Load: Debug + Send + Sync {
     /// How many request names its tasks have.
     fn name_count(&self) -> usize;
-    /// Keeps at most `max` names (see [`Scenario::cap_names`]); how many
+    /// Keeps at most `max` names (see
+    /// [`Scenario::cap_names`](super::task::Scenario::cap_names)); how many
     /// were folded.
     fn cap_names(&mut self, max: usize) -> usize;
-    /// Masks the credentials in its names (see [`Scenario::redact_names`]).
+    /// Masks the credentials in its names (see
+    /// [`Scenario::redact_names`](super::task::Scenario::redact_names)).
     fn redact_names(&mut self, redactor: &Redactor);
     /// The `${env.NAME}` names its templates read, with repeats.
     fn env_names(&self) -> Vec<&str>;
