@@ -24,6 +24,7 @@
 //! - [`figures`] and [`state`]: what the actions act on; [`thresholds`]:
 //!   pass/fail limits on them; [`paths`]: where actions may touch files;
 //! - [`json_size`]: a JSON value's size, counted up to a limit;
+//! - [`redact`]: credentials masked out of reasons, names, logs and reports;
 //! - [`client`]: a client for both framings, plain or TLS;
 //! - `spec`: the action-file language's parse machinery (typed errors at a
 //!   JSON path, unknown keys noted);
@@ -49,6 +50,7 @@ pub mod json_size;
 pub mod paths;
 pub mod policy;
 pub mod protocol;
+pub mod redact;
 #[cfg(feature = "reports")]
 pub mod reports;
 pub mod resolver;

@@ -510,6 +510,10 @@ fn outcome(body: &[u8]) -> Outcome {
             Credential::Missing => None,
             Credential::Malformed => Some(None),
             Credential::Token(token) => Some(Some(token.to_vec())),
+            // Only a connection's client certificate makes one: none here.
+            Credential::Verified(principal) => {
+                unreachable!("verified as {principal:?} with no certificate")
+            }
         };
         (command.op.clone(), command.is_enveloped(), credential)
     })

@@ -8,11 +8,13 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
-use crate::engine::{dial, task};
+use crate::engine::dial;
 use crate::engine::{
     kinds, Bucket, Network, Plan, Shape, ShapeError, Status, Wait, DEFAULT_TIMEOUT, MAX_USERS,
     OTHER_NAMES,
 };
+use crate::engine::{secrets, task};
+use crate::redact;
 use crate::spec::{parse, strict_check, unknown, Note, Segment, SpecError, Vocabulary};
 use crate::state::LastRun;
 use crate::thresholds::{LimitsSpec, Thresholds};
@@ -322,7 +324,8 @@ async fn plan(
     // The tasks are compiled (unnamed ones named with the test's own
     // variables first) before anything is registered: a refusal, strict
     // included, changes nothing.
-    let mut load = ctx
+    // The test's credentials, masked in its names, reasons and parameters.
+    let (mut load, redactor) = ctx
         .state()
         .resolver(|resolver| {
             let fixed = task::Given {
@@ -335,9 +338,13 @@ async fn plan(
                 http2: args.http2.unwrap_or(false),
                 http2_settings,
             };
-            (kind.compile)(tasks, &context, ignored)
+            let written = tasks.clone();
+            let load = (kind.compile)(tasks, &context, ignored)?;
+            let redactor = secrets::redactor(&written, base.as_deref(), given, resolver, &*load);
+            Ok((load, redactor))
         })
-        .map_err(spec_error)?;
+        .map_err(|e: SpecError| error(redact::text(&e.to_string())))?;
+    load.redact_names(&redactor);
     if strict {
         strict_check(ignored).map_err(spec_error)?;
     }
@@ -386,6 +393,8 @@ async fn plan(
         map.insert("load_shape".into(), json!(shape.name()));
         map.insert("shape_config".into(), shape.config());
     }
+    // Replies, reports and stored runs show them: no credential in them.
+    let parameters = redactor.json(&parameters);
     let network = ctx.state().network();
     load.prepare(&network, ctx.state().paths()).map_err(error)?;
     let plan = Plan {
@@ -405,6 +414,7 @@ async fn plan(
         network,
         held_names: ctx.state().figures(|f| f.per_name().len()),
         pace: caps.max_rate.map(|rps| Arc::new(Bucket::new(rps, 1))),
+        redactor: Arc::new(redactor),
     };
     Ok(Planned {
         plan,

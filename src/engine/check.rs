@@ -8,6 +8,7 @@ use super::memory::Lease;
 use super::retry::Class;
 use super::task::{Assertion, Condition, Extractor, Head, Source, Task};
 use crate::json_size::json_size;
+use crate::redact;
 use crate::resolver::Scope;
 
 /// The response's JSON body, parsed at most once, its memory held in the
@@ -103,9 +104,12 @@ pub(crate) fn failure(
                 let expected = scope.render_string(value);
                 let actual = response.headers.get(name).and_then(|v| v.to_str().ok());
                 (actual != Some(expected.as_str())).then(|| {
+                    // A credential's values are not shown (`Set-Cookie`).
+                    let shown = |value: &str| redact::quoted(name.as_str(), value);
+                    let got = actual.map_or_else(|| "nothing".to_owned(), shown);
                     format!(
-                        "header {name} expected {expected:?}, got {:?}",
-                        actual.unwrap_or("nothing")
+                        "header {name} expected {}, got {got}",
+                        shown(expected.as_str())
                     )
                 })
             }

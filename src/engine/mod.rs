@@ -17,6 +17,7 @@ mod pacing;
 pub mod protocol;
 mod render;
 mod retry;
+pub mod secrets;
 mod shape;
 pub mod task;
 mod throttle;
@@ -54,6 +55,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::figures::{new_histogram, Figures, SecondPoint, SecondWindow, TimeSeries};
+use crate::redact::Redactor;
 use crate::resolver::Resolver;
 use workers::Workers;
 
@@ -98,6 +100,9 @@ pub struct Plan {
     /// The agent's `--max-rate`: every task of every user takes a token
     /// from it before it runs; `None`: no such cap.
     pub pace: Option<Arc<Bucket>>,
+    /// The test's credentials: every failure reason passes through it
+    /// before it is recorded ([`Watch::record`]).
+    pub redactor: Arc<Redactor>,
 }
 
 impl Plan {

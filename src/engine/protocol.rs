@@ -21,6 +21,7 @@ use super::task::Step;
 use super::{lock, Plan};
 use crate::figures::{Figures, RequestOutcome, SecondWindow};
 use crate::paths::Paths;
+use crate::redact::Redactor;
 use crate::resolver::{Scope, Session};
 
 /// What the users of one worker thread have recorded. Only that thread
@@ -106,6 +107,8 @@ pub struct Watch<'u> {
     pub(super) recorder: &'u Mutex<Recorder>,
     pub(super) guards: &'u mut Guards,
     pub(super) done: &'u CancellationToken,
+    /// What every failure reason is masked with before it is kept.
+    pub(super) redactor: &'u Redactor,
 }
 
 /// How a raced wait ended.
@@ -152,9 +155,16 @@ impl Watch<'_> {
         }
     }
 
-    /// Records one outcome of `name`.
+    /// Records one outcome of `name`, its failure reason with the test's
+    /// credentials masked (the figures, and all that is made of them,
+    /// never hold one).
     pub fn record(&self, name: &str, latency: Duration, outcome: RequestOutcome<'_>) {
         let failed = outcome.failure.is_some();
+        let reason = outcome.failure.map(|reason| self.redactor.text(reason));
+        let outcome = RequestOutcome {
+            failure: reason.as_deref(),
+            ..outcome
+        };
         let mut recorder = lock(self.recorder);
         recorder.figures.record(name, latency, outcome);
         recorder.window.record(latency, failed);
@@ -224,9 +234,13 @@ pub trait Protocol: Debug + Send + Sync + Sized + 'static {
 pub trait Load: Debug + Send + Sync {
     /// How many request names its tasks have.
     fn name_count(&self) -> usize;
-    /// Keeps at most `max` names (see [`Scenario::cap_names`]); how many
+    /// Keeps at most `max` names (see
+    /// [`Scenario::cap_names`](super::task::Scenario::cap_names)); how many
     /// were folded.
     fn cap_names(&mut self, max: usize) -> usize;
+    /// Masks the credentials in its names (see
+    /// [`Scenario::redact_names`](super::task::Scenario::redact_names)).
+    fn redact_names(&mut self, redactor: &Redactor);
     /// The `${env.NAME}` names its templates read, with repeats.
     fn env_names(&self) -> Vec<&str>;
     /// What the tasks need made before the test starts.

@@ -10,6 +10,7 @@ use http::Request;
 
 use super::http::multipart;
 use super::task::{absolute, Auth, Body, Task};
+use crate::redact;
 use crate::resolver::Scope;
 
 /// The request of `task`, its templates rendered; or why it cannot be made.
@@ -38,7 +39,10 @@ pub(crate) fn build(
         }
     };
     for (name, value) in &task.headers {
-        builder = builder.header(name, header_value(&scope.render_string(value))?);
+        builder = builder.header(
+            name,
+            header_value(name.as_str(), &scope.render_string(value))?,
+        );
     }
     if !task.cookies.is_empty() {
         let cookies: Vec<String> = task
@@ -46,7 +50,7 @@ pub(crate) fn build(
             .iter()
             .map(|(k, v)| format!("{k}={}", scope.render_string(v)))
             .collect();
-        builder = builder.header(COOKIE, header_value(&cookies.join("; "))?);
+        builder = builder.header(COOKIE, header_value("cookie", &cookies.join("; "))?);
     }
     match &task.auth {
         None => {}
@@ -57,12 +61,18 @@ pub(crate) fn build(
                 scope.render_string(password)
             );
             let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-            builder = builder.header(AUTHORIZATION, header_value(&format!("Basic {encoded}"))?);
+            builder = builder.header(
+                AUTHORIZATION,
+                header_value("authorization", &format!("Basic {encoded}"))?,
+            );
         }
         Some(Auth::Bearer(token)) => {
             builder = builder.header(
                 AUTHORIZATION,
-                header_value(&format!("Bearer {}", scope.render_string(token)))?,
+                header_value(
+                    "authorization",
+                    &format!("Bearer {}", scope.render_string(token)),
+                )?,
             );
         }
     }
@@ -103,13 +113,19 @@ pub(crate) fn build(
             body
         }
     };
-    builder
-        .body(body)
-        .map_err(|e| format!("cannot build the request for {}: {e}", task.url.source()))
+    builder.body(body).map_err(|e| {
+        let url = redact::text(task.url.source());
+        format!("cannot build the request for {url}: {e}")
+    })
 }
 
-fn header_value(text: &str) -> Result<HeaderValue, String> {
-    HeaderValue::from_str(text).map_err(|_| format!("{text:?} is not a valid header value"))
+/// `text` as the value of header `name`; the error quotes it, unless the
+/// header carries credentials ([`redact::quoted`]).
+fn header_value(name: &str, text: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(text).map_err(|_| {
+        let shown = redact::quoted(name, text);
+        format!("header {name}: {shown} is not a valid header value")
+    })
 }
 
 /// A copy of `request` for another attempt (its body is shared, not copied).

@@ -15,6 +15,7 @@ use super::pacing::Wait;
 use super::protocol::{Guards, Load, Protocol, Turn, UserParts, Watch, NEVER};
 use super::task::{Mode, Scenario, Step};
 use crate::paths::Paths;
+use crate::redact::Redactor;
 
 /// A virtual user of protocol `P`: the loop every kind shares.
 pub(super) struct User<P: Protocol> {
@@ -130,6 +131,7 @@ impl<P: Protocol> User<P> {
                 recorder,
                 guards,
                 done,
+                redactor: &plan.redactor,
             },
         };
         self.script
@@ -171,6 +173,10 @@ impl<P: Protocol> Load for Scripted<P> {
 
     fn cap_names(&mut self, max: usize) -> usize {
         self.scenario.cap_names(max)
+    }
+
+    fn redact_names(&mut self, redactor: &Redactor) {
+        self.scenario.redact_names(redactor);
     }
 
     fn env_names(&self) -> Vec<&str> {

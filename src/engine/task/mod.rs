@@ -7,6 +7,7 @@ mod query;
 pub mod spec;
 mod url;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use super::network::{ClientCert, Network, NetworkError, TlsConfigs, TlsOptions, 
 use super::retry::RetryPolicy;
 use super::throttle::Bucket;
 use crate::paths::Paths;
+use crate::redact::Redactor;
 use crate::resolver::{Template, TemplateValue};
 
 pub use compile::{compile, parse, Context, Fixed, Given, HeadKeys, Naming};
@@ -343,6 +345,18 @@ impl<T: Step> Scenario<T> {
             folded.insert(std::mem::replace(&mut head.name, Arc::clone(&other)));
         }
         folded.len()
+    }
+
+    /// Masks the credentials in its tasks' names: a name made from a URL
+    /// (its userinfo, a sensitive query value, a `${env.NAME}` resolved in
+    /// it) is what every figure, report and stored run is keyed by.
+    pub fn redact_names(&mut self, redactor: &Redactor) {
+        for task in &mut self.tasks {
+            let head = task.head_mut();
+            if let Cow::Owned(name) = redactor.text(&head.name) {
+                head.name = Arc::from(name);
+            }
+        }
     }
 
     /// How many request names its tasks have.

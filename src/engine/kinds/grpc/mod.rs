@@ -62,6 +62,7 @@ use crate::engine::task::{Head, Step, TlsSpec};
 use crate::engine::Descriptors;
 use crate::figures::RequestOutcome;
 use crate::paths::Paths;
+use crate::redact;
 use crate::resolver::{Template, TemplateValue};
 use crate::spec::{Note, SpecError};
 use wire::{Channel, Raw, H2};
@@ -359,8 +360,9 @@ impl Protocol for Grpc {
                     }
                     Err(_) => {
                         bad = Some(format!(
-                            "metadata {}: {text:?} is not a valid value",
-                            key.as_str()
+                            "metadata {}: {} is not a valid value",
+                            key.as_str(),
+                            redact::quoted(key.as_str(), &text)
                         ))
                     }
                 },
