@@ -299,7 +299,7 @@ async fn route(
 /// A TLS server configuration for `files`' leaf, offering `h2`.
 fn server_tls(files: &common::TlsFiles) -> Arc<ServerConfig> {
     let key = PrivateKeyDer::try_from(files.key_der.clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = ld_tower::tls::provider();
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()

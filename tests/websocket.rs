@@ -51,7 +51,7 @@ async fn echo(close_after: Option<u64>, tls: Option<&TlsFiles>) -> Echo {
     let acceptor = tls.map(|files| {
         let key = PrivateKeyDer::try_from(files.key_der.clone()).unwrap();
         let config =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            ServerConfig::builder_with_provider(ld_tower::tls::provider())
                 .with_safe_default_protocol_versions()
                 .unwrap()
                 .with_no_client_auth()

@@ -86,7 +86,7 @@ impl H2Target {
         let acceptor = match listen {
             Listen::Plain => None,
             Listen::Tls { cert, key, alpn } => {
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let provider = ld_tower::tls::provider();
                 let mut config = ServerConfig::builder_with_provider(provider)
                     .with_safe_default_protocol_versions()
                     .unwrap()

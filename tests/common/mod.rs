@@ -300,7 +300,7 @@ impl TlsFiles {
     pub fn connector(&self) -> TlsConnector {
         let mut roots = RootCertStore::empty();
         roots.add(self.ca_der.clone()).expect("root");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = ld_tower::tls::provider();
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("versions")

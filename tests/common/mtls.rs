@@ -156,7 +156,7 @@ pub struct MutualTls {
 
 impl MutualTls {
     pub fn new(server: &super::TlsFiles, client_ca: &Ca) -> MutualTls {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = ld_tower::tls::provider();
         let mut roots = RootCertStore::empty();
         roots.add(client_ca.cert.der().clone()).unwrap();
         let verifier =

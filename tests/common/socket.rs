@@ -63,7 +63,7 @@ impl Drop for Server {
 /// A TLS acceptor for the leaf of `files` (localhost, 127.0.0.1).
 pub fn acceptor(files: &TlsFiles) -> TlsAcceptor {
     let key = PrivateKeyDer::try_from(files.key_der.clone()).expect("key");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = ld_tower::tls::provider();
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")
