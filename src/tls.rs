@@ -34,12 +34,14 @@ pub const TLS12_SESSION_CACHE: usize = 4096;
 pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: LazyLock<Arc<CryptoProvider>> = LazyLock::new(|| {
         let mut provider = aws_lc_rs::default_provider();
-        provider.cipher_suites.sort_by_key(|suite| match suite.suite() {
-            CipherSuite::TLS13_AES_128_GCM_SHA256
-            | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
-            | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 0,
-            _ => 1,
-        });
+        provider
+            .cipher_suites
+            .sort_by_key(|suite| match suite.suite() {
+                CipherSuite::TLS13_AES_128_GCM_SHA256
+                | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 0,
+                _ => 1,
+            });
         Arc::new(provider)
     });
     Arc::clone(&PROVIDER)

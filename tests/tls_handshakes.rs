@@ -130,7 +130,10 @@ async fn tls_1_3_clients_resume_from_tickets() {
 async fn tls_1_2_clients_resume_by_session_id_and_by_ticket() {
     let files = tls_files();
     let server = tls_serve(&files);
-    for how in [Tls12Resumption::SessionIdOnly, Tls12Resumption::SessionIdOrTickets] {
+    for how in [
+        Tls12Resumption::SessionIdOnly,
+        Tls12Resumption::SessionIdOrTickets,
+    ] {
         let resumption = Resumption::in_memory_sessions(64).tls12_resumption(how);
         let tls = connector(&files, &rustls::version::TLS12, resumption);
         assert_resumes(&server, &tls, ProtocolVersion::TLSv1_2).await;
@@ -180,7 +183,10 @@ async fn the_client_library_resumes_its_next_connections() {
         let mut session = client.connect().await.unwrap();
         assert_eq!(session.resumed(), expected);
         let response = session.request(&body).await.unwrap();
-        assert!(response.terminated && !response.has_errors(), "{response:?}");
+        assert!(
+            response.terminated && !response.has_errors(),
+            "{response:?}"
+        );
         session.close().await.unwrap();
     }
     // A clone shares the sessions.
@@ -198,14 +204,22 @@ async fn the_server_picks_aes_128_gcm_whatever_the_client_prefers() {
     let first = default.cipher_suites.first().map(|suite| suite.suite());
     assert_eq!(first, Some(CipherSuite::TLS13_AES_256_GCM_SHA384));
     let cases = [
-        (&rustls::version::TLS13, CipherSuite::TLS13_AES_128_GCM_SHA256),
+        (
+            &rustls::version::TLS13,
+            CipherSuite::TLS13_AES_128_GCM_SHA256,
+        ),
         (
             &rustls::version::TLS12,
             CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
         ),
     ];
     for (version, want) in cases {
-        let tls = connector_with(&files, version, Resumption::disabled(), Arc::new(default.clone()));
+        let tls = connector_with(
+            &files,
+            version,
+            Resumption::disabled(),
+            Arc::new(default.clone()),
+        );
         let (_, _, suite) = handshake_and_command(&server, &tls).await;
         assert_eq!(suite, want);
     }

@@ -50,13 +50,12 @@ async fn echo(close_after: Option<u64>, tls: Option<&TlsFiles>) -> Echo {
     let seen = Arc::new(Seen::default());
     let acceptor = tls.map(|files| {
         let key = PrivateKeyDer::try_from(files.key_der.clone()).unwrap();
-        let config =
-            ServerConfig::builder_with_provider(ld_tower::tls::provider())
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(vec![files.cert_der.clone()], key)
-                .unwrap();
+        let config = ServerConfig::builder_with_provider(ld_tower::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![files.cert_der.clone()], key)
+            .unwrap();
         tokio_rustls::TlsAcceptor::from(Arc::new(config))
     });
     let counts = Arc::clone(&seen);
