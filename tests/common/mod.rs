@@ -36,7 +36,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
 /// The terminator.
@@ -295,6 +295,18 @@ impl TlsFiles {
     pub fn acceptor(&self) -> TlsAcceptor {
         let key = PrivateKeyDer::try_from(self.key_der.clone()).expect("key der");
         TlsAcceptor::from_der(vec![self.cert_der.clone()], key).expect("tls acceptor")
+    }
+
+    /// A rustls server configuration presenting the leaf: TLS 1.2 and 1.3,
+    /// no client certificate, no ALPN.
+    pub fn server_config(&self) -> rustls::ServerConfig {
+        let key = PrivateKeyDer::try_from(self.key_der.clone()).expect("key der");
+        rustls::ServerConfig::builder_with_provider(ld_tower::tls::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![self.cert_der.clone()], key)
+            .expect("server config")
     }
 
     pub fn connector(&self) -> TlsConnector {
