@@ -26,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio_rustls::rustls::{self, ClientConfig as RustlsConfig, RootCertStore};
+use tokio_rustls::rustls::{self, ClientConfig as RustlsConfig, HandshakeKind, RootCertStore};
 use tokio_rustls::TlsConnector;
 
 use crate::codec::Framing;
@@ -60,7 +60,10 @@ impl Default for ClientConfig {
     }
 }
 
-/// What a TLS client trusts and whom it expects.
+/// What a TLS client trusts and whom it expects. It remembers the
+/// server's session tickets (rustls's in-memory store: 8 tickets for each of
+/// up to 32 server names), shared by its clones, so that a client's next
+/// connections resume instead of a full handshake.
 #[derive(Clone)]
 pub struct ClientTls {
     connector: TlsConnector,
@@ -139,8 +142,7 @@ impl ClientTls {
         if roots.is_empty() {
             return Err(ClientError::Tls("no CA certificate given".into()));
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = RustlsConfig::builder_with_provider(provider)
+        let builder = RustlsConfig::builder_with_provider(crate::tls::provider())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| ClientError::Tls(e.to_string()))?
             .with_root_certificates(roots);
@@ -268,17 +270,21 @@ impl Client {
     async fn connect_now(&self) -> Result<Session, ClientError> {
         let tcp = TcpStream::connect(&self.addr).await?;
         tcp.set_nodelay(true)?;
-        let io: Box<dyn Io> = match &self.config.tls {
-            None => Box::new(tcp),
-            Some(tls) => Box::new(
-                tls.connector
+        let (io, resumed): (Box<dyn Io>, bool) = match &self.config.tls {
+            None => (Box::new(tcp), false),
+            Some(tls) => {
+                let stream = tls
+                    .connector
                     .connect(tls.server_name.clone(), tcp)
                     .await
-                    .map_err(|e| ClientError::Tls(e.to_string()))?,
-            ),
+                    .map_err(|e| ClientError::Tls(e.to_string()))?;
+                let resumed = stream.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed);
+                (Box::new(stream), resumed)
+            }
         };
         Ok(Session {
             io,
+            resumed,
             framing: self.config.framing,
             buffer: BytesMut::with_capacity(4096),
         })
@@ -288,6 +294,8 @@ impl Client {
 /// An open connection.
 pub struct Session {
     io: Box<dyn Io>,
+    /// The TLS handshake resumed an earlier session.
+    resumed: bool,
     framing: Framing,
     buffer: BytesMut,
 }
@@ -296,11 +304,18 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("framing", &self.framing)
+            .field("resumed", &self.resumed)
             .finish_non_exhaustive()
     }
 }
 
 impl Session {
+    /// Whether the connection's TLS handshake resumed an earlier session
+    /// (false for plain TCP and for full handshakes).
+    pub fn resumed(&self) -> bool {
+        self.resumed
+    }
+
     /// Sends one request body (already enveloped if need be) and reads its
     /// reply: framed, until the terminator frame or the end of the stream;
     /// legacy, until the server closes.

@@ -26,6 +26,8 @@
 //! - [`json_size`]: a JSON value's size, counted up to a limit;
 //! - [`redact`]: credentials masked out of reasons, names, logs and reports;
 //! - [`client`]: a client for both framings, plain or TLS;
+//! - [`tls`]: the rustls crypto provider all of them use, and the control
+//!   socket's TLS session resumption;
 //! - `spec`: the action-file language's parse machinery (typed errors at a
 //!   JSON path, unknown keys noted);
 //! - history and reports (cargo features `history`, `reports`).
@@ -59,3 +61,4 @@ pub mod spec;
 pub mod stack;
 pub mod state;
 pub mod thresholds;
+pub mod tls;

@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_rustls::rustls::pki_types::PrivateKeyDer;
-use tokio_rustls::rustls::{self, ServerConfig};
+use tokio_rustls::rustls::ServerConfig;
 use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstCodec;
 use tower::ServiceExt;
@@ -299,7 +299,7 @@ async fn route(
 /// A TLS server configuration for `files`' leaf, offering `h2`.
 fn server_tls(files: &common::TlsFiles) -> Arc<ServerConfig> {
     let key = PrivateKeyDer::try_from(files.key_der.clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = ld_tower::tls::provider();
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -25,8 +25,6 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio_rustls::rustls::pki_types::PrivateKeyDer;
-use tokio_rustls::rustls::{self, ServerConfig};
 
 type Body = StreamBody<Pin<Box<dyn Stream<Item = Result<Frame<Bytes>, Infallible>> + Send>>>;
 
@@ -102,17 +100,8 @@ async fn server(tls: Option<&TlsFiles>) -> Events {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Seen::default());
-    let acceptor = tls.map(|files| {
-        let key = PrivateKeyDer::try_from(files.key_der.clone()).unwrap();
-        let config =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(vec![files.cert_der.clone()], key)
-                .unwrap();
-        tokio_rustls::TlsAcceptor::from(Arc::new(config))
-    });
+    let acceptor =
+        tls.map(|files| tokio_rustls::TlsAcceptor::from(Arc::new(files.server_config())));
     let counts = Arc::clone(&seen);
     tokio::spawn(async move {
         loop {

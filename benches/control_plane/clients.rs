@@ -12,18 +12,30 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::HandshakeKind;
 use tokio_rustls::TlsConnector;
 
+use crate::tls::{TlsCase, TlsMaterial};
 use crate::{Result, COMMAND_TIMEOUT, END, MAX_REPLY_FRAME};
 
 /// Where and how the clients connect.
 pub(crate) struct Target {
     /// The server's address.
     pub(crate) addr: SocketAddr,
-    /// TLS: the connector and the name to verify; `None` for plain TCP.
-    pub(crate) tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// TLS, `None` for plain TCP.
+    pub(crate) tls: Option<TargetTls>,
     /// The whole request: 4-byte length, then the envelope.
     pub(crate) frame: Vec<u8>,
+}
+
+/// A TLS target: its material, the case measured and the name to verify.
+pub(crate) struct TargetTls {
+    /// The certificate kind and the handshakes made.
+    pub(crate) case: TlsCase,
+    /// The CA the clients trust.
+    pub(crate) material: Arc<TlsMaterial>,
+    /// The name the clients expect in the certificate.
+    pub(crate) name: ServerName<'static>,
 }
 
 /// One client connection.
@@ -32,21 +44,40 @@ enum Conn {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-impl Target {
-    /// Connects (and shakes hands, for TLS).
-    async fn connect(&self) -> Result<Conn, String> {
-        let tcp = TcpStream::connect(self.addr)
+/// One client's way to the target: its own TLS connector (and so its own
+/// session store, for resumed handshakes).
+struct Dialer<'a> {
+    target: &'a Target,
+    connector: Option<TlsConnector>,
+}
+
+impl<'a> Dialer<'a> {
+    fn new(target: &'a Target) -> Self {
+        let connector = target
+            .tls
+            .as_ref()
+            .map(|tls| tls.material.connector(tls.case.handshake));
+        Dialer { target, connector }
+    }
+
+    /// Connects (and shakes hands, for TLS); the connection and whether
+    /// its TLS handshake resumed a session.
+    async fn connect(&self) -> Result<(Conn, bool), String> {
+        let tcp = TcpStream::connect(self.target.addr)
             .await
             .map_err(|e| format!("connect: {}", e.kind()))?;
         tcp.set_nodelay(true)
             .map_err(|e| format!("nodelay: {}", e.kind()))?;
-        match &self.tls {
-            None => Ok(Conn::Plain(tcp)),
-            Some((connector, name)) => connector
-                .connect(name.clone(), tcp)
-                .await
-                .map(|tls| Conn::Tls(Box::new(tls)))
-                .map_err(|e| format!("TLS handshake: {e}")),
+        match (&self.connector, &self.target.tls) {
+            (Some(connector), Some(tls)) => {
+                let stream = connector
+                    .connect(tls.name.clone(), tcp)
+                    .await
+                    .map_err(|e| format!("TLS handshake: {e}"))?;
+                let resumed = stream.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed);
+                Ok((Conn::Tls(Box::new(stream)), resumed))
+            }
+            _ => Ok((Conn::Plain(tcp), false)),
         }
     }
 }
@@ -146,6 +177,9 @@ pub(crate) struct ClientStats {
     pub(crate) latency_us: Histogram<u64>,
     /// Commands completed in the window.
     pub(crate) commands: u64,
+    /// Of the TLS handshakes of those commands' connections, how many
+    /// resumed a session.
+    pub(crate) resumed: u64,
     /// Failed commands by reason.
     pub(crate) errors: BTreeMap<String, u64>,
 }
@@ -160,8 +194,10 @@ pub(crate) async fn client(target: Arc<Target>, mode: Mode, window: Window) -> R
     let mut stats = ClientStats {
         latency_us: histogram()?,
         commands: 0,
+        resumed: 0,
         errors: BTreeMap::new(),
     };
+    let dialer = Dialer::new(&target);
     let mut kept: Option<Conn> = None;
     let mut buf = Vec::with_capacity(16 * 1024);
     loop {
@@ -172,27 +208,31 @@ pub(crate) async fn client(target: Arc<Target>, mode: Mode, window: Window) -> R
         let attempt = tokio::time::timeout(COMMAND_TIMEOUT, async {
             match mode {
                 Mode::PerConnection => {
-                    let mut conn = target.connect().await?;
+                    let (mut conn, resumed) = dialer.connect().await?;
                     let result = conn.command(&target.frame, &mut buf).await;
                     let done = Instant::now();
                     conn.close().await;
-                    result.map(|()| done)
+                    result.map(|()| (done, resumed))
                 }
                 Mode::Kept => {
+                    let mut resumed = false;
                     if kept.is_none() {
-                        kept = Some(target.connect().await?);
+                        let (conn, was_resumed) = dialer.connect().await?;
+                        kept = Some(conn);
+                        resumed = was_resumed;
                     }
                     let conn = kept.as_mut().ok_or("no connection")?;
                     conn.command(&target.frame, &mut buf).await?;
-                    Ok(Instant::now())
+                    Ok((Instant::now(), resumed))
                 }
             }
         })
         .await
         .unwrap_or_else(|_| Err(format!("no complete reply within {COMMAND_TIMEOUT:?}")));
         match attempt {
-            Ok(done) => {
+            Ok((done, resumed)) => {
                 if done >= window.start && done < window.end {
+                    stats.resumed += u64::from(resumed);
                     let micros = u64::try_from(done.duration_since(began).as_micros())
                         .unwrap_or(u64::MAX)
                         .max(1);
@@ -217,7 +257,7 @@ pub(crate) async fn client(target: Arc<Target>, mode: Mode, window: Window) -> R
 /// Whether the server keeps a framed connection open after a reply.
 pub(crate) async fn keeps_connections(target: &Target) -> Result<bool> {
     tokio::time::timeout(COMMAND_TIMEOUT, async {
-        let mut conn = target.connect().await?;
+        let (mut conn, _) = Dialer::new(target).connect().await?;
         let mut buf = Vec::with_capacity(16 * 1024);
         conn.command(&target.frame, &mut buf).await?;
         let mut byte = [0u8; 1];

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo bench --bench control_plane [-- --quick] [-- --clients N --seconds S --no-peer]
+//! cargo bench --bench control_plane -- --no-plain --no-kept --certs rsa2048 --handshakes full
 //! ```
 //!
 //! The server under test runs pinned to core 0 (`taskset -c 0`); this
@@ -16,6 +17,12 @@
 //! - kept connections: each client reuses its connection command after
 //!   command (a server that closes after every reply, as the original does,
 //!   is detected by a probe and measured reconnecting, labelled so).
+//!
+//! TLS runs with an RSA-2048 and an ECDSA P-256 certificate (`--certs`),
+//! one command per connection with full handshakes (the clients remember no
+//! session) and resumed ones (each client keeps its own session store and
+//! resumes from the server's tickets) (`--handshakes`); the table shows
+//! the share of handshakes that did resume.
 //!
 //! Measured: commands/s, p50/p99 latency, and the server's CPU time per
 //! command (utime + stime of its PID from `/proc/PID/stat` over the timed
@@ -33,14 +40,11 @@
 //! table, the ratios and the notes); `child` is the child-process guard
 //! the tests share.
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use tokio_rustls::rustls::pki_types::ServerName;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Result<T, E = BoxError> = std::result::Result<T, E>;
@@ -57,12 +61,11 @@ mod scenarios;
 mod servers;
 mod tls;
 
-use clients::{keeps_connections, Mode, Target};
 use options::Options;
 use report::{print_notes, print_ratios, print_table};
-use scenarios::{Bench, Row};
-use servers::{find_peer_python, floor_server, Kind, Server};
-use support::{clock_ticks_per_second, free_port, pin_self, Placement};
+use scenarios::Bench;
+use servers::{find_peer_python, floor_server, Kind};
+use support::{clock_ticks_per_second, pin_self, Placement};
 use tls::tls_material;
 
 /// The ld-tower binary under test (the release build under `cargo bench`).
@@ -151,7 +154,6 @@ async fn run(options: Options, placement: Placement) -> Result<()> {
         None
     };
 
-    let tls = tls_material()?;
     let token = format!(
         "bench-{}-{}",
         std::process::id(),
@@ -166,107 +168,39 @@ async fn run(options: Options, placement: Placement) -> Result<()> {
     .to_string();
     let mut frame = u32::try_from(body.len())?.to_be_bytes().to_vec();
     frame.extend_from_slice(body.as_bytes());
-    let server_name = ServerName::try_from("localhost")?;
+    let mut materials = Vec::new();
+    for cert in options.certs() {
+        eprintln!("[bench] making {} certificates", cert.name());
+        materials.push((cert, Arc::new(tls_material(cert)?)));
+    }
     let bench = Bench {
         options: options.clone(),
         ticks_per_s,
+        placement,
+        token,
+        frame,
     };
 
     let mut rows = Vec::new();
-    let mut kinds = vec![Kind::LdTower, Kind::Floor];
+    let mut kinds = vec![Kind::LdTower];
+    if options.plain {
+        kinds.push(Kind::Floor);
+    }
     if peer.is_some() {
         kinds.push(Kind::Original);
     }
     for kind in kinds {
-        for use_tls in [false, true] {
-            if kind == Kind::Floor && use_tls {
-                continue;
-            }
-            let mut args: Vec<String> = vec!["serve".into(), "--framed".into()];
-            let (program, what) = match (kind, &peer) {
-                (Kind::Floor, _) => {
-                    args = vec!["--floor-server".into()];
-                    (std::env::current_exe()?, "the bare tokio server")
-                }
-                (Kind::Original, Some((python, _))) => {
-                    args.splice(0..0, ["-m".to_owned(), "je_load_density".to_owned()]);
-                    args.extend([
-                        "--host".into(),
-                        "127.0.0.1".into(),
-                        "--port".into(),
-                        free_port()?.to_string(),
-                    ]);
-                    (python.clone(), "the original server")
-                }
-                _ => {
-                    args.extend([
-                        "--host".into(),
-                        "127.0.0.1".into(),
-                        "--port".into(),
-                        "0".into(),
-                        "--max-connections".into(),
-                        "4096".into(),
-                    ]);
-                    (PathBuf::from(LD_TOWER), "ld-tower")
-                }
-            };
-            if kind != Kind::Floor {
-                args.extend(["--token".into(), token.clone()]);
-            }
-            if use_tls {
-                args.extend([
-                    "--tls-cert".into(),
-                    tls.cert.display().to_string(),
-                    "--tls-key".into(),
-                    tls.key.display().to_string(),
-                ]);
-            }
-            let transport = if use_tls { "TLS" } else { "plain" };
-            eprintln!("[{}] starting {transport} server", kind.name());
-            let mut server = match Server::start(&program, &args, &placement, what) {
-                Ok(server) => server,
-                Err(e) if kind == Kind::Original => {
-                    println!("  original {transport} server failed to start: {e}");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let target = Arc::new(Target {
-                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, server.port)),
-                tls: use_tls.then(|| (tls.connector.clone(), server_name.clone())),
-                frame: frame.clone(),
-            });
-            let keeps = match keeps_connections(&target).await {
-                Ok(keeps) => keeps,
-                Err(e) if kind == Kind::Original => {
-                    println!("  original {transport} server does not answer: {e}");
-                    continue;
-                }
-                Err(e) => return Err(format!("ld-tower {transport}: {e}").into()),
-            };
-            for mode in [Mode::PerConnection, Mode::Kept] {
-                let reconnects = mode == Mode::Kept && !keeps;
-                // Another process busy on our cores disturbs the figures:
-                // run again, keep the quietest run.
-                let mut best: Option<Row> = None;
-                for attempt in 1..=options.attempts() {
-                    eprintln!("[{}] {transport} {mode:?} (run {attempt})", kind.name());
-                    let mut row = bench
-                        .run_scenario(&mut server, kind, &target, mode, reconnects)
-                        .await?;
-                    row.runs = attempt;
-                    let noise = |row: &Row| row.other_load().map_or(0.0, |[a, b]| a.max(b));
-                    let quiet = noise(&row) <= NOISE_LIMIT;
-                    if best.as_ref().is_none_or(|best| noise(&row) < noise(best)) {
-                        best = Some(row);
-                    }
-                    if quiet {
-                        break;
-                    }
-                }
-                rows.extend(best);
-            }
-            drop(server);
+        let python = peer.as_ref().map(|(python, _)| python.as_path());
+        if options.plain {
+            bench.measure_server(kind, python, None, &mut rows).await?;
+        }
+        if kind == Kind::Floor {
+            continue;
+        }
+        for (cert, material) in &materials {
+            bench
+                .measure_server(kind, python, Some((*cert, material)), &mut rows)
+                .await?;
         }
     }
 

@@ -2,6 +2,8 @@
 
 use clap::{ArgAction, Parser};
 
+use crate::tls::{CertKind, Handshake};
+
 /// `cargo bench --bench control_plane -- [OPTIONS]`.
 #[derive(Clone, Debug, Parser)]
 #[command(
@@ -11,9 +13,10 @@ use clap::{ArgAction, Parser};
     long_about = "ld-tower's control socket against the original Python je_load_density server \
                   and a bare tokio server, each pinned to core 0 and driven from core 1 by \
                   concurrent framed clients sending LD_summary in a token envelope: one command \
-                  per connection and on kept connections, plain and TLS. Prints commands/s, \
-                  p50/p99 latency and the server's CPU time per command, then the ratios against \
-                  the goals.",
+                  per connection and on kept connections, plain and TLS (RSA-2048 and ECDSA P-256 \
+                  certificates; full and resumed handshakes). Prints commands/s, p50/p99 latency, \
+                  the server's CPU time per command and the share of resumed handshakes, then the \
+                  ratios against the goals.",
     after_help = "Environment:\n  LD_TOWER_PEER_PYTHON  the python that has je_load_density installed \
                   (else .peer/bin/python, else python3)"
 )]
@@ -36,6 +39,24 @@ pub(crate) struct Options {
     /// Skip the original Python server.
     #[arg(long = "no-peer", action = ArgAction::SetFalse)]
     pub(crate) peer: bool,
+
+    /// Skip the plain TCP scenarios (and the bare tokio server).
+    #[arg(long = "no-plain", action = ArgAction::SetFalse)]
+    pub(crate) plain: bool,
+
+    /// Skip the kept-connection scenarios.
+    #[arg(long = "no-kept", action = ArgAction::SetFalse)]
+    pub(crate) kept: bool,
+
+    /// The TLS servers' certificate kinds, comma-separated (default: both).
+    #[arg(long, value_name = "KINDS", value_enum, value_delimiter = ',')]
+    certs: Vec<CertKind>,
+
+    /// The TLS handshakes, one command per connection, comma-separated
+    /// (default: both): full (the clients remember no session) or resumed
+    /// (each client resumes its session from the server's tickets).
+    #[arg(long, value_name = "KINDS", value_enum, value_delimiter = ',')]
+    handshakes: Vec<Handshake>,
 
     /// Passed by `cargo bench` to every `harness = false` bench; ignored.
     #[arg(long, hide = true)]
@@ -65,6 +86,16 @@ impl Options {
         }
     }
 
+    /// The certificate kinds chosen, in order, each once.
+    pub(crate) fn certs(&self) -> Vec<CertKind> {
+        chosen(&self.certs, &[CertKind::Rsa2048, CertKind::EcdsaP256])
+    }
+
+    /// The handshake kinds chosen, in order, each once.
+    pub(crate) fn handshakes(&self) -> Vec<Handshake> {
+        chosen(&self.handshakes, &[Handshake::Full, Handshake::Resumed])
+    }
+
     /// Runs of a scenario at most, while other processes disturb it.
     pub(crate) fn attempts(&self) -> u32 {
         if self.quick {
@@ -73,6 +104,18 @@ impl Options {
             3
         }
     }
+}
+
+/// `given`, sorted and each once; `all` when none is given.
+fn chosen<T: Copy + Ord>(given: &[T], all: &[T]) -> Vec<T> {
+    let mut chosen = if given.is_empty() {
+        all.to_vec()
+    } else {
+        given.to_vec()
+    };
+    chosen.sort();
+    chosen.dedup();
+    chosen
 }
 
 /// `--seconds`: 0.2 to 600.

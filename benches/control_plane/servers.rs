@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::child::Child;
-use crate::support::Placement;
-use crate::{Result, START_TIMEOUT, WORKSPACE};
+use crate::support::{free_port, Placement};
+use crate::{Result, LD_TOWER, START_TIMEOUT, WORKSPACE};
 
 /// Which server a process is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +72,62 @@ pub(crate) fn floor_server() -> Result<()> {
             });
         }
     })
+}
+
+/// The program, arguments and description of a `kind` server (the
+/// original run by `python`), with its `--token`, and TLS from `tls`'s
+/// certificate and key files when given.
+pub(crate) fn server_command(
+    kind: Kind,
+    python: Option<&Path>,
+    tls: Option<(&Path, &Path)>,
+    token: &str,
+) -> Result<(PathBuf, Vec<String>, &'static str)> {
+    let mut args: Vec<String> = vec!["serve".into(), "--framed".into()];
+    let (program, what) = match kind {
+        Kind::Floor => {
+            return Ok((
+                std::env::current_exe()?,
+                vec!["--floor-server".into()],
+                "the bare tokio server",
+            ))
+        }
+        Kind::Original => {
+            let python = python.ok_or("the original is not installed")?;
+            args.splice(0..0, ["-m".to_owned(), "je_load_density".to_owned()]);
+            args.extend([
+                "--host".into(),
+                "127.0.0.1".into(),
+                "--port".into(),
+                free_port()?.to_string(),
+            ]);
+            (python.to_owned(), "the original server")
+        }
+        Kind::LdTower => {
+            args.extend(
+                [
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--max-connections",
+                    "4096",
+                ]
+                .map(String::from),
+            );
+            (PathBuf::from(LD_TOWER), "ld-tower")
+        }
+    };
+    args.extend(["--token".into(), token.to_owned()]);
+    if let Some((cert, key)) = tls {
+        args.extend([
+            "--tls-cert".into(),
+            cert.display().to_string(),
+            "--tls-key".into(),
+            key.display().to_string(),
+        ]);
+    }
+    Ok((program, args, what))
 }
 
 /// A running server process and the port it announced; killed when

@@ -1,4 +1,5 @@
-//! [`TlsAcceptor`]: a TLS 1.2/1.3 server session (tokio-rustls, ring).
+//! [`TlsAcceptor`]: a TLS 1.2/1.3 server session (tokio-rustls, with
+//! [`crate::tls`]'s provider and session resumption).
 
 use std::fmt;
 use std::io;
@@ -46,6 +47,9 @@ pub enum TlsSetupError {
     /// rustls refused the pair (for instance the key does not match the certificate).
     #[error("the certificate and key cannot be used together: {0}")]
     Mismatch(String),
+    /// The session ticket keys could not be made (no system randomness).
+    #[error("cannot make session ticket keys: {0}")]
+    Resumption(String),
 }
 
 impl TlsAcceptor {
@@ -95,7 +99,7 @@ impl TlsAcceptor {
         key: PrivateKeyDer<'static>,
         clients: Option<ClientCerts>,
     ) -> Result<Self, TlsSetupError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crate::tls::provider();
         let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| TlsSetupError::Mismatch(e.to_string()))?;
@@ -103,9 +107,11 @@ impl TlsAcceptor {
             Some(clients) => builder.with_client_cert_verifier(clients.verifier(provider)?),
             None => builder.with_no_client_auth(),
         };
-        let config = builder
+        let mut config = builder
             .with_single_cert(chain, key)
             .map_err(|e| TlsSetupError::Mismatch(e.to_string()))?;
+        crate::tls::configure_server(&mut config)
+            .map_err(|e| TlsSetupError::Resumption(e.to_string()))?;
         Ok(TlsAcceptor {
             inner: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
             clients,

@@ -69,7 +69,7 @@ impl fmt::Debug for Network {
     }
 }
 
-/// The TLS configuration of users: ring, TLS 1.2 and 1.3, HTTP/1.1 by
+/// The TLS configuration of users: [`crate::tls::provider`], TLS 1.2 and 1.3, HTTP/1.1 by
 /// ALPN, trusting `roots`, no client certificate.
 fn default_config(roots: &Arc<RootCertStore>) -> Arc<ClientConfig> {
     match config_with(Trust::Roots(Arc::clone(roots)), None) {
@@ -91,14 +91,14 @@ enum Trust {
     Any,
 }
 
-/// A user TLS configuration: ring, TLS 1.2 and 1.3, HTTP/1.1 by ALPN,
+/// A user TLS configuration: [`crate::tls::provider`], TLS 1.2 and 1.3, HTTP/1.1 by ALPN,
 /// trusting `trust`, presenting `client` (a certificate chain and its key)
 /// when the server asks for one.
 fn config_with(
     trust: Trust,
     client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 ) -> Result<Arc<ClientConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::tls::provider();
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()?;
     let builder: ConfigBuilder<ClientConfig, WantsClientCert> = match trust {

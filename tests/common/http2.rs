@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::{self, ServerConfig};
+use tokio_rustls::rustls::ServerConfig;
 
 /// What the target saw.
 #[derive(Debug, Default)]
@@ -86,7 +86,7 @@ impl H2Target {
         let acceptor = match listen {
             Listen::Plain => None,
             Listen::Tls { cert, key, alpn } => {
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let provider = ld_tower::tls::provider();
                 let mut config = ServerConfig::builder_with_provider(provider)
                     .with_safe_default_protocol_versions()
                     .unwrap()

@@ -286,10 +286,22 @@ impl TlsFiles {
         TlsAcceptor::from_der(vec![self.cert_der.clone()], key).expect("tls acceptor")
     }
 
+    /// A rustls server configuration presenting the leaf: TLS 1.2 and 1.3,
+    /// no client certificate, no ALPN.
+    pub fn server_config(&self) -> rustls::ServerConfig {
+        let key = PrivateKeyDer::try_from(self.key_der.clone()).expect("key der");
+        rustls::ServerConfig::builder_with_provider(ld_tower::tls::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![self.cert_der.clone()], key)
+            .expect("server config")
+    }
+
     pub fn connector(&self) -> TlsConnector {
         let mut roots = RootCertStore::empty();
         roots.add(self.ca_der.clone()).expect("root");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = ld_tower::tls::provider();
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("versions")

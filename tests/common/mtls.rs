@@ -11,7 +11,7 @@ use ld_tower::paths::Paths;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
-use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
+use tokio_rustls::rustls::{RootCertStore, ServerConfig};
 
 /// A certificate authority made by rcgen.
 pub struct Ca {
@@ -156,7 +156,7 @@ pub struct MutualTls {
 
 impl MutualTls {
     pub fn new(server: &super::TlsFiles, client_ca: &Ca) -> MutualTls {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = ld_tower::tls::provider();
         let mut roots = RootCertStore::empty();
         roots.add(client_ca.cert.der().clone()).unwrap();
         let verifier =

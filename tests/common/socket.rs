@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_rustls::rustls::pki_types::PrivateKeyDer;
-use tokio_rustls::rustls::{self, ServerConfig};
+use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
 use crate::common::TlsFiles;
@@ -63,7 +63,7 @@ impl Drop for Server {
 /// A TLS acceptor for the leaf of `files` (localhost, 127.0.0.1).
 pub fn acceptor(files: &TlsFiles) -> TlsAcceptor {
     let key = PrivateKeyDer::try_from(files.key_der.clone()).expect("key");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = ld_tower::tls::provider();
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")
