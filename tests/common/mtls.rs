@@ -44,7 +44,7 @@ impl Ca {
     }
 }
 
-/// A test-only RSA key (rcgen with ring cannot make one), PKCS#8.
+/// A fixed test-only RSA key (PKCS#8), so the tests need not generate one.
 pub const RSA_KEY: &str = include_str!("../fixtures/test-only-rsa-key.pem");
 
 /// The private key inside a PKCS#8 key: PKCS#1 for RSA, SEC1 for EC
