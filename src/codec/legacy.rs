@@ -60,6 +60,18 @@ impl Decoder for LegacyCodec {
             return Ok(None);
         }
         if src.len() > self.max {
+            // Whitespace after a request within the limit is no part of it
+            // (parsing ignores it): the request is taken without it, as it
+            // is when the whitespace comes in a later read.
+            let content = src.trim_ascii_end().len();
+            if content <= self.max {
+                if let Verdict::Complete | Verdict::Invalid = self.prefix.feed(&src[..content]) {
+                    self.done = true;
+                    let request = src.split_to(content).freeze();
+                    src.clear();
+                    return Ok(Some(Decoded::Request(request)));
+                }
+            }
             self.done = true;
             return Ok(Some(Decoded::Close("request over the size limit")));
         }
@@ -119,6 +131,21 @@ mod tests {
 
     fn request(s: &str) -> Option<Decoded> {
         Some(Decoded::Request(Bytes::from(s.to_owned())))
+    }
+
+    #[test]
+    fn whitespace_after_a_request_at_the_limit_is_dropped_not_refused() {
+        let body = r#"{"load_density": []}"#;
+        let mut codec = LegacyCodec::with_max(body.len());
+        let mut buf = BytesMut::from(format!("{body}\r\n").as_str());
+        assert_eq!(codec.decode(&mut buf).ok().flatten(), request(body));
+        // Anything else past the limit is refused.
+        let mut codec = LegacyCodec::with_max(body.len());
+        let mut buf = BytesMut::from(format!("{body}x").as_str());
+        assert_eq!(
+            codec.decode(&mut buf).ok().flatten(),
+            Some(Decoded::Close("request over the size limit"))
+        );
     }
 
     #[test]
