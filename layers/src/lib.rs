@@ -147,6 +147,23 @@ mod test_support {
         }
     }
 
+    /// Asserts that `layer` forwards the inner service's readiness: not
+    /// ready while the mock inner service allows nothing, woken and ready
+    /// once it allows a request.
+    pub(crate) fn forwards_readiness<L, T, U>(layer: L)
+    where
+        L: tower_layer::Layer<tower_test::mock::Mock<T, U>>,
+        L::Service: tower_service::Service<T>,
+        <L::Service as tower_service::Service<T>>::Error: std::fmt::Debug,
+    {
+        let (mut svc, mut handle) = tower_test::mock::spawn_layer::<T, U, _>(layer);
+        handle.allow(0);
+        assert!(svc.poll_ready().is_pending());
+        handle.allow(1);
+        assert!(svc.is_woken());
+        assert!(matches!(svc.poll_ready(), Poll::Ready(Ok(()))));
+    }
+
     /// Awaits `future`, failing the test instead of hanging if it never
     /// completes (with paused time, as soon as the runtime is idle).
     pub(crate) async fn settle<F: Future>(future: F) -> Result<F::Output, BoxError> {

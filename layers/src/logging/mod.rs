@@ -318,12 +318,7 @@ mod tests {
 
     #[tokio::test]
     async fn forwards_readiness() {
-        let (mut svc, mut handle) = mock::spawn_layer::<Req, Resp, _>(LogLayer::new());
-        handle.allow(0);
-        assert!(svc.poll_ready().is_pending());
-        handle.allow(1);
-        assert!(svc.is_woken());
-        assert!(matches!(svc.poll_ready(), std::task::Poll::Ready(Ok(()))));
+        crate::test_support::forwards_readiness::<_, Req, Resp>(LogLayer::new());
     }
 
     #[tokio::test]

@@ -361,13 +361,9 @@ mod tests {
 
     #[tokio::test]
     async fn forwards_readiness() -> Result<(), BoxError> {
-        let (mut svc, mut handle) =
-            mock::spawn_layer::<Req, &'static str, _>(TokenAuthLayer::new(tokens()?));
-        handle.allow(0);
-        assert!(svc.poll_ready().is_pending());
-        handle.allow(1);
-        assert!(svc.is_woken());
-        assert!(matches!(svc.poll_ready(), std::task::Poll::Ready(Ok(()))));
+        crate::test_support::forwards_readiness::<_, Req, &'static str>(TokenAuthLayer::new(
+            tokens()?,
+        ));
         Ok(())
     }
 
