@@ -247,17 +247,22 @@ fn connect_to_onto_a_denied_address_is_refused() -> Result {
             metadata_denied("api.example.test:80 (169.254.169.254)")
         )]
     );
-    // At the connection: a task's own URL goes there.
+    // At the connection: a task's own URL goes there, over HTTP/1.1 or
+    // HTTP/2, and a refusal is not retried (every attempt is recorded).
+    let retry = json!({"transient": 3, "base_delay": 0.01, "max_delay": 0.01});
     let tasks = json!([
-        {"method": "get", "name": "rewritten", "request_url": "http://api.example.test/"},
+        {"method": "get", "name": "rewritten", "request_url": "http://api.example.test/", "retry": retry},
+        {"method": "get", "name": "rewritten h2", "request_url": "http://api.example.test/", "http2": true, "retry": retry},
         {"method": "get", "name": "local", "request_url": "/"}
     ]);
     let (summary, report) = run_test(&server, &target.url(), 1, tasks)?;
-    assert_eq!(counts(&summary, "rewritten"), (1, 0, 1), "{summary}");
-    assert_eq!(
-        reasons(&report, "rewritten"),
-        [(metadata_denied("api.example.test:80 (169.254.169.254)"), 1)]
-    );
+    for name in ["rewritten", "rewritten h2"] {
+        assert_eq!(counts(&summary, name), (1, 0, 1), "{name}: {summary}");
+        assert_eq!(
+            reasons(&report, name),
+            [(metadata_denied("api.example.test:80 (169.254.169.254)"), 1)]
+        );
+    }
     assert_eq!(counts(&summary, "local"), (1, 1, 0), "{summary}");
     Ok(())
 }

@@ -130,6 +130,29 @@ pub(super) async fn connect(
         .into())
 }
 
+/// Why [`tcp`] opened no connection; its message names the target.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DialFailure {
+    message: String,
+    /// The agent's policy refused the target: trying again cannot help.
+    refused: bool,
+}
+
+impl DialFailure {
+    /// Whether the agent's policy refused the target (not worth a retry).
+    pub fn is_refused(&self) -> bool {
+        self.refused
+    }
+}
+
+/// The message, for callers whose errors are text.
+impl From<DialFailure> for String {
+    fn from(failure: DialFailure) -> String {
+        failure.message
+    }
+}
+
 /// A TCP connection to `host`:`port` (after `--connect-to`, within the
 /// agent's policy), with no delay, counted in `connections`; the error
 /// names the target.
@@ -139,12 +162,31 @@ pub async fn tcp(
     host: &str,
     port: u16,
 ) -> Result<Held<TcpStream>, String> {
+    tcp_or_failure(network, connections, host, port)
+        .await
+        .map_err(String::from)
+}
+
+/// [`tcp`], telling a refusal by the agent's policy from other failures
+/// (for a caller that retries only the latter).
+pub async fn tcp_or_failure(
+    network: &Network,
+    connections: &Arc<Descriptors>,
+    host: &str,
+    port: u16,
+) -> Result<Held<TcpStream>, DialFailure> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let target = described(network, host, port);
-    let permit = permit(connections, &target)?;
+    let permit = permit(connections, &target).map_err(|message| DialFailure {
+        message,
+        refused: false,
+    })?;
     let socket = connect(network, host, port)
         .await
-        .map_err(|e| e.message(&target))?;
+        .map_err(|e| DialFailure {
+            refused: matches!(e, DialError::Refused(_)),
+            message: e.message(&target),
+        })?;
     Ok(Held {
         socket,
         _permit: permit,

@@ -229,7 +229,9 @@ impl Refused {
 /// 4. anything else is allowed (loopback and private addresses included).
 ///
 /// IPv4-mapped IPv6 addresses (`::ffff:169.254.169.254`) are judged as
-/// the IPv4 address they carry.
+/// the IPv4 address they carry; NAT64 (`64:ff9b::a9fe:a9fe`) and
+/// IPv4-compatible (`::169.254.169.254`) ones both as themselves and as
+/// the IPv4 address a translator reaches with them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TargetPolicy {
     allow: Vec<Entry>,
@@ -287,19 +289,47 @@ impl TargetPolicy {
             };
             Err(Refused { target, reason })
         };
-        if let Some(entry) = self.deny.iter().find(|e| e.matches(names, address)) {
+        // The address, and the IPv4 address it reaches through a
+        // translator if it embeds one: a rule on either holds.
+        let forms: Vec<SocketAddr> = std::iter::once(address)
+            .chain(embedded_v4(address.ip()).map(|v4| SocketAddr::new(v4, address.port())))
+            .collect();
+        let matched = |entry: &Entry| forms.iter().any(|form| entry.matches(names, *form));
+        if let Some(entry) = self.deny.iter().find(|e| matched(e)) {
             return refuse(Reason::Denied(entry.text.clone()));
         }
-        if self.built_in.iter().any(|net| net.contains(&address.ip()))
-            && !self.allow.iter().any(|e| e.holds_address(address))
+        if forms
+            .iter()
+            .any(|form| self.built_in.iter().any(|net| net.contains(&form.ip())))
+            && !self
+                .allow
+                .iter()
+                .any(|e| forms.iter().any(|form| e.holds_address(*form)))
         {
             return refuse(Reason::BuiltIn);
         }
-        if !self.allow.is_empty() && !self.allow.iter().any(|e| e.matches(names, address)) {
+        if !self.allow.is_empty() && !self.allow.iter().any(|e| matched(e)) {
             return refuse(Reason::NotAllowed);
         }
         Ok(())
     }
+}
+
+/// The IPv4 address an IPv6 address reaches through translation, if it
+/// embeds one in its last 32 bits: the NAT64 well-known prefix
+/// `64:ff9b::/96` (RFC 6052: a NAT64 gateway connects to that IPv4
+/// address) and the deprecated IPv4-compatible `::a.b.c.d` (not `::` or
+/// `::1`). (IPv4-mapped addresses are made IPv4 before this.)
+fn embedded_v4(ip: IpAddr) -> Option<IpAddr> {
+    let IpAddr::V6(v6) = ip else {
+        return None;
+    };
+    let segments = v6.segments();
+    let o = v6.octets();
+    let v4 = IpAddr::from([o[12], o[13], o[14], o[15]]);
+    let nat64 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    let compatible = segments[..6] == [0; 6] && !v6.is_unspecified() && !v6.is_loopback();
+    (nat64 || compatible).then_some(v4)
 }
 
 /// `host` for `host:port`: an IPv6 address in brackets.

@@ -218,3 +218,32 @@ fn the_lower_of_a_format_s_bound_and_max_file_bytes_binds() {
         "a.proto is over the agent's limit of 50 bytes (--max-file-bytes)"
     );
 }
+
+#[test]
+fn nat64_and_ipv4_compatible_addresses_are_judged_as_their_ipv4_too() -> Result<(), String> {
+    let policy = served(&[], &[])?;
+    for hidden in [
+        "[64:ff9b::a9fe:a9fe]:80",
+        "[::169.254.169.254]:80",
+        "[64:ff9b::6464:64c8]:80",
+    ] {
+        assert!(
+            policy.check(&[], at(hidden)?).is_err(),
+            "{hidden} let through"
+        );
+    }
+    for fine in [
+        "[64:ff9b::808:808]:443",
+        "[::1]:80",
+        "[2001:db8::a9fe:a9fe]:80",
+    ] {
+        assert_eq!(policy.check(&[], at(fine)?), Ok(()), "{fine} refused");
+    }
+    // An explicit allow of the IPv4 address lifts it through NAT64 too,
+    // and a deny of it holds there.
+    let lifted = served(&["169.254.169.254"], &[])?;
+    assert_eq!(lifted.check(&[], at("[64:ff9b::a9fe:a9fe]:80")?), Ok(()));
+    let denied = served(&[], &["8.8.8.8"])?;
+    assert!(denied.check(&[], at("[64:ff9b::808:808]:53")?).is_err());
+    Ok(())
+}

@@ -544,9 +544,15 @@ async fn connect(
         .map(basic_authorization)
         .transpose()
         .map_err(|e| HttpError::Url(authority.to_owned(), e))?;
-    let tcp = dial::tcp(network, connections, host, port)
+    let tcp = dial::tcp_or_failure(network, connections, host, port)
         .await
-        .map_err(HttpError::Dial)?;
+        .map_err(|failure| {
+            if failure.is_refused() {
+                HttpError::Refused(failure.to_string())
+            } else {
+                HttpError::Dial(failure.to_string())
+            }
+        })?;
     match alpn {
         None => handshake(Io(tcp), authorization).await,
         Some(config) => {
