@@ -308,7 +308,7 @@ impl TargetPolicy {
         {
             return refuse(Reason::BuiltIn);
         }
-        if !self.allow.is_empty() && !self.allow.iter().any(|e| matched(e)) {
+        if !self.allow.is_empty() && !self.allow.iter().any(&matched) {
             return refuse(Reason::NotAllowed);
         }
         Ok(())
