@@ -146,6 +146,47 @@ async fn a_timed_run_counts_what_the_target_served() {
     assert!((1.0..3.0).contains(&elapsed), "elapsed_s {elapsed}");
 }
 
+/// Every second of a test is a point of its series, numbered in order: a
+/// 3 s test has seconds 0, 1 and 2 (not 0, 1 and 3: the last second used
+/// to be numbered by the elapsed time, just past 3 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_second_is_in_the_series() {
+    let target = Target::start().await;
+    let control = Control::default();
+    let lines = run_lines(
+        &control,
+        &json!([
+            ["LD_start_test", {
+                "user_detail_dict": {"user": "http_user"},
+                "variables": {"host": target.url()},
+                "user_count": 2, "spawn_rate": 100, "test_time": 3, "wait_time": 0.05,
+                "tasks": [{"name": "root", "method": "get", "request_url": "/"}],
+            }],
+            ["LD_generate_json"],
+        ]),
+    )
+    .await;
+    let report = parse(&lines[1]);
+    let document: Value = match &report {
+        Value::String(text) => serde_json::from_str(text).expect("a JSON document"),
+        other => other.clone(),
+    };
+    let seconds: Vec<u64> = document["series"]
+        .as_array()
+        .expect("a series")
+        .iter()
+        .map(|point| point["second"].as_u64().expect("a second"))
+        .collect();
+    assert_eq!(seconds, [0, 1, 2], "{}", document["series"]);
+    let requests: u64 = document["series"]
+        .as_array()
+        .expect("a series")
+        .iter()
+        .map(|point| point["requests"].as_u64().expect("requests"))
+        .sum();
+    assert_eq!(requests, target.total());
+}
+
 // ---------------------------------------------------------------- the resolver
 
 fn header<'a>(echo: &'a Value, name: &str) -> &'a str {

@@ -233,12 +233,20 @@ impl Live {
         figures
     }
 
-    /// The test's figures now, as it ends: the part-second at the end is
-    /// a point too, if anything happened in it.
+    /// The test's figures now, as it ends: the second in progress is a
+    /// point too, numbered after the last closed one (a test that ends on
+    /// a second's boundary ends before that second's tick: a 10 s test's
+    /// last point is second 9), kept if anything happened in it or it
+    /// lasted half a second.
     fn finish(&self, stopped_early: bool) -> Finished {
         let elapsed = self.started.elapsed();
-        let point = self.drain_window(elapsed.as_secs());
-        if point.requests > 0 {
+        // The ticks have stopped: no point is closed meanwhile.
+        let second = lock(&self.series)
+            .last()
+            .map_or(0, |point| point.second + 1);
+        let point = self.drain_window(second);
+        let lasted = elapsed.saturating_sub(Duration::from_secs(second));
+        if point.requests > 0 || lasted >= Duration::from_millis(500) {
             lock(&self.series).push(point);
         }
         Finished {
