@@ -49,6 +49,8 @@ pub struct State {
     last_run: Mutex<Option<LastRun>>,
     /// Whether a threshold of any test so far failed.
     threshold_failed: AtomicBool,
+    /// Whether a test with no thresholds so far had failed requests.
+    unguarded_failures: AtomicBool,
     /// Loads data sources off the runtime, within their budget, stopped at
     /// shutdown.
     loader: Loader,
@@ -86,6 +88,7 @@ impl State {
             paths,
             last_run: Mutex::default(),
             threshold_failed: AtomicBool::new(false),
+            unguarded_failures: AtomicBool::new(false),
             strict: false,
             caps: Caps::default(),
             security: Arc::default(),
@@ -129,6 +132,17 @@ impl State {
     /// Whether a threshold of any test run on this state failed.
     pub fn thresholds_failed(&self) -> bool {
         self.threshold_failed.load(Ordering::Relaxed)
+    }
+
+    /// Notes that a test which set no thresholds had failed requests.
+    pub fn note_unguarded_failures(&self) {
+        self.unguarded_failures.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a test run on this state set no thresholds and had failed
+    /// requests (`ld-tower run` then fails, as Locust does).
+    pub fn unguarded_failures(&self) -> bool {
+        self.unguarded_failures.load(Ordering::Relaxed)
     }
 
     /// Runs `f` with the figures locked. A panic elsewhere that poisoned the

@@ -267,6 +267,34 @@ fn run_str_with_a_failing_action_exits_one_with_error_lines() {
     );
 }
 
+/// A dead target fails the run though every action succeeded, unless the
+/// test judged its failures by thresholds or --exit-code-on-error says so.
+#[test]
+fn failed_requests_without_thresholds_fail_the_run() {
+    // A port nothing listens on: bound, then closed.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    let test = |thresholds: &str| {
+        format!(
+            r#"[["LD_start_test", {{"user_count": 1, "spawn_rate": 100, "iterations": 2, "wait_time": 0,
+                "tasks": [{{"method": "get", "request_url": "{url}/"}}]{thresholds}}}]]"#
+        )
+    };
+    let output = ld(&["run-str", &test("")]);
+    let lines = stdout_lines(&output);
+    assert!(!lines[0].starts_with("Error"), "{lines:?}");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let output = ld(&["run-str", "--exit-code-on-error", "7", &test("")]);
+    assert_eq!(output.status.code(), Some(7));
+    let output = ld(&["run-str", "--exit-code-on-error", "0", &test("")]);
+    assert_eq!(output.status.code(), Some(0));
+    // Thresholds that allow the failures: they alone judge the test.
+    let allowed = r#", "thresholds": {"failure_rate": 1.0}"#;
+    let output = ld(&["run-str", &test(allowed)]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+}
+
 #[test]
 fn unreadable_or_non_json_input_exits_three_with_one_stderr_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -493,7 +493,17 @@ async fn every_kind_of_call_through_run() {
     std::fs::write(&file, test.to_string()).unwrap();
     let to = connect_to(plain.addr);
     let output = tokio::task::spawn_blocking(move || {
-        ld(&["run", "--connect-to", &to, file.to_str().unwrap()], None)
+        ld(
+            &[
+                "run",
+                "--exit-code-on-error",
+                "0",
+                "--connect-to",
+                &to,
+                file.to_str().unwrap(),
+            ],
+            None,
+        )
     })
     .await
     .unwrap();

@@ -126,7 +126,15 @@ async fn the_whole_language_runs_through_run() {
     let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
         run_in(
             &path,
-            &["run", FIXTURE, "--no-progress", "--connect-to", &to],
+            &[
+                "run",
+                FIXTURE,
+                "--no-progress",
+                "--exit-code-on-error",
+                "0",
+                "--connect-to",
+                &to,
+            ],
         )
     })
     .await

@@ -204,6 +204,8 @@ async fn a_socket_test_runs_through_run() {
             "run",
             &file,
             "--no-progress",
+            "--exit-code-on-error",
+            "0",
             "--ca-file",
             &ca,
             "--connect-to",

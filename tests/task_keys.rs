@@ -297,7 +297,10 @@ fn run_strict_fails_a_typo_that_run_notes_on_stderr() {
         "tasks": [{"method": "get", "request_url": "http://127.0.0.1:9/"}]}]]});
     std::fs::write(&file, actions.to_string()).expect("write");
     let path = file.to_str().expect("utf-8 path");
-    let (status, stdout, stderr) = run_cli(&["run", path, "--no-progress"], &[]);
+    let (status, stdout, stderr) = run_cli(
+        &["run", path, "--no-progress", "--exit-code-on-error", "0"],
+        &[],
+    );
     assert_eq!(status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
         stderr.contains(

@@ -531,6 +531,9 @@ async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError
     let summary = finished.figures.summary();
     let elapsed_s = finished.elapsed.as_secs_f64();
     let verdicts = thresholds.evaluate(&summary, elapsed_s);
+    if verdicts.is_empty() && summary.totals.failures > 0 {
+        state.note_unguarded_failures();
+    }
     state.set_last_run(LastRun {
         parameters: parameters.clone(),
         elapsed_s,

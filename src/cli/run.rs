@@ -41,7 +41,9 @@ further file). A second Ctrl-C quits at once.
 
 Exit: 0 when every action succeeded; 1 when an action failed (or the JSON is not an action \
 list); 4 when every action succeeded but a test's threshold failed (LD_start_test's \
-`thresholds`); 2 on bad usage; 3 when an action file cannot be read or is not JSON, or a \
+`thresholds`); --exit-code-on-error (default 1) when every action succeeded, no threshold \
+failed, but a test that set no thresholds had failed requests (Locust's rule: a dead target \
+fails CI); 2 on bad usage; 3 when an action file cannot be read or is not JSON, or a \
 --ca-file holds no usable certificate (nothing ran); 130 after Ctrl-C (SIGINT) and 143 after SIGTERM, whatever the results.";
 
 /// What every `run*` subcommand takes.
@@ -56,6 +58,12 @@ pub(crate) struct RunOptions {
     /// the result's `notes` and on stderr. For CI.
     #[arg(long)]
     pub(crate) strict: bool,
+
+    /// The exit code when a test that set no thresholds had failed requests (and nothing
+    /// else failed), as Locust's --exit-code-on-error; 0 lets such a run pass. A test with
+    /// thresholds is judged by them alone.
+    #[arg(long, value_name = "CODE", default_value_t = 1)]
+    pub(crate) exit_code_on_error: u8,
 
     /// How load tests reach their targets.
     #[command(flatten)]
@@ -247,6 +255,7 @@ async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> E
         Some(Signal::Terminate) => ExitCode::from(EXIT_TERMINATED),
         None if failed => ExitCode::from(EXIT_FAILURE),
         None if control.state().thresholds_failed() => ExitCode::from(EXIT_THRESHOLD),
+        None if control.state().unguarded_failures() => ExitCode::from(options.exit_code_on_error),
         None => ExitCode::SUCCESS,
     }
 }
