@@ -39,10 +39,11 @@ pub trait Acceptor: Send + Sync + 'static {
         false
     }
 
-    /// The principal the handshake proved the client to be, if any (its
-    /// commands then need no token).
-    fn principal(&self, io: &Self::Io) -> Option<Principal> {
+    /// Checks the client the handshake proved and finds its principal, if
+    /// any (its commands then need no token); an error refuses the
+    /// connection (say a certificate name not allowed).
+    fn identify(&self, io: &Self::Io) -> io::Result<Option<Principal>> {
         let _ = io;
-        None
+        Ok(None)
     }
 }

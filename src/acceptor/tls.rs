@@ -129,25 +129,23 @@ impl Acceptor for TlsAcceptor {
     type Io = TlsStream<TcpStream>;
 
     async fn accept(&self, tcp: TcpStream) -> io::Result<Self::Io> {
-        let tls = self.inner.accept(tcp).await?;
-        if let Some(clients) = &self.clients {
-            // rustls verified the chain and validity; the names are ours to check.
-            let cert = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
-            let cert = cert.ok_or_else(|| {
-                io::Error::new(io::ErrorKind::PermissionDenied, "no client certificate")
-            })?;
-            clients.admit(cert)?;
-        }
-        Ok(tls)
+        self.inner.accept(tcp).await
     }
 
     fn verifies_clients(&self) -> bool {
         self.clients.is_some()
     }
 
-    fn principal(&self, io: &Self::Io) -> Option<Principal> {
-        let clients = self.clients.as_ref()?;
-        let cert = io.get_ref().1.peer_certificates()?.first()?;
-        clients.admit(cert).ok().flatten()
+    /// rustls verified the chain and validity; the names are checked here,
+    /// once, and give the principal.
+    fn identify(&self, io: &Self::Io) -> io::Result<Option<Principal>> {
+        let Some(clients) = &self.clients else {
+            return Ok(None);
+        };
+        let cert = io.get_ref().1.peer_certificates().and_then(|c| c.first());
+        let cert = cert.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::PermissionDenied, "no client certificate")
+        })?;
+        clients.admit(cert)
     }
 }

@@ -65,9 +65,21 @@ where
             _ = self.hard_stop.cancelled() => return,
             _ = self.member.close.cancelled() => return,
         };
-        let io = match io {
-            Ok(Ok(io)) => io,
-            Ok(Err(error)) => {
+        let accepted = match io {
+            Ok(accepted) => accepted.and_then(|io| Ok((acceptor.identify(&io)?, io))),
+            Err(_) => {
+                tracing::debug!(peer = %self.peer, "handshake timed out");
+                return;
+            }
+        };
+        let io = match accepted {
+            Ok((principal, io)) => {
+                if let Some(principal) = principal {
+                    self.member.slot.admission.certify(principal);
+                }
+                io
+            }
+            Err(error) => {
                 if acceptor.verifies_clients() {
                     self.peers.counters().certificate_refused();
                     tracing::info!(peer = %self.peer, %error, "handshake refused");
@@ -79,14 +91,7 @@ where
                 }
                 return;
             }
-            Err(_) => {
-                tracing::debug!(peer = %self.peer, "handshake timed out");
-                return;
-            }
         };
-        if let Some(principal) = acceptor.principal(&io) {
-            self.member.slot.admission.certify(principal);
-        }
         let shutdown = A::SHUTDOWN_AFTER_CLIENT_CLOSE;
         match self.framing {
             Framing::Framed => self.serve(io, FramedCodec::new(), false, shutdown).await,
