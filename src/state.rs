@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use serde_json::Value;
 
 use crate::auth::SecurityCounters;
-use crate::engine::{Engine, EngineLimits, Finished, Network};
+use crate::engine::{Engine, EngineLimits, Finished, Network, OTHER_NAMES};
 use crate::figures::{Figures, TimeSeries};
 use crate::paths::Paths;
 use crate::policy::Caps;
@@ -60,7 +60,24 @@ pub struct State {
     caps: Caps,
     /// Refusals counted by the server and the actions.
     security: Arc<SecurityCounters>,
+    /// Every test's figures since the state was made, whatever
+    /// `LD_clear_records` forgets: what the metrics exporters count.
+    since_start: Mutex<SinceStart>,
 }
+
+/// The figures of every test that ended since the state was made.
+#[derive(Debug, Default)]
+struct SinceStart {
+    /// The number of the last test added ([`Finished::id`]).
+    through: u64,
+    figures: Figures,
+}
+
+/// The most request names [`State::figures_since_start`] keeps apart; the
+/// figures of names past them are counted together under
+/// [`OTHER_NAMES`], so an agent that runs test after test with new names
+/// holds (and exports) a bounded number of series.
+pub const MAX_NAMES_SINCE_START: usize = 1_000;
 
 impl Default for State {
     /// Any path, relative to the current directory; every environment
@@ -92,6 +109,7 @@ impl State {
             strict: false,
             caps: Caps::default(),
             security: Arc::default(),
+            since_start: Mutex::default(),
         }
     }
 
@@ -151,6 +169,27 @@ impl State {
         f(&mut self.figures.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Every request's figures since this state was made, the running
+    /// test's so far included; `LD_clear_records` does not forget them
+    /// (the counters the exporters show only grow). At most
+    /// [`MAX_NAMES_SINCE_START`] names are kept apart.
+    pub fn figures_since_start(&self) -> Figures {
+        // The live test first, then what ended: a test that ends between
+        // the two is in the second, and its live copy is dropped by number.
+        let live = self.engine.live_figures();
+        let since = self
+            .since_start
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut figures = since.figures.clone();
+        if let Some((id, running)) = live {
+            if id > since.through {
+                figures.merge_within(&running, MAX_NAMES_SINCE_START, OTHER_NAMES);
+            }
+        }
+        figures
+    }
+
     /// The last test's per-second series.
     pub fn series(&self) -> TimeSeries {
         self.series
@@ -172,6 +211,16 @@ impl State {
     /// Keeps a finished (or cancelled) test's figures and series.
     pub fn keep_figures(&self, finished: &Finished) {
         self.figures(|figures| figures.merge(&finished.figures));
+        {
+            let mut since = self
+                .since_start
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            since
+                .figures
+                .merge_within(&finished.figures, MAX_NAMES_SINCE_START, OTHER_NAMES);
+            since.through = since.through.max(finished.id);
+        }
         *self.series.lock().unwrap_or_else(PoisonError::into_inner) = finished.series.clone();
     }
 

@@ -51,6 +51,7 @@ fn series(points: &[(u64, u64, u64)]) -> TimeSeries {
 /// Sets the state's series (as a finished test would) and last run.
 fn finish(control: &Control, points: &[(u64, u64, u64)], last: LastRun) {
     control.state().keep_figures(&Finished {
+        id: 1,
         figures: Figures::default(),
         abandoned: 0,
         series: series(points),

@@ -59,6 +59,7 @@ fn record(state: &State) {
         });
     }
     state.keep_figures(&Finished {
+        id: 1,
         figures,
         abandoned: 0,
         series,

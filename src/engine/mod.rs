@@ -146,6 +146,9 @@ pub const END_GRACE: Duration = Duration::from_secs(2);
 /// What a finished test leaves.
 #[derive(Clone, Debug)]
 pub struct Finished {
+    /// The test's number: the engine numbers its tests 1, 2, 3... in the
+    /// order they start ([`Engine::live_figures`] names the same number).
+    pub id: u64,
     /// Every completed request's figures.
     pub figures: Figures,
     /// Requests abandoned under way: at a stop (`LD_stop_test`, shutdown),
@@ -193,6 +196,8 @@ pub struct Status {
 /// The test in progress.
 #[derive(Debug)]
 struct Live {
+    /// The test's number (see [`Finished::id`]).
+    id: u64,
     started: Instant,
     /// Users the test is heading for now.
     target_users: AtomicUsize,
@@ -250,6 +255,7 @@ impl Live {
             lock(&self.series).push(point);
         }
         Finished {
+            id: self.id,
             figures: self.figures(),
             abandoned: self.abandoned(),
             series: lock(&self.series).clone(),
@@ -310,6 +316,8 @@ struct Admitted {
 #[derive(Debug, Default)]
 pub struct Engine {
     live: Mutex<Option<Arc<Live>>>,
+    /// The number of the last test started.
+    started_tests: std::sync::atomic::AtomicU64,
     last: Mutex<Option<Status>>,
     limits: EngineLimits,
 }
@@ -617,6 +625,7 @@ impl Engine {
         let workers =
             Workers::start(admitted.workers).map_err(|e| EngineError::Workers(e.to_string()))?;
         let live = Arc::new(Live {
+            id: self.started_tests.fetch_add(1, Ordering::Relaxed) + 1,
             started: Instant::now(),
             target_users: AtomicUsize::new(match &plan.shape {
                 None => plan.users,
@@ -683,6 +692,16 @@ impl Engine {
             }
             None => false,
         }
+    }
+
+    /// The running test's number and its figures so far (every worker's
+    /// merged); `None` when no test runs. A test's figures are handed to
+    /// its `on_end` before it stops being the live test, so a reader that
+    /// asks here first and then looks at what `on_end` kept sees the test
+    /// once or twice, never not at all: it tells which by the number.
+    pub fn live_figures(&self) -> Option<(u64, Figures)> {
+        let live = lock(&self.live).clone()?;
+        Some((live.id, live.figures()))
     }
 
     /// The running test's live figures, or the last test's final ones.

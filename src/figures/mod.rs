@@ -118,6 +118,25 @@ impl Figures {
         }
     }
 
+    /// Adds every figure of `other`, keeping at most `max_names` names:
+    /// the figures of a name past those are added under `overflow` (which
+    /// may make one more name).
+    pub fn merge_within(&mut self, other: &Figures, max_names: usize, overflow: &str) {
+        for (name, theirs) in &other.per_name {
+            let name = if self.per_name.contains_key(name) || self.per_name.len() < max_names {
+                name.as_str()
+            } else {
+                overflow
+            };
+            match self.per_name.get_mut(name) {
+                Some(ours) => ours.merge(theirs),
+                None => {
+                    self.per_name.insert(name.to_owned(), theirs.clone());
+                }
+            }
+        }
+    }
+
     /// Forgets every record.
     pub fn clear(&mut self) {
         self.per_name.clear();
@@ -136,5 +155,27 @@ impl Figures {
     /// `LD_summary`'s figures.
     pub fn summary(&self) -> Summary {
         Summary::of(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_within_folds_names_past_the_cap() {
+        let mut other = Figures::default();
+        for name in ["a", "b", "c", "d"] {
+            other.record(name, Duration::from_millis(5), RequestOutcome::ok(200));
+        }
+        let mut kept = Figures::default();
+        kept.merge_within(&other, 2, "(other)");
+        kept.merge_within(&other, 2, "(other)");
+        let counts: Vec<(&str, u64)> = kept
+            .per_name()
+            .iter()
+            .map(|(name, f)| (name.as_str(), f.count()))
+            .collect();
+        assert_eq!(counts, [("(other)", 4), ("a", 2), ("b", 2)]);
     }
 }
