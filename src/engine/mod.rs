@@ -704,6 +704,14 @@ impl Engine {
         Some((live.id, live.figures()))
     }
 
+    /// The running test's per-second series so far (the seconds closed);
+    /// `None` when no test runs.
+    pub fn live_series(&self) -> Option<TimeSeries> {
+        let live = lock(&self.live).clone()?;
+        let series = lock(&live.series).clone();
+        Some(series)
+    }
+
     /// The running test's live figures, or the last test's final ones.
     pub fn status(&self) -> Option<Status> {
         let live = lock(&self.live).clone();
