@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::auth::SecurityCounters;
 use crate::engine::{Engine, EngineLimits, Finished, Network, OTHER_NAMES};
 use crate::figures::{Figures, TimeSeries};
+use crate::observe::BindRule;
 use crate::paths::Paths;
 use crate::policy::Caps;
 use crate::resolver::{EnvPolicy, Loader, Resolver, SourceBudget};
@@ -63,6 +64,9 @@ pub struct State {
     /// Every test's figures since the state was made, whatever
     /// `LD_clear_records` forgets: what the metrics exporters count.
     since_start: Mutex<SinceStart>,
+    /// Where a client's action may open a listener (an exporter, the
+    /// dashboard).
+    observers: BindRule,
 }
 
 /// The figures of every test that ended since the state was made.
@@ -110,6 +114,7 @@ impl State {
             caps: Caps::default(),
             security: Arc::default(),
             since_start: Mutex::default(),
+            observers: BindRule::loopback(),
         }
     }
 
@@ -275,6 +280,18 @@ impl State {
     pub fn with_caps(mut self, caps: Caps) -> Self {
         self.caps = caps;
         self
+    }
+
+    /// This state with actions' listeners bound where `rule` allows
+    /// (loopback only by default).
+    pub fn with_observers(mut self, rule: BindRule) -> Self {
+        self.observers = rule;
+        self
+    }
+
+    /// Where a client's action may open a listener.
+    pub fn observers(&self) -> &BindRule {
+        &self.observers
     }
 
     /// What a test may ask for at most.

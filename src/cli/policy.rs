@@ -11,6 +11,7 @@ use clap::Args;
 
 use super::duration::parse_duration;
 use super::size::parse_size;
+use ld_tower::observe::BindRule;
 use ld_tower::policy::{Caps, Entry, TargetPolicy, DEFAULT_MAX_CSV_BYTES, DEFAULT_MAX_FILE_BYTES};
 
 /// What load tests may reach and ask for.
@@ -59,6 +60,14 @@ pub(crate) struct PolicyArgs {
     /// holds if lower. Default: 16MiB for serve, none for run.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub(crate) max_file_bytes: Option<usize>,
+
+    /// Let a client's action (LD_start_prometheus_exporter, LD_start_dashboard) listen on the
+    /// addresses of this CIDR block (10.0.0.0/8; 0.0.0.0/0 or ::/0 also allows the unspecified
+    /// address, every interface), as well as on loopback. Repeatable. A served agent's actions
+    /// listen on loopback only by default: an observer on a public address shows the test's
+    /// names and failures to whoever reaches it. `run` allows any address.
+    #[arg(long = "allow-observer-addr", value_name = "CIDR")]
+    pub(crate) allow_observer_addr: Vec<ipnet::IpNet>,
 }
 
 fn parse_entry(text: &str) -> Result<Entry, String> {
@@ -94,6 +103,16 @@ impl PolicyArgs {
                 .max_csv_bytes
                 .map(|n| n as u64)
                 .or(served.then_some(DEFAULT_MAX_CSV_BYTES)),
+        }
+    }
+
+    /// Where a client's action may listen: loopback and
+    /// `--allow-observer-addr` for a served agent, anywhere for `run`.
+    pub(crate) fn observers(&self, served: bool) -> BindRule {
+        if served {
+            BindRule::allowing(self.allow_observer_addr.clone())
+        } else {
+            BindRule::any()
         }
     }
 

@@ -223,6 +223,7 @@ async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> E
         .with_network(network)
         .with_engine_limits(limits)
         .with_caps(options.policy.caps(false))
+        .with_observers(options.policy.observers(false))
         .with_strict(options.strict);
     let control = Control::with_state(Registry::with_builtins(), state);
     let line = Line::default();

@@ -321,7 +321,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .with_env(EnvPolicy::only(&args.allow_env))
         .with_source_budget(SourceBudget::limited(args.max_source_bytes as u64))
         .with_engine_limits(engine_limits)
-        .with_caps(args.policy.caps(true));
+        .with_caps(args.policy.caps(true))
+        .with_observers(args.policy.observers(true));
     let control = Control::with_state(Registry::with_builtins(), state)
         .max_reply_bytes(args.max_reply_bytes)
         .audit(audit.clone());
