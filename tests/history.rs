@@ -58,6 +58,7 @@ fn finish(control: &Control, points: &[(u64, u64, u64)], last: LastRun) {
         elapsed: Duration::from_secs_f64(last.elapsed_s),
         users_started: 1,
         stopped_early: false,
+        changes: Default::default(),
     });
     control.state().set_last_run(last);
 }

@@ -66,6 +66,7 @@ fn record(state: &State) {
         elapsed: Duration::from_secs(3),
         users_started: 2,
         stopped_early: false,
+        changes: Default::default(),
     });
     state.set_last_run(LastRun {
         parameters: json!({"user_detail": {"user": "fast_http_user", "host": "http://127.0.0.1:9/"},

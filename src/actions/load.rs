@@ -10,8 +10,7 @@ use serde_json::{json, Map, Value};
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::engine::dial;
 use crate::engine::{
-    kinds, Bucket, Network, Plan, Shape, ShapeError, Status, Wait, DEFAULT_TIMEOUT, MAX_USERS,
-    OTHER_NAMES,
+    kinds, Bucket, Network, Plan, Shape, ShapeError, Wait, DEFAULT_TIMEOUT, MAX_USERS, OTHER_NAMES,
 };
 use crate::engine::{secrets, task};
 use crate::redact;
@@ -24,6 +23,7 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_start_test", Scope::Run, start_test)
         .register_scoped("LD_stop_test", Scope::Run, stop_test)
         .register_scoped("LD_test_status", Scope::Read, test_status);
+    super::steer::register(registry);
 }
 
 /// A key given as `null` is `Some(None)`; a key not given is `None`.
@@ -534,6 +534,15 @@ async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError
     if verdicts.is_empty() && summary.totals.failures > 0 {
         state.note_unguarded_failures();
     }
+    // The changes made while it ran (LD_set_users and co.), in the
+    // parameters the reports and the run history show.
+    let mut parameters = parameters;
+    if let (false, Value::Object(map)) = (finished.changes.is_empty(), &mut parameters) {
+        map.insert("changes".into(), json!(finished.changes.kept));
+        if finished.changes.not_kept > 0 {
+            map.insert("changes_not_kept".into(), json!(finished.changes.not_kept));
+        }
+    }
     state.set_last_run(LastRun {
         parameters: parameters.clone(),
         elapsed_s,
@@ -578,18 +587,6 @@ async fn stop_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError>
 /// The running test's live figures (or the last test's final ones).
 async fn test_status(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     args.none()?;
-    let status = ctx.state().engine().status().unwrap_or(Status {
-        running: false,
-        users: 0,
-        target_users: 0,
-        elapsed_s: 0.0,
-        test_time_s: None,
-        requests: 0,
-        failures: 0,
-        current_rps: 0,
-        p50_ms: 0.0,
-        p95_ms: 0.0,
-        p99_ms: 0.0,
-    });
+    let status = ctx.state().engine().status().unwrap_or_default();
     serde_json::to_value(status).map_err(|e| error(e.to_string()))
 }

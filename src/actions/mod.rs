@@ -28,6 +28,7 @@ mod registry;
 mod reports;
 mod resolver;
 mod run;
+mod steer;
 
 pub use args::Args;
 pub use budget::{OverBudget, ReplyBudget, DEFAULT_MAX_REPLY_BYTES};

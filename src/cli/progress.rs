@@ -187,6 +187,7 @@ mod tests {
             p50_ms: 1.0,
             p95_ms: 4.24,
             p99_ms: 9.0,
+            ..Status::default()
         }
     }
 

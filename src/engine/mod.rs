@@ -19,6 +19,7 @@ mod render;
 mod retry;
 pub mod secrets;
 mod shape;
+mod steer;
 pub mod task;
 mod throttle;
 mod user;
@@ -39,6 +40,7 @@ pub use pacing::{Arrivals, Wait};
 pub use protocol::{timed_out, Raced, Recorder, Turn, UserParts, Watch};
 pub use retry::{Attempts, Class, RetryPolicy};
 pub use shape::{Shape, ShapeError, Soak, Spike, Stage};
+pub use steer::{Change, Changed, Changes, InEffect, SteerError, MAX_CHANGES, MAX_CHANGE_BYTES};
 pub use task::{
     compile, Assertion, Auth, Body, Condition, Extractor, FilePart, Fixed, Head, JsonQuery, Mode,
     Naming, Scenario, Source, Step, Task, Think, TlsSpec, OTHER_NAMES,
@@ -57,6 +59,7 @@ use tokio_util::sync::CancellationToken;
 use crate::figures::{new_histogram, Figures, SecondPoint, SecondWindow, TimeSeries};
 use crate::redact::Redactor;
 use crate::resolver::Resolver;
+use steer::{Aim, Steer};
 use workers::Workers;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -163,18 +166,26 @@ pub struct Finished {
     pub users_started: usize,
     /// Whether it was stopped before its time (LD_stop_test, shutdown).
     pub stopped_early: bool,
+    /// The changes made to it while it ran ([`Engine::set_users`] and co.).
+    pub changes: Changes,
 }
 
 /// A test's live figures (`LD_test_status`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Status {
     /// Whether a test is running (the figures are then of that test).
     pub running: bool,
     /// Users running now.
     pub users: usize,
     /// Users the test is heading for now: `user_count`, or what its load
-    /// shape asks for this second.
+    /// shape asks for this second; it follows [`Engine::set_users`] and co.
     pub target_users: usize,
+    /// Users started (or stopped) per second on the way there.
+    pub spawn_rate: f64,
+    /// Iterations per second across the users; `null`: paced by `wait_time`.
+    pub arrival_rate: Option<f64>,
+    /// The load shape setting the users, `null` if none.
+    pub load_shape: Option<&'static str>,
     /// Seconds since the test started.
     pub elapsed_s: f64,
     /// The test's length, `null` for "until stopped".
@@ -211,6 +222,12 @@ struct Live {
     /// One per worker thread: its users record there.
     recorders: Vec<Arc<Mutex<Recorder>>>,
     series: Mutex<TimeSeries>,
+    /// The arrival schedule, for a test with `arrival_rate`.
+    arrivals: Option<Arc<Arrivals>>,
+    /// What the test is set to, and the changes made to it.
+    steer: Mutex<Steer>,
+    /// Wakes the drive loop when `steer`'s aim changes.
+    steered: tokio::sync::Notify,
 }
 
 impl Live {
@@ -262,6 +279,7 @@ impl Live {
             elapsed,
             users_started: self.started_users.load(Ordering::Relaxed),
             stopped_early,
+            changes: lock(&self.steer).changes(),
         }
     }
 
@@ -289,10 +307,17 @@ impl Live {
                 overall.value_at_quantile(q) as f64 / 1000.0
             }
         };
+        let (spawn_rate, load_shape) = {
+            let steer = lock(&self.steer);
+            (steer.spawn_rate(), steer.shape_name())
+        };
         Status {
             running: true,
             users: self.users.load(Ordering::Relaxed),
             target_users: self.target_users.load(Ordering::Relaxed),
+            spawn_rate,
+            arrival_rate: self.arrivals.as_ref().map(|a| a.rate()),
+            load_shape,
             elapsed_s: self.started.elapsed().as_secs_f64(),
             test_time_s: self.duration.map(|d| d.as_secs_f64()),
             requests,
@@ -494,8 +519,9 @@ fn interval(rate: f64) -> Duration {
 }
 
 /// Moves the test's users toward its target (the plan's count, or its
-/// shape's each second) until it ends: stopped (true), or on time, at the
-/// end of its shape, or with every user done with its iterations (false).
+/// shape's each second, or what a change set since) until it ends: stopped
+/// (true), or on time, at the end of its shape, or with every user done
+/// with its iterations (false).
 async fn drive(live: &Arc<Live>, crowd: &mut Crowd<'_>) -> bool {
     let plan = Arc::clone(&crowd.plan);
     let stop = crowd.stop.clone();
@@ -506,46 +532,55 @@ async fn drive(live: &Arc<Live>, crowd: &mut Crowd<'_>) -> bool {
         }
     };
     tokio::pin!(end);
-    let mut aim = match &plan.shape {
-        None => None,
-        Some(shape) => match shape.tick(0) {
-            Some(aim) => Some(aim),
-            None => return false,
-        },
+    let (mut version, mut aim) = lock(&live.steer).aim();
+    // The second the aim's second 0 is (a shape set while the test runs
+    // starts at its own 0), and what it asks for now.
+    let mut origin = 0;
+    let Some(mut now) = aim.at(0) else {
+        return false;
     };
-    let mut pace = match aim {
-        None => Pace::new(plan.users, plan.spawn_rate, live.started),
-        Some((users, rate)) => Pace::new(users, rate as f64, live.started),
-    };
+    let mut pace = Pace::new(now.0, now.1, live.started);
     live.target_users.store(pace.target, Ordering::Relaxed);
     let mut next_tick = live.started + Duration::from_secs(1);
     let mut second = 0;
     loop {
         let active = crowd.active();
         let stepping = active != pace.target;
+        let shaped = aim.is_shape();
         tokio::select! {
             biased;
             () = stop.cancelled() => return true,
             () = &mut end => return false,
             // Users end when retired, or (without a shape) when done with
-            // their iterations: then the test ends when every user is done.
-            Some(_) = crowd.tasks.join_next(), if !stepping || plan.shape.is_some() => {
-                if crowd.tasks.is_empty() && plan.shape.is_none() {
+            // their iterations: then the test ends when every user still
+            // wanted is done (none wanted is a pause, not an end).
+            Some(_) = crowd.tasks.join_next(), if !stepping || shaped => {
+                if crowd.tasks.is_empty() && !shaped && crowd.active() > 0 {
                     return false;
+                }
+            }
+            () = live.steered.notified() => {
+                let (changed, new) = lock(&live.steer).aim();
+                if changed != version {
+                    (version, aim, origin) = (changed, new, second);
+                    let Some(aimed) = aim.at(0) else {
+                        return false;
+                    };
+                    now = aimed;
+                    pace.retarget(now.0, now.1, Instant::now());
                 }
             }
             () = tokio::time::sleep_until(next_tick) => {
                 live.tick(second);
                 second += 1;
                 next_tick += Duration::from_secs(1);
-                if let Some(shape) = &plan.shape {
-                    let Some(now) = shape.tick(second) else {
+                if aim.is_shape() {
+                    let Some(aimed) = aim.at(second - origin) else {
                         return false;
                     };
-                    if aim != Some(now) {
-                        aim = Some(now);
-                        pace.retarget(now.0, now.1 as f64, Instant::now());
-                        live.target_users.store(now.0, Ordering::Relaxed);
+                    if aimed != now && live.shape_moved(version, aimed) {
+                        now = aimed;
+                        pace.retarget(now.0, now.1, Instant::now());
                     }
                 }
             }
@@ -624,9 +659,17 @@ impl Engine {
         }
         let workers =
             Workers::start(admitted.workers).map_err(|e| EngineError::Workers(e.to_string()))?;
+        let started = Instant::now();
+        let aim = match &plan.shape {
+            None => Aim::Count {
+                users: plan.users,
+                spawn_rate: plan.spawn_rate,
+            },
+            Some(shape) => Aim::Shape(shape.clone()),
+        };
         let live = Arc::new(Live {
             id: self.started_tests.fetch_add(1, Ordering::Relaxed) + 1,
-            started: Instant::now(),
+            started,
             target_users: AtomicUsize::new(match &plan.shape {
                 None => plan.users,
                 Some(shape) => shape.tick(0).map_or(0, |(users, _)| users),
@@ -639,16 +682,19 @@ impl Engine {
                 .map(|_| Arc::new(Mutex::new(Recorder::default())))
                 .collect(),
             series: Mutex::new(TimeSeries::default()),
+            arrivals: plan
+                .arrival_rate
+                .and_then(|rate| Arrivals::new(started, rate))
+                .map(Arc::new),
+            steer: Mutex::new(Steer::new(aim, plan.peak_users(), admitted.budget.clone())),
+            steered: tokio::sync::Notify::new(),
         });
         *slot = Some(Arc::clone(&live));
         let crowd = Crowd {
             tasks: JoinSet::new(),
             active: Vec::new(),
             workers,
-            arrivals: plan
-                .arrival_rate
-                .and_then(|rate| Arrivals::new(live.started, rate))
-                .map(Arc::new),
+            arrivals: live.arrivals.clone(),
             plan: Arc::new(plan),
             budget: admitted.budget,
             resolver,

@@ -47,14 +47,10 @@ impl<P: Protocol> User<P> {
             }
             iterations += 1;
             let due = match &self.parts.arrivals {
-                Some(arrivals) => {
-                    let due = arrivals.claim();
-                    tokio::select! {
-                        () = tokio::time::sleep_until(due) => {}
-                        () = self.parts.done.cancelled() => return,
-                    }
-                    Some(due)
-                }
+                Some(arrivals) => match arrivals.next_due(&self.parts.done).await {
+                    Some(due) => Some(due),
+                    None => return,
+                },
                 None => None,
             };
             self.iteration(due, &mut guards).await;
