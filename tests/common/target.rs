@@ -26,7 +26,7 @@
 //! A request is counted when its handler starts, so a request the client
 //! abandons after sending is still counted as served. [`Target::in_flight`]
 //! is how many handlers are running now (the requests it holds, as for
-//! `/slow`).
+//! `/slow`), [`Target::peak_in_flight`] the most at once so far.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -67,6 +67,8 @@ struct Counts {
     queries: Mutex<Vec<String>>,
     /// Requests being handled now.
     in_flight: AtomicU64,
+    /// The most requests handled at once so far.
+    peak_in_flight: AtomicU64,
 }
 
 /// Counts one request in flight while it lives (a handler dropped with its
@@ -181,6 +183,11 @@ impl Target {
         self.counts.in_flight.load(Ordering::Relaxed)
     }
 
+    /// The most requests handled at once so far.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.counts.peak_in_flight.load(Ordering::Relaxed)
+    }
+
     /// Every request served.
     pub fn total(&self) -> u64 {
         self.counts.total.load(Ordering::Relaxed)
@@ -243,7 +250,8 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
-    counts.in_flight.fetch_add(1, Ordering::Relaxed);
+    let now = counts.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+    counts.peak_in_flight.fetch_max(now, Ordering::Relaxed);
     let _in_flight = InFlight(Arc::clone(&counts));
     counts.total.fetch_add(1, Ordering::Relaxed);
     {
