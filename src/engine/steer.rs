@@ -389,3 +389,76 @@ impl Engine {
         Ok(Engine::aim_at(&live, steer, Aim::Shape(shape), what))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shape_change(at_s: f64, bytes: usize) -> Change {
+        Change {
+            at_s,
+            what: Changed::Shape {
+                load_shape: "stages",
+                shape_config: json!({"note": "x".repeat(bytes)}),
+            },
+        }
+    }
+
+    #[test]
+    fn changes_are_kept_up_to_their_count_and_bytes_then_counted() {
+        let mut changes = Changes::default();
+        for n in 0..3 {
+            changes.push(shape_change(f64::from(n), 100 * 1024));
+        }
+        assert_eq!(changes.kept.len(), 2, "the third is past 256 KiB");
+        assert_eq!(changes.not_kept, 1);
+        // A small one still fits in what the bytes leave.
+        changes.push(Change {
+            at_s: 4.0,
+            what: Changed::Rate { arrival_rate: 2.0 },
+        });
+        assert_eq!(changes.kept.len(), 3);
+        let mut many = Changes::default();
+        for n in 0..MAX_CHANGES + 5 {
+            many.push(Change {
+                at_s: n as f64,
+                what: Changed::Users {
+                    user_count: n,
+                    spawn_rate: 1.0,
+                },
+            });
+        }
+        assert_eq!((many.kept.len(), many.not_kept), (MAX_CHANGES, 5));
+        assert_eq!(
+            serde_json::to_value(&many.kept[1]).ok(),
+            Some(
+                json!({"at_s": 1.0, "action": "LD_set_users", "user_count": 1, "spawn_rate": 1.0})
+            )
+        );
+        assert!(!many.is_empty() && Changes::default().is_empty());
+    }
+
+    #[test]
+    fn a_count_holds_and_a_shape_follows_its_seconds() {
+        let count = Aim::Count {
+            users: 3,
+            spawn_rate: 2.0,
+        };
+        assert_eq!(
+            (count.at(0), count.at(99), count.is_shape()),
+            (Some((3, 2.0)), Some((3, 2.0)), false)
+        );
+        let shape = Shape::parse(
+            "stages",
+            &json!({"stages": [{"duration": 2, "users": 4, "spawn_rate": 5}]}),
+        )
+        .map(Aim::Shape)
+        .ok();
+        let at = |s: u64| shape.as_ref().and_then(|aim| aim.at(s));
+        assert_eq!(
+            (at(0), at(1), at(2)),
+            (Some((4, 5.0)), Some((4, 5.0)), None)
+        );
+    }
+}
