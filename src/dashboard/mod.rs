@@ -74,7 +74,9 @@ impl Settings {
                 "refresh_seconds: expected a number of seconds from {MIN_REFRESH_SECONDS} to {MAX_REFRESH_SECONDS}, got {refresh_seconds}"
             ));
         }
-        if !(window_seconds.is_finite() && window_seconds > 0.0 && window_seconds <= MAX_WINDOW_SECONDS)
+        if !(window_seconds.is_finite()
+            && window_seconds > 0.0
+            && window_seconds <= MAX_WINDOW_SECONDS)
         {
             return Err(format!(
                 "window_seconds: expected a positive number of seconds up to {MAX_WINDOW_SECONDS}, got {window_seconds}"
@@ -117,13 +119,8 @@ impl Dashboard {
             MAX_EVENT_STREAMS,
             stop.clone(),
         );
-        let bound = HttpListener::bind(
-            addr,
-            HttpLimits::default(),
-            routes::handler(feed),
-            &stop,
-        )
-        .await;
+        let bound =
+            HttpListener::bind(addr, HttpLimits::default(), routes::handler(feed), &stop).await;
         match bound {
             Ok(listener) => Ok(Dashboard {
                 listener,

@@ -36,9 +36,18 @@ mod tests {
 
     #[test]
     fn the_page_names_nothing_outside_its_origin() {
-        for outside in ["http://", "https://", "url(", "@import", "innerHTML", "src="] {
+        for outside in [
+            "http://",
+            "https://",
+            "url(",
+            "@import",
+            "innerHTML",
+            "src=",
+        ] {
             assert!(
-                !PAGE.replace("http://www.w3.org/2000/svg", "").contains(outside),
+                !PAGE
+                    .replace("http://www.w3.org/2000/svg", "")
+                    .contains(outside),
                 "the page holds {outside:?}"
             );
         }

@@ -264,7 +264,14 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(
             keys,
-            ["totals", "latency_overall", "per_name", "rps", "avg_ms", "ts"]
+            [
+                "totals",
+                "latency_overall",
+                "per_name",
+                "rps",
+                "avg_ms",
+                "ts"
+            ]
         );
     }
 
