@@ -75,6 +75,21 @@ fn test_args(target: &Target, users: u64, seconds: f64) -> Value {
     })
 }
 
+/// Sends `LD_start_test` with `args` from a thread of its own: its reply
+/// comes when the test ends (stopped, or after at most two minutes).
+fn test_in_background(server: &ServeProcess, args: Value) -> std::thread::JoinHandle<String> {
+    let mut tcp = TcpStream::connect(server.addr()).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let request = json!([["LD_start_test", args]]).to_string();
+        tcp.write_all(request.as_bytes()).expect("send");
+        let mut reply = String::new();
+        tcp.read_to_string(&mut reply).expect("the test's reply");
+        reply
+    })
+}
+
 /// A GET over real TCP: (status, head, body).
 fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
     let mut tcp = TcpStream::connect(addr).expect("connect");
@@ -402,16 +417,7 @@ fn the_page_shows_the_engines_numbers_in_chromium() {
     let users = 4;
 
     // A longer test, stopped below; its reply comes when it ends.
-    let test = {
-        let server_port = server.port;
-        let args = test_args(&target, users, 60.0);
-        std::thread::spawn(move || {
-            common::legacy(
-                server_port,
-                json!([["LD_start_test", args]]).to_string().as_bytes(),
-            )
-        })
-    };
+    let test = test_in_background(&server, test_args(&target, users, 60.0));
     let deadline = Instant::now() + DEADLINE;
     loop {
         let status = act(&server, "LD_test_status", json!({}));
@@ -452,7 +458,7 @@ fn the_page_shows_the_engines_numbers_in_chromium() {
 
         // Ended: the final figures, as LD_summary and LD_test_status give them.
         act(&server, "LD_stop_test", json!({}));
-        let reply = String::from_utf8(test.join().expect("the test's thread")).unwrap();
+        let reply = test.join().expect("the test's thread");
         assert!(reply.starts_with('{'), "{reply}");
         let summary = act(&server, "LD_summary", json!({}));
         let status = act(&server, "LD_test_status", json!({}));
@@ -508,13 +514,7 @@ fn dashboard_screenshot() {
             {"method": "get", "name": "admin", "request_url": "/status/403"}
         ]
     });
-    let port = server.port;
-    let test = std::thread::spawn(move || {
-        common::legacy(
-            port,
-            json!([["LD_start_test", args]]).to_string().as_bytes(),
-        )
-    });
+    let test = test_in_background(&server, args);
     let browser = Browser::launch(binary, 1280, 900);
     let png = runtime.block_on(async {
         let mut page = browser.page().await;

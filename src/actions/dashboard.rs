@@ -124,3 +124,16 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, ActionError> {
         .copied()
         .ok_or_else(|| ActionError::new(format!("host {host:?} resolves to no address")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dashboard_actions_need_the_write_scope() {
+        let registry = Registry::with_builtins();
+        for name in ["LD_start_dashboard", "LD_stop_dashboard"] {
+            assert_eq!(registry.scope_of(name), Some(Scope::Write), "{name}");
+        }
+    }
+}

@@ -237,10 +237,13 @@ impl Page {
         self.eval(read).await
     }
 
-    /// A PNG of the page as it is now.
+    /// A PNG of the whole page as it is now.
     pub async fn screenshot(&mut self) -> Vec<u8> {
         let shot = self
-            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .call(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true}),
+            )
             .await;
         base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().expect("a screenshot's data"))
