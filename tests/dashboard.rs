@@ -410,7 +410,9 @@ fn ms(value: &Value) -> String {
 
 #[test]
 fn the_page_shows_the_engines_numbers_in_chromium() {
-    let Some(binary) = chromium() else { return };
+    let Some(binary) = chromium("the dashboard") else {
+        return;
+    };
     let (runtime, target) = Target::in_runtime();
     let server = serve(&[]);
     let addr = start_dashboard(&server);
@@ -499,7 +501,7 @@ fn the_page_shows_the_engines_numbers_in_chromium() {
 #[test]
 #[ignore = "writes docs/dashboard.png; run by hand"]
 fn dashboard_screenshot() {
-    let binary = chromium().expect("chromium, to take the screenshot");
+    let binary = chromium("the dashboard").expect("chromium, to take the screenshot");
     let (runtime, target) = Target::in_runtime();
     let server = serve(&[]);
     let addr = start_dashboard(&server);

@@ -25,8 +25,9 @@ use super::DEADLINE;
 const LISTENING: &str = "DevTools listening on ws://";
 
 /// The browser's binary, if one is installed; under CI (`CI` set) a
-/// missing one fails the test, as CI installs it (`.ci/run`).
-pub fn chromium() -> Option<&'static str> {
+/// missing one fails the test rendering `what`, as CI installs it
+/// (`.ci/run`).
+pub fn chromium(what: &str) -> Option<&'static str> {
     let found = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|b| {
@@ -38,9 +39,11 @@ pub fn chromium() -> Option<&'static str> {
     if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI installs chromium (.ci/run): the dashboard must be rendered there"
+            "CI installs chromium (.ci/run): {what} must be rendered there"
         );
-        eprintln!("no chromium here (apt-get install chromium): the browser check is skipped");
+        eprintln!(
+            "no chromium here (apt-get install chromium): the rendering of {what} is skipped"
+        );
     }
     found
 }
