@@ -353,7 +353,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     announce(&format!("Server started on {}:{}", args.host, local.port()));
     if let Some(dashboard) = &dashboard {
-        announce(&format!("Dashboard on http://{}/", dashboard.local_addr()));
+        let addr = dashboard.local_addr();
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the dashboard has no auth: whoever reaches it sees the tests' names and failures");
+        }
+        announce(&format!("Dashboard on http://{addr}/"));
     }
     let served = match tls {
         Some(tls) => {

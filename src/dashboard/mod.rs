@@ -96,7 +96,9 @@ impl Settings {
 /// A running dashboard; it stops when dropped.
 #[derive(Debug)]
 pub struct Dashboard {
+    /// Serves the page, the snapshots and the streams.
     listener: HttpListener,
+    /// What it was started with.
     settings: Settings,
     /// Ends the listener, the ticker and the event streams.
     stop: CancellationToken,
