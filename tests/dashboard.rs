@@ -495,6 +495,35 @@ fn the_page_shows_the_engines_numbers_in_chromium() {
     drop(browser);
 }
 
+#[test]
+fn the_page_polls_when_every_event_stream_is_taken() {
+    let Some(binary) = chromium("the dashboard") else {
+        return;
+    };
+    let (runtime, target) = Target::in_runtime();
+    let server = serve(&[]);
+    let addr = start_dashboard(&server);
+    act(&server, "LD_start_test", test_args(&target, 2, 1.0));
+    let summary = act(&server, "LD_summary", json!({}));
+    let streams: Vec<Events> = (0..ld_tower::dashboard::MAX_EVENT_STREAMS)
+        .map(|_| Events::open(addr).0)
+        .collect();
+    let browser = Browser::launch(binary, 1280, 900);
+    runtime.block_on(async {
+        let mut page = browser.page().await;
+        page.navigate(&format!("http://{addr}/")).await;
+        let shown = page
+            .wait_for(
+                "document.body.dataset.source === 'poll' && Number(document.body.dataset.updates) >= 2",
+                READ_PAGE,
+            )
+            .await;
+        assert_eq!(shown["requests"], summary["totals"]["requests"].to_string());
+        assert_eq!(shown["failures"], summary["totals"]["failures"].to_string());
+    });
+    drop(streams);
+}
+
 /// Makes `docs/dashboard.png`: a 40-second test of five names, some
 /// failing, watched in headless Chromium. Run it with
 /// `cargo test --test dashboard -- --ignored --exact dashboard_screenshot`.
