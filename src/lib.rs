@@ -44,6 +44,7 @@ pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod control;
+pub mod dashboard;
 pub mod engine;
 pub mod figures;
 #[cfg(feature = "history")]

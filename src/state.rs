@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use serde_json::Value;
 
 use crate::auth::SecurityCounters;
+use crate::dashboard::DashboardSlot;
 use crate::engine::{Engine, EngineLimits, Finished, Network, OTHER_NAMES};
 use crate::figures::{Figures, TimeSeries};
 use crate::observe::BindRule;
@@ -67,6 +68,8 @@ pub struct State {
     /// Where a client's action may open a listener (an exporter, the
     /// dashboard).
     observers: BindRule,
+    /// The dashboard `LD_start_dashboard` started.
+    dashboard: DashboardSlot,
 }
 
 /// The figures of every test that ended since the state was made.
@@ -115,6 +118,7 @@ impl State {
             security: Arc::default(),
             since_start: Mutex::default(),
             observers: BindRule::loopback(),
+            dashboard: DashboardSlot::default(),
         }
     }
 
@@ -292,6 +296,11 @@ impl State {
     /// Where a client's action may open a listener.
     pub fn observers(&self) -> &BindRule {
         &self.observers
+    }
+
+    /// The dashboard `LD_start_dashboard` started, if any.
+    pub fn dashboard(&self) -> &DashboardSlot {
+        &self.dashboard
     }
 
     /// What a test may ask for at most.

@@ -20,6 +20,7 @@
 mod args;
 mod budget;
 mod builtin;
+mod dashboard;
 #[cfg(feature = "history")]
 mod history;
 mod load;

@@ -9,8 +9,8 @@ use std::str::FromStr;
 /// | --- | --- |
 /// | `read` | status, summaries, documents returned in the reply |
 /// | `run` | starting, stopping and steering tests, the resolver's variables |
-/// | `write` | anything that touches files: reports written to disk, run history, action files, CSV and database sources |
-/// | `admin` | quitting the server, and (later) exporters and dashboards that open ports |
+/// | `write` | anything that touches files: reports written to disk, run history, action files, CSV and database sources; the live dashboard's port |
+/// | `admin` | quitting the server, and (later) exporters that open ports |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
     /// Reading figures and status.

@@ -23,6 +23,7 @@ use ld_tower::audit::Audit;
 use ld_tower::auth::{Principals, TokenFile};
 use ld_tower::codec::Framing;
 use ld_tower::control::Control;
+use ld_tower::dashboard::{Dashboard, Settings};
 use ld_tower::engine::{self, Descriptors, EngineLimits};
 use ld_tower::paths::Paths;
 use ld_tower::protocol::{MAX_REQUEST_BYTES, TOKEN_ENV};
@@ -171,6 +172,14 @@ pub(crate) struct ServeArgs {
     /// limit if lower.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub(crate) max_memory: Option<usize>,
+
+    /// Serve the live dashboard on this address (e.g. 127.0.0.1:8765; port 0 picks a free one, shown
+    /// on a `Dashboard on` line): the page at /, the figures at /snapshot (JSON) and /events
+    /// (server-sent events). It binds where it says and has no auth: it shows the tests' names and
+    /// failures to whoever reaches it (a client's LD_start_dashboard binds loopback only, unless
+    /// --allow-observer-addr).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) dashboard: Option<SocketAddr>,
 
     /// How load tests reach their targets.
     #[command(flatten)]
@@ -328,6 +337,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .audit(audit.clone());
     let signalled = shutdown_signal(control.quit_signal())?;
     let state = control.state().clone();
+    let dashboard = match args.dashboard {
+        Some(addr) => Some(
+            Dashboard::start(&state, addr, Settings::default())
+                .await
+                .map_err(|e| format!("cannot serve the dashboard on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
     let counters = Arc::clone(state.security());
     let shutdown = async move {
         signalled.await;
@@ -335,6 +352,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         state.begin_shutdown();
     };
     announce(&format!("Server started on {}:{}", args.host, local.port()));
+    if let Some(dashboard) = &dashboard {
+        let addr = dashboard.local_addr();
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the dashboard has no auth: whoever reaches it sees the tests' names and failures");
+        }
+        announce(&format!("Dashboard on http://{addr}/"));
+    }
     let served = match tls {
         Some(tls) => {
             Server::new(listener, tls)

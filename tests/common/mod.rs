@@ -9,6 +9,7 @@
     clippy::expect_used
 )]
 
+pub mod browser;
 pub mod child;
 pub mod figures;
 pub mod mtls;
@@ -183,6 +184,14 @@ impl ServeProcess {
 
     pub fn stderr(&self) -> String {
         self.child.stderr()
+    }
+
+    /// Waits for a stdout line after `Server started on` that `matches`
+    /// accepts (lines before it are consumed), within the tests' deadline.
+    pub fn line<T>(&mut self, what: &str, matches: impl FnMut(&str) -> Option<T>) -> T {
+        self.child
+            .wait_for_line(DEADLINE, what, matches)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Descriptors the process holds open now.
