@@ -38,7 +38,9 @@ are relative to the working directory.
 
 Progress: while a load test runs and stderr is a terminal, one live line on stderr shows \
 elapsed/total time, users, requests, requests per second, p95 latency and failures; it is cleared \
-when the test ends. Never drawn on a pipe or with --no-progress.
+when the test ends. It fits the terminal's width: the bar goes first, then whole fields (p95, \
+users, rps, failures, requests in that order), never a number cut. Never drawn on a pipe or with \
+--no-progress.
 
 Ctrl-C (SIGINT) or SIGTERM: the running test stops early, its figures are kept, and the results \
 of the action list still print (a test started after that stops at once; run-dir starts no \

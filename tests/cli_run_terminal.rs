@@ -1,7 +1,8 @@
 //! What `ld-tower run` prints for a person (on a terminal, or with
 //! `--summary`): a short line per action, then `demo`'s summary, each
 //! request name's figures and each threshold passed or `FAILED`; JSON lines
-//! on a pipe (or with `--json`), a failed threshold then said on stderr.
+//! on a pipe (or with `--json`), a failed threshold then said on stderr; a
+//! progress line that fits a narrow terminal.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -158,4 +159,68 @@ fn a_terminal_gets_the_summary_and_json_forces_the_lines() {
     let shown = on_terminal(&format!("{} run --no-progress --json {file}", bin()));
     assert!(shown.contains(r#""thresholds":{"#), "{shown}");
     assert!(!shown.contains("Thresholds:"), "{shown}");
+}
+
+/// What a terminal shows once escape sequences are taken out, one entry per
+/// drawn line (a redraw starts with a carriage return).
+fn drawn_lines(transcript: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = transcript.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters, then a final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+        .split(['\r', '\n'])
+        .map(|line| line.trim_end().to_owned())
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+#[test]
+#[cfg_attr(
+    no_script,
+    ignore = "no util-linux `script` here to give ld-tower a terminal (build.rs probed it)"
+)]
+fn the_progress_line_fits_a_terminal_of_40_columns() {
+    let (_runtime, target) = Target::in_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two_seconds.json");
+    let actions = json!([
+        ["LD_start_test", {"user_count": 4, "spawn_rate": 100, "test_time": 2, "wait_time": 0.01,
+                           "tasks": [{"method": "get", "request_url": format!("{}/", target.url())}]}]
+    ]);
+    std::fs::write(&file, actions.to_string()).unwrap();
+    // stdout to a file: the transcript holds stderr's drawing only.
+    let out = dir.path().join("stdout");
+    let shown = on_terminal(&format!(
+        "stty rows 24 cols 40; {} run --json {} > {}",
+        bin(),
+        file.display(),
+        out.display()
+    ));
+    let lines: Vec<String> = drawn_lines(&shown)
+        .into_iter()
+        .filter(|line| line.contains("/2s"))
+        .collect();
+    assert!(!lines.is_empty(), "nothing drawn: {shown:?}");
+    for line in &lines {
+        // The spinner, a space, then the message, short of the last column.
+        assert!(line.chars().count() < 40, "{line:?}");
+        let last = line.rsplit("  ").next().unwrap_or_default();
+        let count = last
+            .strip_prefix("requests ")
+            .unwrap_or_else(|| panic!("{line:?}"));
+        assert!(count.parse::<u64>().is_ok(), "{line:?}");
+    }
+    let result: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(result["stopped_early"], false, "{result}");
 }
