@@ -189,3 +189,68 @@ fn a_framing_or_tls_mismatch_names_the_missing_flag() {
         assert_eq!(stdout, r#"{"status":"cleared"}"#, "{args:?}");
     }
 }
+
+/// The lines of `server`'s stderr holding `needle`, once `count` of them
+/// are there (within the deadline).
+fn log_lines(server: &common::ServeProcess, needle: &str, count: usize) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let lines: Vec<String> = server
+            .stderr()
+            .lines()
+            .filter(|line| line.contains(needle))
+            .map(str::to_owned)
+            .collect();
+        if lines.len() >= count {
+            return lines;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{count} {needle:?} lines: {}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_refused_token_is_logged_with_peer_and_cause_never_the_token() {
+    // The default log level.
+    let server = serve(&["--framed", "--token", "SECRET-VALUE-42"]);
+    let port = server.port.to_string();
+    let request = r#"[["LD_summary"]]"#;
+    let (status, stdout, _) = send(&[
+        "--port",
+        &port,
+        "--framed",
+        "--token",
+        "WRONG-GUESS-17",
+        request,
+    ]);
+    assert_eq!(
+        (status.code(), stdout.as_str()),
+        (Some(1), "Error: unauthorised")
+    );
+    let (status, stdout, _) = send(&["--port", &port, "--framed", request]);
+    assert_eq!(
+        (status.code(), stdout.as_str()),
+        (Some(1), "Error: token required")
+    );
+    let lines = log_lines(&server, "authentication refused", 2);
+    for (line, cause, told) in [
+        (&lines[0], "wrong or malformed token", "Error: unauthorised"),
+        (&lines[1], "no token presented", "Error: token required"),
+    ] {
+        assert!(line.contains(" WARN "), "{line}");
+        assert!(line.contains("peer=127.0.0.1:"), "{line}");
+        assert!(
+            line.contains(&format!("reason={cause} told={told} ")),
+            "{line}"
+        );
+    }
+    let log = server.stderr();
+    assert!(
+        !log.contains("WRONG-GUESS") && !log.contains("SECRET-VALUE"),
+        "a token in the log: {log}"
+    );
+}
