@@ -1,7 +1,9 @@
 //! `ld-tower run FILE`, `run-dir DIR` and `run-str JSON`: action JSON run in
 //! this process on a fresh [`Control`] (no server), each result line printed
-//! as `ld-tower send` prints it; a live progress line on a terminal; Ctrl-C
-//! or SIGTERM stops the running test and its results still print.
+//! as `ld-tower send` prints it on a pipe, or for a person on a terminal (a
+//! short line per action, then the summary: [`super::human`]); a live
+//! progress line on a terminal; Ctrl-C or SIGTERM stops the running test
+//! and its results still print.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
