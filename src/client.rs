@@ -32,6 +32,10 @@ use tokio_rustls::TlsConnector;
 use crate::codec::Framing;
 use crate::protocol::{END, MAX_REQUEST_BYTES, QUIT_WORD};
 
+mod mismatch;
+
+pub use mismatch::Mismatch;
+
 /// The largest reply frame a client accepts (a report can be large; a
 /// broken or hostile server's 4 GiB length is refused, not allocated).
 const MAX_REPLY_FRAME: usize = 256 * 1024 * 1024;
@@ -45,8 +49,16 @@ pub struct ClientConfig {
     pub tls: Option<ClientTls>,
     /// The shared secret: requests are then wrapped in envelopes.
     pub token: Option<String>,
-    /// How long one request (connect, send, every reply) may take.
+    /// How long the server may send nothing while a reply is awaited;
+    /// [`Duration::ZERO`] (the default): no limit. A server sends nothing
+    /// while a command runs, so a limit bounds the whole command: a load
+    /// test longer than it is given up on. Without a limit, TCP keepalive
+    /// still notices a server whose machine vanished (within about two
+    /// minutes).
     pub timeout: Duration,
+    /// How long connecting, the TLS handshake and writing a request may
+    /// take (default 10 s).
+    pub connect_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -55,10 +67,21 @@ impl Default for ClientConfig {
             framing: Framing::Legacy,
             tls: None,
             token: None,
-            timeout: Duration::from_secs(60),
+            timeout: Duration::ZERO,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
 }
+
+/// [`ClientConfig::connect_timeout`]'s default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// TCP keepalive while a reply is awaited: the first probe after this much
+/// silence, then one every [`KEEPALIVE_INTERVAL`] (Linux gives up after 9).
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+
+/// See [`KEEPALIVE_IDLE`].
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What a TLS client trusts and whom it expects. It remembers the
 /// server's session tickets (rustls's in-memory store: 8 tickets for each of
@@ -173,24 +196,77 @@ fn read_ca(ca: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
         })
 }
 
-/// Why a request could not be made or answered.
+/// Why a request could not be made or answered. Each names the server's
+/// address; the hints name `ld-tower send`'s flags.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Connecting, reading or writing failed.
-    #[error("{0}")]
-    Io(#[from] io::Error),
-    /// The TLS setup or handshake failed.
+    /// Connecting failed (refused, unreachable, a name that does not resolve).
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The server's address.
+        addr: String,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// Reading or writing failed once connected.
+    #[error("the connection to {addr} failed: {source}")]
+    Io {
+        /// The server's address.
+        addr: String,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// The TLS setup failed (files, names).
     #[error("TLS: {0}")]
     Tls(String),
-    /// The request took longer than the configured timeout.
-    #[error("no complete reply within {0:?}")]
-    Timeout(Duration),
+    /// The TLS handshake failed for another reason than a plain server.
+    #[error("the TLS handshake with {addr} failed: {source}")]
+    Handshake {
+        /// The server's address.
+        addr: String,
+        /// What rustls said.
+        source: io::Error,
+    },
+    /// Connecting, the handshake or writing took longer than
+    /// [`ClientConfig::connect_timeout`].
+    #[error("no connection to {addr} within {after:?} (--connect-timeout)")]
+    ConnectTimeout {
+        /// The server's address.
+        addr: String,
+        /// The limit.
+        after: Duration,
+    },
+    /// The server sent nothing for [`ClientConfig::timeout`] while a reply
+    /// was awaited.
+    #[error(
+        "the server at {addr} sent nothing for {after:?} while a reply was awaited \
+         (--timeout; 0 waits as long as the command runs)"
+    )]
+    Timeout {
+        /// The server's address.
+        addr: String,
+        /// The limit.
+        after: Duration,
+    },
     /// The request cannot be sent as it is.
     #[error("{0}")]
     BadRequest(String),
     /// The server broke the framing.
-    #[error("bad reply: {0}")]
-    BadReply(String),
+    #[error("bad reply from {addr}: {message}")]
+    BadReply {
+        /// The server's address.
+        addr: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The server speaks another framing or transport than the client.
+    #[error("{}", .mismatch.explain(.addr))]
+    Mismatch {
+        /// The server's address.
+        addr: String,
+        /// What it speaks instead.
+        mismatch: Mismatch,
+    },
 }
 
 /// The server's answer to one request.
@@ -229,6 +305,11 @@ impl Client {
         }
     }
 
+    /// The server's address, as given.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
     /// The request body for `request` (action JSON or `quit_server`): as it
     /// is without a token; with one, wrapped in an envelope (`quit_server`
     /// becomes `{"token": ..., "op": "quit"}`).
@@ -247,29 +328,40 @@ impl Client {
         Ok(envelope.to_string().into_bytes())
     }
 
-    /// Sends one request on a new connection and reads its reply.
+    /// Sends one request on a new connection and reads its reply, waiting
+    /// as [`ClientConfig::timeout`] says.
     pub async fn send(&self, request: &str) -> Result<Response, ClientError> {
         let body = self.body(request)?;
-        let timeout = self.config.timeout;
-        tokio::time::timeout(timeout, async {
-            let mut session = self.connect_now().await?;
-            session.request(&body).await
-        })
-        .await
-        .map_err(|_| ClientError::Timeout(timeout))?
+        let mut session = self.connect().await?;
+        session.request(&body).await
     }
 
-    /// Opens a connection for several requests (framed servers keep it open).
+    /// Opens a connection for several requests (framed servers keep it
+    /// open), within [`ClientConfig::connect_timeout`].
     pub async fn connect(&self) -> Result<Session, ClientError> {
-        let timeout = self.config.timeout;
-        tokio::time::timeout(timeout, self.connect_now())
+        let after = self.config.connect_timeout;
+        tokio::time::timeout(after, self.connect_now())
             .await
-            .map_err(|_| ClientError::Timeout(timeout))?
+            .map_err(|_| ClientError::ConnectTimeout {
+                addr: self.addr.clone(),
+                after,
+            })?
     }
 
     async fn connect_now(&self) -> Result<Session, ClientError> {
-        let tcp = TcpStream::connect(&self.addr).await?;
-        tcp.set_nodelay(true)?;
+        let addr = &self.addr;
+        let connect = |source| ClientError::Connect {
+            addr: addr.clone(),
+            source,
+        };
+        let tcp = TcpStream::connect(addr).await.map_err(connect)?;
+        tcp.set_nodelay(true).map_err(connect)?;
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(KEEPALIVE_IDLE)
+            .with_interval(KEEPALIVE_INTERVAL);
+        socket2::SockRef::from(&tcp)
+            .set_tcp_keepalive(&keepalive)
+            .map_err(connect)?;
         let (io, resumed): (Box<dyn Io>, bool) = match &self.config.tls {
             None => (Box::new(tcp), false),
             Some(tls) => {
@@ -277,7 +369,19 @@ impl Client {
                     .connector
                     .connect(tls.server_name.clone(), tcp)
                     .await
-                    .map_err(|e| ClientError::Tls(e.to_string()))?;
+                    .map_err(|source| {
+                        if mismatch::is_plain_server(&source) {
+                            ClientError::Mismatch {
+                                addr: addr.clone(),
+                                mismatch: Mismatch::PlainServer,
+                            }
+                        } else {
+                            ClientError::Handshake {
+                                addr: addr.clone(),
+                                source,
+                            }
+                        }
+                    })?;
                 let resumed = stream.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed);
                 (Box::new(stream), resumed)
             }
@@ -285,7 +389,11 @@ impl Client {
         Ok(Session {
             io,
             resumed,
+            addr: addr.clone(),
             framing: self.config.framing,
+            tls: self.config.tls.is_some(),
+            timeout: self.config.timeout,
+            connect_timeout: self.config.connect_timeout,
             buffer: BytesMut::with_capacity(4096),
         })
     }
@@ -296,13 +404,23 @@ pub struct Session {
     io: Box<dyn Io>,
     /// The TLS handshake resumed an earlier session.
     resumed: bool,
+    /// The server's address, for errors.
+    addr: String,
     framing: Framing,
+    /// Whether the connection is TLS (a TLS record read on a plain one
+    /// means the server speaks TLS).
+    tls: bool,
+    /// [`ClientConfig::timeout`].
+    timeout: Duration,
+    /// [`ClientConfig::connect_timeout`], which bounds writing a request.
+    connect_timeout: Duration,
     buffer: BytesMut,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
+            .field("addr", &self.addr)
             .field("framing", &self.framing)
             .field("resumed", &self.resumed)
             .finish_non_exhaustive()
@@ -318,7 +436,9 @@ impl Session {
 
     /// Sends one request body (already enveloped if need be) and reads its
     /// reply: framed, until the terminator frame or the end of the stream;
-    /// legacy, until the server closes.
+    /// legacy, until the server closes. Writing is bounded by
+    /// [`ClientConfig::connect_timeout`], each wait for the server's next
+    /// bytes by [`ClientConfig::timeout`] (if not zero).
     pub async fn request(&mut self, body: &[u8]) -> Result<Response, ClientError> {
         match self.framing {
             Framing::Framed => {
@@ -329,8 +449,7 @@ impl Session {
                 let mut frame = Vec::with_capacity(body.len() + 4);
                 frame.extend_from_slice(&len.to_be_bytes());
                 frame.extend_from_slice(body);
-                self.io.write_all(&frame).await?;
-                self.io.flush().await?;
+                self.write(&frame).await?;
                 let mut lines = Vec::new();
                 while let Some(piece) = self.read_frame().await? {
                     if piece == END {
@@ -347,10 +466,12 @@ impl Session {
                 })
             }
             Framing::Legacy => {
-                self.io.write_all(body).await?;
-                self.io.flush().await?;
-                let mut all = Vec::new();
-                self.io.read_to_end(&mut all).await?;
+                self.write(body).await?;
+                while self.read_more().await? > 0 {}
+                let all = std::mem::take(&mut self.buffer);
+                if !self.tls && mismatch::is_tls_record(&all) {
+                    return Err(self.mismatch(Mismatch::TlsServer));
+                }
                 let mut lines: Vec<String> = all
                     .split_inclusive(|b| *b == b'\n')
                     .map(text_line)
@@ -364,13 +485,53 @@ impl Session {
         }
     }
 
+    /// Writes and flushes `bytes` within the connect timeout.
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        let write = async {
+            self.io.write_all(bytes).await?;
+            self.io.flush().await
+        };
+        match tokio::time::timeout(self.connect_timeout, write).await {
+            Ok(written) => written.map_err(|source| self.io_error(source)),
+            Err(_) => Err(ClientError::ConnectTimeout {
+                addr: self.addr.clone(),
+                after: self.connect_timeout,
+            }),
+        }
+    }
+
+    /// Reads what the server sends next into the buffer (0 at the end of
+    /// the stream), within the timeout if there is one.
+    async fn read_more(&mut self) -> Result<usize, ClientError> {
+        let read = if self.timeout.is_zero() {
+            self.io.read_buf(&mut self.buffer).await
+        } else {
+            match tokio::time::timeout(self.timeout, self.io.read_buf(&mut self.buffer)).await {
+                Ok(read) => read,
+                Err(_) => {
+                    return Err(ClientError::Timeout {
+                        addr: self.addr.clone(),
+                        after: self.timeout,
+                    })
+                }
+            }
+        };
+        read.map_err(|source| self.io_error(source))
+    }
+
     /// Reads one frame's body; `None` at the end of the stream.
     async fn read_frame(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
         loop {
             if let Some(header) = self.buffer.first_chunk::<4>() {
                 let len = u32::from_be_bytes(*header) as usize;
                 if len > MAX_REPLY_FRAME {
-                    return Err(ClientError::BadReply(format!("a frame of {len} bytes")));
+                    return Err(if !self.tls && mismatch::is_tls_record(header) {
+                        self.mismatch(Mismatch::TlsServer)
+                    } else if mismatch::is_text(header) {
+                        self.mismatch(Mismatch::LegacyServer)
+                    } else {
+                        self.bad_reply(format!("a frame of {len} bytes"))
+                    });
                 }
                 if self.buffer.len() >= 4 + len {
                     self.buffer.advance(4);
@@ -378,22 +539,45 @@ impl Session {
                 }
                 self.buffer.reserve(4 + len - self.buffer.len());
             }
-            if self.io.read_buf(&mut self.buffer).await? == 0 {
+            if self.read_more().await? == 0 {
                 return if self.buffer.is_empty() {
                     Ok(None)
+                } else if !self.tls && mismatch::is_tls_record(&self.buffer) {
+                    Err(self.mismatch(Mismatch::TlsServer))
                 } else {
-                    Err(ClientError::BadReply(
-                        "the stream ended inside a frame".into(),
-                    ))
+                    Err(self.bad_reply("the stream ended inside a frame".into()))
                 };
             }
         }
     }
 
+    fn mismatch(&self, mismatch: Mismatch) -> ClientError {
+        ClientError::Mismatch {
+            addr: self.addr.clone(),
+            mismatch,
+        }
+    }
+
+    fn bad_reply(&self, message: String) -> ClientError {
+        ClientError::BadReply {
+            addr: self.addr.clone(),
+            message,
+        }
+    }
+
+    fn io_error(&self, source: io::Error) -> ClientError {
+        ClientError::Io {
+            addr: self.addr.clone(),
+            source,
+        }
+    }
+
     /// Closes the connection (TLS `close_notify`, then FIN).
     pub async fn close(mut self) -> Result<(), ClientError> {
-        self.io.shutdown().await?;
-        Ok(())
+        self.io
+            .shutdown()
+            .await
+            .map_err(|source| self.io_error(source))
     }
 }
 

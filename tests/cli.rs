@@ -451,4 +451,9 @@ fn send_cannot_connect_exits_3() {
     );
     assert_eq!(status.code(), Some(3));
     assert_eq!(err.lines().count(), 1, "{err}");
+    // The address is named.
+    assert!(
+        err.starts_with(&format!("ld-tower: cannot connect to 127.0.0.1:{port}: ")),
+        "{err}"
+    );
 }

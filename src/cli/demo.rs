@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use clap::Args;
 
+use super::human;
 use super::progress::{Line, Progress};
 use super::EXIT_FAILURE;
 use crate::demo::{self, Target};
 use ld_tower::control::Control;
-use ld_tower::figures::Summary;
 
 /// `ld-tower demo`'s flags.
 #[derive(Debug, Args)]
@@ -101,47 +101,16 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
         return Err(format!("the demo failed: {error}"));
     }
     let summary = control.state().figures(|f| f.summary());
-    print_summary(&summary);
-    if let Some(last) = control.state().last_run() {
-        println!("\nThresholds:");
-        for v in &last.verdicts {
-            println!(
-                "  {:<6} {:<8} {:<13} limit {:>8.3}  actual {:>8.3}",
-                if v.passed { "passed" } else { "FAILED" },
-                v.scope,
-                v.metric,
-                v.limit,
-                v.actual
-            );
-        }
-    }
+    human::write_summary(
+        &mut std::io::stdout().lock(),
+        &summary,
+        control.state().last_run().as_ref(),
+    )
+    .map_err(|e| format!("cannot write the summary: {e}"))?;
     println!("\nReports in {}:", dir.display());
     for name in ["report.html", "report.json", "junit.xml"] {
         println!("  {}", dir.join(name).display());
     }
     println!("Open report.html in a browser: one self-contained file, charts included.");
     Ok(ExitCode::SUCCESS)
-}
-
-fn print_summary(summary: &Summary) {
-    let t = &summary.totals;
-    println!(
-        "\n{} requests, {} failed ({:.2}%); latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms\n",
-        t.requests,
-        t.failures,
-        t.failure_rate * 100.0,
-        summary.latency_overall.p50_ms,
-        summary.latency_overall.p95_ms,
-        summary.latency_overall.p99_ms
-    );
-    println!(
-        "  {:<10} {:>9} {:>8} {:>9} {:>9} {:>9}",
-        "name", "requests", "failed", "p50 ms", "p95 ms", "p99 ms"
-    );
-    for (name, p) in &summary.per_name {
-        println!(
-            "  {:<10} {:>9} {:>8} {:>9.1} {:>9.1} {:>9.1}",
-            name, p.count, p.failures, p.p50_ms, p.p95_ms, p.p99_ms
-        );
-    }
 }

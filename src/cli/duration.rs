@@ -20,6 +20,18 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Parses a duration as [`parse_duration`] does, also taking `0` (any
+/// zero: `0`, `0s`): no limit, as [`Duration::ZERO`].
+pub(crate) fn parse_limit(text: &str) -> Result<Duration, String> {
+    if text.trim().parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    match humantime::parse_duration(text.trim()) {
+        Ok(duration) if duration.is_zero() => Ok(Duration::ZERO),
+        _ => parse_duration(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +45,9 @@ mod tests {
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_limit("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_limit("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_limit("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_limit("-1").is_err());
     }
 }

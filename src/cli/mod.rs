@@ -3,6 +3,7 @@
 
 mod demo;
 mod duration;
+mod human;
 mod init;
 mod network;
 mod policy;

@@ -8,6 +8,10 @@
 //! polled from the engine's status four times a second, and cleared when
 //! the test ends. A test without an end (`test_time: null`) gets a spinner
 //! without a bar. On a pipe nothing is drawn: the caller does not start it.
+//!
+//! The line fits the terminal's width, read at every redraw: the bar goes
+//! first, then whole fields, least important first (p95, users, rps,
+//! failures, requests; the time stays); a number is never cut.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -26,8 +30,15 @@ const EVERY: Duration = Duration::from_millis(250);
 /// The line with a bar, for a test with an end.
 const WITH_BAR: &str = "{spinner:.cyan} [{bar:12.cyan/blue}] {wide_msg}";
 
-/// The line without a bar, for a test that runs until stopped.
+/// The columns [`WITH_BAR`] takes before its message.
+const WITH_BAR_COLUMNS: usize = 17;
+
+/// The line without a bar, for a test that runs until stopped or a
+/// terminal too narrow for the bar.
 const WITHOUT_BAR: &str = "{spinner:.cyan} {wide_msg}";
+
+/// The columns [`WITHOUT_BAR`] takes before its message.
+const WITHOUT_BAR_COLUMNS: usize = 2;
 
 /// The line on screen, if any: the bar and the test length it was drawn for.
 #[derive(Debug)]
@@ -35,6 +46,8 @@ struct Shown {
     bar: ProgressBar,
     /// The test's length in milliseconds; `None`: until stopped.
     total_ms: Option<u64>,
+    /// Whether the bar is drawn (the test has an end and the terminal room).
+    with_bar: bool,
 }
 
 /// The live line, shared by the polling task and whoever else writes to
@@ -55,9 +68,12 @@ impl Line {
         }
     }
 
-    /// Draws `status` (a running test's), creating the line if needed.
+    /// Draws `status` (a running test's), creating the line if needed,
+    /// fitted to the terminal's width now.
     fn update(&self, status: &Status) {
         let total_ms = status.test_time_s.map(|s| (s * 1000.0).round() as u64);
+        let columns = usize::from(console::Term::stderr().size().1);
+        let (with_bar, message) = layout(status, columns);
         let mut shown = self.lock();
         if shown.as_ref().map(|s| s.total_ms) != Some(total_ms) {
             if let Some(old) = shown.take() {
@@ -66,15 +82,20 @@ impl Line {
             *shown = Some(Shown {
                 bar: new_bar(total_ms),
                 total_ms,
+                with_bar: false,
             });
         }
-        if let Some(Shown { bar, total_ms }) = shown.as_ref() {
-            bar.set_message(describe(status));
-            if let Some(total) = total_ms {
-                let elapsed_ms = (status.elapsed_s * 1000.0) as u64;
-                bar.set_position(elapsed_ms.min(*total));
+        if let Some(shown) = shown.as_mut() {
+            if shown.with_bar != with_bar {
+                shown.bar.set_style(style(with_bar));
+                shown.with_bar = with_bar;
             }
-            bar.tick();
+            shown.bar.set_message(message);
+            if let Some(total) = shown.total_ms {
+                let elapsed_ms = (status.elapsed_s * 1000.0) as u64;
+                shown.bar.set_position(elapsed_ms.min(total));
+            }
+            shown.bar.tick();
         }
     }
 
@@ -88,33 +109,68 @@ impl Line {
 
 fn new_bar(total_ms: Option<u64>) -> ProgressBar {
     let target = ProgressDrawTarget::stderr_with_hz(8);
-    let (bar, template) = match total_ms {
-        Some(total) => (ProgressBar::with_draw_target(Some(total), target), WITH_BAR),
-        None => (ProgressBar::with_draw_target(None, target), WITHOUT_BAR),
-    };
-    let style = ProgressStyle::with_template(template)
-        .map(|style| style.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_spinner());
-    bar.set_style(style);
+    let bar = ProgressBar::with_draw_target(total_ms, target);
+    bar.set_style(style(false));
     bar
 }
 
-/// The line's text: `12s/30s  users 10/10  rps 523  p95 4.2 ms  failures 0  requests 6283`;
-/// what matters most comes first, as a narrow terminal cuts the end.
-pub(super) fn describe(status: &Status) -> String {
+fn style(with_bar: bool) -> ProgressStyle {
+    let template = if with_bar { WITH_BAR } else { WITHOUT_BAR };
+    ProgressStyle::with_template(template)
+        .map(|style| style.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+/// Whether to draw the bar, and the message, for a terminal of `columns`:
+/// the bar when the test has an end and every field fits beside it; else
+/// the fields that fit without it (the last column left free, as a line
+/// that fills it wraps on some terminals).
+fn layout(status: &Status, columns: usize) -> (bool, String) {
+    let room = columns.saturating_sub(1);
+    if status.test_time_s.is_some() {
+        let beside_bar = room.saturating_sub(WITH_BAR_COLUMNS);
+        let (all, message) = describe(status, beside_bar);
+        if all {
+            return (true, message);
+        }
+    }
+    let (_, message) = describe(status, room.saturating_sub(WITHOUT_BAR_COLUMNS));
+    (false, message)
+}
+
+/// The line's text, `12s/30s  users 10/10  rps 523  p95 4.2 ms  failures 0
+/// requests 6283`, in at most `width` columns: whole fields are left out,
+/// least important first (p95, users, rps, failures, requests), never cut;
+/// the time is always there. Whether every field is.
+fn describe(status: &Status, width: usize) -> (bool, String) {
     let total = status
         .test_time_s
         .map_or_else(|| "∞".to_owned(), |s| clock(s.round() as u64));
-    format!(
-        "{}/{total}  users {}/{}  rps {}  p95 {:.1} ms  failures {}  requests {}",
-        clock(status.elapsed_s as u64),
-        status.users,
-        status.target_users,
-        status.current_rps,
-        status.p95_ms,
-        status.failures,
-        status.requests,
-    )
+    let time = format!("{}/{total}", clock(status.elapsed_s as u64));
+    // In the order shown, each with its rank: 1 is left out last.
+    let fields = [
+        (4, format!("users {}/{}", status.users, status.target_users)),
+        (3, format!("rps {}", status.current_rps)),
+        (5, format!("p95 {:.1} ms", status.p95_ms)),
+        (2, format!("failures {}", status.failures)),
+        (1, format!("requests {}", status.requests)),
+    ];
+    let mut kept = fields.len();
+    loop {
+        let line = std::iter::once(time.as_str())
+            .chain(
+                fields
+                    .iter()
+                    .filter(|(rank, _)| *rank <= kept)
+                    .map(|(_, text)| text.as_str()),
+            )
+            .collect::<Vec<_>>()
+            .join("  ");
+        if kept == 0 || line.chars().count() <= width {
+            return (kept == fields.len(), line);
+        }
+        kept -= 1;
+    }
 }
 
 /// Whole seconds as `42s`, `3m05s` or `1h02m09s`.
@@ -194,10 +250,82 @@ mod tests {
     #[test]
     fn the_line_reads_like_the_docs() {
         assert_eq!(
-            describe(&status(12.7, Some(30.0))),
-            "12s/30s  users 7/10  rps 523  p95 4.2 ms  failures 2  requests 6283"
+            describe(&status(12.7, Some(30.0)), 120),
+            (
+                true,
+                "12s/30s  users 7/10  rps 523  p95 4.2 ms  failures 2  requests 6283".to_owned()
+            )
         );
-        assert!(describe(&status(3725.0, None)).starts_with("1h02m05s/∞  users"));
+        assert!(describe(&status(3725.0, None), 120)
+            .1
+            .starts_with("1h02m05s/∞  users"));
         assert_eq!(clock(65), "1m05s");
+    }
+
+    /// A big test's figures, every number long.
+    fn big() -> Status {
+        Status {
+            running: true,
+            users: 2_500,
+            target_users: 2_500,
+            elapsed_s: 3725.0,
+            test_time_s: Some(7200.0),
+            requests: 123_456_789,
+            failures: 9_876_543,
+            current_rps: 34_567,
+            p50_ms: 1.0,
+            p95_ms: 1_234.5,
+            p99_ms: 20_000.0,
+        }
+    }
+
+    /// Checks that the line of `columns` fits, keeps its numbers whole and
+    /// holds the fields `want`; the bar or not.
+    fn fits(columns: usize, want: &[&str]) -> bool {
+        let (with_bar, line) = layout(&big(), columns);
+        let prefix = if with_bar {
+            WITH_BAR_COLUMNS
+        } else {
+            WITHOUT_BAR_COLUMNS
+        };
+        assert!(prefix + line.chars().count() < columns, "{columns}: {line}");
+        assert!(line.starts_with("1h02m05s/2h00m00s"), "{line}");
+        for field in want {
+            assert!(line.contains(field), "{columns}: no {field:?} in {line}");
+        }
+        // Whatever is shown is whole: each field's number as it is.
+        for field in line.split("  ").skip(1) {
+            assert!(
+                [
+                    "users 2500/2500",
+                    "rps 34567",
+                    "p95 1234.5 ms",
+                    "failures 9876543",
+                    "requests 123456789"
+                ]
+                .contains(&field),
+                "{columns}: cut field {field:?} in {line}"
+            );
+        }
+        with_bar
+    }
+
+    #[test]
+    fn the_line_fits_the_terminal_dropping_whole_fields() {
+        // 120 columns: everything, and the bar; 110: everything but the bar.
+        let all = ["users", "rps", "p95", "failures", "requests 123456789"];
+        assert!(fits(120, &all));
+        assert!(!fits(110, &all));
+        // 80: p95 and users left out; the count is whole.
+        assert!(!fits(80, &["rps", "failures", "requests 123456789"]));
+        let line = layout(&big(), 80).1;
+        assert!(!line.contains("p95") && !line.contains("users"), "{line}");
+        // 40: the time and the request count.
+        assert!(!fits(40, &["requests 123456789"]));
+        assert!(!layout(&big(), 40).1.contains("failures"));
+        // Too narrow for anything but the time: the time, whole.
+        assert_eq!(layout(&big(), 10), (false, "1h02m05s/2h00m00s".to_owned()));
+        // The docs' line fits 90 columns with its bar.
+        assert!(layout(&status(12.7, Some(30.0)), 90).0);
     }
 }

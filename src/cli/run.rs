@@ -1,7 +1,9 @@
 //! `ld-tower run FILE`, `run-dir DIR` and `run-str JSON`: action JSON run in
 //! this process on a fresh [`Control`] (no server), each result line printed
-//! as `ld-tower send` prints it; a live progress line on a terminal; Ctrl-C
-//! or SIGTERM stops the running test and its results still print.
+//! as `ld-tower send` prints it on a pipe, or for a person on a terminal (a
+//! short line per action, then the summary: [`super::human`]); a live
+//! progress line on a terminal; Ctrl-C or SIGTERM stops the running test
+//! and its results still print.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use clap::Args;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use super::human;
 use super::network::NetworkArgs;
 use super::policy::PolicyArgs;
 use super::progress::{Line, Progress};
@@ -27,13 +30,19 @@ use ld_tower::state::State;
 
 /// What `run`, `run-dir` and `run-str` share in `--help`.
 const AFTER_HELP: &str = "\
-Output: one line per action on stdout, as `ld-tower send` prints them: a string result as its \
-raw text, any other result as compact JSON, a failed action as `Error: MESSAGE`. Paths in actions \
-(CSV sources, action files) are relative to the working directory.
+Output: on a pipe (or with --json), one line per action on stdout, as `ld-tower send` prints \
+them: a string result as its raw text, any other result as compact JSON, a failed action as \
+`Error: MESSAGE`; a failed threshold is also said on stderr. On a terminal (or with --summary), \
+for a person: one line per action (`NAME: RESULT` when it fits the width, else its size; errors \
+as they are), then, when a load test ran, the summary `demo` prints: totals, one row per \
+request name, each threshold passed or FAILED. Paths in actions (CSV sources, action files) \
+are relative to the working directory.
 
 Progress: while a load test runs and stderr is a terminal, one live line on stderr shows \
 elapsed/total time, users, requests, requests per second, p95 latency and failures; it is cleared \
-when the test ends. Never drawn on a pipe or with --no-progress.
+when the test ends. It fits the terminal's width: the bar goes first, then whole fields (p95, \
+users, rps, failures, requests in that order), never a number cut. Never drawn on a pipe or with \
+--no-progress.
 
 Ctrl-C (SIGINT) or SIGTERM: the running test stops early, its figures are kept, and the results \
 of the action list still print (a test started after that stops at once; run-dir starts no \
@@ -58,6 +67,17 @@ pub(crate) struct RunOptions {
     /// the result's `notes` and on stderr. For CI.
     #[arg(long)]
     pub(crate) strict: bool,
+
+    /// Print JSON lines, one per action as `ld-tower send` prints them, even on a terminal
+    /// (they are the default on a pipe).
+    #[arg(long = "json", conflicts_with = "summary")]
+    pub(crate) json_lines: bool,
+
+    /// Print for a person even on a pipe (the default on a terminal): one short line per
+    /// action, then the summary `demo` prints: totals, one row per request name, each
+    /// threshold passed or FAILED.
+    #[arg(long)]
+    pub(crate) summary: bool,
 
     /// The exit code when a test that set no thresholds had failed requests (and nothing
     /// else failed), as Locust's --exit-code-on-error; 0 lets such a run pass. A test with
@@ -235,6 +255,7 @@ async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> E
         }
     };
     let progress = !options.no_progress && std::io::stderr().is_terminal();
+    let human = options.summary || (!options.json_lines && std::io::stdout().is_terminal());
     let mut failed = false;
     for source in &sources {
         if signals.received().is_some() {
@@ -247,10 +268,19 @@ async fn execute(sources: Vec<Source>, headers: bool, options: &RunOptions) -> E
         let reply = control.run(&source.actions).await;
         polling.finish().await;
         failed |= reply.failures() > 0;
-        print(&reply);
+        if human {
+            print_for_a_person(&source.actions, &reply);
+        } else {
+            print(&reply);
+        }
     }
     let received = signals.received();
     signals.stop();
+    if human {
+        print_summary(control.state());
+    } else {
+        note_failed_thresholds(control.state());
+    }
     match received {
         Some(Signal::Interrupt) => ExitCode::from(EXIT_INTERRUPTED),
         Some(Signal::Terminate) => ExitCode::from(EXIT_TERMINATED),
@@ -268,6 +298,47 @@ fn print(reply: &Reply) {
         let _ = out.write_all(piece);
     }
     let _ = out.flush();
+}
+
+/// Writes one short line per action of the reply to stdout (see
+/// [`human::write_results`]), fitting the terminal's width.
+fn print_for_a_person(actions: &Value, reply: &Reply) {
+    let width = console::Term::stdout()
+        .size_checked()
+        .map_or(HUMAN_WIDTH, |(_, columns)| usize::from(columns));
+    let mut out = std::io::stdout().lock();
+    let _ = human::write_results(&mut out, &human::action_names(actions), reply, width);
+    let _ = out.flush();
+}
+
+/// The width of lines for a person when stdout is no terminal (`--summary`
+/// on a pipe).
+const HUMAN_WIDTH: usize = 100;
+
+/// Writes the summary to stdout when a load test ran.
+fn print_summary(state: &State) {
+    let summary = state.figures(|f| f.summary());
+    let last = state.last_run();
+    if last.is_none() && summary.totals.requests == 0 {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = human::write_summary(&mut out, &summary, last.as_ref());
+    let _ = out.flush();
+}
+
+/// Says on stderr which thresholds of the last test failed (stdout holds
+/// the JSON lines): `ld-tower: threshold FAILED: items p99_ms limit 50.000 actual 62.125`.
+fn note_failed_thresholds(state: &State) {
+    let Some(last) = state.last_run() else {
+        return;
+    };
+    for v in last.verdicts.iter().filter(|v| !v.passed) {
+        eprintln!(
+            "ld-tower: threshold FAILED: {} {} limit {:.3} actual {:.3}",
+            v.scope, v.metric, v.limit, v.actual
+        );
+    }
 }
 
 /// A signal that stops the run.

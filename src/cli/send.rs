@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::duration::parse_duration;
+use super::duration::{parse_duration, parse_limit};
 use super::{EXIT_FAILURE, EXIT_NO_REPLY};
-use ld_tower::client::{Client, ClientConfig, ClientTls};
+use ld_tower::client::{Client, ClientConfig, ClientTls, Mismatch};
 use ld_tower::codec::Framing;
 use ld_tower::protocol::TOKEN_ENV;
 
@@ -19,7 +19,14 @@ use ld_tower::protocol::TOKEN_ENV;
 #[command(
     after_help = "Exit: 0 when every result line succeeded; 1 when a line is an error \
 (an action failed, or the request was refused); 2 on bad usage; 3 when no complete reply came \
-(cannot connect, TLS failure, timeout)."
+(cannot connect, TLS failure, timeout, a server speaking another framing or no TLS).\n\n\
+Waiting: by default send waits for the reply as long as the command runs (a 90 s load test's \
+results come after 90 s); --timeout D gives up after D without a byte from the server; \
+--connect-timeout (10 s) bounds connecting, the handshake and writing the request.\n\n\
+Errors name the server's address and, when the server speaks another framing or transport, \
+the flag that is likely missing: --framed (a framed server closes an unframed request without \
+a reply), no --framed (a legacy server's text read as a frame's length), --tls-ca (a TLS server), \
+no --tls-ca (a plain server)."
 )]
 pub(crate) struct SendArgs {
     /// The request: action JSON (e.g. '{"load_density": [["LD_summary", {}]]}'), quit_server,
@@ -60,9 +67,16 @@ pub(crate) struct SendArgs {
     #[arg(long, requires = "tls_ca")]
     pub(crate) tls_server_name: Option<String>,
 
-    /// Give up when no complete reply came in this time.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// Give up when the server sends nothing for this long while the reply is awaited. A
+    /// server sends nothing while a command runs, so this bounds the whole command: with a
+    /// limit, a load test longer than it is given up on. 0 (the default) waits as long as the
+    /// command runs (TCP keepalive still notices a server whose machine vanished).
+    #[arg(long, default_value = "0", value_parser = parse_limit, value_name = "D")]
     pub(crate) timeout: Duration,
+
+    /// Give up when connecting, the TLS handshake or writing the request takes longer.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "D")]
+    pub(crate) connect_timeout: Duration,
 }
 
 /// Runs `ld-tower send`.
@@ -118,6 +132,7 @@ async fn send(args: SendArgs) -> Result<ExitCode, String> {
         tls,
         token: args.token,
         timeout: args.timeout,
+        connect_timeout: args.connect_timeout,
     };
     let host = if args.host.contains(':') && !args.host.starts_with('[') {
         format!("[{}]", args.host)
@@ -132,7 +147,16 @@ async fn send(args: SendArgs) -> Result<ExitCode, String> {
     }
     let _ = out.flush();
     if response.lines.is_empty() && !response.terminated {
-        return Err("the server closed the connection without a reply".into());
+        return Err(if !args.framed && !request.trim().is_empty() {
+            // A legacy server answers every request that is not blank; a
+            // framed one closes at an unframed request's first 4 bytes.
+            Mismatch::FramedServer.explain(client.addr())
+        } else {
+            format!(
+                "the server at {} closed the connection without a reply",
+                client.addr()
+            )
+        });
     }
     Ok(if response.has_errors() {
         ExitCode::from(EXIT_FAILURE)

@@ -20,6 +20,9 @@ pub struct Reply {
     failures: usize,
     /// What kind of answer it is, for the connection's own rules.
     kind: Kind,
+    /// Why authentication refused the request, for the server's log (the
+    /// client is told less); `None` for any other reply.
+    cause: Option<String>,
 }
 
 /// What kind of answer a reply is.
@@ -45,6 +48,7 @@ impl Reply {
             close: false,
             failures,
             kind: Kind::Served,
+            cause: None,
         }
     }
 
@@ -71,7 +75,23 @@ impl Reply {
             close: true,
             failures: 1,
             kind: Kind::Refused,
+            cause: None,
         }
+    }
+
+    /// [`Reply::refusal`], with the `cause` the server's log gives (the
+    /// client is told only `message`, to tell a prober nothing).
+    pub fn refusal_because(message: &str, cause: &dyn std::fmt::Display) -> Self {
+        Reply {
+            cause: Some(cause.to_string()),
+            ..Reply::refusal(message)
+        }
+    }
+
+    /// Why authentication refused the request, when the refusal says
+    /// ([`Reply::refusal_because`]).
+    pub fn refusal_cause(&self) -> Option<&str> {
+        self.cause.as_deref()
     }
 
     /// Just `END`: an envelope that carried no command.
@@ -86,6 +106,7 @@ impl Reply {
             close: true,
             failures: 0,
             kind: Kind::Served,
+            cause: None,
         }
     }
 

@@ -400,9 +400,11 @@ where
         if reply.is_refusal() {
             if let Some(peer) = this.peer {
                 let failure = this.peers.auth_failed(peer.ip());
+                let told = reply.first_line();
                 tracing::warn!(
                     peer = %peer,
-                    reason = %Escaped(&reply.first_line()),
+                    reason = %Escaped(reply.refusal_cause().unwrap_or(&told)),
+                    told = %Escaped(&told),
                     failures_from_address = failure.count,
                     next_attempt_delay_ms = failure.delay.as_millis() as u64,
                     "authentication refused"

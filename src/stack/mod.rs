@@ -204,10 +204,13 @@ mod tests {
                 "not json",
                 Reply::rejection("request is not JSON: expected ident at line 1 column 2"),
             ),
-            ("[1]", Reply::refusal("token required")),
+            (
+                "[1]",
+                Reply::refusal_because("token required", &"no token presented"),
+            ),
             (
                 r#"{"token": "nope", "command": [1]}"#,
-                Reply::refusal("unauthorised"),
+                Reply::refusal_because("unauthorised", &"wrong or malformed token"),
             ),
             (
                 &" ".repeat(65),

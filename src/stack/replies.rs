@@ -60,9 +60,9 @@ pub struct Replies<S> {
 /// two are [rejections](Reply::rejection): the request was no command.
 pub fn reply_for(error: &BoxError) -> Reply {
     if error.is::<MissingToken>() {
-        Reply::refusal("token required")
+        Reply::refusal_because("token required", error)
     } else if error.is::<InvalidToken>() {
-        Reply::refusal("unauthorised")
+        Reply::refusal_because("unauthorised", error)
     } else if error.is::<ParseError>() || error.is::<TooLarge>() {
         Reply::rejection(&error.to_string())
     } else {
