@@ -276,6 +276,7 @@ mod tests {
             p50_ms: 1.0,
             p95_ms: 1_234.5,
             p99_ms: 20_000.0,
+            ..Status::default()
         }
     }
 
