@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::auth::SecurityCounters;
 use crate::engine::{Engine, EngineLimits, Finished, Network, OTHER_NAMES};
 use crate::figures::{Figures, TimeSeries};
+use crate::metrics::Outputs;
 use crate::observe::BindRule;
 use crate::paths::Paths;
 use crate::policy::Caps;
@@ -67,6 +68,8 @@ pub struct State {
     /// Where a client's action may open a listener (an exporter, the
     /// dashboard).
     observers: BindRule,
+    /// The exporters and sinks clients started.
+    outputs: Outputs,
 }
 
 /// The figures of every test that ended since the state was made.
@@ -115,6 +118,7 @@ impl State {
             security: Arc::default(),
             since_start: Mutex::default(),
             observers: BindRule::loopback(),
+            outputs: Outputs::default(),
         }
     }
 
@@ -292,6 +296,12 @@ impl State {
     /// Where a client's action may open a listener.
     pub fn observers(&self) -> &BindRule {
         &self.observers
+    }
+
+    /// The exporters and sinks clients started (`LD_start_prometheus_exporter`
+    /// & co.).
+    pub fn metrics_outputs(&self) -> &Outputs {
+        &self.outputs
     }
 
     /// What a test may ask for at most.

@@ -23,6 +23,7 @@ mod builtin;
 #[cfg(feature = "history")]
 mod history;
 mod load;
+mod metrics;
 mod registry;
 #[cfg(feature = "reports")]
 mod reports;

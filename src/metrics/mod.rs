@@ -1,0 +1,14 @@
+//! Metrics out: the request figures counted since the agent started
+//! ([`State::figures_since_start`](crate::state::State::figures_since_start))
+//! shown to a Prometheus scrape under LoadDensity's names
+//! ([`requests`]), the agent's own counters for `serve --metrics`
+//! ([`agent`]), and the exporters and sinks a client starts and stops
+//! ([`Outputs`]). Nothing here runs per request: every figure is read
+//! when it is scraped or flushed.
+
+pub mod prometheus;
+mod outputs;
+mod requests;
+
+pub use outputs::Outputs;
+pub use requests::{escape_label_value, RequestMetrics, LATENCY_BOUNDS_MS};

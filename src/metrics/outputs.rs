@@ -1,0 +1,66 @@
+//! [`Outputs`]: the exporters and sinks a client started, one of each at
+//! most, stopped by their stop action or when the server shuts down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+
+use super::prometheus;
+use crate::observe::{HttpLimits, HttpListener};
+use crate::state::State;
+
+/// The running exporters and sinks of one state.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    /// `LD_start_prometheus_exporter`'s listener.
+    prometheus: Mutex<Option<HttpListener>>,
+}
+
+impl Outputs {
+    /// Starts the Prometheus exporter on `addr` (already checked against
+    /// the bind rule), or finds the running one: its address. One runs at a
+    /// time: asked for another address (a port other than the running
+    /// one's, or another IP) while one runs, it says so and changes
+    /// nothing (LoadDensity would answer the port asked for and keep the
+    /// old one).
+    pub async fn start_prometheus(
+        &self,
+        state: &Arc<State>,
+        addr: SocketAddr,
+    ) -> Result<SocketAddr, String> {
+        let mut running = self.prometheus.lock().await;
+        if let Some(listener) = running.as_ref() {
+            let at = listener.local_addr();
+            if at.ip() == addr.ip() && (addr.port() == 0 || addr.port() == at.port()) {
+                return Ok(at);
+            }
+            return Err(format!(
+                "the exporter already listens on {at}: LD_stop_prometheus_exporter first to move it to {addr}"
+            ));
+        }
+        let listener = HttpListener::bind(
+            addr,
+            HttpLimits::default(),
+            prometheus::handler(Arc::downgrade(state)),
+            &state.shutdown_signal(),
+        )
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let at = listener.local_addr();
+        tracing::info!(%at, "Prometheus exporter started");
+        *running = Some(listener);
+        Ok(at)
+    }
+
+    /// Stops the Prometheus exporter; whether one ran.
+    pub async fn stop_prometheus(&self) -> bool {
+        match self.prometheus.lock().await.take() {
+            Some(listener) => {
+                listener.stop();
+                true
+            }
+            None => false,
+        }
+    }
+}
