@@ -6,8 +6,8 @@
 //! ([`Outputs`]). Nothing here runs per request: every figure is read
 //! when it is scraped or flushed.
 
-pub mod prometheus;
 mod outputs;
+pub mod prometheus;
 mod requests;
 
 pub use outputs::Outputs;

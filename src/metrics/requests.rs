@@ -124,12 +124,9 @@ impl Collector for RequestMetrics {
                 ];
                 let count = f.latency_us().len();
                 let sum_ms = f.latency_us().mean() * count as f64 / 1000.0;
-                metric.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
-                    sum_ms,
-                    count,
-                    &latency_buckets(f),
-                    None,
-                )?;
+                metric
+                    .encode_family(&labels)?
+                    .encode_histogram::<NoLabelSet>(sum_ms, count, &latency_buckets(f), None)?;
             }
         }
         let mut metric = encoder.encode_descriptor(
@@ -143,12 +140,14 @@ impl Collector for RequestMetrics {
                 ("request_type", request_type.as_ref()),
                 ("name", name.as_ref()),
             ];
-            metric.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
-                f.bytes() as f64,
-                f.count(),
-                &with_bounds(&RESPONSE_SIZE_BOUNDS, f.response_sizes()),
-                None,
-            )?;
+            metric
+                .encode_family(&labels)?
+                .encode_histogram::<NoLabelSet>(
+                    f.bytes() as f64,
+                    f.count(),
+                    &with_bounds(&RESPONSE_SIZE_BOUNDS, f.response_sizes()),
+                    None,
+                )?;
         }
         Ok(())
     }
@@ -177,17 +176,37 @@ mod tests {
         let text = super::super::prometheus::render(figures, None);
         let name = r#"name="/a\"b\\c\nd""#;
         for line in [
-            format!(r#"loaddensity_requests_total{{request_type="GET",{name},outcome="success"}} 3"#),
-            format!(r#"loaddensity_requests_total{{request_type="GET",{name},outcome="failure"}} 0"#),
-            format!(r#"loaddensity_request_latency_ms_bucket{{le="5.0",request_type="GET",{name}}} 1"#),
-            format!(r#"loaddensity_request_latency_ms_bucket{{le="10.0",request_type="GET",{name}}} 2"#),
-            format!(r#"loaddensity_request_latency_ms_bucket{{le="10000.0",request_type="GET",{name}}} 2"#),
-            format!(r#"loaddensity_request_latency_ms_bucket{{le="+Inf",request_type="GET",{name}}} 3"#),
+            format!(
+                r#"loaddensity_requests_total{{request_type="GET",{name},outcome="success"}} 3"#
+            ),
+            format!(
+                r#"loaddensity_requests_total{{request_type="GET",{name},outcome="failure"}} 0"#
+            ),
+            format!(
+                r#"loaddensity_request_latency_ms_bucket{{le="5.0",request_type="GET",{name}}} 1"#
+            ),
+            format!(
+                r#"loaddensity_request_latency_ms_bucket{{le="10.0",request_type="GET",{name}}} 2"#
+            ),
+            format!(
+                r#"loaddensity_request_latency_ms_bucket{{le="10000.0",request_type="GET",{name}}} 2"#
+            ),
+            format!(
+                r#"loaddensity_request_latency_ms_bucket{{le="+Inf",request_type="GET",{name}}} 3"#
+            ),
             format!(r#"loaddensity_request_latency_ms_count{{request_type="GET",{name}}} 3"#),
-            format!(r#"loaddensity_response_bytes_bucket{{le="64.0",request_type="GET",{name}}} 1"#),
-            format!(r#"loaddensity_response_bytes_bucket{{le="256.0",request_type="GET",{name}}} 2"#),
-            format!(r#"loaddensity_response_bytes_bucket{{le="4096.0",request_type="GET",{name}}} 2"#),
-            format!(r#"loaddensity_response_bytes_bucket{{le="16384.0",request_type="GET",{name}}} 3"#),
+            format!(
+                r#"loaddensity_response_bytes_bucket{{le="64.0",request_type="GET",{name}}} 1"#
+            ),
+            format!(
+                r#"loaddensity_response_bytes_bucket{{le="256.0",request_type="GET",{name}}} 2"#
+            ),
+            format!(
+                r#"loaddensity_response_bytes_bucket{{le="4096.0",request_type="GET",{name}}} 2"#
+            ),
+            format!(
+                r#"loaddensity_response_bytes_bucket{{le="16384.0",request_type="GET",{name}}} 3"#
+            ),
             format!(r#"loaddensity_response_bytes_sum{{request_type="GET",{name}}} 5110.0"#),
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");

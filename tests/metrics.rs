@@ -1,0 +1,388 @@
+//! Metrics out, through a real `ld-tower serve` and a target started here
+//! whose paths answer bodies of known sizes (one fails on purpose): the
+//! Prometheus exporter is scraped over TCP and its numbers checked against
+//! `LD_summary`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::error::Error;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Instant;
+
+use bytes::Bytes;
+use common::{serve, ServeProcess, DEADLINE};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
+
+/// A target: `/bytes/N` answers 200 with N bytes, `/fail` 500 with 300.
+struct SizedTarget {
+    addr: SocketAddr,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl SizedTarget {
+    fn start() -> Result<SizedTarget> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let addr = listener.local_addr()?;
+        runtime.spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let service = service_fn(|request: http::Request<hyper::body::Incoming>| {
+                        let path = request.uri().path().to_owned();
+                        let (status, size) = match path.strip_prefix("/bytes/") {
+                            Some(n) => (StatusCode::OK, n.parse().unwrap_or(0)),
+                            None => (StatusCode::INTERNAL_SERVER_ERROR, 300),
+                        };
+                        let mut response = Response::new(Full::new(Bytes::from(vec![b'x'; size])));
+                        *response.status_mut() = status;
+                        async move { Ok::<_, Infallible>(response) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await;
+                });
+            }
+        });
+        Ok(SizedTarget {
+            addr,
+            _runtime: runtime,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Sends `actions` to `server`: its result lines, the terminator removed.
+fn send(server: &ServeProcess, actions: &Value) -> Result<Vec<String>> {
+    let reply = server.legacy(&actions.to_string());
+    let mut lines: Vec<String> = reply.lines().map(str::to_owned).collect();
+    if lines.pop().as_deref() != Some("Return_Data_Over_JE") {
+        return Err(format!("no terminator: {reply}").into());
+    }
+    Ok(lines)
+}
+
+/// One action's result, as JSON (an `Error:` line is an error).
+fn one(server: &ServeProcess, name: &str, args: Value) -> Result<Value> {
+    let lines = send(server, &json!({"load_density": [[name, args]]}))?;
+    match &lines[..] {
+        [line] if !line.starts_with("Error:") => Ok(serde_json::from_str(line)?),
+        _ => Err(format!("{name}: {lines:?}").into()),
+    }
+}
+
+/// One action's `Error:` line.
+fn refused(server: &ServeProcess, name: &str, args: Value) -> Result<String> {
+    let lines = send(server, &json!({"load_density": [[name, args]]}))?;
+    match &lines[..] {
+        [line] if line.starts_with("Error:") => Ok(line.clone()),
+        _ => Err(format!("{name} was not refused: {lines:?}").into()),
+    }
+}
+
+/// The tasks: names of known sizes, one failing, one posting.
+fn tasks() -> Value {
+    json!([
+        {"method": "get", "name": "small", "request_url": "/bytes/10"},
+        {"method": "post", "name": "mid", "request_url": "/bytes/1000"},
+        {"method": "get", "name": "big", "request_url": "/bytes/5000"},
+        {"method": "get", "name": "fail", "request_url": "/fail"}
+    ])
+}
+
+/// Runs a short test against `target`: `LD_summary` after it.
+fn run_test(server: &ServeProcess, target: &SizedTarget) -> Result<Value> {
+    let lines = send(
+        server,
+        &json!({"load_density": [
+            ["LD_start_test", {
+                "user_count": 4, "spawn_rate": 1000, "test_time": 30,
+                "iterations": 5, "wait_time": 0, "request_timeout": 5,
+                "host": target.url(), "tasks": tasks()
+            }],
+            ["LD_summary", {}]
+        ]}),
+    )?;
+    match &lines[..] {
+        [test, summary] if !test.starts_with("Error:") => Ok(serde_json::from_str(summary)?),
+        _ => Err(format!("the test failed: {lines:?}").into()),
+    }
+}
+
+/// `GET path` on `addr`: (status line, body).
+fn get(addr: SocketAddr, path: &str) -> Result<(String, String)> {
+    let mut tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(DEADLINE))?;
+    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())?;
+    let mut reply = String::new();
+    tcp.read_to_string(&mut reply)?;
+    let (head, body) = reply
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no head: {reply}"))?;
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    Ok((status, body.to_owned()))
+}
+
+/// A sample: its name, labels, value.
+type Sample = (String, BTreeMap<String, String>, f64);
+
+/// The samples of a text exposition (label values unescaped).
+fn samples(text: &str) -> Result<Vec<Sample>> {
+    let mut out = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line
+            .rsplit_once(' ')
+            .ok_or_else(|| format!("bad line {line}"))?;
+        let value: f64 = value.parse()?;
+        let (name, labels) = match series.split_once('{') {
+            None => (series.to_owned(), BTreeMap::new()),
+            Some((name, rest)) => {
+                let mut labels = BTreeMap::new();
+                let mut chars = rest.trim_end_matches('}').chars().peekable();
+                loop {
+                    let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+                    if key.is_empty() {
+                        break;
+                    }
+                    if chars.next() != Some('"') {
+                        return Err(format!("bad labels in {line}").into());
+                    }
+                    let mut value = String::new();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '\\' => match chars.next() {
+                                Some('n') => value.push('\n'),
+                                Some(c) => value.push(c),
+                                None => break,
+                            },
+                            '"' => break,
+                            c => value.push(c),
+                        }
+                    }
+                    labels.insert(key, value);
+                    if chars.peek() == Some(&',') {
+                        chars.next();
+                    }
+                }
+                (name.to_owned(), labels)
+            }
+        };
+        out.push((name, labels, value));
+    }
+    Ok(out)
+}
+
+/// The value of the sample `name` whose labels include `labels`.
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|(n, l, _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, _, v)| *v)
+}
+
+/// `name`'s buckets of histogram `metric`, by bound, in order.
+fn buckets(samples: &[Sample], metric: &str, name: &str) -> Vec<(String, f64)> {
+    let bucket = format!("{metric}_bucket");
+    samples
+        .iter()
+        .filter(|(n, l, _)| *n == bucket && l.get("name").map(String::as_str) == Some(name))
+        .map(|(_, l, v)| (l.get("le").cloned().unwrap_or_default(), *v))
+        .collect()
+}
+
+/// Waits (within the deadline) until nothing listens on `addr`.
+fn wait_closed(addr: SocketAddr) -> Result {
+    let until = Instant::now() + DEADLINE;
+    while TcpStream::connect(addr).is_ok() {
+        if Instant::now() > until {
+            return Err(format!("{addr} still listens").into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn port_of(value: &Value) -> Result<u16> {
+    Ok(u16::try_from(value.as_u64().ok_or("not a port")?)?)
+}
+
+#[test]
+fn the_exporter_shows_what_ld_summary_counts() -> Result {
+    let target = SizedTarget::start()?;
+    let server = serve(&[]);
+    let port = port_of(&one(
+        &server,
+        "LD_start_prometheus_exporter",
+        json!({"port": 0}),
+    )?)?;
+    assert_ne!(port, 0);
+    let exporter = SocketAddr::from(([127, 0, 0, 1], port));
+    let summary = run_test(&server, &target)?;
+    let (status, body) = get(exporter, "/metrics")?;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let scraped = samples(&body)?;
+    let sizes = [
+        ("small", 10.0),
+        ("mid", 1000.0),
+        ("big", 5000.0),
+        ("fail", 300.0),
+    ];
+    for (name, size) in sizes {
+        let per_name = &summary["per_name"][name];
+        let count = per_name["count"].as_f64().ok_or("no count")?;
+        assert!(count > 0.0, "{summary}");
+        let method = if name == "mid" { "POST" } else { "GET" };
+        let labels = |outcome| {
+            [
+                ("request_type", method),
+                ("name", name),
+                ("outcome", outcome),
+            ]
+        };
+        assert_eq!(
+            value(&scraped, "loaddensity_requests_total", &labels("success")),
+            per_name["successes"].as_f64(),
+            "{name}\n{body}"
+        );
+        assert_eq!(
+            value(&scraped, "loaddensity_requests_total", &labels("failure")),
+            per_name["failures"].as_f64(),
+            "{name}\n{body}"
+        );
+        let named = [("request_type", method), ("name", name)];
+        assert_eq!(
+            value(&scraped, "loaddensity_request_latency_ms_count", &named),
+            Some(count)
+        );
+        // Latency buckets: cumulative, ending at the count, holding every
+        // request at the bounds at or above the slowest.
+        let latency = buckets(&scraped, "loaddensity_request_latency_ms", name);
+        let bounds: Vec<&str> = latency.iter().map(|(le, _)| le.as_str()).collect();
+        assert_eq!(
+            bounds,
+            [
+                "5.0", "10.0", "25.0", "50.0", "100.0", "250.0", "500.0", "1000.0", "2500.0",
+                "5000.0", "10000.0", "+Inf"
+            ]
+        );
+        assert!(latency.windows(2).all(|w| w[0].1 <= w[1].1), "{latency:?}");
+        assert_eq!(latency.last().map(|b| b.1), Some(count));
+        let max_ms = per_name["max_ms"].as_f64().ok_or("no max")?;
+        for (le, n) in &latency {
+            if le.parse::<f64>().is_ok_and(|bound| bound >= max_ms) {
+                assert_eq!(*n, count, "{name}: le {le} below the max {max_ms}");
+            }
+        }
+        // Response sizes: every request in the first bucket that holds its body.
+        for (le, n) in buckets(&scraped, "loaddensity_response_bytes", name) {
+            let holds = le == "+Inf" || le.parse::<f64>().is_ok_and(|bound| bound >= size);
+            assert_eq!(n, if holds { count } else { 0.0 }, "{name} le {le}");
+        }
+        assert_eq!(
+            value(&scraped, "loaddensity_response_bytes_sum", &named),
+            Some(size * count)
+        );
+    }
+    assert_eq!(summary["per_name"]["fail"]["successes"], 0);
+    // Every path is served, as prometheus_client's server does.
+    assert!(get(exporter, "/")?.1.contains("loaddensity_requests_total"));
+    // Asked again: the running one; another port: refused, saying why.
+    assert_eq!(
+        port_of(&one(
+            &server,
+            "LD_start_prometheus_exporter",
+            json!({"port": 0})
+        )?)?,
+        port
+    );
+    let moved = refused(
+        &server,
+        "LD_start_prometheus_exporter",
+        json!({"port": port.wrapping_add(1)}),
+    )?;
+    assert!(
+        moved.contains("LD_stop_prometheus_exporter first"),
+        "{moved}"
+    );
+    // A typo is refused, naming it.
+    let typo = refused(&server, "LD_start_prometheus_exporter", json!({"prot": 1}))?;
+    assert!(typo.contains("prot"), "{typo}");
+    // Records cleared: the exporter's counters do not go back.
+    send(&server, &json!([["LD_clear_records", {}]]))?;
+    let after = samples(&get(exporter, "/metrics")?.1)?;
+    assert_eq!(
+        value(
+            &after,
+            "loaddensity_request_latency_ms_count",
+            &[("name", "big")]
+        ),
+        summary["per_name"]["big"]["count"].as_f64()
+    );
+    one(&server, "LD_stop_prometheus_exporter", json!({}))?;
+    wait_closed(exporter)?;
+    Ok(())
+}
+
+#[test]
+fn a_public_address_needs_the_operators_flag() -> Result {
+    let server = serve(&[]);
+    let line = refused(
+        &server,
+        "LD_start_prometheus_exporter",
+        json!({"port": 0, "addr": "0.0.0.0"}),
+    )?;
+    assert!(line.contains("--allow-observer-addr"), "{line}");
+    let open = serve(&["--allow-observer-addr", "0.0.0.0/0"]);
+    let port = port_of(&one(
+        &open,
+        "LD_start_prometheus_exporter",
+        json!({"port": 0, "addr": "0.0.0.0"}),
+    )?)?;
+    let (status, body) = get(SocketAddr::from(([127, 0, 0, 1], port)), "/metrics")?;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    Ok(())
+}
+
+#[test]
+fn idle_clients_holding_every_slot_do_not_stop_a_scrape() -> Result {
+    let server = serve(&[]);
+    let port = port_of(&one(
+        &server,
+        "LD_start_prometheus_exporter",
+        json!({"port": 0}),
+    )?)?;
+    let exporter = SocketAddr::from(([127, 0, 0, 1], port));
+    // 64 connections (every slot) that never send a request.
+    let idle: Vec<TcpStream> = (0..64)
+        .map(|_| TcpStream::connect(exporter))
+        .collect::<std::io::Result<_>>()?;
+    // Served once the head deadline (5 s) frees the slots.
+    let (status, _) = get(exporter, "/metrics")?;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    drop(idle);
+    Ok(())
+}
