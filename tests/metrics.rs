@@ -386,3 +386,122 @@ fn idle_clients_holding_every_slot_do_not_stop_a_scrape() -> Result {
     drop(idle);
     Ok(())
 }
+
+/// `ld-tower serve ARGS --port 0 --metrics 127.0.0.1:0`: the process and
+/// its metrics address.
+fn serve_with_metrics(args: &[&str]) -> Result<(common::child::Child, u16, SocketAddr)> {
+    let mut command = std::process::Command::new(common::bin());
+    command
+        .arg("serve")
+        .args(args)
+        .args(["--port", "0", "--metrics", "127.0.0.1:0"])
+        .env_remove("LOAD_DENSITY_SOCKET_TOKEN");
+    let mut child = common::child::Child::spawn("ld-tower serve", &mut command)?;
+    let metrics = child.wait_for_line(DEADLINE, "`Metrics on` line", |line| {
+        line.strip_prefix("Metrics on ")?.parse::<SocketAddr>().ok()
+    })?;
+    let port = child.announced_port(DEADLINE)?;
+    Ok((child, port, metrics))
+}
+
+/// Scrapes `addr` until `ready` holds of the samples (within the deadline).
+fn scrape_until(addr: SocketAddr, ready: impl Fn(&[Sample]) -> bool) -> Result<Vec<Sample>> {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let scraped = samples(&get(addr, "/metrics")?.1)?;
+        if ready(&scraped) {
+            return Ok(scraped);
+        }
+        if Instant::now() > until {
+            return Err(format!("never ready: {scraped:?}").into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn with_token(actions: Value) -> String {
+    json!({"token": "s3cret", "command": actions}).to_string()
+}
+
+#[test]
+fn serve_metrics_counts_connections_commands_and_auth_failures() -> Result {
+    let target = SizedTarget::start()?;
+    let (_child, port, metrics) = serve_with_metrics(&["--token", "s3cret"])?;
+    let legacy = |request: String| String::from_utf8(common::legacy(port, request.as_bytes()));
+    let ok = legacy(with_token(json!({"load_density": [["LD_summary", {}]]})))?;
+    assert!(!ok.starts_with("Error"), "{ok}");
+    let unknown = legacy(with_token(json!({"load_density": [["LD_no_such", {}]]})))?;
+    assert!(unknown.starts_with("Error"), "{unknown}");
+    let bad = legacy(json!({"token": "wrong", "command": [["LD_summary", {}]]}).to_string())?;
+    assert!(!bad.contains("\"count\""), "{bad}");
+    let scraped = scrape_until(metrics, |s| {
+        value(s, "ld_tower_connections_open", &[]) == Some(0.0)
+    })?;
+    assert_eq!(
+        value(&scraped, "ld_tower_connections_total", &[]),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(
+            &scraped,
+            "ld_tower_commands_total",
+            &[("action", "LD_summary"), ("outcome", "ok")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &scraped,
+            "ld_tower_commands_total",
+            &[("action", "(unknown)"), ("outcome", "error")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&scraped, "ld_tower_auth_failures_total", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&scraped, "ld_tower_command_duration_seconds_count", &[]),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &scraped,
+            "ld_tower_connections_refused_total",
+            &[("reason", "limit")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(value(&scraped, "ld_tower_test_running", &[]), Some(0.0));
+    // A running test's users show while it runs; its requests after it.
+    let start = with_token(json!({"load_density": [["LD_start_test", {
+        "user_count": 3, "spawn_rate": 1000, "test_time": 60, "wait_time": 0.05,
+        "host": target.url(), "tasks": [{"method": "get", "name": "small", "request_url": "/bytes/10"}]
+    }]]}));
+    let running = std::thread::spawn(move || common::legacy(port, start.as_bytes()));
+    let during = scrape_until(metrics, |s| {
+        value(s, "ld_tower_test_users", &[]) == Some(3.0)
+            && value(s, "ld_tower_test_target_users", &[]) == Some(3.0)
+    })?;
+    assert_eq!(value(&during, "ld_tower_test_running", &[]), Some(1.0));
+    assert!(value(&during, "ld_tower_connections_open", &[]) >= Some(1.0));
+    let stop = legacy(with_token(json!([["LD_stop_test", {}]])))?;
+    assert!(!stop.starts_with("Error"), "{stop}");
+    let finished = String::from_utf8(running.join().map_err(|_| "the test's sender panicked")?)?;
+    assert!(!finished.starts_with("Error"), "{finished}");
+    let summary = legacy(with_token(json!([["LD_summary", {}]])))?;
+    let summary: Value = serde_json::from_str(summary.lines().next().ok_or("no line")?)?;
+    let after = scrape_until(metrics, |s| {
+        value(s, "ld_tower_test_running", &[]) == Some(0.0)
+    })?;
+    assert_eq!(
+        value(
+            &after,
+            "loaddensity_requests_total",
+            &[("name", "small"), ("outcome", "success")]
+        ),
+        summary["per_name"]["small"]["successes"].as_f64()
+    );
+    Ok(())
+}

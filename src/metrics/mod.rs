@@ -6,9 +6,11 @@
 //! ([`Outputs`]). Nothing here runs per request: every figure is read
 //! when it is scraped or flushed.
 
+mod agent;
 mod outputs;
 pub mod prometheus;
 mod requests;
 
+pub use agent::{AgentCounters, AgentMetrics, CommandOutcome, OpenConnection, UNKNOWN_ACTION};
 pub use outputs::Outputs;
 pub use requests::{escape_label_value, RequestMetrics, LATENCY_BOUNDS_MS};

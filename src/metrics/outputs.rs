@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-use super::prometheus;
+use super::{prometheus, AgentCounters};
 use crate::observe::{HttpLimits, HttpListener};
 use crate::state::State;
 
@@ -15,9 +15,17 @@ use crate::state::State;
 pub struct Outputs {
     /// `LD_start_prometheus_exporter`'s listener.
     prometheus: Mutex<Option<HttpListener>>,
+    /// The agent's own counters (`serve --metrics`).
+    agent: Arc<AgentCounters>,
 }
 
 impl Outputs {
+    /// The agent's own counters: the server counts its connections in
+    /// them, the command service its commands.
+    pub fn agent(&self) -> &Arc<AgentCounters> {
+        &self.agent
+    }
+
     /// Starts the Prometheus exporter on `addr` (already checked against
     /// the bind rule), or finds the running one: its address. One runs at a
     /// time: asked for another address (a port other than the running

@@ -6,13 +6,13 @@
 
 use std::sync::{Arc, Weak};
 
-use http::StatusCode;
+use http::{Response, StatusCode};
 use prometheus_client::collector::Collector;
 use prometheus_client::registry::Registry;
 
-use super::RequestMetrics;
+use super::{AgentMetrics, RequestMetrics};
 use crate::figures::Figures;
-use crate::observe::{text, Handler};
+use crate::observe::{text, Body, Handler};
 use crate::state::State;
 
 /// The scrape's content type (prometheus-client encodes OpenMetrics text,
@@ -34,6 +34,39 @@ pub fn render(figures: Figures, extra: Option<Box<dyn Collector>>) -> String {
     out
 }
 
+/// Answers every request with the agent's own metrics, then the request
+/// metrics of `state`'s figures since start (`serve --metrics`).
+pub fn agent_handler(state: Weak<State>) -> Handler {
+    Arc::new(move |_request| {
+        let state = state.upgrade();
+        Box::pin(async move {
+            match state {
+                Some(state) => {
+                    let agent = AgentMetrics::read(
+                        state.metrics_outputs().agent(),
+                        state.security().figures(),
+                        state.engine().status(),
+                    );
+                    text(
+                        StatusCode::OK,
+                        CONTENT_TYPE,
+                        render(state.figures_since_start(), Some(Box::new(agent))),
+                    )
+                }
+                None => gone(),
+            }
+        })
+    })
+}
+
+fn gone() -> Response<Body> {
+    text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "text/plain; charset=utf-8",
+        "the agent is shutting down\n",
+    )
+}
+
 /// Answers every request with the request metrics of `state`'s figures
 /// since start (503 once the state is gone).
 pub fn handler(state: Weak<State>) -> Handler {
@@ -46,11 +79,7 @@ pub fn handler(state: Weak<State>) -> Handler {
                     CONTENT_TYPE,
                     render(state.figures_since_start(), None),
                 ),
-                None => text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain; charset=utf-8",
-                    "the agent is shutting down\n",
-                ),
+                None => gone(),
             }
         })
     })
