@@ -505,3 +505,114 @@ fn serve_metrics_counts_connections_commands_and_auth_failures() -> Result {
     );
     Ok(())
 }
+
+/// Every datagram waiting on `socket` (the sender has finished).
+fn drain(socket: &std::net::UdpSocket) -> Result<Vec<String>> {
+    socket.set_nonblocking(true)?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match socket.recv(&mut buf) {
+            Ok(n) => out.push(String::from_utf8(buf[..n].to_vec())?),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(out),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+#[test]
+fn statsd_counts_add_up_to_ld_summary() -> Result {
+    let target = SizedTarget::start()?;
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let sink_port = sink.local_addr()?.port();
+    let server = serve(&[]);
+    let at = send(
+        &server,
+        &json!([["LD_start_statsd_sink",
+            {"host": "127.0.0.1", "port": sink_port, "prefix": "ld.", "flush_interval": 0.05}]]),
+    )?;
+    assert_eq!(at, [format!("127.0.0.1:{sink_port}")]);
+    let summary = run_test(&server, &target)?;
+    // Stopping sends the last changes before it answers.
+    one(&server, "LD_stop_statsd_sink", json!({}))?;
+    let datagrams = drain(&sink)?;
+    assert!(datagrams.iter().all(|d| d.len() <= 1432));
+    let mut requests: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut latencies: BTreeMap<String, f64> = BTreeMap::new();
+    let mut sizes: BTreeMap<String, f64> = BTreeMap::new();
+    for line in datagrams.iter().flat_map(|d| d.lines()) {
+        let (metric, rest) = line.split_once(':').ok_or(line.to_owned())?;
+        let parts: Vec<&str> = rest.split('|').collect();
+        let tags: BTreeMap<&str, &str> = parts
+            .last()
+            .and_then(|t| t.strip_prefix('#'))
+            .ok_or(line.to_owned())?
+            .split(',')
+            .filter_map(|t| t.split_once(':'))
+            .collect();
+        let name = tags.get("name").ok_or(line.to_owned())?.to_string();
+        let rate = parts
+            .iter()
+            .find_map(|p| p.strip_prefix('@'))
+            .map_or(Ok(1.0), str::parse::<f64>)?;
+        let value: f64 = parts[0].parse()?;
+        let method = if name == "mid" { "POST" } else { "GET" };
+        assert_eq!(tags.get("method"), Some(&method), "{line}");
+        match metric {
+            "ld.requests" => {
+                assert_eq!(parts[1], "c", "{line}");
+                let outcome = tags.get("outcome").ok_or(line.to_owned())?.to_string();
+                *requests.entry((name, outcome)).or_default() += value;
+            }
+            "ld.request.latency" => *latencies.entry(name).or_default() += (1.0 / rate).round(),
+            "ld.response.size" => *sizes.entry(name).or_default() += value * (1.0 / rate).round(),
+            _ => return Err(format!("unexpected metric: {line}").into()),
+        }
+    }
+    for (name, size) in [
+        ("small", 10.0),
+        ("mid", 1000.0),
+        ("big", 5000.0),
+        ("fail", 300.0),
+    ] {
+        let per_name = &summary["per_name"][name];
+        let field = |key: &str| per_name[key].as_f64().unwrap_or(-1.0);
+        let sent = |outcome: &str| {
+            requests
+                .get(&(name.to_owned(), outcome.to_owned()))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        assert_eq!(sent("success"), field("successes"), "{name}");
+        assert_eq!(sent("failure"), field("failures"), "{name}");
+        assert_eq!(latencies.get(name).copied(), Some(field("count")), "{name}");
+        assert_eq!(
+            sizes.get(name).copied(),
+            Some(size * field("count")),
+            "{name}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_sink_the_target_policy_denies_is_refused_before_sending() -> Result {
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let rule = format!("127.0.0.1:{}", sink.local_addr()?.port());
+    let server = serve(&["--deny-target", &rule]);
+    let line = refused(
+        &server,
+        "LD_start_statsd_sink",
+        json!({"host": "127.0.0.1", "port": sink.local_addr()?.port()}),
+    )?;
+    assert!(line.contains(&format!("(--deny-target {rule})")), "{line}");
+    let too_fast = refused(
+        &server,
+        "LD_start_statsd_sink",
+        json!({"flush_interval": 0.0}),
+    )?;
+    assert!(too_fast.contains("flush_interval"), "{too_fast}");
+    one(&server, "LD_stop_statsd_sink", json!({}))?;
+    assert!(drain(&sink)?.is_empty());
+    Ok(())
+}

@@ -1,7 +1,9 @@
 //! The metrics actions: `LD_start_prometheus_exporter` and
-//! `LD_stop_prometheus_exporter` (see [`crate::metrics`]).
+//! `LD_stop_prometheus_exporter`, `LD_start_statsd_sink` and
+//! `LD_stop_statsd_sink` (see [`crate::metrics`]).
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -20,7 +22,9 @@ pub(super) fn register(registry: &mut Registry) {
             "LD_stop_prometheus_exporter",
             Scope::Write,
             stop_prometheus_exporter,
-        );
+        )
+        .register_scoped("LD_start_statsd_sink", Scope::Write, start_statsd_sink)
+        .register_scoped("LD_stop_statsd_sink", Scope::Write, stop_statsd_sink);
 }
 
 fn default_prometheus_port() -> u16 {
@@ -66,5 +70,89 @@ async fn start_prometheus_exporter(ctx: ActionContext, args: Args) -> Result<Val
 async fn stop_prometheus_exporter(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     args.none()?;
     ctx.state().metrics_outputs().stop_prometheus().await;
+    Ok(Value::Null)
+}
+
+fn default_statsd_port() -> u16 {
+    8125
+}
+
+fn default_prefix() -> String {
+    "loaddensity".to_owned()
+}
+
+fn default_flush_interval() -> f64 {
+    1.0
+}
+
+/// The shortest and longest flush interval a client may ask, in seconds.
+const FLUSH_INTERVAL_S: (f64, f64) = (0.05, 3600.0);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Statsd {
+    #[serde(default = "default_loopback")]
+    host: String,
+    #[serde(default = "default_statsd_port")]
+    port: u16,
+    #[serde(default = "default_prefix")]
+    prefix: String,
+    #[serde(default = "default_flush_interval")]
+    flush_interval: f64,
+}
+
+/// A flush interval within [`FLUSH_INTERVAL_S`].
+fn flush_interval(seconds: f64) -> Result<Duration, ActionError> {
+    let (min, max) = FLUSH_INTERVAL_S;
+    if !(min..=max).contains(&seconds) {
+        return Err(ActionError::new(format!(
+            "flush_interval must be between {min} and {max} seconds, not {seconds}"
+        )));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The first address of `host:port` the target policy allows, or its
+/// refusal (a sink sends to another host, as a test's users do).
+async fn allowed_target(
+    ctx: &ActionContext,
+    host: &str,
+    port: u16,
+) -> Result<SocketAddr, ActionError> {
+    let network = ctx.state().network();
+    let addresses = crate::engine::dial::addresses(&network, host, port)
+        .await
+        .map_err(|e| ActionError::new(e.to_string()))?;
+    addresses
+        .first()
+        .copied()
+        .ok_or_else(|| ActionError::new(format!("{host}:{port} resolved to no address")))
+}
+
+/// `LD_start_statsd_sink(host="127.0.0.1", port=8125, prefix="loaddensity",
+/// flush_interval=1.0)`: where it sends (`HOST:PORT`).
+async fn start_statsd_sink(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let Statsd {
+        host,
+        port,
+        prefix,
+        flush_interval: seconds,
+    } = args.parse(&["host", "port", "prefix", "flush_interval"])?;
+    let interval = flush_interval(seconds)?;
+    let prefix = prefix.trim_end_matches('.').to_owned();
+    let target = allowed_target(&ctx, &host, port).await?;
+    let at = ctx
+        .state()
+        .metrics_outputs()
+        .start_statsd(ctx.state(), target, prefix, interval)
+        .await
+        .map_err(ActionError::new)?;
+    Ok(json!(at.to_string()))
+}
+
+/// `LD_stop_statsd_sink()`: stops the sink once its last changes are sent.
+async fn stop_statsd_sink(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    args.none()?;
+    ctx.state().metrics_outputs().stop_statsd().await;
     Ok(Value::Null)
 }

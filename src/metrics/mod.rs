@@ -10,7 +10,9 @@ mod agent;
 mod outputs;
 pub mod prometheus;
 mod requests;
+mod statsd;
 
 pub use agent::{AgentCounters, AgentMetrics, CommandOutcome, OpenConnection, UNKNOWN_ACTION};
 pub use outputs::Outputs;
 pub use requests::{escape_label_value, RequestMetrics, LATENCY_BOUNDS_MS};
+pub use statsd::{sanitize_tag_value, StatsdSink, MAX_DATAGRAM};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-use super::{prometheus, AgentCounters};
+use super::{prometheus, AgentCounters, StatsdSink};
 use crate::observe::{HttpLimits, HttpListener};
 use crate::state::State;
 
@@ -17,6 +17,8 @@ pub struct Outputs {
     prometheus: Mutex<Option<HttpListener>>,
     /// The agent's own counters (`serve --metrics`).
     agent: Arc<AgentCounters>,
+    /// `LD_start_statsd_sink`'s sink.
+    statsd: Mutex<Option<StatsdSink>>,
 }
 
 impl Outputs {
@@ -59,6 +61,38 @@ impl Outputs {
         tracing::info!(%at, "Prometheus exporter started");
         *running = Some(listener);
         Ok(at)
+    }
+
+    /// Starts the StatsD sink to `target` (already checked against the
+    /// target policy); a running one is stopped first, its last changes
+    /// sent (LoadDensity's start rebinds too).
+    pub async fn start_statsd(
+        &self,
+        state: &Arc<State>,
+        target: SocketAddr,
+        prefix: String,
+        interval: std::time::Duration,
+    ) -> Result<SocketAddr, String> {
+        let mut running = self.statsd.lock().await;
+        if let Some(old) = running.take() {
+            old.stop().await;
+        }
+        let sink = StatsdSink::start(state, target, prefix, interval)
+            .await
+            .map_err(|e| format!("cannot send to {target}: {e}"))?;
+        *running = Some(sink);
+        Ok(target)
+    }
+
+    /// Stops the StatsD sink once its last changes are sent; whether one ran.
+    pub async fn stop_statsd(&self) -> bool {
+        match self.statsd.lock().await.take() {
+            Some(sink) => {
+                sink.stop().await;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stops the Prometheus exporter; whether one ran.
