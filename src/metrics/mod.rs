@@ -7,12 +7,14 @@
 //! when it is scraped or flushed.
 
 mod agent;
+mod flush;
 mod outputs;
 pub mod prometheus;
 mod requests;
 mod statsd;
 
 pub use agent::{AgentCounters, AgentMetrics, CommandOutcome, OpenConnection, UNKNOWN_ACTION};
+pub use flush::MAX_DATAGRAM;
 pub use outputs::Outputs;
 pub use requests::{escape_label_value, RequestMetrics, LATENCY_BOUNDS_MS};
-pub use statsd::{sanitize_tag_value, StatsdSink, MAX_DATAGRAM};
+pub use statsd::{sanitize_tag_value, StatsdSink};

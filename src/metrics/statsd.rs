@@ -21,25 +21,18 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::Weak;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::net::UdpSocket;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
-use crate::figures::{Figures, NameFigures};
+use super::flush::{deltas, Deliver, Flusher, UdpLines};
+use crate::figures::Figures;
 use crate::state::State;
-
-/// The most bytes of lines in one datagram (a 1500-byte MTU less headers).
-pub const MAX_DATAGRAM: usize = 1432;
 
 /// A running sink.
 #[derive(Debug)]
 pub struct StatsdSink {
     target: SocketAddr,
-    stop: CancellationToken,
-    task: JoinHandle<()>,
+    flusher: Flusher,
 }
 
 /// LoadDensity's tag-value sanitizing: `|`, `,`, `:` and `#` become `_`.
@@ -52,29 +45,14 @@ impl StatsdSink {
     /// policy) every `interval`, counting from what `state` has counted so
     /// far.
     pub async fn start(
-        state: &std::sync::Arc<State>,
+        state: &Arc<State>,
         target: SocketAddr,
         prefix: String,
         interval: Duration,
     ) -> std::io::Result<StatsdSink> {
-        let bind: SocketAddr = if target.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let socket = UdpSocket::bind(bind).await?;
-        socket.connect(target).await?;
-        let stop = state.shutdown_signal().child_token();
-        let last = state.figures_since_start();
-        let task = tokio::spawn(run(
-            std::sync::Arc::downgrade(state),
-            socket,
-            prefix,
-            interval,
-            last,
-            stop.clone(),
-        ));
-        Ok(StatsdSink { target, stop, task })
+        let socket = UdpLines::connect(target, "statsd").await?;
+        let flusher = Flusher::start(state, interval, Statsd { socket, prefix });
+        Ok(StatsdSink { target, flusher })
     }
 
     /// Where it sends.
@@ -84,72 +62,38 @@ impl StatsdSink {
 
     /// Stops it once the last changes are sent.
     pub async fn stop(self) {
-        self.stop.cancel();
-        let _ = self.task.await;
+        self.flusher.stop().await;
     }
 }
 
-async fn run(
-    state: Weak<State>,
-    socket: UdpSocket,
+struct Statsd {
+    socket: UdpLines,
     prefix: String,
-    interval: Duration,
-    mut last: Figures,
-    stop: CancellationToken,
-) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut logged: Option<Instant> = None;
-    loop {
-        let stopping = tokio::select! {
-            _ = ticks.tick() => false,
-            () = stop.cancelled() => true,
-        };
-        let Some(state) = state.upgrade() else { return };
-        let now = state.figures_since_start();
-        drop(state);
-        for datagram in datagrams(&lines(&prefix, &now, &last)) {
-            if let Err(error) = socket.send(datagram.as_bytes()).await {
-                if logged.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
-                    tracing::warn!(%error, "StatsD sink: send failed");
-                    logged = Some(Instant::now());
-                }
-            }
-        }
-        last = now;
-        if stopping {
-            return;
-        }
+}
+
+impl Deliver for Statsd {
+    async fn deliver(&mut self, now: &Figures, last: &Figures) {
+        let lines = lines(&self.prefix, now, last);
+        self.socket.send(&lines).await;
     }
 }
 
 /// The lines of what changed from `last` to `now`.
 fn lines(prefix: &str, now: &Figures, last: &Figures) -> Vec<String> {
     let mut out = Vec::new();
-    for (name, f) in now.per_name() {
-        let before = last.per_name().get(name);
-        let successes = f.successes() - before.map_or(0, NameFigures::successes);
-        let failures = f.failures() - before.map_or(0, NameFigures::failures);
-        if successes + failures == 0 {
-            continue;
-        }
+    for (name, delta) in deltas(now, last) {
         let tags = format!(
             "method:{},name:{}",
-            sanitize_tag_value(f.request_type()),
+            sanitize_tag_value(delta.request_type),
             sanitize_tag_value(name)
         );
-        for (outcome, n) in [("success", successes), ("failure", failures)] {
+        for (outcome, n) in [("success", delta.successes), ("failure", delta.failures)] {
             if n > 0 {
                 out.push(format!("{prefix}.requests:{n}|c|#{tags},outcome:{outcome}"));
             }
         }
-        let mut latency = f.latency_us().clone();
-        if let Some(before) = before {
-            // Same bounds, and `now` holds all of `before`: cannot fail.
-            let _ = latency.subtract(before.latency_us());
-        }
         let mut by_ms: BTreeMap<u64, u64> = BTreeMap::new();
-        for value in latency.iter_recorded() {
+        for value in delta.latency_us.iter_recorded() {
             *by_ms.entry(value.value_iterated_to() / 1000).or_default() += value.count_at_value();
         }
         for (ms, n) in by_ms {
@@ -160,34 +104,13 @@ fn lines(prefix: &str, now: &Figures, last: &Figures) -> Vec<String> {
             let _ = write!(line, "|#{tags}");
             out.push(line);
         }
-        let count = successes + failures;
-        let bytes = f.bytes() - before.map_or(0, NameFigures::bytes);
-        let mut line = format!("{prefix}.response.size:{}|h", bytes / count);
+        let count = delta.requests();
+        let mut line = format!("{prefix}.response.size:{}|h", delta.bytes / count);
         if count > 1 {
             let _ = write!(line, "|@{}", 1.0 / count as f64);
         }
         let _ = write!(line, "|#{tags}");
         out.push(line);
-    }
-    out
-}
-
-/// `lines` joined by newlines into datagrams of at most [`MAX_DATAGRAM`]
-/// bytes (a longer line goes alone).
-fn datagrams(lines: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for line in lines {
-        if !current.is_empty() && current.len() + 1 + line.len() > MAX_DATAGRAM {
-            out.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push('\n');
-        }
-        current.push_str(line);
-    }
-    if !current.is_empty() {
-        out.push(current);
     }
     out
 }
@@ -198,7 +121,7 @@ mod tests {
     use crate::figures::RequestOutcome;
 
     #[test]
-    fn deltas_are_exact_and_datagrams_bounded() {
+    fn deltas_are_exact() {
         let mut last = Figures::default();
         let get = |outcome: RequestOutcome<'static>| RequestOutcome {
             request_type: "GET",
@@ -233,9 +156,5 @@ mod tests {
                 "ld.response.size:7|h|@0.25|#method:GET,name:/a_b",
             ]
         );
-        let many: Vec<String> = (0..100).map(|i| format!("{i:0>40}")).collect();
-        let grams = datagrams(&many);
-        assert!(grams.iter().all(|g| g.len() <= MAX_DATAGRAM));
-        assert_eq!(grams.iter().map(|g| g.lines().count()).sum::<usize>(), 100);
     }
 }
