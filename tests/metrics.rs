@@ -29,33 +29,48 @@ struct SizedTarget {
     _runtime: tokio::runtime::Runtime,
 }
 
+/// An HTTP/1.1 server on 127.0.0.1 (a port of its own) answering each
+/// request with `answer`, on a runtime of its own (kept with it).
+fn http_server<F, A>(answer: F) -> Result<(SocketAddr, tokio::runtime::Runtime)>
+where
+    F: Fn(http::Request<hyper::body::Incoming>) -> A + Clone + Send + Sync + 'static,
+    A: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let answer = answer.clone();
+                    async move { Ok::<_, Infallible>(answer(request).await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    Ok((addr, runtime))
+}
+
 impl SizedTarget {
     fn start() -> Result<SizedTarget> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()?;
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-        let addr = listener.local_addr()?;
-        runtime.spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let service = service_fn(|request: http::Request<hyper::body::Incoming>| {
-                        let path = request.uri().path().to_owned();
-                        let (status, size) = match path.strip_prefix("/bytes/") {
-                            Some(n) => (StatusCode::OK, n.parse().unwrap_or(0)),
-                            None => (StatusCode::INTERNAL_SERVER_ERROR, 300),
-                        };
-                        let mut response = Response::new(Full::new(Bytes::from(vec![b'x'; size])));
-                        *response.status_mut() = status;
-                        async move { Ok::<_, Infallible>(response) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .await;
-                });
-            }
-        });
+        let (addr, runtime) = http_server(|request| {
+            let path = request.uri().path().to_owned();
+            let (status, size) = match path.strip_prefix("/bytes/") {
+                Some(n) => (StatusCode::OK, n.parse().unwrap_or(0)),
+                None => (StatusCode::INTERNAL_SERVER_ERROR, 300),
+            };
+            let mut response = Response::new(Full::new(Bytes::from(vec![b'x'; size])));
+            *response.status_mut() = status;
+            async move { response }
+        })?;
         Ok(SizedTarget {
             addr,
             _runtime: runtime,
@@ -614,5 +629,335 @@ fn a_sink_the_target_policy_denies_is_refused_before_sending() -> Result {
     assert!(too_fast.contains("flush_interval"), "{too_fast}");
     one(&server, "LD_stop_statsd_sink", json!({}))?;
     assert!(drain(&sink)?.is_empty());
+    Ok(())
+}
+
+/// A line-protocol point: measurement, tags, fields (as written).
+struct Point {
+    measurement: String,
+    tags: BTreeMap<String, String>,
+    fields: BTreeMap<String, String>,
+}
+
+/// Splits `text` at `sep` outside backslash escapes.
+fn split_unescaped(text: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let (Some(last), Some(next)) = (out.last_mut(), chars.next()) {
+                    last.push(next);
+                }
+            }
+            c if c == sep => out.push(String::new()),
+            c => {
+                if let Some(last) = out.last_mut() {
+                    last.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One line of line protocol (no string fields: the sink writes none).
+fn point(line: &str) -> Result<Point> {
+    let parts = split_unescaped_keep(line, ' ');
+    let [head, fields, at] = &parts[..] else {
+        return Err(format!("not three parts: {line}").into());
+    };
+    let at: u128 = at.parse()?;
+    assert!(at > 1_600_000_000_000_000_000, "a time in ns: {line}");
+    let mut head = split_unescaped_keep(head, ',').into_iter();
+    let measurement = split_unescaped(&head.next().ok_or(line.to_owned())?, ',').concat();
+    let pairs = |items: Vec<String>| -> Result<BTreeMap<String, String>> {
+        items
+            .iter()
+            .map(|item| match &split_unescaped(item, '=')[..] {
+                [k, v] => Ok((k.clone(), v.clone())),
+                _ => Err(format!("not key=value: {item} in {line}").into()),
+            })
+            .collect()
+    };
+    Ok(Point {
+        measurement,
+        tags: pairs(head.collect())?,
+        fields: pairs(split_unescaped_keep(fields, ','))?,
+    })
+}
+
+/// Splits `text` at `sep` outside backslash escapes, the escapes kept.
+fn split_unescaped_keep(text: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut escaped = false;
+    for c in text.chars() {
+        if c == sep && !escaped {
+            out.push(String::new());
+            continue;
+        }
+        escaped = c == '\\' && !escaped;
+        if let Some(last) = out.last_mut() {
+            last.push(c);
+        }
+    }
+    out
+}
+
+/// An integer field (`Ni`).
+fn int_field(p: &Point, key: &str) -> Result<u64> {
+    let raw = p.fields.get(key).ok_or(format!("no {key}"))?;
+    Ok(raw
+        .strip_suffix('i')
+        .ok_or(format!("{key}={raw} not an integer"))?
+        .parse()?)
+}
+
+/// Checks `points` against `summary`: requests and failures per name add
+/// up, sizes exact, latencies floats in order.
+fn points_add_up(points: &[Point], summary: &Value, measurement: &str) -> Result {
+    let mut sums: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    for p in points {
+        assert_eq!(p.measurement, measurement);
+        let name = p.tags.get("name").ok_or("no name tag")?.clone();
+        let method = if name == "mid" { "POST" } else { "GET" };
+        assert_eq!(p.tags.get("request_type").map(String::as_str), Some(method));
+        let mut latencies = Vec::new();
+        for key in ["p50", "p95", "p99", "max"] {
+            let raw = &p.fields[&format!("latency_ms_{key}")];
+            assert!(!raw.ends_with('i'), "a float: {raw}");
+            latencies.push(raw.parse::<f64>()?);
+        }
+        assert!(latencies.windows(2).all(|w| w[0] <= w[1]), "{latencies:?}");
+        assert!(p.fields["latency_ms_mean"].parse::<f64>()? > 0.0);
+        let sum = sums.entry(name).or_default();
+        sum.0 += int_field(p, "requests")?;
+        sum.1 += int_field(p, "failures")?;
+        sum.2 += int_field(p, "response_bytes")?;
+    }
+    for (name, size) in [("small", 10), ("mid", 1000), ("big", 5000), ("fail", 300)] {
+        let per_name = &summary["per_name"][name];
+        let count = per_name["count"].as_u64().ok_or("no count")?;
+        let failures = per_name["failures"].as_u64().ok_or("no failures")?;
+        assert_eq!(
+            sums.get(name),
+            Some(&(count, failures, size * count)),
+            "{name}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn influxdb_udp_points_add_up_to_ld_summary() -> Result {
+    let target = SizedTarget::start()?;
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let sink_port = sink.local_addr()?.port();
+    let server = serve(&[]);
+    let at = send(
+        &server,
+        &json!([["LD_start_influxdb_sink",
+            {"port": sink_port, "measurement": "ld req", "flush_interval": 0.05}]]),
+    )?;
+    assert_eq!(at, [format!("127.0.0.1:{sink_port}")]);
+    let summary = run_test(&server, &target)?;
+    // Stopping writes the last changes before it answers.
+    one(&server, "LD_stop_influxdb_sink", json!({}))?;
+    let datagrams = drain(&sink)?;
+    assert!(!datagrams.is_empty());
+    assert!(datagrams.iter().all(|d| d.len() <= 1432));
+    assert!(datagrams.iter().all(|d| d.starts_with("ld\\ req,")));
+    let points = datagrams
+        .iter()
+        .flat_map(|d| d.lines())
+        .map(point)
+        .collect::<Result<Vec<_>>>()?;
+    points_add_up(&points, &summary, "ld req")
+}
+
+/// What an InfluxDB receiver was sent: each POST's path, Authorization
+/// and body.
+type Posts = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>, String)>>>;
+
+/// An HTTP receiver keeping every request; `/fail...` answers 500, the
+/// rest 204 (as InfluxDB's write does).
+struct Receiver {
+    addr: SocketAddr,
+    posts: Posts,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Receiver {
+    fn start() -> Result<Receiver> {
+        use http_body_util::BodyExt;
+        let posts = Posts::default();
+        let kept = posts.clone();
+        let (addr, runtime) = http_server(move |request| {
+            let kept = kept.clone();
+            async move {
+                let path = request
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default();
+                let auth = request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = match request.into_body().collect().await {
+                    Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+                    Err(e) => format!("(body failed: {e})"),
+                };
+                let status = if path.starts_with("/fail") {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::NO_CONTENT
+                };
+                if let Ok(mut posts) = kept.lock() {
+                    posts.push((path, auth, body));
+                }
+                let mut response = Response::new(Full::new(Bytes::new()));
+                *response.status_mut() = status;
+                response
+            }
+        })?;
+        Ok(Receiver {
+            addr,
+            posts,
+            _runtime: runtime,
+        })
+    }
+
+    fn posts(&self) -> Vec<(String, Option<String>, String)> {
+        self.posts.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+const TOKEN: &str = "influx-t0ken-never-shown";
+
+#[test]
+fn influxdb_http_posts_line_protocol_with_the_token_and_shows_it_nowhere() -> Result {
+    let target = SizedTarget::start()?;
+    let receiver = Receiver::start()?;
+    let server = serve(&[]);
+    let mut replies = Vec::new();
+    let url = format!("http://{}/api/v2/write?org=o&bucket=b", receiver.addr);
+    let start = json!([["LD_start_influxdb_sink",
+        {"transport": "HTTP", "url": url, "token": TOKEN, "flush_interval": 0.05, "timeout": 5}]]);
+    replies.push(send(&server, &start)?);
+    assert_eq!(
+        replies[0],
+        [format!("http://{}/api/v2/write", receiver.addr)]
+    );
+    let summary = run_test(&server, &target)?;
+    replies.push(send(&server, &json!([["LD_stop_influxdb_sink", {}]]))?);
+    let posts = receiver.posts();
+    assert!(!posts.is_empty());
+    let mut points = Vec::new();
+    for (path, auth, body) in &posts {
+        assert_eq!(path, "/api/v2/write?org=o&bucket=b");
+        assert_eq!(auth.as_deref(), Some(format!("Token {TOKEN}").as_str()));
+        assert!(body.ends_with('\n'), "{body}");
+        for line in body.lines() {
+            points.push(point(line)?);
+        }
+    }
+    points_add_up(&points, &summary, "loaddensity_request")?;
+
+    // A failing InfluxDB: logged (without the token), its points dropped.
+    let failing = format!("http://{}/fail", receiver.addr);
+    replies.push(send(
+        &server,
+        &json!([["LD_start_influxdb_sink",
+            {"transport": "http", "url": failing, "token": TOKEN, "flush_interval": 0.05}]]),
+    )?);
+    run_test(&server, &target)?;
+    replies.push(send(&server, &json!([["LD_stop_influxdb_sink", {}]]))?);
+    let deadline = Instant::now() + DEADLINE;
+    while !server.stderr().contains("InfluxDB sink: write failed") {
+        assert!(
+            Instant::now() < deadline,
+            "no failure logged: {}",
+            server.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(receiver.posts().iter().any(|(path, ..)| path == "/fail"));
+    // A bad token value is refused without being quoted.
+    replies.push(send(
+        &server,
+        &json!([["LD_start_influxdb_sink",
+            {"transport": "http", "url": url, "token": format!("{TOKEN}\n")}]]),
+    )?);
+    assert!(replies[4][0].starts_with("Error:"), "{:?}", replies[4]);
+    for reply in replies.iter().flatten() {
+        assert!(!reply.contains(TOKEN), "{reply}");
+    }
+    assert!(!server.stderr().contains(TOKEN), "{}", server.stderr());
+    Ok(())
+}
+
+#[test]
+fn an_influxdb_sink_the_target_policy_denies_is_refused_before_sending() -> Result {
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let receiver = Receiver::start()?;
+    let udp_rule = format!("127.0.0.1:{}", sink.local_addr()?.port());
+    let http_rule = receiver.addr.to_string();
+    let server = serve(&["--deny-target", &udp_rule, "--deny-target", &http_rule]);
+    let line = refused(
+        &server,
+        "LD_start_influxdb_sink",
+        json!({"port": sink.local_addr()?.port(), "flush_interval": 0.05}),
+    )?;
+    assert!(
+        line.contains(&format!("(--deny-target {udp_rule})")),
+        "{line}"
+    );
+    let line = refused(
+        &server,
+        "LD_start_influxdb_sink",
+        json!({"transport": "http", "url": format!("http://{http_rule}/write"),
+               "token": TOKEN, "flush_interval": 0.05}),
+    )?;
+    assert!(
+        line.contains(&format!("(--deny-target {http_rule})")),
+        "{line}"
+    );
+    assert!(!line.contains(TOKEN), "{line}");
+    one(&server, "LD_stop_influxdb_sink", json!({}))?;
+    assert!(drain(&sink)?.is_empty());
+    assert!(receiver.posts().is_empty());
+    Ok(())
+}
+
+#[test]
+fn bad_influxdb_keywords_are_refused() -> Result {
+    let server = serve(&[]);
+    for (args, says) in [
+        (json!({"transport": "tcp"}), "unsupported transport"),
+        (
+            json!({"transport": "http"}),
+            "url required when transport=http",
+        ),
+        (
+            json!({"transport": "http", "url": "file:///x"}),
+            "http:// or https://",
+        ),
+        (
+            json!({"transport": "http", "url": "http://u:p@127.0.0.1/w"}),
+            "user or password",
+        ),
+        (
+            json!({"transport": "http", "url": "http://127.0.0.1/w", "timeout": 0}),
+            "timeout",
+        ),
+        (json!({"flush_interval": 0}), "flush_interval"),
+        (json!({"measurement": ""}), "measurement"),
+        (json!({"bucket": "b"}), "bucket"),
+    ] {
+        let line = refused(&server, "LD_start_influxdb_sink", args.clone())?;
+        assert!(line.contains(says), "{args}: {line}");
+    }
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 mod agent;
 mod flush;
+mod influxdb;
 mod outputs;
 pub mod prometheus;
 mod requests;
@@ -15,6 +16,7 @@ mod statsd;
 
 pub use agent::{AgentCounters, AgentMetrics, CommandOutcome, OpenConnection, UNKNOWN_ACTION};
 pub use flush::MAX_DATAGRAM;
+pub use influxdb::{escape_field_string, escape_tag, InfluxHttp, InfluxTarget, InfluxdbSink};
 pub use outputs::Outputs;
 pub use requests::{escape_label_value, RequestMetrics, LATENCY_BOUNDS_MS};
 pub use statsd::{sanitize_tag_value, StatsdSink};

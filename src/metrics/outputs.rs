@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-use super::{prometheus, AgentCounters, StatsdSink};
+use super::{prometheus, AgentCounters, InfluxTarget, InfluxdbSink, StatsdSink};
 use crate::observe::{HttpLimits, HttpListener};
 use crate::state::State;
 
@@ -19,6 +19,8 @@ pub struct Outputs {
     agent: Arc<AgentCounters>,
     /// `LD_start_statsd_sink`'s sink.
     statsd: Mutex<Option<StatsdSink>>,
+    /// `LD_start_influxdb_sink`'s sink.
+    influxdb: Mutex<Option<InfluxdbSink>>,
 }
 
 impl Outputs {
@@ -87,6 +89,41 @@ impl Outputs {
     /// Stops the StatsD sink once its last changes are sent; whether one ran.
     pub async fn stop_statsd(&self) -> bool {
         match self.statsd.lock().await.take() {
+            Some(sink) => {
+                sink.stop().await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Starts the InfluxDB sink to `target` (already checked against the
+    /// target policy): where it writes. A running one is stopped first, its
+    /// last changes written (LoadDensity's start keeps the running one).
+    pub async fn start_influxdb(
+        &self,
+        state: &Arc<State>,
+        target: InfluxTarget,
+        measurement: &str,
+        interval: std::time::Duration,
+    ) -> Result<String, String> {
+        let mut running = self.influxdb.lock().await;
+        if let Some(old) = running.take() {
+            old.stop().await;
+        }
+        let sink = InfluxdbSink::start(state, target, measurement, interval)
+            .await
+            .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+        let shown = sink.shown().to_owned();
+        tracing::info!(to = %shown, "InfluxDB sink started");
+        *running = Some(sink);
+        Ok(shown)
+    }
+
+    /// Stops the InfluxDB sink once its last changes are written; whether
+    /// one ran.
+    pub async fn stop_influxdb(&self) -> bool {
+        match self.influxdb.lock().await.take() {
             Some(sink) => {
                 sink.stop().await;
                 true
