@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::error::Error;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -779,11 +780,14 @@ fn influxdb_udp_points_add_up_to_ld_summary() -> Result {
 /// and body.
 type Posts = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>, String)>>>;
 
-/// An HTTP receiver keeping every request; `/fail...` answers 500, the
-/// rest 204 (as InfluxDB's write does).
+/// An HTTP receiver keeping every request; `/fail...` answers 500,
+/// `/slow...` nothing for 30 s (its requests at once counted), the rest 204
+/// (as InfluxDB's write does).
 struct Receiver {
     addr: SocketAddr,
     posts: Posts,
+    /// `/slow` requests waiting now, and the most at once.
+    slow: std::sync::Arc<(AtomicUsize, AtomicUsize)>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -792,8 +796,11 @@ impl Receiver {
         use http_body_util::BodyExt;
         let posts = Posts::default();
         let kept = posts.clone();
+        let slow = std::sync::Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let waiting = slow.clone();
         let (addr, runtime) = http_server(move |request| {
             let kept = kept.clone();
+            let waiting = waiting.clone();
             async move {
                 let path = request
                     .uri()
@@ -814,8 +821,16 @@ impl Receiver {
                 } else {
                     StatusCode::NO_CONTENT
                 };
+                let is_slow = path.starts_with("/slow");
                 if let Ok(mut posts) = kept.lock() {
                     posts.push((path, auth, body));
+                }
+                if is_slow {
+                    let now = waiting.0.fetch_add(1, Ordering::SeqCst) + 1;
+                    waiting.1.fetch_max(now, Ordering::SeqCst);
+                    // Dropped with the connection when the sink gives up.
+                    let _left = Decrement(waiting.clone());
+                    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
                 }
                 let mut response = Response::new(Full::new(Bytes::new()));
                 *response.status_mut() = status;
@@ -825,12 +840,22 @@ impl Receiver {
         Ok(Receiver {
             addr,
             posts,
+            slow,
             _runtime: runtime,
         })
     }
 
     fn posts(&self) -> Vec<(String, Option<String>, String)> {
         self.posts.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+/// Counts a waiting `/slow` request out when dropped.
+struct Decrement(std::sync::Arc<(AtomicUsize, AtomicUsize)>);
+
+impl Drop for Decrement {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -959,5 +984,44 @@ fn bad_influxdb_keywords_are_refused() -> Result {
         let line = refused(&server, "LD_start_influxdb_sink", args.clone())?;
         assert!(line.contains(says), "{args}: {line}");
     }
+    Ok(())
+}
+
+#[test]
+fn a_slow_influxdb_never_has_more_than_one_body_waiting() -> Result {
+    let target = SizedTarget::start()?;
+    let receiver = Receiver::start()?;
+    let server = serve(&[]);
+    let url = format!("http://{}/slow", receiver.addr);
+    send(
+        &server,
+        &json!([["LD_start_influxdb_sink",
+            {"transport": "http", "url": url, "timeout": 0.2, "flush_interval": 0.05}]]),
+    )?;
+    // Two tests, the second once the first's write is waiting: two writes,
+    // the second after the first gave up (its connection closed).
+    run_test(&server, &target)?;
+    let deadline = Instant::now() + DEADLINE;
+    while receiver.posts().is_empty() {
+        assert!(Instant::now() < deadline, "nothing written");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    run_test(&server, &target)?;
+    let stopping = Instant::now();
+    one(&server, "LD_stop_influxdb_sink", json!({}))?;
+    assert_eq!(receiver.posts().len(), 2);
+    // The last write waits its timeout at most.
+    assert!(stopping.elapsed() < std::time::Duration::from_secs(5));
+    let deadline = Instant::now() + DEADLINE;
+    while !server.stderr().contains("no answer within 200ms") {
+        assert!(
+            Instant::now() < deadline,
+            "no timeout logged: {}",
+            server.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!receiver.posts().is_empty());
+    assert_eq!(receiver.slow.1.load(Ordering::SeqCst), 1);
     Ok(())
 }

@@ -152,7 +152,8 @@ impl InfluxHttp {
             let (mut sender, connection) = http1::handshake(TokioIo::new(io))
                 .await
                 .map_err(|e| format!("HTTP handshake failed: {e}"))?;
-            tokio::spawn(connection);
+            // Driven by its own task, bounded as the exchange is.
+            tokio::spawn(tokio::time::timeout(self.timeout, connection));
             let mut request = http::Request::post(self.path.as_str())
                 .header(HOST, self.authority.as_str())
                 .header(CONTENT_TYPE, "text/plain; charset=utf-8");
