@@ -56,6 +56,16 @@ pub enum Outcome {
     Forbidden,
 }
 
+impl From<Outcome> for crate::metrics::CommandOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Ok => crate::metrics::CommandOutcome::Ok,
+            Outcome::Error => crate::metrics::CommandOutcome::Error,
+            Outcome::Forbidden => crate::metrics::CommandOutcome::Forbidden,
+        }
+    }
+}
+
 impl Outcome {
     fn as_str(self) -> &'static str {
         match self {

@@ -13,6 +13,7 @@ use tower::Service;
 use crate::actions::{ActionContext, ActionResult, Registry, DEFAULT_MAX_REPLY_BYTES};
 use crate::audit::{Audit, Outcome, Via};
 use crate::auth::Scope;
+use crate::metrics::{CommandOutcome, UNKNOWN_ACTION};
 use crate::protocol::{failure_line, Command, Op, Reply, QUIT_WORD};
 use crate::state::State;
 
@@ -137,6 +138,9 @@ impl Control {
             Op::Run(actions) => {
                 let mut outcomes: Vec<(String, Outcome)> = Vec::new();
                 let auditing = self.audit.is_some();
+                let started = std::time::Instant::now();
+                let counters = Arc::clone(self.state().metrics_outputs().agent());
+                let registry = self.ctx.registry();
                 let reply = self
                     .run_as(&actions, principal.clone(), |result| {
                         let outcome = match &result.result {
@@ -144,12 +148,19 @@ impl Control {
                             Err(error) if error.is_forbidden() => Outcome::Forbidden,
                             Err(_) => Outcome::Error,
                         };
+                        let action = if registry.contains(&result.name) {
+                            result.name.as_str()
+                        } else {
+                            UNKNOWN_ACTION
+                        };
+                        counters.action(action, CommandOutcome::from(outcome));
                         if auditing {
                             let name = result.name.chars().take(AUDITED_NAME_CHARS).collect();
                             outcomes.push((name, outcome));
                         }
                     })
                     .await;
+                counters.command_took(started.elapsed());
                 if let Some(audit) = &self.audit {
                     audit.command(
                         command.peer,

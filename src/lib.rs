@@ -50,6 +50,7 @@ pub mod figures;
 #[cfg(feature = "history")]
 pub mod history;
 pub mod json_size;
+pub mod metrics;
 pub mod observe;
 pub mod paths;
 pub mod policy;

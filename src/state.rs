@@ -13,6 +13,7 @@ use crate::auth::SecurityCounters;
 use crate::dashboard::DashboardSlot;
 use crate::engine::{Engine, EngineLimits, Finished, Network, OTHER_NAMES};
 use crate::figures::{Figures, TimeSeries};
+use crate::metrics::Outputs;
 use crate::observe::BindRule;
 use crate::paths::Paths;
 use crate::policy::Caps;
@@ -70,6 +71,8 @@ pub struct State {
     observers: BindRule,
     /// The dashboard `LD_start_dashboard` started.
     dashboard: DashboardSlot,
+    /// The exporters and sinks clients started.
+    outputs: Outputs,
 }
 
 /// The figures of every test that ended since the state was made.
@@ -119,6 +122,7 @@ impl State {
             since_start: Mutex::default(),
             observers: BindRule::loopback(),
             dashboard: DashboardSlot::default(),
+            outputs: Outputs::default(),
         }
     }
 
@@ -301,6 +305,12 @@ impl State {
     /// The dashboard `LD_start_dashboard` started, if any.
     pub fn dashboard(&self) -> &DashboardSlot {
         &self.dashboard
+    }
+
+    /// The exporters and sinks clients started (`LD_start_prometheus_exporter`
+    /// & co.).
+    pub fn metrics_outputs(&self) -> &Outputs {
+        &self.outputs
     }
 
     /// What a test may ask for at most.

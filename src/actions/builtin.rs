@@ -19,6 +19,7 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_agent_status", Scope::Read, agent_status);
     super::load::register(registry);
     super::dashboard::register(registry);
+    super::metrics::register(registry);
     super::resolver::register_actions(registry);
     #[cfg(feature = "history")]
     super::history::register(registry);

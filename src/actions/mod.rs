@@ -24,6 +24,7 @@ mod dashboard;
 #[cfg(feature = "history")]
 mod history;
 mod load;
+mod metrics;
 mod registry;
 #[cfg(feature = "reports")]
 mod reports;

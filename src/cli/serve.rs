@@ -25,6 +25,8 @@ use ld_tower::codec::Framing;
 use ld_tower::control::Control;
 use ld_tower::dashboard::{Dashboard, Settings};
 use ld_tower::engine::{self, Descriptors, EngineLimits};
+use ld_tower::metrics::prometheus;
+use ld_tower::observe::{HttpLimits, HttpListener};
 use ld_tower::paths::Paths;
 use ld_tower::protocol::{MAX_REQUEST_BYTES, TOKEN_ENV};
 use ld_tower::resolver::{EnvPolicy, SourceBudget};
@@ -91,6 +93,14 @@ pub(crate) struct ServeArgs {
     /// authentications, refused client certificates and token-file reloads. Never a token.
     #[arg(long, value_name = "PATH")]
     pub(crate) audit_log: Option<PathBuf>,
+
+    /// Serve the agent's own metrics for Prometheus on this address (e.g. 127.0.0.1:9647; port 0
+    /// picks one, printed as `Metrics on ADDR` before `Server started on`): control connections
+    /// open, accepted and refused, actions by name and outcome, authentication failures, command
+    /// durations, the running test's users and rate, and LD_start_prometheus_exporter's
+    /// loaddensity_* request metrics. Any address: the operator's choice.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<SocketAddr>,
 
     /// Open connections at most; past it new connections are closed at once.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
@@ -346,6 +356,23 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         None => None,
     };
     let counters = Arc::clone(state.security());
+    let agent = Arc::clone(state.metrics_outputs().agent());
+    let _metrics = match args.metrics {
+        Some(addr) => {
+            let handler = prometheus::agent_handler(Arc::downgrade(&state));
+            let listener = HttpListener::bind(
+                addr,
+                HttpLimits::default(),
+                handler,
+                &state.shutdown_signal(),
+            )
+            .await
+            .map_err(|e| format!("--metrics {addr}: cannot listen: {e}"))?;
+            announce(&format!("Metrics on {}", listener.local_addr()));
+            Some(listener)
+        }
+        None => None,
+    };
     let shutdown = async move {
         signalled.await;
         // A running load test stops now, not at the end of the grace period.
@@ -364,6 +391,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             Server::new(listener, tls)
                 .audit(audit)
                 .security_counters(Arc::clone(&counters))
+                .agent_counters(agent)
                 .framing(framing)
                 .limits(limits)
                 .serve(stack, control, shutdown)
@@ -372,6 +400,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         None => {
             Server::new(listener, PlainAcceptor)
                 .security_counters(counters)
+                .agent_counters(agent)
                 .framing(framing)
                 .limits(limits)
                 .serve(stack, control, shutdown)

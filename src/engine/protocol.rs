@@ -109,6 +109,9 @@ pub struct Watch<'u> {
     pub(super) done: &'u CancellationToken,
     /// What every failure reason is masked with before it is kept.
     pub(super) redactor: &'u Redactor,
+    /// The task's `request_type`, for outcomes that name none
+    /// ([`Protocol::request_type`]).
+    pub(super) request_type: &'u str,
 }
 
 /// How a raced wait ended.
@@ -163,6 +166,11 @@ impl Watch<'_> {
         let reason = outcome.failure.map(|reason| self.redactor.text(reason));
         let outcome = RequestOutcome {
             failure: reason.as_deref(),
+            request_type: if outcome.request_type.is_empty() {
+                self.request_type
+            } else {
+                outcome.request_type
+            },
             ..outcome
         };
         let mut recorder = lock(self.recorder);
@@ -198,6 +206,17 @@ pub trait Protocol: Debug + Send + Sync + Sized + 'static {
     /// What one user holds from task to task (its connections, its
     /// cookies), made as the user starts, without I/O.
     type Conn: Send + 'static;
+
+    /// What its outcomes are labelled with in the metrics, as LoadDensity's
+    /// users name Locust's `request_type` (`WS`, `GRPC`, `REDIS`...).
+    const REQUEST_TYPE: &'static str;
+
+    /// `task`'s `request_type` (a kind whose tasks differ, as HTTP's
+    /// methods, says so here).
+    fn request_type<'t>(&self, task: &'t Self::Task) -> &'t str {
+        let _ = task;
+        Self::REQUEST_TYPE
+    }
 
     /// A new user's connection state.
     fn connection(&self, user: &UserParts) -> Self::Conn;

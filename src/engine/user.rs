@@ -128,6 +128,7 @@ impl<P: Protocol> User<P> {
                 guards,
                 done,
                 redactor: &plan.redactor,
+                request_type: self.script.protocol.request_type(task),
             },
         };
         self.script

@@ -12,7 +12,7 @@ mod records;
 mod series;
 mod summary;
 
-pub use name::{FailureSample, NameFigures};
+pub use name::{FailureSample, NameFigures, RESPONSE_SIZE_BOUNDS};
 pub use records::NotARecord;
 pub use series::{SecondPoint, SecondWindow, TimeSeries};
 #[cfg(feature = "history")]
@@ -51,6 +51,10 @@ pub struct RequestOutcome<'a> {
     /// The bytes it moved (sent and received, as the kind counts them:
     /// for HTTP, the response body; for a message, its payload).
     pub bytes: u64,
+    /// What the exporters label it with, Locust's `request_type`: the HTTP
+    /// method, else the kind (`WS`, `TCP`, `GRPC`...); empty: the engine
+    /// fills in the kind's.
+    pub request_type: &'a str,
 }
 
 impl<'a> RequestOutcome<'a> {
@@ -60,6 +64,7 @@ impl<'a> RequestOutcome<'a> {
             status: Some(status),
             failure: None,
             bytes: 0,
+            request_type: "",
         }
     }
 
@@ -69,6 +74,7 @@ impl<'a> RequestOutcome<'a> {
             status: None,
             failure: None,
             bytes: 0,
+            request_type: "",
         }
     }
 
@@ -83,6 +89,7 @@ impl<'a> RequestOutcome<'a> {
             status,
             failure: Some(reason),
             bytes: 0,
+            request_type: "",
         }
     }
 }

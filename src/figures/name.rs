@@ -12,6 +12,10 @@ const SAMPLED_MESSAGES: usize = 20;
 /// Characters kept of a failure message.
 const MESSAGE_CHARS: usize = 300;
 
+/// The upper bounds (bytes, inclusive) of the response-size buckets:
+/// LoadDensity's `loaddensity_response_bytes` histogram's.
+pub const RESPONSE_SIZE_BOUNDS: [u64; 8] = [64, 256, 1024, 4096, 16384, 65536, 262_144, 1_048_576];
+
 /// The figures of one request name.
 #[derive(Clone, Debug)]
 pub struct NameFigures {
@@ -27,6 +31,13 @@ pub struct NameFigures {
     failure_sample: FailureSample,
     /// Bytes moved by all of them.
     bytes: u64,
+    /// Requests by bytes moved: one count per bound of
+    /// [`RESPONSE_SIZE_BOUNDS`] (at most it, more than the one before),
+    /// then those past the last (not cumulative).
+    sizes: [u64; RESPONSE_SIZE_BOUNDS.len() + 1],
+    /// Locust's `request_type` of the first request recorded (the HTTP
+    /// method, or the kind): what the exporters label the name with.
+    request_type: Box<str>,
 }
 
 /// A bounded sample of failure messages: the first distinct ones with their
@@ -71,6 +82,8 @@ impl NameFigures {
             statuses: BTreeMap::new(),
             failure_sample: FailureSample::default(),
             bytes: 0,
+            sizes: [0; RESPONSE_SIZE_BOUNDS.len() + 1],
+            request_type: Box::from(""),
         }
     }
 
@@ -78,6 +91,10 @@ impl NameFigures {
     pub fn record(&mut self, latency: Duration, outcome: RequestOutcome<'_>) {
         self.latency_us.saturating_record(latency_us(latency));
         self.bytes = self.bytes.saturating_add(outcome.bytes);
+        self.sizes[size_bucket(outcome.bytes)] += 1;
+        if self.request_type.is_empty() && !outcome.request_type.is_empty() {
+            self.request_type = Box::from(outcome.request_type);
+        }
         if let Some(status) = outcome.status {
             *self.statuses.entry(status).or_default() += 1;
         }
@@ -97,6 +114,12 @@ impl NameFigures {
         self.successes += other.successes;
         self.failures += other.failures;
         self.bytes = self.bytes.saturating_add(other.bytes);
+        for (ours, theirs) in self.sizes.iter_mut().zip(other.sizes) {
+            *ours += theirs;
+        }
+        if self.request_type.is_empty() {
+            self.request_type.clone_from(&other.request_type);
+        }
         for (status, n) in &other.statuses {
             *self.statuses.entry(*status).or_default() += n;
         }
@@ -131,6 +154,19 @@ impl NameFigures {
         self.bytes
     }
 
+    /// Requests by bytes moved, per bound of [`RESPONSE_SIZE_BOUNDS`] then
+    /// past the last (not cumulative).
+    pub fn response_sizes(&self) -> &[u64; RESPONSE_SIZE_BOUNDS.len() + 1] {
+        &self.sizes
+    }
+
+    /// Locust's `request_type` of these requests (the HTTP method, or the
+    /// kind: `WS`, `TCP`...; the first recorded when a name has several);
+    /// empty when nothing said.
+    pub fn request_type(&self) -> &str {
+        &self.request_type
+    }
+
     /// Responses by status code.
     pub fn statuses(&self) -> &BTreeMap<u16, u64> {
         &self.statuses
@@ -140,6 +176,11 @@ impl NameFigures {
     pub fn failure_sample(&self) -> &FailureSample {
         &self.failure_sample
     }
+}
+
+/// The bucket of [`NameFigures::response_sizes`] a request of `bytes` falls in.
+fn size_bucket(bytes: u64) -> usize {
+    RESPONSE_SIZE_BOUNDS.partition_point(|bound| *bound < bytes)
 }
 
 #[cfg(test)]
@@ -168,6 +209,27 @@ mod tests {
             Some(&1)
         );
         assert_eq!(a.latency_us().len(), 3);
+    }
+
+    #[test]
+    fn sizes_fall_in_inclusive_buckets_and_merge() {
+        let mut a = NameFigures::new();
+        for bytes in [0, 64, 65, 1_048_576, 1_048_577] {
+            let outcome = RequestOutcome::ok(200).with_bytes(bytes);
+            a.record(
+                Duration::from_millis(1),
+                RequestOutcome {
+                    request_type: "GET",
+                    ..outcome
+                },
+            );
+        }
+        assert_eq!(a.response_sizes(), &[2, 1, 0, 0, 0, 0, 0, 1, 1]);
+        let mut b = NameFigures::new();
+        b.merge(&a);
+        b.merge(&a);
+        assert_eq!(b.response_sizes(), &[4, 2, 0, 0, 0, 0, 0, 2, 2]);
+        assert_eq!(b.request_type(), "GET");
     }
 
     #[test]

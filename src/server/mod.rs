@@ -45,6 +45,7 @@ use crate::acceptor::Acceptor;
 use crate::audit::Audit;
 use crate::auth::SecurityCounters;
 use crate::codec::Framing;
+use crate::metrics::AgentCounters;
 use crate::protocol::{Reply, Request};
 use connection::Connection;
 use peers::Peers;
@@ -92,6 +93,8 @@ pub struct Server<A> {
     limits: Limits,
     audit: Option<Audit>,
     counters: Arc<SecurityCounters>,
+    /// Where connections are counted (`serve --metrics`).
+    agent: Option<Arc<AgentCounters>>,
 }
 
 impl<A: Acceptor> Server<A> {
@@ -105,7 +108,17 @@ impl<A: Acceptor> Server<A> {
             limits: Limits::default(),
             audit: None,
             counters: Arc::default(),
+            agent: None,
         }
+    }
+
+    /// Counts connections (open, accepted, refused at the cap) in
+    /// `counters` (say the state's
+    /// [`Outputs::agent`](crate::metrics::Outputs::agent), which
+    /// `serve --metrics` shows).
+    pub fn agent_counters(mut self, counters: Arc<AgentCounters>) -> Self {
+        self.agent = Some(counters);
+        self
     }
 
     /// Counts failed authentications, slowed and closed attempts and
@@ -163,6 +176,7 @@ impl<A: Acceptor> Server<A> {
             limits,
             audit,
             counters,
+            agent,
         } = self;
         let stopping = CancellationToken::new();
         let hard_stop = CancellationToken::new();
@@ -207,6 +221,9 @@ impl<A: Acceptor> Server<A> {
                     Ok(permit) => permit,
                     Err(_) => {
                         refused += 1;
+                        if let Some(agent) = &agent {
+                            agent.refused_at_limit();
+                        }
                         continue;
                     }
                 },
@@ -214,6 +231,9 @@ impl<A: Acceptor> Server<A> {
                     // A flood is refused by the thousand: the first, then
                     // every power of two, with the count.
                     refused += 1;
+                    if let Some(agent) = &agent {
+                        agent.refused_at_limit();
+                    }
                     if refused.is_power_of_two() {
                         tracing::warn!(%peer, max = limits.max_connections, refused, "connection limit reached and no connection can make room (all running commands, or many still closing); refusing");
                     }
@@ -233,7 +253,11 @@ impl<A: Acceptor> Server<A> {
                 audit: audit.clone(),
             };
             let acceptor = acceptor.clone();
-            tracker.spawn(async move { connection.run(&*acceptor, tcp).await });
+            let open = agent.as_ref().map(AgentCounters::accepted);
+            tracker.spawn(async move {
+                let _open = open;
+                connection.run(&*acceptor, tcp).await
+            });
         }
         drop(listener);
         stopping.cancel();

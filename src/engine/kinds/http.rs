@@ -81,6 +81,11 @@ pub(super) struct Http {
 impl Protocol for Http {
     type Task = Task;
     type Conn = HttpClient;
+    const REQUEST_TYPE: &'static str = "GET";
+
+    fn request_type<'t>(&self, task: &'t Task) -> &'t str {
+        task.method.as_str()
+    }
 
     fn connection(&self, user: &UserParts) -> HttpClient {
         let client = HttpClient::with_budget(Arc::clone(&user.plan.network), user.budget.clone());
@@ -219,6 +224,7 @@ async fn perform_with<S: Sender>(client: &mut HttpClient, task: &Task, turn: &mu
                 status,
                 failure: failure.as_ref().map(|(message, _)| message.as_str()),
                 bytes: result.as_ref().map_or(0, |r| r.body_bytes),
+                request_type: "",
             },
         );
         match (failure, &task.retry) {

@@ -281,6 +281,7 @@ struct Call {
 impl Protocol for Grpc {
     type Task = GrpcTask;
     type Conn = Conn;
+    const REQUEST_TYPE: &'static str = "GRPC";
 
     fn connection(&self, user: &UserParts) -> Conn {
         Conn {

@@ -89,6 +89,7 @@ impl std::fmt::Debug for Conn {
 impl Protocol for Redis {
     type Task = RedisStep;
     type Conn = Conn;
+    const REQUEST_TYPE: &'static str = "REDIS";
 
     fn connection(&self, user: &UserParts) -> Conn {
         Conn {

@@ -40,7 +40,7 @@ use serde_json::Value;
 
 use self::conn::{Key, Sockets};
 use self::exchange::{Exchange, Moved};
-use self::task::{payload_bytes, Address, Payload, SocketTask};
+use self::task::{payload_bytes, Address, Payload, SocketTask, Transport};
 use super::{Context, Kind, Load, Protocol, Scripted};
 use crate::engine::network::{Network, TlsConfigs};
 use crate::engine::protocol::{timed_out, Raced, Turn, UserParts};
@@ -84,6 +84,14 @@ fn timeout_of(task: &SocketTask, test: Duration) -> Duration {
 impl Protocol for Socket {
     type Task = SocketTask;
     type Conn = Sockets;
+    const REQUEST_TYPE: &'static str = "TCP";
+
+    fn request_type<'t>(&self, task: &'t SocketTask) -> &'t str {
+        match task.transport {
+            Transport::Tcp => "TCP",
+            Transport::Udp => "UDP",
+        }
+    }
 
     fn connection(&self, user: &UserParts) -> Sockets {
         Sockets::new(

@@ -130,6 +130,7 @@ struct Rendered {
 impl Protocol for Sse {
     type Task = SseStep;
     type Conn = Conn;
+    const REQUEST_TYPE: &'static str = "SSE";
 
     fn connection(&self, user: &UserParts) -> Conn {
         Conn {

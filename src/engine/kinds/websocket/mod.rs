@@ -91,6 +91,7 @@ struct Rendered {
 impl Protocol for WebSocket {
     type Task = WsStep;
     type Conn = Conn;
+    const REQUEST_TYPE: &'static str = "WS";
 
     fn connection(&self, user: &UserParts) -> Conn {
         Conn {

@@ -1,0 +1,145 @@
+//! [`Outputs`]: the exporters and sinks a client started, one of each at
+//! most, stopped by their stop action or when the server shuts down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+
+use super::{prometheus, AgentCounters, InfluxTarget, InfluxdbSink, StatsdSink};
+use crate::observe::{HttpLimits, HttpListener};
+use crate::state::State;
+
+/// The running exporters and sinks of one state.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    /// `LD_start_prometheus_exporter`'s listener.
+    prometheus: Mutex<Option<HttpListener>>,
+    /// The agent's own counters (`serve --metrics`).
+    agent: Arc<AgentCounters>,
+    /// `LD_start_statsd_sink`'s sink.
+    statsd: Mutex<Option<StatsdSink>>,
+    /// `LD_start_influxdb_sink`'s sink.
+    influxdb: Mutex<Option<InfluxdbSink>>,
+}
+
+impl Outputs {
+    /// The agent's own counters: the server counts its connections in
+    /// them, the command service its commands.
+    pub fn agent(&self) -> &Arc<AgentCounters> {
+        &self.agent
+    }
+
+    /// Starts the Prometheus exporter on `addr` (already checked against
+    /// the bind rule), or finds the running one: its address. One runs at a
+    /// time: asked for another address (a port other than the running
+    /// one's, or another IP) while one runs, it says so and changes
+    /// nothing (LoadDensity would answer the port asked for and keep the
+    /// old one).
+    pub async fn start_prometheus(
+        &self,
+        state: &Arc<State>,
+        addr: SocketAddr,
+    ) -> Result<SocketAddr, String> {
+        let mut running = self.prometheus.lock().await;
+        if let Some(listener) = running.as_ref() {
+            let at = listener.local_addr();
+            if at.ip() == addr.ip() && (addr.port() == 0 || addr.port() == at.port()) {
+                return Ok(at);
+            }
+            return Err(format!(
+                "the exporter already listens on {at}: LD_stop_prometheus_exporter first to move it to {addr}"
+            ));
+        }
+        let listener = HttpListener::bind(
+            addr,
+            HttpLimits::default(),
+            prometheus::handler(Arc::downgrade(state)),
+            &state.shutdown_signal(),
+        )
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let at = listener.local_addr();
+        tracing::info!(%at, "Prometheus exporter started");
+        *running = Some(listener);
+        Ok(at)
+    }
+
+    /// Starts the StatsD sink to `target` (already checked against the
+    /// target policy); a running one is stopped first, its last changes
+    /// sent (LoadDensity's start rebinds too).
+    pub async fn start_statsd(
+        &self,
+        state: &Arc<State>,
+        target: SocketAddr,
+        prefix: String,
+        interval: std::time::Duration,
+    ) -> Result<SocketAddr, String> {
+        let mut running = self.statsd.lock().await;
+        if let Some(old) = running.take() {
+            old.stop().await;
+        }
+        let sink = StatsdSink::start(state, target, prefix, interval)
+            .await
+            .map_err(|e| format!("cannot send to {target}: {e}"))?;
+        *running = Some(sink);
+        Ok(target)
+    }
+
+    /// Stops the StatsD sink once its last changes are sent; whether one ran.
+    pub async fn stop_statsd(&self) -> bool {
+        match self.statsd.lock().await.take() {
+            Some(sink) => {
+                sink.stop().await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Starts the InfluxDB sink to `target` (already checked against the
+    /// target policy): where it writes. A running one is stopped first, its
+    /// last changes written (LoadDensity's start keeps the running one).
+    pub async fn start_influxdb(
+        &self,
+        state: &Arc<State>,
+        target: InfluxTarget,
+        measurement: &str,
+        interval: std::time::Duration,
+    ) -> Result<String, String> {
+        let mut running = self.influxdb.lock().await;
+        if let Some(old) = running.take() {
+            old.stop().await;
+        }
+        let sink = InfluxdbSink::start(state, target, measurement, interval)
+            .await
+            .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+        let shown = sink.shown().to_owned();
+        tracing::info!(to = %shown, "InfluxDB sink started");
+        *running = Some(sink);
+        Ok(shown)
+    }
+
+    /// Stops the InfluxDB sink once its last changes are written; whether
+    /// one ran.
+    pub async fn stop_influxdb(&self) -> bool {
+        match self.influxdb.lock().await.take() {
+            Some(sink) => {
+                sink.stop().await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops the Prometheus exporter; whether one ran.
+    pub async fn stop_prometheus(&self) -> bool {
+        match self.prometheus.lock().await.take() {
+            Some(listener) => {
+                listener.stop();
+                true
+            }
+            None => false,
+        }
+    }
+}

@@ -1,0 +1,1027 @@
+//! Metrics out, through a real `ld-tower serve` and a target started here
+//! whose paths answer bodies of known sizes (one fails on purpose): the
+//! Prometheus exporter is scraped over TCP and its numbers checked against
+//! `LD_summary`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::error::Error;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use common::{serve, ServeProcess, DEADLINE};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
+
+/// A target: `/bytes/N` answers 200 with N bytes, `/fail` 500 with 300.
+struct SizedTarget {
+    addr: SocketAddr,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 (a port of its own) answering each
+/// request with `answer`, on a runtime of its own (kept with it).
+fn http_server<F, A>(answer: F) -> Result<(SocketAddr, tokio::runtime::Runtime)>
+where
+    F: Fn(http::Request<hyper::body::Incoming>) -> A + Clone + Send + Sync + 'static,
+    A: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let answer = answer.clone();
+                    async move { Ok::<_, Infallible>(answer(request).await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    Ok((addr, runtime))
+}
+
+impl SizedTarget {
+    fn start() -> Result<SizedTarget> {
+        let (addr, runtime) = http_server(|request| {
+            let path = request.uri().path().to_owned();
+            let (status, size) = match path.strip_prefix("/bytes/") {
+                Some(n) => (StatusCode::OK, n.parse().unwrap_or(0)),
+                None => (StatusCode::INTERNAL_SERVER_ERROR, 300),
+            };
+            let mut response = Response::new(Full::new(Bytes::from(vec![b'x'; size])));
+            *response.status_mut() = status;
+            async move { response }
+        })?;
+        Ok(SizedTarget {
+            addr,
+            _runtime: runtime,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Sends `actions` to `server`: its result lines, the terminator removed.
+fn send(server: &ServeProcess, actions: &Value) -> Result<Vec<String>> {
+    let reply = server.legacy(&actions.to_string());
+    let mut lines: Vec<String> = reply.lines().map(str::to_owned).collect();
+    if lines.pop().as_deref() != Some("Return_Data_Over_JE") {
+        return Err(format!("no terminator: {reply}").into());
+    }
+    Ok(lines)
+}
+
+/// One action's result, as JSON (an `Error:` line is an error).
+fn one(server: &ServeProcess, name: &str, args: Value) -> Result<Value> {
+    let lines = send(server, &json!({"load_density": [[name, args]]}))?;
+    match &lines[..] {
+        [line] if !line.starts_with("Error:") => Ok(serde_json::from_str(line)?),
+        _ => Err(format!("{name}: {lines:?}").into()),
+    }
+}
+
+/// One action's `Error:` line.
+fn refused(server: &ServeProcess, name: &str, args: Value) -> Result<String> {
+    let lines = send(server, &json!({"load_density": [[name, args]]}))?;
+    match &lines[..] {
+        [line] if line.starts_with("Error:") => Ok(line.clone()),
+        _ => Err(format!("{name} was not refused: {lines:?}").into()),
+    }
+}
+
+/// The tasks: names of known sizes, one failing, one posting.
+fn tasks() -> Value {
+    json!([
+        {"method": "get", "name": "small", "request_url": "/bytes/10"},
+        {"method": "post", "name": "mid", "request_url": "/bytes/1000"},
+        {"method": "get", "name": "big", "request_url": "/bytes/5000"},
+        {"method": "get", "name": "fail", "request_url": "/fail"}
+    ])
+}
+
+/// Runs a short test against `target`: `LD_summary` after it.
+fn run_test(server: &ServeProcess, target: &SizedTarget) -> Result<Value> {
+    let lines = send(
+        server,
+        &json!({"load_density": [
+            ["LD_start_test", {
+                "user_count": 4, "spawn_rate": 1000, "test_time": 30,
+                "iterations": 5, "wait_time": 0, "request_timeout": 5,
+                "host": target.url(), "tasks": tasks()
+            }],
+            ["LD_summary", {}]
+        ]}),
+    )?;
+    match &lines[..] {
+        [test, summary] if !test.starts_with("Error:") => Ok(serde_json::from_str(summary)?),
+        _ => Err(format!("the test failed: {lines:?}").into()),
+    }
+}
+
+/// `GET path` on `addr`: (status line, body).
+fn get(addr: SocketAddr, path: &str) -> Result<(String, String)> {
+    let mut tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(DEADLINE))?;
+    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())?;
+    let mut reply = String::new();
+    tcp.read_to_string(&mut reply)?;
+    let (head, body) = reply
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no head: {reply}"))?;
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    Ok((status, body.to_owned()))
+}
+
+/// A sample: its name, labels, value.
+type Sample = (String, BTreeMap<String, String>, f64);
+
+/// The samples of a text exposition (label values unescaped).
+fn samples(text: &str) -> Result<Vec<Sample>> {
+    let mut out = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line
+            .rsplit_once(' ')
+            .ok_or_else(|| format!("bad line {line}"))?;
+        let value: f64 = value.parse()?;
+        let (name, labels) = match series.split_once('{') {
+            None => (series.to_owned(), BTreeMap::new()),
+            Some((name, rest)) => {
+                let mut labels = BTreeMap::new();
+                let mut chars = rest.trim_end_matches('}').chars().peekable();
+                loop {
+                    let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+                    if key.is_empty() {
+                        break;
+                    }
+                    if chars.next() != Some('"') {
+                        return Err(format!("bad labels in {line}").into());
+                    }
+                    let mut value = String::new();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '\\' => match chars.next() {
+                                Some('n') => value.push('\n'),
+                                Some(c) => value.push(c),
+                                None => break,
+                            },
+                            '"' => break,
+                            c => value.push(c),
+                        }
+                    }
+                    labels.insert(key, value);
+                    if chars.peek() == Some(&',') {
+                        chars.next();
+                    }
+                }
+                (name.to_owned(), labels)
+            }
+        };
+        out.push((name, labels, value));
+    }
+    Ok(out)
+}
+
+/// The value of the sample `name` whose labels include `labels`.
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|(n, l, _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, _, v)| *v)
+}
+
+/// `name`'s buckets of histogram `metric`, by bound, in order.
+fn buckets(samples: &[Sample], metric: &str, name: &str) -> Vec<(String, f64)> {
+    let bucket = format!("{metric}_bucket");
+    samples
+        .iter()
+        .filter(|(n, l, _)| *n == bucket && l.get("name").map(String::as_str) == Some(name))
+        .map(|(_, l, v)| (l.get("le").cloned().unwrap_or_default(), *v))
+        .collect()
+}
+
+/// Waits (within the deadline) until nothing listens on `addr`.
+fn wait_closed(addr: SocketAddr) -> Result {
+    let until = Instant::now() + DEADLINE;
+    while TcpStream::connect(addr).is_ok() {
+        if Instant::now() > until {
+            return Err(format!("{addr} still listens").into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn port_of(value: &Value) -> Result<u16> {
+    Ok(u16::try_from(value.as_u64().ok_or("not a port")?)?)
+}
+
+#[test]
+fn the_exporter_shows_what_ld_summary_counts() -> Result {
+    let target = SizedTarget::start()?;
+    let server = serve(&[]);
+    let port = port_of(&one(
+        &server,
+        "LD_start_prometheus_exporter",
+        json!({"port": 0}),
+    )?)?;
+    assert_ne!(port, 0);
+    let exporter = SocketAddr::from(([127, 0, 0, 1], port));
+    let summary = run_test(&server, &target)?;
+    let (status, body) = get(exporter, "/metrics")?;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let scraped = samples(&body)?;
+    let sizes = [
+        ("small", 10.0),
+        ("mid", 1000.0),
+        ("big", 5000.0),
+        ("fail", 300.0),
+    ];
+    for (name, size) in sizes {
+        let per_name = &summary["per_name"][name];
+        let count = per_name["count"].as_f64().ok_or("no count")?;
+        assert!(count > 0.0, "{summary}");
+        let method = if name == "mid" { "POST" } else { "GET" };
+        let labels = |outcome| {
+            [
+                ("request_type", method),
+                ("name", name),
+                ("outcome", outcome),
+            ]
+        };
+        assert_eq!(
+            value(&scraped, "loaddensity_requests_total", &labels("success")),
+            per_name["successes"].as_f64(),
+            "{name}\n{body}"
+        );
+        assert_eq!(
+            value(&scraped, "loaddensity_requests_total", &labels("failure")),
+            per_name["failures"].as_f64(),
+            "{name}\n{body}"
+        );
+        let named = [("request_type", method), ("name", name)];
+        assert_eq!(
+            value(&scraped, "loaddensity_request_latency_ms_count", &named),
+            Some(count)
+        );
+        // Latency buckets: cumulative, ending at the count, holding every
+        // request at the bounds at or above the slowest.
+        let latency = buckets(&scraped, "loaddensity_request_latency_ms", name);
+        let bounds: Vec<&str> = latency.iter().map(|(le, _)| le.as_str()).collect();
+        assert_eq!(
+            bounds,
+            [
+                "5.0", "10.0", "25.0", "50.0", "100.0", "250.0", "500.0", "1000.0", "2500.0",
+                "5000.0", "10000.0", "+Inf"
+            ]
+        );
+        assert!(latency.windows(2).all(|w| w[0].1 <= w[1].1), "{latency:?}");
+        assert_eq!(latency.last().map(|b| b.1), Some(count));
+        let max_ms = per_name["max_ms"].as_f64().ok_or("no max")?;
+        for (le, n) in &latency {
+            if le.parse::<f64>().is_ok_and(|bound| bound >= max_ms) {
+                assert_eq!(*n, count, "{name}: le {le} below the max {max_ms}");
+            }
+        }
+        // Response sizes: every request in the first bucket that holds its body.
+        for (le, n) in buckets(&scraped, "loaddensity_response_bytes", name) {
+            let holds = le == "+Inf" || le.parse::<f64>().is_ok_and(|bound| bound >= size);
+            assert_eq!(n, if holds { count } else { 0.0 }, "{name} le {le}");
+        }
+        assert_eq!(
+            value(&scraped, "loaddensity_response_bytes_sum", &named),
+            Some(size * count)
+        );
+    }
+    assert_eq!(summary["per_name"]["fail"]["successes"], 0);
+    // Every path is served, as prometheus_client's server does.
+    assert!(get(exporter, "/")?.1.contains("loaddensity_requests_total"));
+    // Asked again: the running one; another port: refused, saying why.
+    assert_eq!(
+        port_of(&one(
+            &server,
+            "LD_start_prometheus_exporter",
+            json!({"port": 0})
+        )?)?,
+        port
+    );
+    let moved = refused(
+        &server,
+        "LD_start_prometheus_exporter",
+        json!({"port": port.wrapping_add(1)}),
+    )?;
+    assert!(
+        moved.contains("LD_stop_prometheus_exporter first"),
+        "{moved}"
+    );
+    // A typo is refused, naming it.
+    let typo = refused(&server, "LD_start_prometheus_exporter", json!({"prot": 1}))?;
+    assert!(typo.contains("prot"), "{typo}");
+    // Records cleared: the exporter's counters do not go back.
+    send(&server, &json!([["LD_clear_records", {}]]))?;
+    let after = samples(&get(exporter, "/metrics")?.1)?;
+    assert_eq!(
+        value(
+            &after,
+            "loaddensity_request_latency_ms_count",
+            &[("name", "big")]
+        ),
+        summary["per_name"]["big"]["count"].as_f64()
+    );
+    one(&server, "LD_stop_prometheus_exporter", json!({}))?;
+    wait_closed(exporter)?;
+    Ok(())
+}
+
+#[test]
+fn a_public_address_needs_the_operators_flag() -> Result {
+    let server = serve(&[]);
+    let line = refused(
+        &server,
+        "LD_start_prometheus_exporter",
+        json!({"port": 0, "addr": "0.0.0.0"}),
+    )?;
+    assert!(line.contains("--allow-observer-addr"), "{line}");
+    let open = serve(&["--allow-observer-addr", "0.0.0.0/0"]);
+    let port = port_of(&one(
+        &open,
+        "LD_start_prometheus_exporter",
+        json!({"port": 0, "addr": "0.0.0.0"}),
+    )?)?;
+    let (status, body) = get(SocketAddr::from(([127, 0, 0, 1], port)), "/metrics")?;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    Ok(())
+}
+
+#[test]
+fn idle_clients_holding_every_slot_do_not_stop_a_scrape() -> Result {
+    let server = serve(&[]);
+    let port = port_of(&one(
+        &server,
+        "LD_start_prometheus_exporter",
+        json!({"port": 0}),
+    )?)?;
+    let exporter = SocketAddr::from(([127, 0, 0, 1], port));
+    // 64 connections (every slot) that never send a request.
+    let idle: Vec<TcpStream> = (0..64)
+        .map(|_| TcpStream::connect(exporter))
+        .collect::<std::io::Result<_>>()?;
+    // Served once the head deadline (5 s) frees the slots.
+    let (status, _) = get(exporter, "/metrics")?;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    drop(idle);
+    Ok(())
+}
+
+/// `ld-tower serve ARGS --port 0 --metrics 127.0.0.1:0`: the process and
+/// its metrics address.
+fn serve_with_metrics(args: &[&str]) -> Result<(common::child::Child, u16, SocketAddr)> {
+    let mut command = std::process::Command::new(common::bin());
+    command
+        .arg("serve")
+        .args(args)
+        .args(["--port", "0", "--metrics", "127.0.0.1:0"])
+        .env_remove("LOAD_DENSITY_SOCKET_TOKEN");
+    let mut child = common::child::Child::spawn("ld-tower serve", &mut command)?;
+    let metrics = child.wait_for_line(DEADLINE, "`Metrics on` line", |line| {
+        line.strip_prefix("Metrics on ")?.parse::<SocketAddr>().ok()
+    })?;
+    let port = child.announced_port(DEADLINE)?;
+    Ok((child, port, metrics))
+}
+
+/// Scrapes `addr` until `ready` holds of the samples (within the deadline).
+fn scrape_until(addr: SocketAddr, ready: impl Fn(&[Sample]) -> bool) -> Result<Vec<Sample>> {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let scraped = samples(&get(addr, "/metrics")?.1)?;
+        if ready(&scraped) {
+            return Ok(scraped);
+        }
+        if Instant::now() > until {
+            return Err(format!("never ready: {scraped:?}").into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn with_token(actions: Value) -> String {
+    json!({"token": "s3cret", "command": actions}).to_string()
+}
+
+#[test]
+fn serve_metrics_counts_connections_commands_and_auth_failures() -> Result {
+    let target = SizedTarget::start()?;
+    let (_child, port, metrics) = serve_with_metrics(&["--token", "s3cret"])?;
+    let legacy = |request: String| String::from_utf8(common::legacy(port, request.as_bytes()));
+    let ok = legacy(with_token(json!({"load_density": [["LD_summary", {}]]})))?;
+    assert!(!ok.starts_with("Error"), "{ok}");
+    let unknown = legacy(with_token(json!({"load_density": [["LD_no_such", {}]]})))?;
+    assert!(unknown.starts_with("Error"), "{unknown}");
+    let bad = legacy(json!({"token": "wrong", "command": [["LD_summary", {}]]}).to_string())?;
+    assert!(!bad.contains("\"count\""), "{bad}");
+    let scraped = scrape_until(metrics, |s| {
+        value(s, "ld_tower_connections_open", &[]) == Some(0.0)
+    })?;
+    assert_eq!(
+        value(&scraped, "ld_tower_connections_total", &[]),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(
+            &scraped,
+            "ld_tower_commands_total",
+            &[("action", "LD_summary"), ("outcome", "ok")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &scraped,
+            "ld_tower_commands_total",
+            &[("action", "(unknown)"), ("outcome", "error")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&scraped, "ld_tower_auth_failures_total", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&scraped, "ld_tower_command_duration_seconds_count", &[]),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &scraped,
+            "ld_tower_connections_refused_total",
+            &[("reason", "limit")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(value(&scraped, "ld_tower_test_running", &[]), Some(0.0));
+    // A running test's users show while it runs; its requests after it.
+    let start = with_token(json!({"load_density": [["LD_start_test", {
+        "user_count": 3, "spawn_rate": 1000, "test_time": 60, "wait_time": 0.05,
+        "host": target.url(), "tasks": [{"method": "get", "name": "small", "request_url": "/bytes/10"}]
+    }]]}));
+    let running = std::thread::spawn(move || common::legacy(port, start.as_bytes()));
+    let during = scrape_until(metrics, |s| {
+        value(s, "ld_tower_test_users", &[]) == Some(3.0)
+            && value(s, "ld_tower_test_target_users", &[]) == Some(3.0)
+    })?;
+    assert_eq!(value(&during, "ld_tower_test_running", &[]), Some(1.0));
+    assert!(value(&during, "ld_tower_connections_open", &[]) >= Some(1.0));
+    let stop = legacy(with_token(json!([["LD_stop_test", {}]])))?;
+    assert!(!stop.starts_with("Error"), "{stop}");
+    let finished = String::from_utf8(running.join().map_err(|_| "the test's sender panicked")?)?;
+    assert!(!finished.starts_with("Error"), "{finished}");
+    let summary = legacy(with_token(json!([["LD_summary", {}]])))?;
+    let summary: Value = serde_json::from_str(summary.lines().next().ok_or("no line")?)?;
+    let after = scrape_until(metrics, |s| {
+        value(s, "ld_tower_test_running", &[]) == Some(0.0)
+    })?;
+    assert_eq!(
+        value(
+            &after,
+            "loaddensity_requests_total",
+            &[("name", "small"), ("outcome", "success")]
+        ),
+        summary["per_name"]["small"]["successes"].as_f64()
+    );
+    Ok(())
+}
+
+/// Every datagram waiting on `socket` (the sender has finished).
+fn drain(socket: &std::net::UdpSocket) -> Result<Vec<String>> {
+    socket.set_nonblocking(true)?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match socket.recv(&mut buf) {
+            Ok(n) => out.push(String::from_utf8(buf[..n].to_vec())?),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(out),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+#[test]
+fn statsd_counts_add_up_to_ld_summary() -> Result {
+    let target = SizedTarget::start()?;
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let sink_port = sink.local_addr()?.port();
+    let server = serve(&[]);
+    let at = send(
+        &server,
+        &json!([["LD_start_statsd_sink",
+            {"host": "127.0.0.1", "port": sink_port, "prefix": "ld.", "flush_interval": 0.05}]]),
+    )?;
+    assert_eq!(at, [format!("127.0.0.1:{sink_port}")]);
+    let summary = run_test(&server, &target)?;
+    // Stopping sends the last changes before it answers.
+    one(&server, "LD_stop_statsd_sink", json!({}))?;
+    let datagrams = drain(&sink)?;
+    assert!(datagrams.iter().all(|d| d.len() <= 1432));
+    let mut requests: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut latencies: BTreeMap<String, f64> = BTreeMap::new();
+    let mut sizes: BTreeMap<String, f64> = BTreeMap::new();
+    for line in datagrams.iter().flat_map(|d| d.lines()) {
+        let (metric, rest) = line.split_once(':').ok_or(line.to_owned())?;
+        let parts: Vec<&str> = rest.split('|').collect();
+        let tags: BTreeMap<&str, &str> = parts
+            .last()
+            .and_then(|t| t.strip_prefix('#'))
+            .ok_or(line.to_owned())?
+            .split(',')
+            .filter_map(|t| t.split_once(':'))
+            .collect();
+        let name = tags.get("name").ok_or(line.to_owned())?.to_string();
+        let rate = parts
+            .iter()
+            .find_map(|p| p.strip_prefix('@'))
+            .map_or(Ok(1.0), str::parse::<f64>)?;
+        let value: f64 = parts[0].parse()?;
+        let method = if name == "mid" { "POST" } else { "GET" };
+        assert_eq!(tags.get("method"), Some(&method), "{line}");
+        match metric {
+            "ld.requests" => {
+                assert_eq!(parts[1], "c", "{line}");
+                let outcome = tags.get("outcome").ok_or(line.to_owned())?.to_string();
+                *requests.entry((name, outcome)).or_default() += value;
+            }
+            "ld.request.latency" => *latencies.entry(name).or_default() += (1.0 / rate).round(),
+            "ld.response.size" => *sizes.entry(name).or_default() += value * (1.0 / rate).round(),
+            _ => return Err(format!("unexpected metric: {line}").into()),
+        }
+    }
+    for (name, size) in [
+        ("small", 10.0),
+        ("mid", 1000.0),
+        ("big", 5000.0),
+        ("fail", 300.0),
+    ] {
+        let per_name = &summary["per_name"][name];
+        let field = |key: &str| per_name[key].as_f64().unwrap_or(-1.0);
+        let sent = |outcome: &str| {
+            requests
+                .get(&(name.to_owned(), outcome.to_owned()))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        assert_eq!(sent("success"), field("successes"), "{name}");
+        assert_eq!(sent("failure"), field("failures"), "{name}");
+        assert_eq!(latencies.get(name).copied(), Some(field("count")), "{name}");
+        assert_eq!(
+            sizes.get(name).copied(),
+            Some(size * field("count")),
+            "{name}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_sink_the_target_policy_denies_is_refused_before_sending() -> Result {
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let rule = format!("127.0.0.1:{}", sink.local_addr()?.port());
+    let server = serve(&["--deny-target", &rule]);
+    let line = refused(
+        &server,
+        "LD_start_statsd_sink",
+        json!({"host": "127.0.0.1", "port": sink.local_addr()?.port()}),
+    )?;
+    assert!(line.contains(&format!("(--deny-target {rule})")), "{line}");
+    let too_fast = refused(
+        &server,
+        "LD_start_statsd_sink",
+        json!({"flush_interval": 0.0}),
+    )?;
+    assert!(too_fast.contains("flush_interval"), "{too_fast}");
+    one(&server, "LD_stop_statsd_sink", json!({}))?;
+    assert!(drain(&sink)?.is_empty());
+    Ok(())
+}
+
+/// A line-protocol point: measurement, tags, fields (as written).
+struct Point {
+    measurement: String,
+    tags: BTreeMap<String, String>,
+    fields: BTreeMap<String, String>,
+}
+
+/// Splits `text` at `sep` outside backslash escapes.
+fn split_unescaped(text: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let (Some(last), Some(next)) = (out.last_mut(), chars.next()) {
+                    last.push(next);
+                }
+            }
+            c if c == sep => out.push(String::new()),
+            c => {
+                if let Some(last) = out.last_mut() {
+                    last.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One line of line protocol (no string fields: the sink writes none).
+fn point(line: &str) -> Result<Point> {
+    let parts = split_unescaped_keep(line, ' ');
+    let [head, fields, at] = &parts[..] else {
+        return Err(format!("not three parts: {line}").into());
+    };
+    let at: u128 = at.parse()?;
+    assert!(at > 1_600_000_000_000_000_000, "a time in ns: {line}");
+    let mut head = split_unescaped_keep(head, ',').into_iter();
+    let measurement = split_unescaped(&head.next().ok_or(line.to_owned())?, ',').concat();
+    let pairs = |items: Vec<String>| -> Result<BTreeMap<String, String>> {
+        items
+            .iter()
+            .map(|item| match &split_unescaped(item, '=')[..] {
+                [k, v] => Ok((k.clone(), v.clone())),
+                _ => Err(format!("not key=value: {item} in {line}").into()),
+            })
+            .collect()
+    };
+    Ok(Point {
+        measurement,
+        tags: pairs(head.collect())?,
+        fields: pairs(split_unescaped_keep(fields, ','))?,
+    })
+}
+
+/// Splits `text` at `sep` outside backslash escapes, the escapes kept.
+fn split_unescaped_keep(text: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut escaped = false;
+    for c in text.chars() {
+        if c == sep && !escaped {
+            out.push(String::new());
+            continue;
+        }
+        escaped = c == '\\' && !escaped;
+        if let Some(last) = out.last_mut() {
+            last.push(c);
+        }
+    }
+    out
+}
+
+/// An integer field (`Ni`).
+fn int_field(p: &Point, key: &str) -> Result<u64> {
+    let raw = p.fields.get(key).ok_or(format!("no {key}"))?;
+    Ok(raw
+        .strip_suffix('i')
+        .ok_or(format!("{key}={raw} not an integer"))?
+        .parse()?)
+}
+
+/// Checks `points` against `summary`: requests and failures per name add
+/// up, sizes exact, latencies floats in order.
+fn points_add_up(points: &[Point], summary: &Value, measurement: &str) -> Result {
+    let mut sums: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    for p in points {
+        assert_eq!(p.measurement, measurement);
+        let name = p.tags.get("name").ok_or("no name tag")?.clone();
+        let method = if name == "mid" { "POST" } else { "GET" };
+        assert_eq!(p.tags.get("request_type").map(String::as_str), Some(method));
+        let mut latencies = Vec::new();
+        for key in ["p50", "p95", "p99", "max"] {
+            let raw = &p.fields[&format!("latency_ms_{key}")];
+            assert!(!raw.ends_with('i'), "a float: {raw}");
+            latencies.push(raw.parse::<f64>()?);
+        }
+        assert!(latencies.windows(2).all(|w| w[0] <= w[1]), "{latencies:?}");
+        assert!(p.fields["latency_ms_mean"].parse::<f64>()? > 0.0);
+        let sum = sums.entry(name).or_default();
+        sum.0 += int_field(p, "requests")?;
+        sum.1 += int_field(p, "failures")?;
+        sum.2 += int_field(p, "response_bytes")?;
+    }
+    for (name, size) in [("small", 10), ("mid", 1000), ("big", 5000), ("fail", 300)] {
+        let per_name = &summary["per_name"][name];
+        let count = per_name["count"].as_u64().ok_or("no count")?;
+        let failures = per_name["failures"].as_u64().ok_or("no failures")?;
+        assert_eq!(
+            sums.get(name),
+            Some(&(count, failures, size * count)),
+            "{name}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn influxdb_udp_points_add_up_to_ld_summary() -> Result {
+    let target = SizedTarget::start()?;
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let sink_port = sink.local_addr()?.port();
+    let server = serve(&[]);
+    let at = send(
+        &server,
+        &json!([["LD_start_influxdb_sink",
+            {"port": sink_port, "measurement": "ld req", "flush_interval": 0.05}]]),
+    )?;
+    assert_eq!(at, [format!("127.0.0.1:{sink_port}")]);
+    let summary = run_test(&server, &target)?;
+    // Stopping writes the last changes before it answers.
+    one(&server, "LD_stop_influxdb_sink", json!({}))?;
+    let datagrams = drain(&sink)?;
+    assert!(!datagrams.is_empty());
+    assert!(datagrams.iter().all(|d| d.len() <= 1432));
+    assert!(datagrams.iter().all(|d| d.starts_with("ld\\ req,")));
+    let points = datagrams
+        .iter()
+        .flat_map(|d| d.lines())
+        .map(point)
+        .collect::<Result<Vec<_>>>()?;
+    points_add_up(&points, &summary, "ld req")
+}
+
+/// What an InfluxDB receiver was sent: each POST's path, Authorization
+/// and body.
+type Posts = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>, String)>>>;
+
+/// An HTTP receiver keeping every request; `/fail...` answers 500,
+/// `/slow...` nothing for 30 s (its requests at once counted), the rest 204
+/// (as InfluxDB's write does).
+struct Receiver {
+    addr: SocketAddr,
+    posts: Posts,
+    /// `/slow` requests waiting now, and the most at once.
+    slow: std::sync::Arc<(AtomicUsize, AtomicUsize)>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Receiver {
+    fn start() -> Result<Receiver> {
+        use http_body_util::BodyExt;
+        let posts = Posts::default();
+        let kept = posts.clone();
+        let slow = std::sync::Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let waiting = slow.clone();
+        let (addr, runtime) = http_server(move |request| {
+            let kept = kept.clone();
+            let waiting = waiting.clone();
+            async move {
+                let path = request
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default();
+                let auth = request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = match request.into_body().collect().await {
+                    Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+                    Err(e) => format!("(body failed: {e})"),
+                };
+                let status = if path.starts_with("/fail") {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::NO_CONTENT
+                };
+                let is_slow = path.starts_with("/slow");
+                if let Ok(mut posts) = kept.lock() {
+                    posts.push((path, auth, body));
+                }
+                if is_slow {
+                    let now = waiting.0.fetch_add(1, Ordering::SeqCst) + 1;
+                    waiting.1.fetch_max(now, Ordering::SeqCst);
+                    // Dropped with the connection when the sink gives up.
+                    let _left = Decrement(waiting.clone());
+                    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                }
+                let mut response = Response::new(Full::new(Bytes::new()));
+                *response.status_mut() = status;
+                response
+            }
+        })?;
+        Ok(Receiver {
+            addr,
+            posts,
+            slow,
+            _runtime: runtime,
+        })
+    }
+
+    fn posts(&self) -> Vec<(String, Option<String>, String)> {
+        self.posts.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+/// Counts a waiting `/slow` request out when dropped.
+struct Decrement(std::sync::Arc<(AtomicUsize, AtomicUsize)>);
+
+impl Drop for Decrement {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+const TOKEN: &str = "influx-t0ken-never-shown";
+
+#[test]
+fn influxdb_http_posts_line_protocol_with_the_token_and_shows_it_nowhere() -> Result {
+    let target = SizedTarget::start()?;
+    let receiver = Receiver::start()?;
+    let server = serve(&[]);
+    let mut replies = Vec::new();
+    let url = format!("http://{}/api/v2/write?org=o&bucket=b", receiver.addr);
+    let start = json!([["LD_start_influxdb_sink",
+        {"transport": "HTTP", "url": url, "token": TOKEN, "flush_interval": 0.05, "timeout": 5}]]);
+    replies.push(send(&server, &start)?);
+    assert_eq!(
+        replies[0],
+        [format!("http://{}/api/v2/write", receiver.addr)]
+    );
+    let summary = run_test(&server, &target)?;
+    replies.push(send(&server, &json!([["LD_stop_influxdb_sink", {}]]))?);
+    let posts = receiver.posts();
+    assert!(!posts.is_empty());
+    let mut points = Vec::new();
+    for (path, auth, body) in &posts {
+        assert_eq!(path, "/api/v2/write?org=o&bucket=b");
+        assert_eq!(auth.as_deref(), Some(format!("Token {TOKEN}").as_str()));
+        assert!(body.ends_with('\n'), "{body}");
+        for line in body.lines() {
+            points.push(point(line)?);
+        }
+    }
+    points_add_up(&points, &summary, "loaddensity_request")?;
+
+    // A failing InfluxDB: logged (without the token), its points dropped.
+    let failing = format!("http://{}/fail", receiver.addr);
+    replies.push(send(
+        &server,
+        &json!([["LD_start_influxdb_sink",
+            {"transport": "http", "url": failing, "token": TOKEN, "flush_interval": 0.05}]]),
+    )?);
+    run_test(&server, &target)?;
+    replies.push(send(&server, &json!([["LD_stop_influxdb_sink", {}]]))?);
+    let deadline = Instant::now() + DEADLINE;
+    while !server.stderr().contains("InfluxDB sink: write failed") {
+        assert!(
+            Instant::now() < deadline,
+            "no failure logged: {}",
+            server.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(receiver.posts().iter().any(|(path, ..)| path == "/fail"));
+    // A bad token value is refused without being quoted.
+    replies.push(send(
+        &server,
+        &json!([["LD_start_influxdb_sink",
+            {"transport": "http", "url": url, "token": format!("{TOKEN}\n")}]]),
+    )?);
+    assert!(replies[4][0].starts_with("Error:"), "{:?}", replies[4]);
+    for reply in replies.iter().flatten() {
+        assert!(!reply.contains(TOKEN), "{reply}");
+    }
+    assert!(!server.stderr().contains(TOKEN), "{}", server.stderr());
+    Ok(())
+}
+
+#[test]
+fn an_influxdb_sink_the_target_policy_denies_is_refused_before_sending() -> Result {
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let receiver = Receiver::start()?;
+    let udp_rule = format!("127.0.0.1:{}", sink.local_addr()?.port());
+    let http_rule = receiver.addr.to_string();
+    let server = serve(&["--deny-target", &udp_rule, "--deny-target", &http_rule]);
+    let line = refused(
+        &server,
+        "LD_start_influxdb_sink",
+        json!({"port": sink.local_addr()?.port(), "flush_interval": 0.05}),
+    )?;
+    assert!(
+        line.contains(&format!("(--deny-target {udp_rule})")),
+        "{line}"
+    );
+    let line = refused(
+        &server,
+        "LD_start_influxdb_sink",
+        json!({"transport": "http", "url": format!("http://{http_rule}/write"),
+               "token": TOKEN, "flush_interval": 0.05}),
+    )?;
+    assert!(
+        line.contains(&format!("(--deny-target {http_rule})")),
+        "{line}"
+    );
+    assert!(!line.contains(TOKEN), "{line}");
+    one(&server, "LD_stop_influxdb_sink", json!({}))?;
+    assert!(drain(&sink)?.is_empty());
+    assert!(receiver.posts().is_empty());
+    Ok(())
+}
+
+#[test]
+fn bad_influxdb_keywords_are_refused() -> Result {
+    let server = serve(&[]);
+    for (args, says) in [
+        (json!({"transport": "tcp"}), "unsupported transport"),
+        (
+            json!({"transport": "http"}),
+            "url required when transport=http",
+        ),
+        (
+            json!({"transport": "http", "url": "file:///x"}),
+            "http:// or https://",
+        ),
+        (
+            json!({"transport": "http", "url": "http://u:p@127.0.0.1/w"}),
+            "user or password",
+        ),
+        (
+            json!({"transport": "http", "url": "http://127.0.0.1/w", "timeout": 0}),
+            "timeout",
+        ),
+        (json!({"flush_interval": 0}), "flush_interval"),
+        (json!({"measurement": ""}), "measurement"),
+        (json!({"bucket": "b"}), "bucket"),
+    ] {
+        let line = refused(&server, "LD_start_influxdb_sink", args.clone())?;
+        assert!(line.contains(says), "{args}: {line}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_slow_influxdb_never_has_more_than_one_body_waiting() -> Result {
+    let target = SizedTarget::start()?;
+    let receiver = Receiver::start()?;
+    let server = serve(&[]);
+    let url = format!("http://{}/slow", receiver.addr);
+    send(
+        &server,
+        &json!([["LD_start_influxdb_sink",
+            {"transport": "http", "url": url, "timeout": 0.2, "flush_interval": 0.05}]]),
+    )?;
+    // Two tests, the second once the first's write is waiting: two writes,
+    // the second after the first gave up (its connection closed).
+    run_test(&server, &target)?;
+    let deadline = Instant::now() + DEADLINE;
+    while receiver.posts().is_empty() {
+        assert!(Instant::now() < deadline, "nothing written");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    run_test(&server, &target)?;
+    let stopping = Instant::now();
+    one(&server, "LD_stop_influxdb_sink", json!({}))?;
+    assert_eq!(receiver.posts().len(), 2);
+    // The last write waits its timeout at most.
+    assert!(stopping.elapsed() < std::time::Duration::from_secs(5));
+    let deadline = Instant::now() + DEADLINE;
+    while !server.stderr().contains("no answer within 200ms") {
+        assert!(
+            Instant::now() < deadline,
+            "no timeout logged: {}",
+            server.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!receiver.posts().is_empty());
+    assert_eq!(receiver.slow.1.load(Ordering::SeqCst), 1);
+    Ok(())
+}
