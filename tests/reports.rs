@@ -341,7 +341,10 @@ async fn every_format_agrees_with_the_summary() {
                    "home": {"requests": 4, "failures": 0, "p50_ms": 6.0, "p95_ms": 8.0, "p99_ms": 9.0},
                    TRICKY: {"requests": 3, "failures": 0, "p50_ms": 40.0, "p95_ms": 45.0, "p99_ms": 45.0}}})
     );
-    assert_eq!(report["series"][1]["statuses"], json!({"200": 5, "none": 1}));
+    assert_eq!(
+        report["series"][1]["statuses"],
+        json!({"200": 5, "none": 1})
+    );
     assert!(!report["distribution"].as_array().unwrap().is_empty());
     assert_eq!(report["parameters"]["user_count"], 2);
     assert_eq!(report["thresholds"].as_array().unwrap().len(), 3);
@@ -742,10 +745,7 @@ async fn a_real_test_reports_what_the_target_served() {
     let users = chart_line(&html, "id=\"chart-users\"", "active users");
     assert_eq!(users.len(), series.len());
     assert!(users.iter().all(|(_, n)| *n == 2.0), "{users:?}");
-    assert_eq!(
-        chart_labels(&html, "id=\"chart-statuses\""),
-        ["200", "503"]
-    );
+    assert_eq!(chart_labels(&html, "id=\"chart-statuses\""), ["200", "503"]);
     let junit = parse_xml(&read(&lines[4]));
     let suite = junit.child("testsuite");
     assert_eq!(suite.attr("tests"), "2");

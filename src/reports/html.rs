@@ -202,12 +202,13 @@ fn charts(report: &Report) -> Markup {
             .map(|p| (p.second as f64, f(p)))
             .collect::<Vec<_>>()
     };
-    let line = |label: &str, colour: &'static str, area: bool, f: &dyn Fn(&SecondPoint) -> f64| Line {
-        label: label.into(),
-        colour,
-        points: seconds(f),
-        area,
-    };
+    let line =
+        |label: &str, colour: &'static str, area: bool, f: &dyn Fn(&SecondPoint) -> f64| Line {
+            label: label.into(),
+            colour,
+            points: seconds(f),
+            area,
+        };
     let users = over_time(
         "users",
         vec![line("active users", "#0969da", true, &|p| p.users as f64)],

@@ -52,7 +52,10 @@ fn text(value: &Value) -> Option<String> {
 /// One task's outline; `method` is the legacy map's key, if any.
 fn outline_one(task: &Map<String, Value>, method: Option<&str>) -> Value {
     let mut row = Map::new();
-    let method = task.get("method").and_then(text).or(method.map(str::to_owned));
+    let method = task
+        .get("method")
+        .and_then(text)
+        .or(method.map(str::to_owned));
     if let Some(method) = method {
         row.insert("method".into(), json!(method.to_uppercase()));
     }
@@ -204,12 +207,21 @@ mod tests {
     fn labels_name_the_test() {
         let one = json!({"user_detail": {"user": "fast_http_user"}, "host": "http://h:1",
                          "tasks": [{"method": "GET", "url": "/api"}]});
-        assert_eq!(test_label(&one).as_deref(), Some("GET /api against http://h:1"));
+        assert_eq!(
+            test_label(&one).as_deref(),
+            Some("GET /api against http://h:1")
+        );
         let two = json!({"user_detail": {"user": "fast_http_user"},
                          "tasks": [{"method": "GET", "url": "/a"}, {"name": "b"}]});
-        assert_eq!(test_label(&two).as_deref(), Some("2 tasks (fast_http_user)"));
+        assert_eq!(
+            test_label(&two).as_deref(),
+            Some("2 tasks (fast_http_user)")
+        );
         let bare = json!({"user_detail": {"user": "websocket_user", "host": "ws://w"}});
-        assert_eq!(test_label(&bare).as_deref(), Some("websocket_user against ws://w"));
+        assert_eq!(
+            test_label(&bare).as_deref(),
+            Some("websocket_user against ws://w")
+        );
         assert_eq!(test_label(&Value::Null), None);
     }
 }
