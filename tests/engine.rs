@@ -146,31 +146,34 @@ async fn a_timed_run_counts_what_the_target_served() {
     assert!((1.0..3.0).contains(&elapsed), "elapsed_s {elapsed}");
 }
 
+/// Runs a test of `LD_start_test` keywords `start` on a fresh control;
+/// its JSON report (`LD_generate_json`).
+async fn test_report(start: Value) -> Value {
+    let control = Control::default();
+    let lines = run_lines(
+        &control,
+        &json!([["LD_start_test", start], ["LD_generate_json"]]),
+    )
+    .await;
+    match parse(&lines[1]) {
+        Value::String(text) => serde_json::from_str(&text).expect("a JSON document"),
+        other => other,
+    }
+}
+
 /// Every second of a test is a point of its series, numbered in order: a
 /// 3 s test has seconds 0, 1 and 2 (not 0, 1 and 3: the last second used
 /// to be numbered by the elapsed time, just past 3 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_second_is_in_the_series() {
     let target = Target::start().await;
-    let control = Control::default();
-    let lines = run_lines(
-        &control,
-        &json!([
-            ["LD_start_test", {
-                "user_detail_dict": {"user": "http_user"},
-                "variables": {"host": target.url()},
-                "user_count": 2, "spawn_rate": 100, "test_time": 3, "wait_time": 0.05,
-                "tasks": [{"name": "root", "method": "get", "request_url": "/"}],
-            }],
-            ["LD_generate_json"],
-        ]),
-    )
+    let document = test_report(json!({
+        "user_detail_dict": {"user": "http_user"},
+        "variables": {"host": target.url()},
+        "user_count": 2, "spawn_rate": 100, "test_time": 3, "wait_time": 0.05,
+        "tasks": [{"name": "root", "method": "get", "request_url": "/"}],
+    }))
     .await;
-    let report = parse(&lines[1]);
-    let document: Value = match &report {
-        Value::String(text) => serde_json::from_str(text).expect("a JSON document"),
-        other => other.clone(),
-    };
     let seconds: Vec<u64> = document["series"]
         .as_array()
         .expect("a series")
@@ -196,28 +199,16 @@ async fn every_second_is_in_the_series() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_series_counts_users_statuses_and_names() {
     let target = Target::start().await;
-    let control = Control::default();
-    let lines = run_lines(
-        &control,
-        &json!([
-            ["LD_start_test", {
-                "user_detail_dict": {"user": "http_user"},
-                "variables": {"host": target.url()},
-                "user_count": 3, "spawn_rate": 1, "test_time": 4, "wait_time": 0.05,
-                "tasks": [
-                    {"name": "root", "method": "get", "request_url": "/"},
-                    {"name": "teapot", "method": "get", "request_url": "/status/418"},
-                ],
-            }],
-            ["LD_generate_json"],
-        ]),
-    )
+    let document = test_report(json!({
+        "user_detail_dict": {"user": "http_user"},
+        "variables": {"host": target.url()},
+        "user_count": 3, "spawn_rate": 1, "test_time": 4, "wait_time": 0.05,
+        "tasks": [
+            {"name": "root", "method": "get", "request_url": "/"},
+            {"name": "teapot", "method": "get", "request_url": "/status/418"},
+        ],
+    }))
     .await;
-    let report = parse(&lines[1]);
-    let document: Value = match &report {
-        Value::String(text) => serde_json::from_str(text).expect("a JSON document"),
-        other => other.clone(),
-    };
     let series = document["series"].as_array().expect("a series");
     let users: Vec<u64> = series
         .iter()

@@ -155,26 +155,12 @@ impl Report {
     /// The status codes seen in the series, in order (`"200"`, ...,
     /// then `"no_status"` and `"none"`, as the points' keys sort).
     pub fn series_statuses(&self) -> Vec<&str> {
-        let mut seen: Vec<&str> = self
-            .series
-            .iter()
-            .flat_map(|p| p.statuses.keys().map(String::as_str))
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        seen
+        sorted_once(self.series.iter().flat_map(|p| p.statuses.keys()))
     }
 
     /// The request names seen in the series, in order.
     pub fn series_names(&self) -> Vec<&str> {
-        let mut seen: Vec<&str> = self
-            .series
-            .iter()
-            .flat_map(|p| p.per_name.keys().map(String::as_str))
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        seen
+        sorted_once(self.series.iter().flat_map(|p| p.per_name.keys()))
     }
 
     /// The parameters as `(dotted key, text)` rows: objects flattened,
@@ -184,6 +170,14 @@ impl Report {
         flatten("", &self.parameters, &mut rows);
         rows
     }
+}
+
+/// `keys` sorted, each once.
+fn sorted_once<'a>(keys: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = keys.map(String::as_str).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    seen
 }
 
 /// `n / elapsed_s`, 0 without a positive elapsed time.
