@@ -45,6 +45,23 @@ fn demo_prints_a_summary_and_writes_the_reports() {
     );
     let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
     assert!(html.contains("<svg"), "no chart in the report");
+    for section in [
+        "id=\"chart-users\"",
+        "id=\"chart-requests\"",
+        "id=\"chart-failures\"",
+        "id=\"chart-statuses\"",
+        "id=\"name-charts\"",
+        "id=\"tasks\"",
+    ] {
+        assert!(html.contains(section), "no {section} in the report");
+    }
+    // A latency chart per name the demo requests.
+    for name in ["login", "profile", "items", "search", "flaky"] {
+        assert!(
+            html.contains(&format!("data-name=\"{name}\"")),
+            "no latency chart for {name}"
+        );
+    }
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("report.json"))
             .expect("JSON");

@@ -146,31 +146,34 @@ async fn a_timed_run_counts_what_the_target_served() {
     assert!((1.0..3.0).contains(&elapsed), "elapsed_s {elapsed}");
 }
 
+/// Runs a test of `LD_start_test` keywords `start` on a fresh control;
+/// its JSON report (`LD_generate_json`).
+async fn test_report(start: Value) -> Value {
+    let control = Control::default();
+    let lines = run_lines(
+        &control,
+        &json!([["LD_start_test", start], ["LD_generate_json"]]),
+    )
+    .await;
+    match parse(&lines[1]) {
+        Value::String(text) => serde_json::from_str(&text).expect("a JSON document"),
+        other => other,
+    }
+}
+
 /// Every second of a test is a point of its series, numbered in order: a
 /// 3 s test has seconds 0, 1 and 2 (not 0, 1 and 3: the last second used
 /// to be numbered by the elapsed time, just past 3 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_second_is_in_the_series() {
     let target = Target::start().await;
-    let control = Control::default();
-    let lines = run_lines(
-        &control,
-        &json!([
-            ["LD_start_test", {
-                "user_detail_dict": {"user": "http_user"},
-                "variables": {"host": target.url()},
-                "user_count": 2, "spawn_rate": 100, "test_time": 3, "wait_time": 0.05,
-                "tasks": [{"name": "root", "method": "get", "request_url": "/"}],
-            }],
-            ["LD_generate_json"],
-        ]),
-    )
+    let document = test_report(json!({
+        "user_detail_dict": {"user": "http_user"},
+        "variables": {"host": target.url()},
+        "user_count": 2, "spawn_rate": 100, "test_time": 3, "wait_time": 0.05,
+        "tasks": [{"name": "root", "method": "get", "request_url": "/"}],
+    }))
     .await;
-    let report = parse(&lines[1]);
-    let document: Value = match &report {
-        Value::String(text) => serde_json::from_str(text).expect("a JSON document"),
-        other => other.clone(),
-    };
     let seconds: Vec<u64> = document["series"]
         .as_array()
         .expect("a series")
@@ -185,6 +188,67 @@ async fn every_second_is_in_the_series() {
         .map(|point| point["requests"].as_u64().expect("requests"))
         .sum();
     assert_eq!(requests, target.total());
+}
+
+/// Each second of the series holds the users running as it closed, its
+/// responses by status and its requests per name: 3 users started one a
+/// second are 1, 2, 3 (a second closes before a user due at the same
+/// instant starts; a late loop only closes seconds earlier, never with
+/// more users), then 3 as the test ends; every request the target served
+/// is under its status and its name, in exactly one second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_series_counts_users_statuses_and_names() {
+    let target = Target::start().await;
+    let document = test_report(json!({
+        "user_detail_dict": {"user": "http_user"},
+        "variables": {"host": target.url()},
+        "user_count": 3, "spawn_rate": 1, "test_time": 4, "wait_time": 0.05,
+        "tasks": [
+            {"name": "root", "method": "get", "request_url": "/"},
+            {"name": "teapot", "method": "get", "request_url": "/status/418"},
+        ],
+    }))
+    .await;
+    let series = document["series"].as_array().expect("a series");
+    let users: Vec<u64> = series
+        .iter()
+        .map(|p| p["users"].as_u64().unwrap())
+        .collect();
+    assert_eq!(users.len(), 4, "{users:?}");
+    assert_eq!(users[0], 1, "{users:?}");
+    assert!(users.windows(2).all(|w| w[0] <= w[1]), "{users:?}");
+    for (i, n) in users.iter().enumerate() {
+        assert!(*n <= (i as u64 + 1).min(3), "{users:?}");
+    }
+    assert_eq!(users[3], 3, "{users:?}");
+    let sum = |f: &dyn Fn(&Value) -> u64| series.iter().map(f).sum::<u64>();
+    assert_eq!(sum(&|p| p["requests"].as_u64().unwrap()), target.total());
+    assert_eq!(
+        sum(&|p| p["statuses"]["200"].as_u64().unwrap_or(0)),
+        target.count("/")
+    );
+    assert_eq!(
+        sum(&|p| p["statuses"]["418"].as_u64().unwrap_or(0)),
+        target.count_status("/status/418", 418)
+    );
+    for point in series {
+        let statuses = point["statuses"].as_object().unwrap();
+        assert!(statuses.keys().all(|k| k == "200" || k == "418"), "{point}");
+        let names = point["per_name"].as_object().unwrap();
+        let by_name: u64 = names
+            .values()
+            .map(|n| n["requests"].as_u64().unwrap())
+            .sum();
+        assert_eq!(by_name, point["requests"].as_u64().unwrap(), "{point}");
+        if let Some(teapot) = names.get("teapot") {
+            assert_eq!(teapot["failures"], teapot["requests"], "{point}");
+            assert!(teapot["p99_ms"].as_f64().unwrap() >= teapot["p50_ms"].as_f64().unwrap());
+        }
+    }
+    assert_eq!(
+        sum(&|p| p["per_name"]["root"]["requests"].as_u64().unwrap_or(0)),
+        target.count("/")
+    );
 }
 
 // ---------------------------------------------------------------- the resolver

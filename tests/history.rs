@@ -8,13 +8,16 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use common::{confined, parse, run_one, verdict};
 use ld_tower::control::Control;
 use ld_tower::engine::Finished;
-use ld_tower::figures::{Figures, Overall, PerName, RequestOutcome, SecondPoint, TimeSeries};
+use ld_tower::figures::{
+    Figures, NamePoint, Overall, PerName, RequestOutcome, SecondPoint, TimeSeries,
+};
 use ld_tower::history::{NameRecord, NewRun, Store};
 use ld_tower::state::LastRun;
 use serde_json::{json, Value};
@@ -36,13 +39,42 @@ async fn err(control: &Control, action: Value) -> String {
 fn series(points: &[(u64, u64, u64)]) -> TimeSeries {
     let mut series = TimeSeries::default();
     for &(second, requests, failures) in points {
+        let mut statuses = BTreeMap::from([("200".to_owned(), requests - failures)]);
+        if failures > 0 {
+            statuses.insert("none".to_owned(), failures);
+        }
+        let per_name = BTreeMap::from([
+            (
+                "home".to_owned(),
+                NamePoint {
+                    requests: requests - failures,
+                    failures: 0,
+                    p50_ms: 1.5,
+                    p95_ms: 2.25,
+                    p99_ms: 3.125,
+                },
+            ),
+            (
+                "gone".to_owned(),
+                NamePoint {
+                    requests: failures,
+                    failures,
+                    p50_ms: 10.0,
+                    p95_ms: 10.5,
+                    p99_ms: 11.0,
+                },
+            ),
+        ]);
         series.push(SecondPoint {
             second,
+            users: 3 + second,
             requests,
             failures,
             p50_ms: 1.5 + second as f64,
             p95_ms: 7.25,
             p99_ms: 9.125,
+            statuses,
+            per_name,
         });
     }
     series
@@ -426,9 +458,16 @@ async fn persist_list_fetch_and_compare() {
 }
 
 /// Rows in each table.
-fn counts(db: &Path) -> [i64; 4] {
+fn counts(db: &Path) -> [i64; 5] {
     let conn = rusqlite::Connection::open(db).expect("opens");
-    ["runs", "run_names", "run_series", "run_thresholds"].map(|table| {
+    [
+        "runs",
+        "run_names",
+        "run_series",
+        "run_series_names",
+        "run_thresholds",
+    ]
+    .map(|table| {
         conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
             .expect("counts")
     })
@@ -445,7 +484,7 @@ async fn a_failure_mid_persist_leaves_the_database_as_it_was() {
     );
     let db = dir.path().join(DB);
     let before = counts(&db);
-    assert_eq!(before, [1, 3, 2, 2]);
+    assert_eq!(before, [1, 3, 2, 4, 2]);
     let bytes_before = std::fs::read(&db).expect("reads");
 
     // The third name's insert fails: the run row, the first names, the
@@ -496,7 +535,7 @@ async fn a_failure_mid_persist_leaves_the_database_as_it_was() {
         ok(&control, json!(["LD_persist_records", [DB]])).await,
         json!(2)
     );
-    assert_eq!(counts(&db), [2, 7, 4, 4]);
+    assert_eq!(counts(&db), [2, 7, 4, 8, 4]);
     assert_ne!(std::fs::read(&db).expect("reads"), bytes_before);
 }
 
@@ -644,10 +683,17 @@ fn a_version_1_file_is_migrated_and_its_runs_have_no_bytes() {
         .expect("creates")
         .persist(&run)
         .expect("persists");
-    // Back to version 1: its table had no bytes column.
+    // Back to version 1: its table had no bytes column, nor its series
+    // what version 3 added.
     let conn = rusqlite::Connection::open(&db).expect("opens");
-    conn.execute_batch("ALTER TABLE run_names DROP COLUMN bytes; PRAGMA user_version = 1;")
-        .expect("downgrades");
+    conn.execute_batch(
+        "ALTER TABLE run_names DROP COLUMN bytes;
+         ALTER TABLE run_series DROP COLUMN users;
+         ALTER TABLE run_series DROP COLUMN statuses;
+         DROP TABLE run_series_names;
+         PRAGMA user_version = 1;",
+    )
+    .expect("downgrades");
     drop(conn);
 
     let mut store = Store::open(&db).expect("migrates");
@@ -665,4 +711,59 @@ fn a_version_1_file_is_migrated_and_its_runs_have_no_bytes() {
     let new = store.persist(&run).expect("persists");
     let fetched = store.fetch(new).expect("fetches").to_json().expect("json");
     assert_eq!(fetched["per_name"]["old"]["bytes"], 10);
+}
+
+/// A file written by schema 2's code (`tests/fixtures/history_v2.db`: one
+/// run, `home`, a two-second series, persisted by the build before schema
+/// 3) is brought to this version as it is opened: its run keeps its
+/// figures and its seconds, with no users, statuses or names (they were
+/// not kept); runs persisted now keep all of them, read back as written.
+#[test]
+fn a_version_2_file_is_migrated_and_new_runs_keep_their_seconds_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("v2.db");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/history_v2.db"),
+        &db,
+    )
+    .expect("copies the fixture");
+    let version = |store: &Store| -> i64 {
+        store
+            .connection()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("reads")
+    };
+    let mut store = Store::open(&db).expect("migrates");
+    assert_eq!(version(&store), ld_tower::history::SCHEMA_VERSION);
+    assert_eq!(ld_tower::history::SCHEMA_VERSION, 3);
+    let old = store.fetch(1).expect("fetches").to_json().expect("json");
+    assert_eq!(old["label"], "v2");
+    assert_eq!(old["per_name"]["home"]["count"], 21);
+    assert_eq!(old["per_name"]["home"]["bytes"], 40);
+    assert_eq!(old["statuses"]["home"], json!({"200": 20, "503": 1}));
+    assert_eq!(
+        old["series"],
+        json!([
+            {"second": 0, "users": 0, "requests": 10, "failures": 0,
+             "p50_ms": 5.0, "p95_ms": 9.5, "p99_ms": 10.0, "statuses": {}, "per_name": {}},
+            {"second": 1, "users": 0, "requests": 11, "failures": 1,
+             "p50_ms": 15.0, "p95_ms": 20.0, "p99_ms": 30.0, "statuses": {}, "per_name": {}}
+        ])
+    );
+    let mut figures = Figures::default();
+    figures.record("home", Duration::from_millis(3), RequestOutcome::ok(200));
+    let points = series(&[(0, 4, 1), (1, 6, 0), (2, 5, 2)]).points().to_vec();
+    let run = NewRun {
+        names: vec![NameRecord::of("home", &figures.per_name()["home"])],
+        series: points.clone(),
+        ..NewRun::default()
+    };
+    let new = store.persist(&run).expect("persists");
+    assert_eq!(store.fetch(new).expect("fetches").series, points);
+    // Reopening a version-3 file changes nothing.
+    drop(store);
+    let store = Store::open(&db).expect("reopens");
+    assert_eq!(version(&store), 3);
+    assert_eq!(store.fetch(new).expect("fetches").series, points);
+    assert_eq!(store.fetch(1).expect("fetches").series.len(), 2);
 }

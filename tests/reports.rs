@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::target::Target;
 use common::{confined, parse, run_lines, run_one, verdict};
 use ld_tower::engine::Finished;
-use ld_tower::figures::{Figures, RequestOutcome, SecondPoint, TimeSeries};
+use ld_tower::figures::{Figures, NamePoint, RequestOutcome, SecondPoint, TimeSeries};
 use ld_tower::state::{LastRun, State};
 use quick_xml::events::Event;
 use quick_xml::{Reader, XmlVersion};
@@ -49,13 +49,45 @@ fn record(state: &State) {
     );
     let mut series = TimeSeries::default();
     for second in 0..3 {
+        let failures = second % 2;
+        let mut statuses = BTreeMap::from([("200".to_owned(), 5 + second - failures)]);
+        if failures > 0 {
+            statuses.insert("none".to_owned(), failures);
+        }
+        if second == 2 {
+            statuses.insert("201".to_owned(), 1);
+            *statuses.get_mut("200").unwrap() -= 1;
+        }
+        let mut per_name = BTreeMap::from([(
+            "home".to_owned(),
+            NamePoint {
+                requests: 4,
+                failures: 0,
+                p50_ms: 4.0 + second as f64,
+                p95_ms: 8.0,
+                p99_ms: 9.0,
+            },
+        )]);
+        per_name.insert(
+            TRICKY.to_owned(),
+            NamePoint {
+                requests: 1 + second,
+                failures,
+                p50_ms: 40.0,
+                p95_ms: 45.0,
+                p99_ms: 45.0,
+            },
+        );
         series.push(SecondPoint {
             second,
+            users: [1, 2, 2][second as usize],
             requests: 5 + second,
-            failures: second % 2,
+            failures,
             p50_ms: 4.0 + second as f64,
             p95_ms: 9.0,
             p99_ms: 45.0,
+            statuses,
+            per_name,
         });
     }
     state.keep_figures(&Finished {
@@ -199,6 +231,43 @@ fn assert_self_contained(html: &str) {
     );
 }
 
+/// The part of `html` from the element with `marker` (`id="id=\"chart-users\""`,
+/// `data-name="home"`) to the end of its chart.
+fn chart<'a>(html: &'a str, marker: &str) -> &'a str {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in the HTML"));
+    let chart = &html[at..];
+    &chart[..chart.find("</svg>").expect("the chart ends")]
+}
+
+/// The data of the line `label` of the chart at `marker`: its `(x, y)`
+/// points, as the page carries them (`data-points`).
+fn chart_line(html: &str, marker: &str, label: &str) -> Vec<(f64, f64)> {
+    let chart = chart(html, marker);
+    let key = format!("data-label=\"{label}\" data-points=\"");
+    let Some(start) = chart.find(&key) else {
+        panic!("no line {label:?} at {marker}: {chart}");
+    };
+    let data = &chart[start + key.len()..];
+    let data = &data[..data.find('"').unwrap()];
+    data.split(' ')
+        .map(|xy| {
+            let (x, y) = xy.split_once(',').unwrap();
+            (num(x), num(y))
+        })
+        .collect()
+}
+
+/// Every line's `data-label` in the chart at `marker`.
+fn chart_labels<'a>(html: &'a str, marker: &str) -> Vec<&'a str> {
+    chart(html, marker)
+        .split("data-label=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .collect()
+}
+
 // ---------------------------------------------------------------- tests
 
 #[tokio::test]
@@ -264,6 +333,19 @@ async fn every_format_agrees_with_the_summary() {
     assert_eq!(report["elapsed_s"], 2.0);
     assert_eq!(report["rps"], 8.0);
     assert_eq!(report["series"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        report["series"][2],
+        json!({"second": 2, "users": 2, "requests": 7, "failures": 0,
+               "p50_ms": 6.0, "p95_ms": 9.0, "p99_ms": 45.0,
+               "statuses": {"200": 6, "201": 1},
+               "per_name": {
+                   "home": {"requests": 4, "failures": 0, "p50_ms": 6.0, "p95_ms": 8.0, "p99_ms": 9.0},
+                   TRICKY: {"requests": 3, "failures": 0, "p50_ms": 40.0, "p95_ms": 45.0, "p99_ms": 45.0}}})
+    );
+    assert_eq!(
+        report["series"][1]["statuses"],
+        json!({"200": 5, "none": 1})
+    );
     assert!(!report["distribution"].as_array().unwrap().is_empty());
     assert_eq!(report["parameters"]["user_count"], 2);
     assert_eq!(report["thresholds"].as_array().unwrap().len(), 3);
@@ -331,7 +413,23 @@ async fn every_format_agrees_with_the_summary() {
     let tricky_xml = per_name.iter().find(|n| n.attr("name") == TRICKY).unwrap();
     let messages: Vec<&str> = tricky_xml.all("failure").map(|f| f.text.as_str()).collect();
     assert!(messages.contains(&"connection refused <&>"), "{messages:?}");
-    assert_eq!(root.child("series").all("point").count(), 3);
+    let points: Vec<&Node> = root.child("series").all("point").collect();
+    assert_eq!(points.len(), 3);
+    assert_eq!(
+        points.iter().map(|p| p.attr("users")).collect::<Vec<_>>(),
+        ["1", "2", "2"]
+    );
+    let statuses: Vec<(&str, &str)> = points[1]
+        .all("status")
+        .map(|s| (s.attr("code"), s.attr("count")))
+        .collect();
+    assert_eq!(statuses, [("200", "5"), ("none", "1")]);
+    let second_names: BTreeMap<&str, &Node> =
+        points[1].all("name").map(|n| (n.attr("name"), n)).collect();
+    assert_eq!(second_names.len(), 2);
+    assert_eq!(second_names[TRICKY].attr("requests"), "2");
+    assert_eq!(second_names[TRICKY].attr("failures"), "1");
+    assert_eq!(second_names["home"].attr("p50_ms"), "5");
     let params: BTreeMap<&str, &str> = root
         .child("parameters")
         .all("parameter")
@@ -388,8 +486,50 @@ async fn every_format_agrees_with_the_summary() {
     let html = read(&at("r.html"));
     assert_self_contained(&html);
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert_eq!(html.matches("<svg").count(), 3);
+    // Six charts over the whole test, and one per name of the series.
+    assert_eq!(html.matches("<svg").count(), 6 + 2);
     assert!(html.matches("<polyline").count() >= 6, "drawn lines");
+    // The title names the test: its user kind (no host, several tasks: none
+    // were given here).
+    assert!(
+        html.contains("<title>fast_http_user against http://127.0.0.1:9/ \u{2014} ld-tower load test report: out/r</title>"),
+        "{}",
+        &html[..html.find("</title>").unwrap()]
+    );
+    // Active users: the series' users, second by second.
+    assert_eq!(
+        chart_line(&html, "id=\"chart-users\"", "active users"),
+        [(0.0, 1.0), (1.0, 2.0), (2.0, 2.0)]
+    );
+    // Requests and failures each on their own chart.
+    assert_eq!(
+        chart_line(&html, "id=\"chart-requests\"", "requests/s"),
+        [(0.0, 5.0), (1.0, 6.0), (2.0, 7.0)]
+    );
+    assert_eq!(
+        chart_line(&html, "id=\"chart-failures\"", "failures/s"),
+        [(0.0, 0.0), (1.0, 1.0), (2.0, 0.0)]
+    );
+    // A line per status seen, zero in the seconds it was not.
+    assert_eq!(
+        chart_labels(&html, "id=\"chart-statuses\""),
+        ["200", "201", "none"]
+    );
+    assert_eq!(
+        chart_line(&html, "id=\"chart-statuses\"", "none"),
+        [(0.0, 0.0), (1.0, 1.0), (2.0, 0.0)]
+    );
+    // Latency over time per name, the name escaped.
+    let escaped = "api &lt;script src=&quot;http://evil.example/x.js&quot;&gt; &amp; 'q'";
+    assert!(html.contains(&format!("data-name=\"{escaped}\"")));
+    assert_eq!(
+        chart_line(&html, "data-name=\"home\"", "p50"),
+        [(0.0, 4.0), (1.0, 5.0), (2.0, 6.0)]
+    );
+    assert_eq!(
+        chart_line(&html, &format!("data-name=\"{escaped}\""), "p95"),
+        [(0.0, 45.0), (1.0, 45.0), (2.0, 45.0)]
+    );
     assert!(html.contains("<table id=\"per-name\""));
     assert!(html.contains("<table id=\"failures\""));
     assert!(html.contains("<table id=\"thresholds\""));
@@ -494,7 +634,8 @@ async fn no_data_renders_without_nan() {
     let html = html.as_str().unwrap();
     assert_self_contained(html);
     assert!(html.contains("No test has run yet"));
-    assert_eq!(html.matches("<svg").count(), 3);
+    assert_eq!(html.matches("<svg").count(), 6);
+    assert!(!html.contains("name-charts"));
     let path = run_one(&control, json!(["LD_generate_html_report", ["empty"]])).await;
     assert_self_contained(&read(&path));
     let report = parse(&run_one(&control, json!(["LD_generate_json"])).await);
@@ -551,9 +692,61 @@ async fn a_real_test_reports_what_the_target_served() {
     assert!(!report["series"].as_array().unwrap().is_empty());
     assert!(report["rps"].as_f64().unwrap() > 0.0);
     assert!(report["parameters"]["user_count"] == 2);
+    // The host and the tasks are among the parameters.
+    assert_eq!(report["parameters"]["host"], target.url());
+    assert_eq!(
+        report["parameters"]["tasks"],
+        json!([{"method": "GET", "url": "/", "name": "root"},
+               {"method": "GET", "url": "/status/503", "name": "broken"}])
+    );
+    // Every request is in a second of the series, by status and by name;
+    // the users are those the test ran.
+    let series = report["series"].as_array().unwrap();
+    let sum = |f: &dyn Fn(&Value) -> u64| series.iter().map(f).sum::<u64>();
+    assert_eq!(
+        sum(&|p| p["requests"].as_u64().unwrap()),
+        summary["totals"]["requests"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum(&|p| p["statuses"]["200"].as_u64().unwrap_or(0)),
+        target.count("/")
+    );
+    assert_eq!(
+        sum(&|p| p["statuses"]["503"].as_u64().unwrap_or(0)),
+        target.count_status("/status/503", 503)
+    );
+    for (name, count) in [
+        ("root", target.count("/")),
+        ("broken", target.count_status("/status/503", 503)),
+    ] {
+        assert_eq!(
+            sum(&|p| p["per_name"][name]["requests"].as_u64().unwrap_or(0)),
+            count,
+            "{name}"
+        );
+    }
+    for point in series {
+        let by_status: u64 = point["statuses"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(by_status, point["requests"].as_u64().unwrap(), "{point}");
+        assert_eq!(point["users"], 2, "{point}");
+    }
     let html = read(&lines[3]);
     assert_self_contained(&html);
     assert!(html.matches("<polyline").count() >= 6);
+    assert!(
+        html.contains(&format!("<h1>2 tasks against {} \u{2014} ", target.url())),
+        "the title names the test"
+    );
+    assert!(html.contains("<table id=\"tasks\""));
+    let users = chart_line(&html, "id=\"chart-users\"", "active users");
+    assert_eq!(users.len(), series.len());
+    assert!(users.iter().all(|(_, n)| *n == 2.0), "{users:?}");
+    assert_eq!(chart_labels(&html, "id=\"chart-statuses\""), ["200", "503"]);
     let junit = parse_xml(&read(&lines[4]));
     let suite = junit.child("testsuite");
     assert_eq!(suite.attr("tests"), "2");

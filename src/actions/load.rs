@@ -274,6 +274,7 @@ async fn plan(
     let tasks = args
         .tasks
         .ok_or_else(|| error("tasks: missing (give a list of tasks)"))?;
+    let outline = task::outline::outline(&tasks);
     let max_names = match args.max_names {
         None => DEFAULT_MAX_NAMES,
         Some(0) => return Err(error("max_names must be at least 1")),
@@ -386,6 +387,8 @@ async fn plan(
         "test_time": test_time,
         "web_ui": args.web_ui_dict.unwrap_or(Value::Null),
         "runner_mode": runner_mode,
+        "host": base,
+        "tasks": outline,
     });
     if let (Some(shape), Value::Object(map)) = (&shape, &mut parameters) {
         map.remove("user_count");

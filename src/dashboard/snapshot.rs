@@ -216,6 +216,7 @@ mod tests {
             p50_ms: 1.0,
             p95_ms: 2.0,
             p99_ms: 3.0,
+            ..SecondPoint::default()
         }
     }
 

@@ -22,7 +22,11 @@
 //!   into one by `max_names`) peaked at 119.2 MiB,
 //!   (119.2 - 6.8) MiB / 201 names = 573 KB per name, in three copies (the
 //!   one worker recording, the finished test's merged figures, the
-//!   records).
+//!   records). A worker's copy also holds the name's window of the second
+//!   in progress (a 2-significant-digit histogram of 3,328 `u32`
+//!   counters, 13 KiB, `figures::SecondWindow`): [`NAME_BYTES`] is 200 KiB
+//!   per copy to cover it. The series' per-name points (about 100 bytes a
+//!   name and second) grow with the test's length, as the series does.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -32,8 +36,9 @@ use bytesize::ByteSize;
 /// Bytes a user costs, as measured (see the module's documentation), with
 /// a margin.
 pub(super) const USER_BYTES: u64 = 24 * 1024;
-/// Bytes a request name costs per copy of the figures, as measured.
-pub(super) const NAME_BYTES: u64 = 192 * 1024;
+/// Bytes a request name costs per copy of the figures, as measured, with
+/// its window of the second in progress.
+pub(super) const NAME_BYTES: u64 = 200 * 1024;
 /// What the process costs before any test: code, runtimes, the control
 /// socket's connections and buffers.
 pub(super) const BASE_BYTES: u64 = 64 * 1024 * 1024;
@@ -44,7 +49,7 @@ pub struct Cost {
     /// Users, each `USER_BYTES` (24 KiB).
     pub users: u64,
     /// Request names times copies of the figures, each `NAME_BYTES`
-    /// (192 KiB).
+    /// (200 KiB).
     pub name_copies: u64,
 }
 

@@ -233,18 +233,18 @@ struct Live {
 impl Live {
     /// Closes the second in progress as point `second`.
     fn tick(&self, second: u64) {
-        let point = self.drain_window(second);
+        let point = self.drain_window(second, self.users.load(Ordering::Relaxed));
         lock(&self.series).push(point);
     }
 
-    /// The requests of the second in progress as point `second`; the
-    /// workers' windows start afresh.
-    fn drain_window(&self, second: u64) -> SecondPoint {
+    /// The requests of the second in progress as point `second`, with
+    /// `users` running; the workers' windows start afresh.
+    fn drain_window(&self, second: u64, users: usize) -> SecondPoint {
         let mut total = SecondWindow::default();
         for recorder in &self.recorders {
             lock(recorder).window.drain_into(&mut total);
         }
-        total.point(second)
+        total.point(second, u64::try_from(users).unwrap_or(u64::MAX))
     }
 
     fn figures(&self) -> Figures {
@@ -259,14 +259,15 @@ impl Live {
     /// point too, numbered after the last closed one (a test that ends on
     /// a second's boundary ends before that second's tick: a 10 s test's
     /// last point is second 9), kept if anything happened in it or it
-    /// lasted half a second.
-    fn finish(&self, stopped_early: bool) -> Finished {
+    /// lasted half a second; its users are `users`, those running as the
+    /// test ended.
+    fn finish(&self, stopped_early: bool, users: usize) -> Finished {
         let elapsed = self.started.elapsed();
         // The ticks have stopped: no point is closed meanwhile.
         let second = lock(&self.series)
             .last()
             .map_or(0, |point| point.second + 1);
-        let point = self.drain_window(second);
+        let point = self.drain_window(second, users);
         let lasted = elapsed.saturating_sub(Duration::from_secs(second));
         if point.requests > 0 || lasted >= Duration::from_millis(500) {
             lock(&self.series).push(point);
@@ -359,6 +360,9 @@ struct Test<'a, K: Fn(&Finished)> {
     /// Where the figures go, once.
     on_end: K,
     closed: bool,
+    /// Users running as the test's time ran out, before they wound down:
+    /// the last point's.
+    users_at_end: Option<usize>,
 }
 
 impl<K: Fn(&Finished)> Test<'_, K> {
@@ -371,6 +375,7 @@ impl<K: Fn(&Finished)> Test<'_, K> {
     /// Ends the test after [`Test::drive`]: users finish what is under way
     /// (within [`END_GRACE`]), then the test closes.
     async fn end(mut self, stopped_early: bool) -> Finished {
+        self.users_at_end = Some(self.live.users.load(Ordering::Relaxed));
         self.crowd.wind_down().await;
         self.close(stopped_early)
     }
@@ -380,9 +385,12 @@ impl<K: Fn(&Finished)> Test<'_, K> {
     /// `on_end`, leaves its last status and frees the engine. Once.
     fn close(&mut self, stopped_early: bool) -> Finished {
         self.closed = true;
+        let users = self
+            .users_at_end
+            .unwrap_or_else(|| self.live.users.load(Ordering::Relaxed));
         self.live.stop.cancel();
         self.crowd.tasks.abort_all();
-        let finished = self.live.finish(stopped_early);
+        let finished = self.live.finish(stopped_early, users);
         (self.on_end)(&finished);
         let mut status = self.live.status();
         status.running = false;
@@ -708,6 +716,7 @@ impl Engine {
             crowd,
             on_end,
             closed: false,
+            users_at_end: None,
         })
     }
 

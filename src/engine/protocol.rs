@@ -162,7 +162,6 @@ impl Watch<'_> {
     /// credentials masked (the figures, and all that is made of them,
     /// never hold one).
     pub fn record(&self, name: &str, latency: Duration, outcome: RequestOutcome<'_>) {
-        let failed = outcome.failure.is_some();
         let reason = outcome.failure.map(|reason| self.redactor.text(reason));
         let outcome = RequestOutcome {
             failure: reason.as_deref(),
@@ -174,8 +173,8 @@ impl Watch<'_> {
             ..outcome
         };
         let mut recorder = lock(self.recorder);
+        recorder.window.record(name, latency, &outcome);
         recorder.figures.record(name, latency, outcome);
-        recorder.window.record(latency, failed);
     }
 
     /// Counts a wait abandoned by the test's stop.

@@ -14,7 +14,7 @@ mod summary;
 
 pub use name::{FailureSample, NameFigures, RESPONSE_SIZE_BOUNDS};
 pub use records::NotARecord;
-pub use series::{SecondPoint, SecondWindow, TimeSeries};
+pub use series::{NamePoint, SecondPoint, SecondWindow, TimeSeries, NO_RESPONSE, NO_STATUS};
 #[cfg(feature = "history")]
 pub(crate) use summary::{max_ms, quantile_ms};
 pub use summary::{Overall, PerName, Summary, Totals};

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::HistoryError;
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1: a run, its names (with their serialized HDR histograms), its
 /// per-second series and its thresholds' verdicts.
@@ -65,6 +65,26 @@ CREATE TABLE IF NOT EXISTS run_thresholds (
 /// whose bytes were not kept).
 const SCHEMA_V2: &str = "ALTER TABLE run_names ADD COLUMN bytes INTEGER;";
 
+/// Version 3: per second, the users running and the responses by status
+/// (a JSON object, as the series' `statuses`; both `NULL` for the runs
+/// stored before it, which did not keep them), and the seconds' figures per
+/// request name.
+const SCHEMA_V3: &str = "
+ALTER TABLE run_series ADD COLUMN users INTEGER;
+ALTER TABLE run_series ADD COLUMN statuses TEXT;
+CREATE TABLE IF NOT EXISTS run_series_names (
+    run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    second    INTEGER NOT NULL,
+    name      TEXT    NOT NULL,
+    requests  INTEGER NOT NULL,
+    failures  INTEGER NOT NULL,
+    p50_ms    REAL    NOT NULL,
+    p95_ms    REAL    NOT NULL,
+    p99_ms    REAL    NOT NULL,
+    PRIMARY KEY (run_id, second, name)
+);
+";
+
 /// Creates the tables if the file has none yet, or brings an older
 /// version's up to this one; refuses a file written by
 /// a newer schema. Done in one transaction, so two processes opening a new
@@ -83,6 +103,9 @@ pub(super) fn ensure(conn: &mut Connection) -> Result<(), HistoryError> {
     }
     if found < 2 {
         tx.execute_batch(SCHEMA_V2)?;
+    }
+    if found < 3 {
+        tx.execute_batch(SCHEMA_V3)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

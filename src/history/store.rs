@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::record::{NameRecord, NewRun};
 use super::{codec, schema, summary, HistoryError};
-use crate::figures::{SecondPoint, Summary};
+use crate::figures::{NamePoint, SecondPoint, Summary};
 use crate::paths::Links;
 use crate::thresholds::Verdict;
 
@@ -202,8 +202,14 @@ impl Store {
                 ])?;
             }
             let mut insert = tx.prepare(
-                "INSERT INTO run_series (run_id, second, requests, failures, p50_ms, p95_ms, p99_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO run_series (run_id, second, requests, failures, p50_ms, p95_ms, p99_ms,
+                     users, statuses)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            let mut insert_name = tx.prepare(
+                "INSERT INTO run_series_names (run_id, second, name, requests, failures,
+                     p50_ms, p95_ms, p99_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for point in &run.series {
                 insert.execute(params![
@@ -214,7 +220,21 @@ impl Store {
                     point.p50_ms,
                     point.p95_ms,
                     point.p99_ms,
+                    to_i64(point.users),
+                    json_text(&point.statuses)?,
                 ])?;
+                for (name, p) in &point.per_name {
+                    insert_name.execute(params![
+                        id,
+                        to_i64(point.second),
+                        name,
+                        to_i64(p.requests),
+                        to_i64(p.failures),
+                        p.p50_ms,
+                        p.p95_ms,
+                        p.p99_ms,
+                    ])?;
+                }
             }
             let mut insert = tx.prepare(
                 "INSERT INTO run_thresholds (run_id, position, scope, metric, limit_value, actual, passed)
@@ -315,22 +335,72 @@ impl Store {
         Ok(names)
     }
 
+    /// The run's series: runs stored before schema 3 have no users (0),
+    /// statuses or names in their points (they were not kept).
     fn series(&self, id: i64) -> Result<Vec<SecondPoint>, HistoryError> {
         let mut select = self.conn.prepare(
-            "SELECT second, requests, failures, p50_ms, p95_ms, p99_ms
+            "SELECT second, requests, failures, p50_ms, p95_ms, p99_ms, users, statuses
              FROM run_series WHERE run_id = ?1 ORDER BY second",
         )?;
         let rows = select.query_map(params![id], |row| {
-            Ok(SecondPoint {
-                second: to_u64(row.get(0)?),
-                requests: to_u64(row.get(1)?),
-                failures: to_u64(row.get(2)?),
-                p50_ms: row.get(3)?,
-                p95_ms: row.get(4)?,
-                p99_ms: row.get(5)?,
-            })
+            Ok((
+                SecondPoint {
+                    second: to_u64(row.get(0)?),
+                    requests: to_u64(row.get(1)?),
+                    failures: to_u64(row.get(2)?),
+                    p50_ms: row.get(3)?,
+                    p95_ms: row.get(4)?,
+                    p99_ms: row.get(5)?,
+                    users: row.get::<_, Option<i64>>(6)?.map_or(0, to_u64),
+                    ..SecondPoint::default()
+                },
+                row.get::<_, Option<String>>(7)?,
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut points = Vec::new();
+        for row in rows {
+            let (mut point, statuses) = row?;
+            if let Some(statuses) = statuses {
+                point.statuses = from_json(&statuses, "statuses")?;
+            }
+            points.push(point);
+        }
+        let mut select = self.conn.prepare(
+            "SELECT second, name, requests, failures, p50_ms, p95_ms, p99_ms
+             FROM run_series_names WHERE run_id = ?1 ORDER BY second, name",
+        )?;
+        let rows = select.query_map(params![id], |row| {
+            Ok((
+                to_u64(row.get(0)?),
+                row.get::<_, String>(1)?,
+                NamePoint {
+                    requests: to_u64(row.get(2)?),
+                    failures: to_u64(row.get(3)?),
+                    p50_ms: row.get(4)?,
+                    p95_ms: row.get(5)?,
+                    p99_ms: row.get(6)?,
+                },
+            ))
+        })?;
+        // Both in second order: each name row finds its point moving forward.
+        let mut at = 0;
+        for row in rows {
+            let (second, name, figures) = row?;
+            while points.get(at).is_some_and(|p| p.second < second) {
+                at += 1;
+            }
+            match points.get_mut(at) {
+                Some(point) if point.second == second => {
+                    point.per_name.insert(name, figures);
+                }
+                _ => {
+                    return Err(HistoryError::Corrupt(format!(
+                        "the figures of {name:?} at second {second} have no point"
+                    )))
+                }
+            }
+        }
+        Ok(points)
     }
 
     fn verdicts(&self, id: i64) -> Result<Vec<Verdict>, HistoryError> {

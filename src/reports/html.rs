@@ -6,6 +6,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::model::Report;
 use super::svg::{Chart, Line};
+use crate::figures::{NamePoint, SecondPoint};
 use crate::thresholds::Verdict;
 
 /// The document's stylesheet (inline: the report is one file).
@@ -113,6 +114,15 @@ fn header(report: &Report) -> Markup {
         (num(overall.max_ms, 2), "max ms"),
         (
             report
+                .series
+                .iter()
+                .map(|p| p.users)
+                .max()
+                .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+            "peak users",
+        ),
+        (
+            report
                 .elapsed_s
                 .map_or_else(|| "-".to_owned(), |s| num(s, 1)),
             "duration s",
@@ -149,61 +159,92 @@ fn nines(percentile: f64) -> f64 {
     -(1.0 - percentile / 100.0).max(1e-4).log10()
 }
 
+/// Charts of latency over time drawn per name, at most: the names with
+/// the most requests (the rest are named under the charts).
+pub const MAX_NAME_CHARTS: usize = 12;
+
+/// The colour of status `code`'s line: greens for 2xx, blues for 3xx,
+/// ambers for 4xx, reds for 5xx, grey for no response, purple for no code;
+/// `nth` tells apart codes of one class.
+fn status_colour(code: &str, nth: usize) -> &'static str {
+    const GREENS: [&str; 3] = ["#1a7f37", "#4ac26b", "#116329"];
+    const BLUES: [&str; 3] = ["#0969da", "#54aeff", "#0a3069"];
+    const AMBERS: [&str; 3] = ["#bf8700", "#d4a72c", "#7d4e00"];
+    const REDS: [&str; 3] = ["#cf222e", "#ff8182", "#82071e"];
+    let class = match code.as_bytes().first() {
+        Some(b'2') => GREENS,
+        Some(b'3') => BLUES,
+        Some(b'4') => AMBERS,
+        Some(b'5') => REDS,
+        _ if code == crate::figures::NO_RESPONSE => return "#57606a",
+        _ if code == crate::figures::NO_STATUS => return "#8250df",
+        _ => ["#6e7781", "#8c959f", "#424a53"],
+    };
+    class[nth % class.len()]
+}
+
+/// A chart over the series' seconds.
+fn over_time(y_label: &str, lines: Vec<Line>) -> Chart {
+    Chart {
+        x_label: "seconds since start".into(),
+        y_label: y_label.into(),
+        lines,
+        x_ticks: None,
+        empty_text: "No per-second data: no test has run yet".into(),
+    }
+}
+
 fn charts(report: &Report) -> Markup {
-    let seconds = |f: fn(&crate::figures::SecondPoint) -> f64| {
+    let seconds = |f: &dyn Fn(&SecondPoint) -> f64| {
         report
             .series
             .iter()
             .map(|p| (p.second as f64, f(p)))
             .collect::<Vec<_>>()
     };
-    let no_series = "No per-second data: no test has run yet";
-    let rates = Chart {
-        x_label: "seconds since start".into(),
-        y_label: "per second".into(),
-        lines: vec![
-            Line {
-                label: "requests/s".into(),
-                colour: "#0969da",
-                points: seconds(|p| p.requests as f64),
-                area: true,
-            },
-            Line {
-                label: "failures/s".into(),
-                colour: "#cf222e",
-                points: seconds(|p| p.failures as f64),
-                area: true,
-            },
+    let line =
+        |label: &str, colour: &'static str, area: bool, f: &dyn Fn(&SecondPoint) -> f64| Line {
+            label: label.into(),
+            colour,
+            points: seconds(f),
+            area,
+        };
+    let users = over_time(
+        "users",
+        vec![line("active users", "#0969da", true, &|p| p.users as f64)],
+    );
+    let requests = over_time(
+        "requests per second",
+        vec![line("requests/s", "#1a7f37", true, &|p| p.requests as f64)],
+    );
+    let failures = over_time(
+        "failures per second",
+        vec![line("failures/s", "#cf222e", true, &|p| p.failures as f64)],
+    );
+    let mut class_seen = std::collections::BTreeMap::new();
+    let statuses = over_time(
+        "responses per second",
+        report
+            .series_statuses()
+            .into_iter()
+            .map(|code| {
+                let nth = class_seen.entry(code.chars().next()).or_insert(0);
+                let colour = status_colour(code, *nth);
+                *nth += 1;
+                line(code, colour, false, &|p| {
+                    p.statuses.get(code).copied().unwrap_or(0) as f64
+                })
+            })
+            .collect(),
+    );
+    let latency = over_time(
+        "latency (ms)",
+        vec![
+            line("p50", "#1a7f37", false, &|p| p.p50_ms),
+            line("p95", "#bf8700", false, &|p| p.p95_ms),
+            line("p99", "#cf222e", false, &|p| p.p99_ms),
         ],
-        x_ticks: None,
-        empty_text: no_series.into(),
-    };
-    let latency = Chart {
-        x_label: "seconds since start".into(),
-        y_label: "latency (ms)".into(),
-        lines: vec![
-            Line {
-                label: "p50".into(),
-                colour: "#1a7f37",
-                points: seconds(|p| p.p50_ms),
-                area: false,
-            },
-            Line {
-                label: "p95".into(),
-                colour: "#bf8700",
-                points: seconds(|p| p.p95_ms),
-                area: false,
-            },
-            Line {
-                label: "p99".into(),
-                colour: "#cf222e",
-                points: seconds(|p| p.p99_ms),
-                area: false,
-            },
-        ],
-        x_ticks: None,
-        empty_text: no_series.into(),
-    };
+    );
     let distribution = Chart {
         x_label: "percentile".into(),
         y_label: "latency (ms)".into(),
@@ -229,9 +270,82 @@ fn charts(report: &Report) -> Markup {
         section {
             h2 { "Charts" }
             div class="charts" {
-                div { h3 { "Requests and failures per second" } (rates.render()) }
-                div { h3 { "Latency over time (p50, p95, p99)" } (latency.render()) }
-                div { h3 { "Latency distribution (by percentile)" } (distribution.render()) }
+                div id="chart-users" { h3 { "Active users" } (users.render()) }
+                div id="chart-requests" { h3 { "Requests per second" } (requests.render()) }
+                div id="chart-failures" { h3 { "Failures per second" } (failures.render()) }
+                div id="chart-statuses" { h3 { "Responses per second by status" } (statuses.render()) }
+                div id="chart-latency" { h3 { "Latency over time (p50, p95, p99)" } (latency.render()) }
+                div id="chart-distribution" { h3 { "Latency distribution (by percentile)" } (distribution.render()) }
+            }
+        }
+        (name_charts(report))
+    }
+}
+
+/// Latency over time per request name: p50, p95 and p99 of each second it
+/// completed requests in.
+fn name_charts(report: &Report) -> Markup {
+    let mut names = report.series_names();
+    let total = |name: &str| {
+        report
+            .series
+            .iter()
+            .filter_map(|p| p.per_name.get(name))
+            .map(|n| n.requests)
+            .sum::<u64>()
+    };
+    // Most requests first; ties by name (the sort is stable).
+    names.sort_by_key(|name| std::cmp::Reverse(total(name)));
+    let left_out = names.split_off(names.len().min(MAX_NAME_CHARTS));
+    let chart = |name: &str| {
+        let of = |f: fn(&NamePoint) -> f64| {
+            report
+                .series
+                .iter()
+                .filter_map(|p| p.per_name.get(name).map(|n| (p.second as f64, f(n))))
+                .collect::<Vec<_>>()
+        };
+        over_time(
+            "latency (ms)",
+            vec![
+                Line {
+                    label: "p50".into(),
+                    colour: "#1a7f37",
+                    points: of(|n| n.p50_ms),
+                    area: false,
+                },
+                Line {
+                    label: "p95".into(),
+                    colour: "#bf8700",
+                    points: of(|n| n.p95_ms),
+                    area: false,
+                },
+                Line {
+                    label: "p99".into(),
+                    colour: "#cf222e",
+                    points: of(|n| n.p99_ms),
+                    area: false,
+                },
+            ],
+        )
+    };
+    html! {
+        @if !names.is_empty() {
+            section id="name-charts" {
+                h2 { "Latency over time by name (p50, p95, p99)" }
+                div class="charts" {
+                    @for name in &names {
+                        div class="name-chart" data-name=(name) {
+                            h3 class="text" { (name) } (chart(name).render())
+                        }
+                    }
+                }
+                @if !left_out.is_empty() {
+                    p class="muted" {
+                        (left_out.len()) " more names, with fewer requests, are not drawn: "
+                        (left_out.join(", "))
+                    }
+                }
             }
         }
     }
@@ -352,7 +466,13 @@ fn thresholds_table(report: &Report) -> Markup {
 }
 
 fn parameters_table(report: &Report) -> Markup {
-    let rows = report.parameter_rows();
+    // The tasks have their own table.
+    let rows: Vec<(String, String)> = report
+        .parameter_rows()
+        .into_iter()
+        .filter(|(key, _)| key != "tasks")
+        .collect();
+    let (tasks, more) = report.tasks();
     html! {
         section {
             h2 { "Test parameters" }
@@ -368,6 +488,25 @@ fn parameters_table(report: &Report) -> Markup {
                             tr { th { "elapsed_s" } td { (num(s, 3)) } }
                         }
                     }
+                }
+            }
+            @if !tasks.is_empty() {
+                h3 { "Tasks" }
+                table id="tasks" {
+                    thead { tr { th { "method" } th { "URL or name" } th { "name" } th class="num" { "weight" } } }
+                    tbody {
+                        @for task in &tasks {
+                            tr {
+                                td { (task.method.as_deref().unwrap_or("-")) }
+                                td class="text" { (task.target()) }
+                                td class="text" { (task.name.as_deref().unwrap_or("")) }
+                                td class="num" { (task.weight.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+                @if more > 0 {
+                    p class="muted" { (more) " more tasks are not listed." }
                 }
             }
         }

@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::engine::task::outline::{self as tasks, TaskRow};
 use crate::figures::{new_histogram, Figures, NameFigures, SecondPoint, Summary};
 use crate::state::State;
 use crate::thresholds::Verdict;
@@ -23,7 +24,9 @@ pub const DISTRIBUTION_PERCENTILES: &[f64] = &[
 /// Everything a report shows.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
-    /// The report's title.
+    /// The report's title: what the test was (its task or number of tasks,
+    /// the host it ran against, see [`tasks::test_label`]), then the title
+    /// the report was asked with.
     pub title: String,
     /// When the report was made, RFC 3339 in UTC.
     pub generated_at: String,
@@ -115,8 +118,12 @@ impl Report {
             Some(last) => (last.parameters, last.verdicts),
             None => (Value::Null, Vec::new()),
         };
+        let title = match tasks::test_label(&parameters) {
+            Some(test) => format!("{test} \u{2014} {title}"),
+            None => title.to_owned(),
+        };
         Report {
-            title: title.to_owned(),
+            title,
             generated_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
             summary,
             elapsed_s,
@@ -139,6 +146,23 @@ impl Report {
         self.thresholds.iter().all(|v| v.passed)
     }
 
+    /// The last test's tasks (`parameters.tasks`), and how many more it
+    /// had than are listed.
+    pub fn tasks(&self) -> (Vec<TaskRow>, u64) {
+        tasks::rows(self.parameters.get("tasks").unwrap_or(&Value::Null))
+    }
+
+    /// The status codes seen in the series, in order (`"200"`, ...,
+    /// then `"no_status"` and `"none"`, as the points' keys sort).
+    pub fn series_statuses(&self) -> Vec<&str> {
+        sorted_once(self.series.iter().flat_map(|p| p.statuses.keys()))
+    }
+
+    /// The request names seen in the series, in order.
+    pub fn series_names(&self) -> Vec<&str> {
+        sorted_once(self.series.iter().flat_map(|p| p.per_name.keys()))
+    }
+
     /// The parameters as `(dotted key, text)` rows: objects flattened,
     /// strings as they are, anything else as compact JSON.
     pub fn parameter_rows(&self) -> Vec<(String, String)> {
@@ -146,6 +170,14 @@ impl Report {
         flatten("", &self.parameters, &mut rows);
         rows
     }
+}
+
+/// `keys` sorted, each once.
+fn sorted_once<'a>(keys: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = keys.map(String::as_str).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    seen
 }
 
 /// `n / elapsed_s`, 0 without a positive elapsed time.

@@ -1,6 +1,7 @@
 //! A small inline-SVG chart renderer for the HTML report: line charts with
 //! optional filled areas, axes with computed "nice" ticks and labels, a
-//! legend. Every coordinate is computed from the data; non-finite points
+//! legend; each line carries its data (`data-label`, `data-points`).
+//! Every coordinate is computed from the data; non-finite points
 //! are dropped, degenerate ranges widened, so the output never holds NaN.
 
 use std::fmt::Write as _;
@@ -19,6 +20,8 @@ const RIGHT: f64 = 32.0;
 const TOP: f64 = 28.0;
 /// Space for the x tick labels and axis title.
 const BOTTOM: f64 = 48.0;
+/// Room for one legend entry: six fit in a row.
+const LEGEND_STEP: f64 = 110.0;
 
 /// One line of a chart.
 #[derive(Clone, Debug, PartialEq)]
@@ -213,12 +216,12 @@ impl Chart {
                             polygon points=(area(&scale, line)) fill=(line.colour) fill-opacity="0.15" stroke="none" {}
                         }
                         polyline points=(points) fill="none" stroke=(line.colour) stroke-width="2"
-                            stroke-linejoin="round" {}
+                            stroke-linejoin="round" data-label=(line.label) data-points=(data(line)) {}
                     }
                 }
                 g class="legend" {
                     @for (i, line) in self.lines.iter().enumerate() {
-                        @let x = left + 8.0 + 130.0 * i as f64;
+                        @let x = left + 8.0 + LEGEND_STEP * i as f64;
                         rect x=(coord(x)) y="8" width="12" height="12" fill=(line.colour) {}
                         text x=(coord(x + 17.0)) y="18" { (line.label) }
                     }
@@ -240,6 +243,19 @@ fn polyline(scale: &Scale, line: &Line) -> String {
             out.push(' ');
         }
         let _ = write!(out, "{:.1},{:.1}", scale.x(x), scale.y(y));
+    }
+    out
+}
+
+/// The line's data (not its drawing): `x,y x,y ...` as given, so the
+/// figures behind a chart can be read from the page.
+fn data(line: &Line) -> String {
+    let mut out = String::new();
+    for (x, y) in finite_points(line) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let _ = write!(out, "{x},{y}");
     }
     out
 }
@@ -295,6 +311,7 @@ mod tests {
         let svg = chart(vec![(0.0, 10.0), (1.0, 30.0), (2.0, f64::NAN), (3.0, 20.0)]);
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("<polyline") && svg.contains("<polygon"));
+        assert!(svg.contains(r#"data-points="0,10 1,30 3,20""#), "{svg}");
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
         // Ticks 0..30 on y, 0..3 on x.
         assert!(

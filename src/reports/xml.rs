@@ -9,6 +9,7 @@ use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 
 use super::model::Report;
+use crate::figures::SecondPoint;
 
 /// `text` with the characters XML 1.0 forbids (control characters other
 /// than tab, line feed and carriage return; U+FFFE, U+FFFF) replaced by U+FFFD.
@@ -71,14 +72,7 @@ pub fn render(report: &Report) -> io::Result<String> {
                 .write_inner_content(|w| names(w, report))?;
             w.create_element("series").write_inner_content(|w| {
                 for p in &report.series {
-                    w.create_element("point")
-                        .with_attribute(("second", p.second.to_string().as_str()))
-                        .with_attribute(("requests", p.requests.to_string().as_str()))
-                        .with_attribute(("failures", p.failures.to_string().as_str()))
-                        .with_attribute(("p50_ms", p.p50_ms.to_string().as_str()))
-                        .with_attribute(("p95_ms", p.p95_ms.to_string().as_str()))
-                        .with_attribute(("p99_ms", p.p99_ms.to_string().as_str()))
-                        .write_empty()?;
+                    point(w, p)?;
                 }
                 Ok(())
             })?;
@@ -119,6 +113,40 @@ pub fn render(report: &Report) -> io::Result<String> {
             Ok(())
         })?;
     finish(w)
+}
+
+/// A second of the series: its figures as attributes, its statuses and
+/// names as `<status code count>` and `<name name requests failures
+/// p50_ms p95_ms p99_ms>` children.
+fn point(w: &mut Writer<Vec<u8>>, p: &SecondPoint) -> io::Result<()> {
+    w.create_element("point")
+        .with_attribute(("second", p.second.to_string().as_str()))
+        .with_attribute(("users", p.users.to_string().as_str()))
+        .with_attribute(("requests", p.requests.to_string().as_str()))
+        .with_attribute(("failures", p.failures.to_string().as_str()))
+        .with_attribute(("p50_ms", p.p50_ms.to_string().as_str()))
+        .with_attribute(("p95_ms", p.p95_ms.to_string().as_str()))
+        .with_attribute(("p99_ms", p.p99_ms.to_string().as_str()))
+        .write_inner_content(|w| {
+            for (code, count) in &p.statuses {
+                w.create_element("status")
+                    .with_attribute(("code", xml_safe(code).as_ref()))
+                    .with_attribute(("count", count.to_string().as_str()))
+                    .write_empty()?;
+            }
+            for (name, n) in &p.per_name {
+                w.create_element("name")
+                    .with_attribute(("name", xml_safe(name).as_ref()))
+                    .with_attribute(("requests", n.requests.to_string().as_str()))
+                    .with_attribute(("failures", n.failures.to_string().as_str()))
+                    .with_attribute(("p50_ms", n.p50_ms.to_string().as_str()))
+                    .with_attribute(("p95_ms", n.p95_ms.to_string().as_str()))
+                    .with_attribute(("p99_ms", n.p99_ms.to_string().as_str()))
+                    .write_empty()?;
+            }
+            Ok(())
+        })?;
+    Ok(())
 }
 
 fn names(w: &mut Writer<Vec<u8>>, report: &Report) -> io::Result<()> {

@@ -3,6 +3,7 @@
 //! ([`compile`]) into the templates and checks here, ready to render.
 
 mod compile;
+pub mod outline;
 mod query;
 pub mod spec;
 mod url;
