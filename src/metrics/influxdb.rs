@@ -29,6 +29,7 @@ use http::HeaderValue;
 use http_body_util::Full;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::flush::{deltas, Deliver, Flusher, RateLimited, UdpLines};
 use crate::engine::dial::{self, Endpoint, Stream};
@@ -152,8 +153,11 @@ impl InfluxHttp {
             let (mut sender, connection) = http1::handshake(TokioIo::new(io))
                 .await
                 .map_err(|e| format!("HTTP handshake failed: {e}"))?;
-            // Driven by its own task, bounded as the exchange is.
-            tokio::spawn(tokio::time::timeout(self.timeout, connection));
+            // Driven by its own task, which ends with the exchange (its
+            // guard aborts it when the exchange ends or times out): a
+            // timer of its own could end it first, and the exchange would
+            // fail with a confusing "dispatch task is gone".
+            let _driver = AbortOnDropHandle::new(tokio::spawn(connection));
             let mut request = http::Request::post(self.path.as_str())
                 .header(HOST, self.authority.as_str())
                 .header(CONTENT_TYPE, "text/plain; charset=utf-8");
