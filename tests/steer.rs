@@ -393,11 +393,10 @@ async fn the_arrival_rate_changes_mid_test_in_the_right_direction() {
 async fn more_users_than_admitted_are_admitted_again_against_max_memory() {
     let target = Target::start().await;
     let work = tempfile::tempdir().expect("work dir");
-    // One user on one worker thread, one request name: 64 MiB for the
-    // server, 24 KiB a user, 192 KiB a name's figures in 3 copies (see
-    // src/engine/memory.rs); 50 KiB more leaves room for 2 more users
-    // (48 KiB), not 3.
-    let cost = 64 * 1024 * 1024 + 24 * 1024 + 3 * 192 * 1024;
+    // One user on one worker thread, one request name, as the engine
+    // prices it (src/engine/memory.rs); 50 KiB more leaves room for 2 more
+    // users (24 KiB each), not 3.
+    let cost = ld_tower::engine::Cost::of(1, 1, 1, 0).bytes();
     let max_memory = (cost + 50 * 1024).to_string();
     let server = server(work.path(), &["--max-memory", &max_memory]);
     let steer = client(&server, RUNNER_TOKEN, DEADLINE);
