@@ -434,3 +434,55 @@ async fn more_users_than_admitted_are_admitted_again_against_max_memory() {
     assert!(lines[0].starts_with('{'), "{lines:?}");
     assert_eq!(target.peak_in_flight(), 3);
 }
+
+/// Waits until the running test's `elapsed_s` passed `seconds`.
+async fn elapsed_past(client: &Client, seconds: f64) {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let status = ok(client, "LD_test_status", json!({})).await;
+        if status["elapsed_s"].as_f64().is_some_and(|e| e > seconds) {
+            return;
+        }
+        assert!(Instant::now() < until, "never past {seconds} s: {status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_shows_in_the_series_and_the_report() {
+    let target = Target::start().await;
+    let work = tempfile::tempdir().expect("work dir");
+    let server = server(work.path(), &[]);
+    let steer = client(&server, RUNNER_TOKEN, DEADLINE);
+    let test = start(&server, slow_test(&target, json!({"user_count": 1})));
+    wait_until("1 user in flight", || target.in_flight() == 1).await;
+    // Second 0 closes with 1 user running.
+    elapsed_past(&steer, 1.2).await;
+    let reply = ok(&steer, "LD_set_users", json!({"user_count": 3})).await;
+    assert_eq!(reply["user_count"], 3, "{reply}");
+    wait_until("3 users in flight", || target.in_flight() == 3).await;
+    // A whole second with 3 users running closes.
+    let status = ok(&steer, "LD_test_status", json!({})).await;
+    let now = status["elapsed_s"].as_f64().expect("elapsed_s");
+    elapsed_past(&steer, now.ceil() + 1.2).await;
+    ok(&steer, "LD_stop_test", json!({})).await;
+    test.await.expect("the test's connection");
+
+    let report = ok(&steer, "LD_generate_json", json!({})).await;
+    let users: Vec<u64> = report["series"]
+        .as_array()
+        .expect("a series")
+        .iter()
+        .map(|point| point["users"].as_u64().expect("users"))
+        .collect();
+    let first_three = users.iter().position(|&u| u == 3);
+    assert_eq!(users.first(), Some(&1), "{users:?}");
+    assert!(
+        // (a second may close mid-ramp, with 2)
+        first_three.is_some_and(|i| users[..i].iter().all(|&u| u < 3)),
+        "users over time should go 1 then 3: {users:?}"
+    );
+    assert!(users.iter().all(|&u| u <= 3), "{users:?}");
+    let changes = &report["parameters"]["changes"];
+    assert_eq!(changes[0]["user_count"], 3, "{report}");
+}
