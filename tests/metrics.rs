@@ -85,12 +85,7 @@ impl SizedTarget {
 
 /// Sends `actions` to `server`: its result lines, the terminator removed.
 fn send(server: &ServeProcess, actions: &Value) -> Result<Vec<String>> {
-    let reply = server.legacy(&actions.to_string());
-    let mut lines: Vec<String> = reply.lines().map(str::to_owned).collect();
-    if lines.pop().as_deref() != Some("Return_Data_Over_JE") {
-        return Err(format!("no terminator: {reply}").into());
-    }
-    Ok(lines)
+    Ok(server.legacy_lines(&actions.to_string())?)
 }
 
 /// One action's result, as JSON (an `Error:` line is an error).

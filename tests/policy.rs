@@ -29,12 +29,7 @@ fn metadata_denied(target: &str) -> String {
 /// Sends `actions` to `server` (legacy framing): its result lines, the
 /// terminator checked and removed.
 fn send(server: &ServeProcess, actions: &Value) -> Result<Vec<String>> {
-    let reply = server.legacy(&actions.to_string());
-    let mut lines: Vec<String> = reply.lines().map(str::to_owned).collect();
-    if lines.pop().as_deref() != Some("Return_Data_Over_JE") {
-        return Err(format!("no terminator: {reply}").into());
-    }
-    Ok(lines)
+    Ok(server.legacy_lines(&actions.to_string())?)
 }
 
 /// A result line as JSON, or an error showing the line.

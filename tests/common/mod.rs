@@ -182,6 +182,18 @@ impl ServeProcess {
         String::from_utf8(legacy(self.port, request.as_bytes())).expect("utf-8 reply")
     }
 
+    /// One legacy request's result lines, its terminator checked and
+    /// removed.
+    #[allow(dead_code)]
+    pub fn legacy_lines(&self, request: &str) -> Result<Vec<String>, String> {
+        let reply = self.legacy(request);
+        let mut lines: Vec<String> = reply.lines().map(str::to_owned).collect();
+        if lines.pop().as_deref() != Some("Return_Data_Over_JE") {
+            return Err(format!("no terminator: {reply}"));
+        }
+        Ok(lines)
+    }
+
     pub fn stderr(&self) -> String {
         self.child.stderr()
     }
