@@ -3,13 +3,14 @@
 //! shown to a Prometheus scrape under LoadDensity's names
 //! ([`requests`]), the agent's own counters for `serve --metrics`
 //! ([`agent`]), and the exporters and sinks a client starts and stops
-//! ([`Outputs`]). Nothing here runs per request: every figure is read
-//! when it is scraped or flushed.
+//! ([`Outputs`]): Prometheus, StatsD, and InfluxDB. Nothing here
+//! runs per request: every figure is read when it is scraped or flushed.
 
 mod agent;
 mod flush;
 mod influxdb;
 mod outputs;
+mod post;
 pub mod prometheus;
 mod requests;
 mod statsd;
@@ -18,5 +19,6 @@ pub use agent::{AgentCounters, AgentMetrics, CommandOutcome, OpenConnection, UNK
 pub use flush::MAX_DATAGRAM;
 pub use influxdb::{escape_field_string, escape_tag, InfluxHttp, InfluxTarget, InfluxdbSink};
 pub use outputs::Outputs;
+pub use post::PostUrl;
 pub use requests::{escape_label_value, RequestMetrics, LATENCY_BOUNDS_MS};
 pub use statsd::{sanitize_tag_value, StatsdSink};

@@ -1,6 +1,7 @@
 //! [`Outputs`]: the exporters and sinks a client started, one of each at
 //! most, stopped by their stop action or when the server shuts down.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -21,6 +22,20 @@ pub struct Outputs {
     statsd: Mutex<Option<StatsdSink>>,
     /// `LD_start_influxdb_sink`'s sink.
     influxdb: Mutex<Option<InfluxdbSink>>,
+}
+
+/// Stops what `slot` holds with `stop`: whether something ran.
+async fn stop_slot<T, F>(slot: &Mutex<Option<T>>, stop: impl FnOnce(T) -> F) -> bool
+where
+    F: Future<Output = ()>,
+{
+    match slot.lock().await.take() {
+        Some(running) => {
+            stop(running).await;
+            true
+        }
+        None => false,
+    }
 }
 
 impl Outputs {
@@ -88,13 +103,7 @@ impl Outputs {
 
     /// Stops the StatsD sink once its last changes are sent; whether one ran.
     pub async fn stop_statsd(&self) -> bool {
-        match self.statsd.lock().await.take() {
-            Some(sink) => {
-                sink.stop().await;
-                true
-            }
-            None => false,
-        }
+        stop_slot(&self.statsd, StatsdSink::stop).await
     }
 
     /// Starts the InfluxDB sink to `target` (already checked against the
@@ -123,13 +132,7 @@ impl Outputs {
     /// Stops the InfluxDB sink once its last changes are written; whether
     /// one ran.
     pub async fn stop_influxdb(&self) -> bool {
-        match self.influxdb.lock().await.take() {
-            Some(sink) => {
-                sink.stop().await;
-                true
-            }
-            None => false,
-        }
+        stop_slot(&self.influxdb, InfluxdbSink::stop).await
     }
 
     /// Stops the Prometheus exporter; whether one ran.
