@@ -125,8 +125,9 @@ impl PostUrl {
             let (mut sender, connection) = http1::handshake(TokioIo::new(io))
                 .await
                 .map_err(|e| format!("HTTP handshake failed: {e}"))?;
-            // Driven by its own task, bounded as the exchange is.
-            tokio::spawn(tokio::time::timeout(self.timeout, connection));
+            // Driven here, so the connection closes when the exchange ends
+            // or gives up: never one open while the next POST is made.
+            let mut connection = std::pin::pin!(connection);
             let mut request = http::Request::post(self.path.as_str())
                 .header(HOST, self.authority.as_str())
                 .header(CONTENT_TYPE, content_type);
@@ -136,10 +137,17 @@ impl PostUrl {
             let request = request
                 .body(Full::new(Bytes::from(body)))
                 .map_err(|e| format!("cannot make the request: {e}"))?;
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| format!("POST failed: {e}"))?;
+            let response = tokio::select! {
+                response = sender.send_request(request) => {
+                    response.map_err(|e| format!("POST failed: {e}"))?
+                }
+                closed = &mut connection => {
+                    return Err(match closed {
+                        Ok(()) => "the connection closed before an answer".to_owned(),
+                        Err(e) => format!("the connection failed: {e}"),
+                    });
+                }
+            };
             if response.status().is_success() {
                 Ok(())
             } else {
