@@ -797,7 +797,7 @@ struct Receiver {
     addr: SocketAddr,
     posts: Posts,
     /// `/slow` requests waiting now, and the most at once.
-    slow: std::sync::Arc<(AtomicUsize, AtomicUsize)>,
+    slow: std::sync::Arc<Slow>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -806,7 +806,7 @@ impl Receiver {
         use http_body_util::BodyExt;
         let posts = Posts::default();
         let kept = posts.clone();
-        let slow = std::sync::Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let slow = std::sync::Arc::<Slow>::default();
         let waiting = slow.clone();
         let (addr, runtime) = http_server(move |request| {
             let kept = kept.clone();
@@ -846,10 +846,8 @@ impl Receiver {
                     kept.1.notify_all();
                 }
                 if is_slow {
-                    let now = waiting.0.fetch_add(1, Ordering::SeqCst) + 1;
-                    waiting.1.fetch_max(now, Ordering::SeqCst);
                     // Dropped with the connection when the sink gives up.
-                    let _left = Decrement(waiting.clone());
+                    let _left = waiting.arrived().await;
                     tokio::time::sleep(std::time::Duration::from_secs(30)).await;
                 }
                 let mut response = Response::new(Full::new(Bytes::new()));
@@ -897,12 +895,48 @@ impl Receiver {
     }
 }
 
+/// The `/slow` requests waiting now, the most at once, and a signal rung
+/// when one leaves.
+#[derive(Default)]
+struct Slow {
+    now: AtomicUsize,
+    most: AtomicUsize,
+    left: tokio::sync::Notify,
+}
+
+impl Slow {
+    /// Counts a request in, until the guard is dropped. The receiver may
+    /// see a new connection's request before it sees an older one closed
+    /// by the client: a request waiting with it is given up to 100 ms (a
+    /// signal, not a sleep; less than the test's 200 ms timeout, so a
+    /// second POST made while the first still waits counts) to be counted
+    /// out before both count as at once.
+    async fn arrived(self: &std::sync::Arc<Self>) -> Decrement {
+        self.now.fetch_add(1, Ordering::SeqCst);
+        let guard = Decrement(self.clone());
+        let others_leave = async {
+            loop {
+                let left = self.left.notified();
+                if self.now.load(Ordering::SeqCst) <= 1 {
+                    return;
+                }
+                left.await;
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(100), others_leave).await;
+        self.most
+            .fetch_max(self.now.load(Ordering::SeqCst), Ordering::SeqCst);
+        guard
+    }
+}
+
 /// Counts a waiting `/slow` request out when dropped.
-struct Decrement(std::sync::Arc<(AtomicUsize, AtomicUsize)>);
+struct Decrement(std::sync::Arc<Slow>);
 
 impl Drop for Decrement {
     fn drop(&mut self) {
-        self.0 .0.fetch_sub(1, Ordering::SeqCst);
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+        self.0.left.notify_waiters();
     }
 }
 
@@ -1084,7 +1118,7 @@ fn a_slow_influxdb_never_has_more_than_one_body_waiting() -> Result {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(!receiver.posts().is_empty());
-    assert_eq!(receiver.slow.1.load(Ordering::SeqCst), 1);
+    assert_eq!(receiver.slow.most.load(Ordering::SeqCst), 1);
     Ok(())
 }
 
