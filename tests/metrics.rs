@@ -1,7 +1,8 @@
 //! Metrics out, through a real `ld-tower serve` and a target started here
 //! whose paths answer bodies of known sizes (one fails on purpose): the
-//! Prometheus exporter is scraped over TCP and its numbers checked against
-//! `LD_summary`.
+//! Prometheus exporter is scraped over TCP, the StatsD and InfluxDB sinks
+//! and the OTLP exporter send to receivers started here, and their numbers
+//! are checked against `LD_summary`.
 
 mod common;
 
@@ -771,18 +772,27 @@ fn influxdb_udp_points_add_up_to_ld_summary() -> Result {
     points_add_up(&points, &summary, "ld req")
 }
 
-/// What an InfluxDB receiver was sent: each POST's path, Authorization
-/// and body.
-type Posts = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>, String)>>>;
+/// One request an HTTP receiver was sent.
+#[derive(Clone, Debug)]
+struct Post {
+    /// Path and query.
+    path: String,
+    authorization: Option<String>,
+    content_type: Option<String>,
+    body: String,
+}
 
-/// An HTTP receiver keeping every request; `/fail...` answers 500,
-/// `/slow...` nothing for 30 s (its requests at once counted), the rest 204
-/// (as InfluxDB's write does).
+/// What an HTTP receiver was sent, and a signal rung at each request.
+type Posts = std::sync::Arc<(std::sync::Mutex<Vec<Post>>, std::sync::Condvar)>;
+
+/// An HTTP receiver (an InfluxDB, an OTLP collector) keeping every
+/// request; `/fail...` answers 500, `/slow...` nothing for 30 s (its
+/// requests at once counted), the rest 204 (as InfluxDB's write does).
 struct Receiver {
     addr: SocketAddr,
     posts: Posts,
     /// `/slow` requests waiting now, and the most at once.
-    slow: std::sync::Arc<(AtomicUsize, AtomicUsize)>,
+    slow: std::sync::Arc<Slow>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -791,7 +801,7 @@ impl Receiver {
         use http_body_util::BodyExt;
         let posts = Posts::default();
         let kept = posts.clone();
-        let slow = std::sync::Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let slow = std::sync::Arc::<Slow>::default();
         let waiting = slow.clone();
         let (addr, runtime) = http_server(move |request| {
             let kept = kept.clone();
@@ -802,11 +812,15 @@ impl Receiver {
                     .path_and_query()
                     .map(|p| p.to_string())
                     .unwrap_or_default();
-                let auth = request
-                    .headers()
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
+                let header = |name: &str| {
+                    request
+                        .headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let authorization = header("authorization");
+                let content_type = header("content-type");
                 let body = match request.into_body().collect().await {
                     Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
                     Err(e) => format!("(body failed: {e})"),
@@ -817,14 +831,18 @@ impl Receiver {
                     StatusCode::NO_CONTENT
                 };
                 let is_slow = path.starts_with("/slow");
-                if let Ok(mut posts) = kept.lock() {
-                    posts.push((path, auth, body));
+                if let Ok(mut posts) = kept.0.lock() {
+                    posts.push(Post {
+                        path,
+                        authorization,
+                        content_type,
+                        body,
+                    });
+                    kept.1.notify_all();
                 }
                 if is_slow {
-                    let now = waiting.0.fetch_add(1, Ordering::SeqCst) + 1;
-                    waiting.1.fetch_max(now, Ordering::SeqCst);
                     // Dropped with the connection when the sink gives up.
-                    let _left = Decrement(waiting.clone());
+                    let _left = waiting.arrived().await;
                     tokio::time::sleep(std::time::Duration::from_secs(30)).await;
                 }
                 let mut response = Response::new(Full::new(Bytes::new()));
@@ -840,17 +858,80 @@ impl Receiver {
         })
     }
 
-    fn posts(&self) -> Vec<(String, Option<String>, String)> {
-        self.posts.lock().map(|p| p.clone()).unwrap_or_default()
+    fn posts(&self) -> Vec<Post> {
+        self.posts.0.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Waits (within the deadline), woken at each request, until `ready`
+    /// holds of the requests so far: them.
+    fn wait_until(&self, ready: impl Fn(&[Post]) -> bool) -> Result<Vec<Post>> {
+        self.wait_within(DEADLINE, ready)
+    }
+
+    /// Waits at most `within`, woken at each request, until `ready` holds
+    /// of the requests so far: them.
+    fn wait_within(
+        &self,
+        within: std::time::Duration,
+        ready: impl Fn(&[Post]) -> bool,
+    ) -> Result<Vec<Post>> {
+        let until = Instant::now() + within;
+        let (posts, rung) = &*self.posts;
+        let mut seen = posts.lock().map_err(|_| "poisoned")?;
+        loop {
+            if ready(&seen) {
+                return Ok(seen.clone());
+            }
+            let left = until
+                .checked_duration_since(Instant::now())
+                .ok_or_else(|| format!("never ready: {seen:?}"))?;
+            seen = rung.wait_timeout(seen, left).map_err(|_| "poisoned")?.0;
+        }
+    }
+}
+
+/// The `/slow` requests waiting now, the most at once, and a signal rung
+/// when one leaves.
+#[derive(Default)]
+struct Slow {
+    now: AtomicUsize,
+    most: AtomicUsize,
+    left: tokio::sync::Notify,
+}
+
+impl Slow {
+    /// Counts a request in, until the guard is dropped. The receiver may
+    /// see a new connection's request before it sees an older one closed
+    /// by the client: a request waiting with it is given up to 100 ms (a
+    /// signal, not a sleep; less than the test's 200 ms timeout, so a
+    /// second POST made while the first still waits counts) to be counted
+    /// out before both count as at once.
+    async fn arrived(self: &std::sync::Arc<Self>) -> Decrement {
+        self.now.fetch_add(1, Ordering::SeqCst);
+        let guard = Decrement(self.clone());
+        let others_leave = async {
+            loop {
+                let left = self.left.notified();
+                if self.now.load(Ordering::SeqCst) <= 1 {
+                    return;
+                }
+                left.await;
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(100), others_leave).await;
+        self.most
+            .fetch_max(self.now.load(Ordering::SeqCst), Ordering::SeqCst);
+        guard
     }
 }
 
 /// Counts a waiting `/slow` request out when dropped.
-struct Decrement(std::sync::Arc<(AtomicUsize, AtomicUsize)>);
+struct Decrement(std::sync::Arc<Slow>);
 
 impl Drop for Decrement {
     fn drop(&mut self) {
-        self.0 .0.fetch_sub(1, Ordering::SeqCst);
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+        self.0.left.notify_waiters();
     }
 }
 
@@ -875,9 +956,19 @@ fn influxdb_http_posts_line_protocol_with_the_token_and_shows_it_nowhere() -> Re
     let posts = receiver.posts();
     assert!(!posts.is_empty());
     let mut points = Vec::new();
-    for (path, auth, body) in &posts {
+    for Post {
+        path,
+        authorization,
+        content_type,
+        body,
+    } in &posts
+    {
         assert_eq!(path, "/api/v2/write?org=o&bucket=b");
-        assert_eq!(auth.as_deref(), Some(format!("Token {TOKEN}").as_str()));
+        assert_eq!(
+            authorization.as_deref(),
+            Some(format!("Token {TOKEN}").as_str())
+        );
+        assert_eq!(content_type.as_deref(), Some("text/plain; charset=utf-8"));
         assert!(body.ends_with('\n'), "{body}");
         for line in body.lines() {
             points.push(point(line)?);
@@ -903,7 +994,7 @@ fn influxdb_http_posts_line_protocol_with_the_token_and_shows_it_nowhere() -> Re
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert!(receiver.posts().iter().any(|(path, ..)| path == "/fail"));
+    assert!(receiver.posts().iter().any(|post| post.path == "/fail"));
     // A bad token value is refused without being quoted.
     replies.push(send(
         &server,
@@ -951,35 +1042,44 @@ fn an_influxdb_sink_the_target_policy_denies_is_refused_before_sending() -> Resu
     Ok(())
 }
 
-#[test]
-fn bad_influxdb_keywords_are_refused() -> Result {
-    let server = serve(&[]);
-    for (args, says) in [
-        (json!({"transport": "tcp"}), "unsupported transport"),
-        (
-            json!({"transport": "http"}),
-            "url required when transport=http",
-        ),
-        (
-            json!({"transport": "http", "url": "file:///x"}),
-            "http:// or https://",
-        ),
-        (
-            json!({"transport": "http", "url": "http://u:p@127.0.0.1/w"}),
-            "user or password",
-        ),
-        (
-            json!({"transport": "http", "url": "http://127.0.0.1/w", "timeout": 0}),
-            "timeout",
-        ),
-        (json!({"flush_interval": 0}), "flush_interval"),
-        (json!({"measurement": ""}), "measurement"),
-        (json!({"bucket": "b"}), "bucket"),
-    ] {
-        let line = refused(&server, "LD_start_influxdb_sink", args.clone())?;
+/// Each of `cases` refused by `action`, its error saying what it says.
+fn all_refused(server: &ServeProcess, action: &str, cases: &[(Value, &str)]) -> Result {
+    for (args, says) in cases {
+        let line = refused(server, action, args.clone())?;
         assert!(line.contains(says), "{args}: {line}");
     }
     Ok(())
+}
+
+#[test]
+fn bad_influxdb_keywords_are_refused() -> Result {
+    let server = serve(&[]);
+    all_refused(
+        &server,
+        "LD_start_influxdb_sink",
+        &[
+            (json!({"transport": "tcp"}), "unsupported transport"),
+            (
+                json!({"transport": "http"}),
+                "url required when transport=http",
+            ),
+            (
+                json!({"transport": "http", "url": "file:///x"}),
+                "http:// or https://",
+            ),
+            (
+                json!({"transport": "http", "url": "http://u:p@127.0.0.1/w"}),
+                "user or password",
+            ),
+            (
+                json!({"transport": "http", "url": "http://127.0.0.1/w", "timeout": 0}),
+                "timeout",
+            ),
+            (json!({"flush_interval": 0}), "flush_interval"),
+            (json!({"measurement": ""}), "measurement"),
+            (json!({"bucket": "b"}), "bucket"),
+        ],
+    )
 }
 
 #[test]
@@ -996,11 +1096,7 @@ fn a_slow_influxdb_never_has_more_than_one_body_waiting() -> Result {
     // Two tests, the second once the first's write is waiting: two writes,
     // the second after the first gave up (its connection closed).
     run_test(&server, &target)?;
-    let deadline = Instant::now() + DEADLINE;
-    while receiver.posts().is_empty() {
-        assert!(Instant::now() < deadline, "nothing written");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    receiver.wait_until(|posts| !posts.is_empty())?;
     run_test(&server, &target)?;
     let stopping = Instant::now();
     one(&server, "LD_stop_influxdb_sink", json!({}))?;
@@ -1017,6 +1113,263 @@ fn a_slow_influxdb_never_has_more_than_one_body_waiting() -> Result {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(!receiver.posts().is_empty());
-    assert_eq!(receiver.slow.1.load(Ordering::SeqCst), 1);
+    assert_eq!(receiver.slow.most.load(Ordering::SeqCst), 1);
+    Ok(())
+}
+
+/// The data points of OTLP metric `metric` in an export request, and the
+/// kind (`sum`, `histogram`) holding them.
+fn otlp_points<'a>(request: &'a Value, metric: &str) -> Result<(&'a str, &'a [Value])> {
+    let scope = &request["resourceMetrics"][0]["scopeMetrics"][0];
+    let found = scope["metrics"]
+        .as_array()
+        .ok_or("no metrics")?
+        .iter()
+        .find(|m| m["name"] == metric)
+        .ok_or_else(|| format!("no {metric} in {request}"))?;
+    for kind in ["sum", "histogram"] {
+        if let Some(points) = found[kind]["dataPoints"].as_array() {
+            assert_eq!(found[kind]["aggregationTemporality"], 2, "cumulative");
+            return Ok((kind, points));
+        }
+    }
+    Err(format!("{metric} has no data points: {found}").into())
+}
+
+/// A point's string attribute.
+fn otlp_attribute<'a>(point: &'a Value, key: &str) -> Option<&'a str> {
+    point["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == key)?["value"]["stringValue"]
+        .as_str()
+}
+
+/// A 64-bit integer field: a decimal string, as the JSON encoding has it.
+fn otlp_u64(value: &Value) -> Result<u64> {
+    Ok(value
+        .as_str()
+        .ok_or_else(|| format!("{value} not a string"))?
+        .parse()?)
+}
+
+/// Whether the `loaddensity.requests` points of `request` are
+/// `LD_summary`'s, per name and outcome.
+fn otlp_requests_match(request: &Value, summary: &Value) -> Result<bool> {
+    let (kind, points) = otlp_points(request, "loaddensity.requests")?;
+    assert_eq!(kind, "sum");
+    let mut sent: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for point in points {
+        let name = otlp_attribute(point, "name").ok_or("no name")?;
+        let outcome = otlp_attribute(point, "outcome").ok_or("no outcome")?;
+        *sent.entry((name.into(), outcome.into())).or_default() += otlp_u64(&point["asInt"])?;
+    }
+    let per_name = summary["per_name"].as_object().ok_or("no per_name")?;
+    let mut wanted = BTreeMap::new();
+    for (name, figures) in per_name {
+        for (outcome, key) in [("success", "successes"), ("failure", "failures")] {
+            let n = figures[key].as_u64().ok_or("no count")?;
+            wanted.insert((name.clone(), outcome.to_owned()), n);
+        }
+    }
+    Ok(sent == wanted)
+}
+
+/// Checks an export's request line and the rest of its body against
+/// `summary`: the resource, the scope, the histograms' counts and buckets.
+fn otlp_export_checks(post: &Post, summary: &Value, path: &str) -> Result {
+    assert_eq!(post.path, path);
+    assert_eq!(post.content_type.as_deref(), Some("application/json"));
+    let request: Value = serde_json::from_str(&post.body)?;
+    assert!(otlp_requests_match(&request, summary)?, "{request}");
+    let resource = &request["resourceMetrics"][0];
+    assert_eq!(
+        resource["resource"]["attributes"],
+        json!([{"key": "service.name", "value": {"stringValue": "svc"}}])
+    );
+    assert_eq!(resource["scopeMetrics"][0]["scope"]["name"], "loaddensity");
+    for (metric, unit, bounds) in [
+        (
+            "loaddensity.request.latency",
+            "ms",
+            json!([5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0]),
+        ),
+        (
+            "loaddensity.response.size",
+            "By",
+            json!([64, 256, 1024, 4096, 16384, 65536, 262144, 1048576]),
+        ),
+    ] {
+        let metrics = resource["scopeMetrics"][0]["metrics"]
+            .as_array()
+            .ok_or("no metrics")?;
+        assert!(metrics
+            .iter()
+            .any(|m| m["name"] == metric && m["unit"] == unit));
+        let (kind, points) = otlp_points(&request, metric)?;
+        assert_eq!(kind, "histogram");
+        assert_eq!(points.len(), 4, "{metric}: {points:?}");
+        for point in points {
+            let name = otlp_attribute(point, "name").ok_or("no name")?;
+            let method = if name == "mid" { "POST" } else { "GET" };
+            assert_eq!(otlp_attribute(point, "request_type"), Some(method));
+            assert_eq!(otlp_attribute(point, "outcome"), None);
+            let count = otlp_u64(&point["count"])?;
+            assert_eq!(Some(count), summary["per_name"][name]["count"].as_u64());
+            assert_eq!(
+                point["explicitBounds"].as_array().map(Vec::len),
+                bounds.as_array().map(Vec::len)
+            );
+            for (got, want) in point["explicitBounds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .zip(bounds.as_array().into_iter().flatten())
+            {
+                assert_eq!(got.as_f64(), want.as_f64(), "{metric}");
+            }
+            let buckets = point["bucketCounts"].as_array().ok_or("no buckets")?;
+            assert_eq!(buckets.len(), bounds.as_array().map_or(0, Vec::len) + 1);
+            let in_buckets = buckets.iter().map(otlp_u64).sum::<Result<u64>>()?;
+            assert_eq!(in_buckets, count, "{metric} {name}");
+            let start = otlp_u64(&point["startTimeUnixNano"])?;
+            let at = otlp_u64(&point["timeUnixNano"])?;
+            assert!(start > 1_600_000_000_000_000_000 && start <= at, "{point}");
+        }
+    }
+    let (_, sizes) = otlp_points(&request, "loaddensity.response.size")?;
+    for point in sizes {
+        let name = otlp_attribute(point, "name").ok_or("no name")?;
+        let size = [("small", 10), ("mid", 1000), ("big", 5000), ("fail", 300)]
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, size)| *size)
+            .ok_or("unknown name")?;
+        let count = otlp_u64(&point["count"])?;
+        assert_eq!(point["sum"].as_f64(), Some((size * count) as f64), "{name}");
+    }
+    let (_, latencies) = otlp_points(&request, "loaddensity.request.latency")?;
+    for point in latencies {
+        let (min, max) = (point["min"].as_f64(), point["max"].as_f64());
+        assert!(min.is_some() && min <= max, "{point}");
+    }
+    Ok(())
+}
+
+#[test]
+fn otlp_exports_add_up_to_ld_summary() -> Result {
+    let target = SizedTarget::start()?;
+    let receiver = Receiver::start()?;
+    let server = serve(&[]);
+    let at = send(
+        &server,
+        &json!([["LD_start_opentelemetry_exporter",
+            {"endpoint": format!("http://{}/otel/", receiver.addr),
+             "service_name": "svc", "export_interval_ms": 200}]]),
+    )?;
+    assert_eq!(at, [format!("http://{}/otel/v1/metrics", receiver.addr)]);
+    let summary = run_test(&server, &target)?;
+    // Cumulative: an export after the test carries all of it.
+    let adds_up = |post: &Post| {
+        serde_json::from_str(&post.body)
+            .map_err(Into::into)
+            .and_then(|request| otlp_requests_match(&request, &summary))
+            .unwrap_or(false)
+    };
+    let posts = receiver.wait_until(|posts| posts.iter().any(adds_up))?;
+    let export = posts.iter().find(|post| adds_up(post)).ok_or("no export")?;
+    otlp_export_checks(export, &summary, "/otel/v1/metrics")?;
+    one(&server, "LD_stop_opentelemetry_exporter", json!({}))?;
+    // Stopped: nothing comes after the stop's own export (five intervals).
+    let stopped = receiver.posts().len();
+    let later = receiver.wait_within(std::time::Duration::from_secs(1), |posts| {
+        posts.len() > stopped
+    });
+    assert!(later.is_err(), "an export after the stop: {later:?}");
+    Ok(())
+}
+
+#[test]
+fn otlp_stop_a_second_start_and_shutdown_send_the_last_export() -> Result {
+    let target = SizedTarget::start()?;
+    let receiver = Receiver::start()?;
+    let server = serve(&[]);
+    // An hour's interval: no export but the last ones.
+    let start = json!({"endpoint": format!("http://{}", receiver.addr),
+                       "service_name": "svc", "export_interval_ms": 3_600_000});
+    let started = json!([["LD_start_opentelemetry_exporter", start]]);
+    assert_eq!(
+        send(&server, &started)?,
+        [format!("http://{}/v1/metrics", receiver.addr)]
+    );
+    let summary = run_test(&server, &target)?;
+    assert!(receiver.posts().is_empty());
+    // A second start stops the first, which sends its last export first.
+    send(&server, &started)?;
+    let posts = receiver.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    otlp_export_checks(&posts[0], &summary, "/v1/metrics")?;
+    // The stop answers once its last export is sent.
+    one(&server, "LD_stop_opentelemetry_exporter", json!({}))?;
+    let posts = receiver.posts();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    otlp_export_checks(&posts[1], &summary, "/v1/metrics")?;
+    // None running: the stop does nothing.
+    one(&server, "LD_stop_opentelemetry_exporter", json!({}))?;
+    assert_eq!(receiver.posts().len(), 2);
+    // Shutdown (SIGTERM) sends the last export before the process ends.
+    send(&server, &started)?;
+    server.signal("TERM");
+    let posts = receiver.wait_until(|posts| posts.len() == 3)?;
+    otlp_export_checks(&posts[2], &summary, "/v1/metrics")?;
+    Ok(())
+}
+
+#[test]
+fn an_otlp_collector_the_target_policy_denies_is_refused_before_sending() -> Result {
+    let target = SizedTarget::start()?;
+    let receiver = Receiver::start()?;
+    let rule = receiver.addr.to_string();
+    let server = serve(&["--deny-target", &rule]);
+    let line = refused(
+        &server,
+        "LD_start_opentelemetry_exporter",
+        json!({"endpoint": format!("http://{rule}"), "export_interval_ms": 100}),
+    )?;
+    assert!(line.contains(&format!("(--deny-target {rule})")), "{line}");
+    run_test(&server, &target)?;
+    one(&server, "LD_stop_opentelemetry_exporter", json!({}))?;
+    assert!(receiver.posts().is_empty());
+    Ok(())
+}
+
+#[test]
+fn bad_otlp_keywords_are_refused() -> Result {
+    let server = serve(&[]);
+    all_refused(
+        &server,
+        "LD_start_opentelemetry_exporter",
+        &[
+            (json!({"endpoint": "file:///x"}), "http:// or https://"),
+            (
+                json!({"endpoint": "grpc://127.0.0.1:4317"}),
+                "http:// or https://",
+            ),
+            (
+                json!({"endpoint": "http://u:p@127.0.0.1:4318"}),
+                "user or password",
+            ),
+            (json!({"export_interval_ms": 0}), "export_interval_ms"),
+            (json!({"export_interval_ms": 99}), "export_interval_ms"),
+            (
+                json!({"export_interval_ms": 3_600_001}),
+                "export_interval_ms",
+            ),
+            (json!({"export_interval_ms": -1}), "export_interval_ms"),
+            (json!({"headers": {"a": "b"}}), "headers"),
+        ],
+    )?;
+    let typo = refused(&server, "LD_stop_opentelemetry_exporter", json!({"x": 1}))?;
+    assert!(typo.contains('x'), "{typo}");
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The metrics actions: `LD_start_prometheus_exporter` and
 //! `LD_stop_prometheus_exporter`, `LD_start_statsd_sink` and
 //! `LD_stop_statsd_sink`, `LD_start_influxdb_sink` and
-//! `LD_stop_influxdb_sink` (see [`crate::metrics`]).
+//! `LD_stop_influxdb_sink`, `LD_start_opentelemetry_exporter` and
+//! `LD_stop_opentelemetry_exporter` (see [`crate::metrics`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::auth::Scope;
-use crate::metrics::{InfluxHttp, InfluxTarget};
+use crate::metrics::{InfluxHttp, InfluxTarget, OtlpExporter, DEFAULT_OTLP_ENDPOINT};
 
 pub(super) fn register(registry: &mut Registry) {
     registry
@@ -28,7 +29,17 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_start_statsd_sink", Scope::Write, start_statsd_sink)
         .register_scoped("LD_stop_statsd_sink", Scope::Write, stop_statsd_sink)
         .register_scoped("LD_start_influxdb_sink", Scope::Write, start_influxdb_sink)
-        .register_scoped("LD_stop_influxdb_sink", Scope::Write, stop_influxdb_sink);
+        .register_scoped("LD_stop_influxdb_sink", Scope::Write, stop_influxdb_sink)
+        .register_scoped(
+            "LD_start_opentelemetry_exporter",
+            Scope::Write,
+            start_opentelemetry_exporter,
+        )
+        .register_scoped(
+            "LD_stop_opentelemetry_exporter",
+            Scope::Write,
+            stop_opentelemetry_exporter,
+        );
 }
 
 fn default_prometheus_port() -> u16 {
@@ -81,7 +92,8 @@ fn default_statsd_port() -> u16 {
     8125
 }
 
-fn default_prefix() -> String {
+/// LoadDensity's StatsD prefix and OpenTelemetry service name.
+fn default_loaddensity() -> String {
     "loaddensity".to_owned()
 }
 
@@ -99,7 +111,7 @@ struct Statsd {
     host: String,
     #[serde(default = "default_statsd_port")]
     port: u16,
-    #[serde(default = "default_prefix")]
+    #[serde(default = "default_loaddensity")]
     prefix: String,
     #[serde(default = "default_flush_interval")]
     flush_interval: f64,
@@ -107,13 +119,20 @@ struct Statsd {
 
 /// A flush interval within [`FLUSH_INTERVAL_S`].
 fn flush_interval(seconds: f64) -> Result<Duration, ActionError> {
-    let (min, max) = FLUSH_INTERVAL_S;
-    if !(min..=max).contains(&seconds) {
+    within("flush_interval", seconds, FLUSH_INTERVAL_S, " seconds")?;
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// `value` if it is within `bounds` (`unit` after them in the error),
+/// else an error naming `keyword`.
+fn within(keyword: &str, value: f64, bounds: (f64, f64), unit: &str) -> Result<f64, ActionError> {
+    let (min, max) = bounds;
+    if !(min..=max).contains(&value) {
         return Err(ActionError::new(format!(
-            "flush_interval must be between {min} and {max} seconds, not {seconds}"
+            "{keyword} must be between {min} and {max}{unit}, not {value}"
         )));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Ok(value)
 }
 
 /// The first address of `host:port` the target policy allows, or its
@@ -235,12 +254,7 @@ async fn start_influxdb_sink(ctx: ActionContext, args: Args) -> Result<Value, Ac
             let url = url
                 .filter(|u| !u.is_empty())
                 .ok_or_else(|| ActionError::new("url required when transport=http"))?;
-            let (min, max) = INFLUXDB_TIMEOUT_S;
-            if !(min..=max).contains(&timeout) {
-                return Err(ActionError::new(format!(
-                    "timeout must be between {min} and {max} seconds, not {timeout}"
-                )));
-            }
+            within("timeout", timeout, INFLUXDB_TIMEOUT_S, " seconds")?;
             let http = InfluxHttp::new(&url, token.as_deref(), Duration::from_secs_f64(timeout))
                 .map_err(ActionError::new)?;
             let (host, port) = http.host_port();
@@ -267,5 +281,69 @@ async fn start_influxdb_sink(ctx: ActionContext, args: Args) -> Result<Value, Ac
 async fn stop_influxdb_sink(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     args.none()?;
     ctx.state().metrics_outputs().stop_influxdb().await;
+    Ok(Value::Null)
+}
+
+fn default_export_interval_ms() -> f64 {
+    5000.0
+}
+
+/// The shortest and longest export interval a client may ask, in
+/// milliseconds.
+const EXPORT_INTERVAL_MS: (f64, f64) = (100.0, 3_600_000.0);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Opentelemetry {
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default = "default_loaddensity")]
+    service_name: String,
+    #[serde(default = "default_export_interval_ms")]
+    export_interval_ms: f64,
+}
+
+/// `LD_start_opentelemetry_exporter(endpoint=None, service_name="loaddensity",
+/// export_interval_ms=5000)`: where it exports (`ENDPOINT/v1/metrics`,
+/// OTLP/HTTP with JSON; no endpoint is `http://127.0.0.1:4318`).
+async fn start_opentelemetry_exporter(
+    ctx: ActionContext,
+    args: Args,
+) -> Result<Value, ActionError> {
+    let Opentelemetry {
+        endpoint,
+        service_name,
+        export_interval_ms,
+    } = args.parse(&["endpoint", "service_name", "export_interval_ms"])?;
+    within(
+        "export_interval_ms",
+        export_interval_ms,
+        EXPORT_INTERVAL_MS,
+        "",
+    )?;
+    let endpoint = endpoint
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| DEFAULT_OTLP_ENDPOINT.to_owned());
+    let url = OtlpExporter::url(&endpoint).map_err(ActionError::new)?;
+    let (host, port) = url.host_port();
+    allowed_target(&ctx, host, port).await?;
+    let at = ctx
+        .state()
+        .metrics_outputs()
+        .start_otlp(
+            ctx.state(),
+            url,
+            service_name,
+            Duration::from_secs_f64(export_interval_ms / 1000.0),
+        )
+        .await;
+    Ok(json!(at))
+}
+
+/// `LD_stop_opentelemetry_exporter()`: stops the exporter once its last
+/// export is sent.
+async fn stop_opentelemetry_exporter(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    args.none()?;
+    ctx.state().metrics_outputs().stop_otlp().await;
     Ok(Value::Null)
 }

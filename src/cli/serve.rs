@@ -373,6 +373,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
         None => None,
     };
+    let sinks = Arc::clone(&state);
     let shutdown = async move {
         signalled.await;
         // A running load test stops now, not at the end of the grace period.
@@ -407,6 +408,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 .await
         }
     };
+    // The sinks and exporters send their last figures (each within its
+    // own timeout) before the process ends.
+    sinks.metrics_outputs().stop_sinks().await;
     served.map_err(|e| format!("serving failed: {e}"))?;
     announce("Server shutdown complete");
     Ok(())

@@ -23,17 +23,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use http::HeaderValue;
-use http_body_util::Full;
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
-use tokio_util::task::AbortOnDropHandle;
 
-use super::flush::{deltas, Deliver, Flusher, RateLimited, UdpLines};
-use crate::engine::dial::{self, Endpoint, Stream};
-use crate::engine::{Descriptors, Network};
+use super::flush::{deltas, Deliver, Flusher, UdpLines};
+use super::post::{PostUrl, Poster};
 use crate::figures::Figures;
 use crate::state::State;
 
@@ -47,16 +40,7 @@ pub enum InfluxTarget {
 }
 
 /// An InfluxDB write URL, its token and timeout.
-pub struct InfluxHttp {
-    endpoint: Endpoint,
-    /// The path and query POSTed to.
-    path: String,
-    /// The `Host` header.
-    authority: String,
-    /// `Token ...`, marked sensitive; never shown.
-    authorization: Option<HeaderValue>,
-    timeout: Duration,
-}
+pub struct InfluxHttp(PostUrl);
 
 /// The token is never shown.
 impl fmt::Debug for InfluxHttp {
@@ -80,106 +64,26 @@ impl InfluxHttp {
     /// `token` sent as `Authorization: Token TOKEN`, each POST within
     /// `timeout`. The errors never quote the token.
     pub fn new(url: &str, token: Option<&str>, timeout: Duration) -> Result<InfluxHttp, String> {
-        let lower = url.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-            return Err("the InfluxDB url must use http:// or https://".to_owned());
-        }
-        let (endpoint, parsed) = Endpoint::of_url(url, "http", "https")?;
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(
-                "the InfluxDB url must not carry a user or password: pass the token as token"
-                    .to_owned(),
-            );
-        }
-        let mut path = parsed.path().to_owned();
-        if let Some(query) = parsed.query() {
-            path.push('?');
-            path.push_str(query);
-        }
-        let authority = match parsed.port() {
-            Some(port) => format!("{}:{port}", endpoint.host),
-            None => endpoint.host.clone(),
-        };
-        let authorization = match token.filter(|t| !t.is_empty()) {
+        let url = PostUrl::new(url, "InfluxDB url", "InfluxDB", timeout)?;
+        Ok(InfluxHttp(match token.filter(|t| !t.is_empty()) {
             Some(token) => {
-                let mut value = HeaderValue::from_str(&format!("Token {token}")).map_err(|_| {
+                let value = HeaderValue::from_str(&format!("Token {token}")).map_err(|_| {
                     "the token is not a valid header value (no control characters)".to_owned()
                 })?;
-                value.set_sensitive(true);
-                Some(value)
+                url.with_authorization(value)
             }
-            None => None,
-        };
-        Ok(InfluxHttp {
-            endpoint,
-            path,
-            authority,
-            authorization,
-            timeout,
-        })
+            None => url,
+        }))
     }
 
     /// The host and port connected to.
     pub fn host_port(&self) -> (&str, u16) {
-        (&self.endpoint.host, self.endpoint.port)
+        self.0.host_port()
     }
 
     /// Where it posts, without the query: what the start action answers.
     pub fn shown(&self) -> String {
-        let scheme = if self.endpoint.secure {
-            "https"
-        } else {
-            "http"
-        };
-        let path = self.path.split('?').next().unwrap_or("");
-        format!("{scheme}://{}{path}", self.authority)
-    }
-
-    /// One POST of `body`, within the timeout: the error says why not.
-    async fn post(
-        &self,
-        network: &Network,
-        connections: &Arc<Descriptors>,
-        body: String,
-    ) -> Result<(), String> {
-        let exchange = async {
-            let (host, port) = self.host_port();
-            let tcp = dial::tcp(network, connections, host, port).await?;
-            let io = if self.endpoint.secure {
-                Stream::Tls(Box::new(dial::tls(&network.tls, host, tcp).await?))
-            } else {
-                Stream::Plain(tcp)
-            };
-            let (mut sender, connection) = http1::handshake(TokioIo::new(io))
-                .await
-                .map_err(|e| format!("HTTP handshake failed: {e}"))?;
-            // Driven by its own task, which ends with the exchange (its
-            // guard aborts it when the exchange ends or times out): a
-            // timer of its own could end it first, and the exchange would
-            // fail with a confusing "dispatch task is gone".
-            let _driver = AbortOnDropHandle::new(tokio::spawn(connection));
-            let mut request = http::Request::post(self.path.as_str())
-                .header(HOST, self.authority.as_str())
-                .header(CONTENT_TYPE, "text/plain; charset=utf-8");
-            if let Some(authorization) = &self.authorization {
-                request = request.header(AUTHORIZATION, authorization.clone());
-            }
-            let request = request
-                .body(Full::new(Bytes::from(body)))
-                .map_err(|e| format!("cannot make the request: {e}"))?;
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| format!("POST failed: {e}"))?;
-            if response.status().is_success() {
-                Ok(())
-            } else {
-                Err(format!("InfluxDB answered {}", response.status()))
-            }
-        };
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| format!("no answer within {:?}", self.timeout))?
+        self.0.shown()
     }
 }
 
@@ -207,12 +111,7 @@ impl InfluxdbSink {
             ),
             InfluxTarget::Http(http) => (
                 http.shown(),
-                Out::Http {
-                    http: Box::new(http),
-                    network: state.network(),
-                    connections: Arc::default(),
-                    logged: RateLimited::default(),
-                },
+                Out::Http(Poster::new(http.0, state.network(), "InfluxDB sink")),
             ),
         };
         let flusher = Flusher::start(state, interval, Influx { out, measurement });
@@ -232,13 +131,7 @@ impl InfluxdbSink {
 
 enum Out {
     Udp(UdpLines),
-    Http {
-        http: Box<InfluxHttp>,
-        network: Arc<Network>,
-        /// The sink's own connections (one at a time).
-        connections: Arc<Descriptors>,
-        logged: RateLimited,
-    },
+    Http(Poster),
 }
 
 struct Influx {
@@ -257,23 +150,12 @@ impl Deliver for Influx {
         }
         match &mut self.out {
             Out::Udp(socket) => socket.send(&lines).await,
-            Out::Http {
-                http,
-                network,
-                connections,
-                logged,
-            } => {
+            Out::Http(poster) => {
                 let mut body = lines.join("\n");
                 body.push('\n');
-                if let Err(error) = http.post(network, connections, body).await {
-                    if logged.ready() {
-                        tracing::warn!(
-                            url = %http.shown(),
-                            %error,
-                            "InfluxDB sink: write failed, its points dropped"
-                        );
-                    }
-                }
+                poster
+                    .send("text/plain; charset=utf-8", body.into_bytes())
+                    .await;
             }
         }
     }
@@ -378,11 +260,9 @@ mod tests {
     }
 
     #[test]
-    fn urls_are_http_or_https_without_credentials() {
+    fn the_token_is_never_shown() {
         let ok = |url: &str| InfluxHttp::new(url, Some("s3cr3t"), Duration::from_secs(1));
-        assert!(ok("file:///x").is_err_and(|e| e.contains("http://")));
-        assert!(ok("ftp://h/x").is_err());
-        assert!(ok("http://u:p@h/x").is_err_and(|e| e.contains("user")));
+        assert!(ok("file:///x").is_err_and(|e| e.contains("InfluxDB url")));
         let http = ok("http://h:8086/api/v2/write?bucket=b").map_err(|e| e.to_string());
         assert_eq!(
             http.as_ref().map(InfluxHttp::shown),

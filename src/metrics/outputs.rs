@@ -1,12 +1,15 @@
 //! [`Outputs`]: the exporters and sinks a client started, one of each at
 //! most, stopped by their stop action or when the server shuts down.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-use super::{prometheus, AgentCounters, InfluxTarget, InfluxdbSink, StatsdSink};
+use super::{
+    prometheus, AgentCounters, InfluxTarget, InfluxdbSink, OtlpExporter, PostUrl, StatsdSink,
+};
 use crate::observe::{HttpLimits, HttpListener};
 use crate::state::State;
 
@@ -21,6 +24,22 @@ pub struct Outputs {
     statsd: Mutex<Option<StatsdSink>>,
     /// `LD_start_influxdb_sink`'s sink.
     influxdb: Mutex<Option<InfluxdbSink>>,
+    /// `LD_start_opentelemetry_exporter`'s exporter.
+    otlp: Mutex<Option<OtlpExporter>>,
+}
+
+/// Stops what `slot` holds with `stop`: whether something ran.
+async fn stop_slot<T, F>(slot: &Mutex<Option<T>>, stop: impl FnOnce(T) -> F) -> bool
+where
+    F: Future<Output = ()>,
+{
+    match slot.lock().await.take() {
+        Some(running) => {
+            stop(running).await;
+            true
+        }
+        None => false,
+    }
 }
 
 impl Outputs {
@@ -88,13 +107,7 @@ impl Outputs {
 
     /// Stops the StatsD sink once its last changes are sent; whether one ran.
     pub async fn stop_statsd(&self) -> bool {
-        match self.statsd.lock().await.take() {
-            Some(sink) => {
-                sink.stop().await;
-                true
-            }
-            None => false,
-        }
+        stop_slot(&self.statsd, StatsdSink::stop).await
     }
 
     /// Starts the InfluxDB sink to `target` (already checked against the
@@ -123,13 +136,43 @@ impl Outputs {
     /// Stops the InfluxDB sink once its last changes are written; whether
     /// one ran.
     pub async fn stop_influxdb(&self) -> bool {
-        match self.influxdb.lock().await.take() {
-            Some(sink) => {
-                sink.stop().await;
-                true
-            }
-            None => false,
+        stop_slot(&self.influxdb, InfluxdbSink::stop).await
+    }
+
+    /// Starts the OTLP exporter to `url` (already checked against the
+    /// target policy) as `service_name`, every `interval`: where it
+    /// exports. A running one is stopped first, its last export sent
+    /// (LoadDensity's start keeps the running one).
+    pub async fn start_otlp(
+        &self,
+        state: &Arc<State>,
+        url: PostUrl,
+        service_name: String,
+        interval: std::time::Duration,
+    ) -> String {
+        let mut running = self.otlp.lock().await;
+        if let Some(old) = running.take() {
+            old.stop().await;
         }
+        let exporter = OtlpExporter::start(state, url, service_name, interval);
+        let shown = exporter.shown().to_owned();
+        tracing::info!(to = %shown, "OTLP exporter started");
+        *running = Some(exporter);
+        shown
+    }
+
+    /// Stops the OTLP exporter once its last export is sent; whether one
+    /// ran.
+    pub async fn stop_otlp(&self) -> bool {
+        stop_slot(&self.otlp, OtlpExporter::stop).await
+    }
+
+    /// Stops the StatsD and InfluxDB sinks and the OTLP exporter once their
+    /// last figures are sent (each within its own timeout): at shutdown.
+    pub async fn stop_sinks(&self) {
+        self.stop_statsd().await;
+        self.stop_influxdb().await;
+        self.stop_otlp().await;
     }
 
     /// Stops the Prometheus exporter; whether one ran.

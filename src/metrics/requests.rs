@@ -56,9 +56,11 @@ pub fn escape_label_value(value: &str) -> Cow<'_, str> {
     Cow::Owned(escaped)
 }
 
-/// Non-cumulative latency bucket counts (the encoder adds them up), the
-/// last one past 10 s (`+Inf`).
-fn latency_buckets(figures: &NameFigures) -> Vec<(f64, u64)> {
+/// Non-cumulative latency bucket counts, one per bound of
+/// [`LATENCY_BOUNDS_MS`] then past 10 s: a request counts in the first
+/// bucket whose bound its latency (as the HDR histogram keeps it) is at
+/// most.
+pub(super) fn latency_counts(figures: &NameFigures) -> [u64; LATENCY_BOUNDS_MS.len() + 1] {
     let mut counts = [0u64; LATENCY_BOUNDS_MS.len() + 1];
     let histogram = figures.latency_us();
     for value in histogram.iter_recorded() {
@@ -66,7 +68,20 @@ fn latency_buckets(figures: &NameFigures) -> Vec<(f64, u64)> {
         let bucket = LATENCY_BOUNDS_MS.partition_point(|ms| ms * 1000 < us);
         counts[bucket] += value.count_at_value();
     }
-    with_bounds(&LATENCY_BOUNDS_MS, &counts)
+    counts
+}
+
+/// The latencies added up, in milliseconds: the HDR histogram's mean
+/// times the count.
+pub(super) fn latency_sum_ms(figures: &NameFigures) -> f64 {
+    let histogram = figures.latency_us();
+    histogram.mean() * histogram.len() as f64 / 1000.0
+}
+
+/// Non-cumulative latency bucket counts (the encoder adds them up), the
+/// last one past 10 s (`+Inf`).
+fn latency_buckets(figures: &NameFigures) -> Vec<(f64, u64)> {
+    with_bounds(&LATENCY_BOUNDS_MS, &latency_counts(figures))
 }
 
 fn with_bounds(bounds: &[u64], counts: &[u64]) -> Vec<(f64, u64)> {
@@ -122,11 +137,14 @@ impl Collector for RequestMetrics {
                     ("request_type", request_type.as_ref()),
                     ("name", name.as_ref()),
                 ];
-                let count = f.latency_us().len();
-                let sum_ms = f.latency_us().mean() * count as f64 / 1000.0;
                 metric
                     .encode_family(&labels)?
-                    .encode_histogram::<NoLabelSet>(sum_ms, count, &latency_buckets(f), None)?;
+                    .encode_histogram::<NoLabelSet>(
+                        latency_sum_ms(f),
+                        f.latency_us().len(),
+                        &latency_buckets(f),
+                        None,
+                    )?;
             }
         }
         let mut metric = encoder.encode_descriptor(
