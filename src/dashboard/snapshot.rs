@@ -3,7 +3,7 @@
 //! `latency_overall`, `per_name` — `LD_summary`'s own [`Summary`] — then
 //! `rps`, `avg_ms`, `ts`), then ld-tower's: the failures per second, the
 //! test's status (`LD_test_status`'s object), its seconds, the status codes
-//! per name and the most frequent failure reasons.
+//! per name and the latest failure reasons.
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,7 +19,7 @@ use crate::state::State;
 /// minutes of chart.
 pub const MAX_SERIES_POINTS: usize = 300;
 
-/// The most failure reasons a snapshot carries (the most frequent ones).
+/// The most failure reasons a snapshot carries (the latest seen).
 pub const MAX_FAILURE_REASONS: usize = 20;
 
 /// The most characters of a failure reason a snapshot carries.
@@ -56,7 +56,8 @@ pub struct Snapshot {
     pub series: Vec<Map<String, Value>>,
     /// Responses per status code, per request name.
     pub statuses: BTreeMap<String, BTreeMap<u16, u64>>,
-    /// The most frequent failure reasons (at most [`MAX_FAILURE_REASONS`]).
+    /// The latest failure reasons, the one seen last first (at most
+    /// [`MAX_FAILURE_REASONS`]).
     pub failure_reasons: Vec<FailureReason>,
     /// The window `rps` and `fps` are measured over, seconds.
     pub window_seconds: f64,
@@ -73,6 +74,9 @@ pub struct FailureReason {
     pub reason: String,
     /// Failures with that message.
     pub count: u64,
+    /// When a failure last had it, in milliseconds since the Unix epoch
+    /// (`null` when not known).
+    pub last_seen_ms: Option<u64>,
 }
 
 /// What a snapshot takes from a set of figures.
@@ -101,12 +105,16 @@ impl FromFigures {
                         name: name.clone(),
                         reason: reason.chars().take(MAX_REASON_CHARS).collect(),
                         count: *count,
+                        last_seen_ms: f.failure_sample().last_seen_ms(reason),
                     })
             })
             .collect();
+        // The latest first; among those seen in the same millisecond (or
+        // never timed), the most frequent.
         failure_reasons.sort_by(|a, b| {
-            b.count
-                .cmp(&a.count)
+            b.last_seen_ms
+                .cmp(&a.last_seen_ms)
+                .then_with(|| b.count.cmp(&a.count))
                 .then_with(|| a.name.cmp(&b.name))
                 .then_with(|| a.reason.cmp(&b.reason))
         });
@@ -230,6 +238,45 @@ mod tests {
         assert_eq!(rates(&series, 2.0), (15.0, 1.5));
         assert_eq!(rates(&series, 10.0), (130.0 / 3.0, 13.0 / 3.0));
         assert_eq!(rates(&series, 0.5), (20.0, 2.0));
+    }
+
+    #[test]
+    fn the_latest_failure_reason_comes_first() {
+        let state = State::default();
+        let fail = |name: &str, reason: &str| {
+            state.figures(|f| {
+                f.record(
+                    name,
+                    Duration::from_millis(3),
+                    RequestOutcome::failed(None, reason),
+                )
+            })
+        };
+        let ms = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+        };
+        // Many old failures, then (once the clock moved on) one new one.
+        for _ in 0..5 {
+            fail("old", "refused");
+        }
+        let then = ms();
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while ms() == then {
+            assert!(std::time::Instant::now() < until, "the clock stood still");
+            std::thread::yield_now();
+        }
+        fail("new", "reset");
+        let snapshot = Snapshot::of(&state, 10.0, 1.0);
+        let order: Vec<(&str, u64)> = snapshot
+            .failure_reasons
+            .iter()
+            .map(|r| (r.name.as_str(), r.count))
+            .collect();
+        assert_eq!(order, [("new", 1), ("old", 5)]);
+        let [new, old] = [0, 1].map(|i| snapshot.failure_reasons[i].last_seen_ms);
+        assert!(new > old && old.is_some(), "{new:?} {old:?}");
     }
 
     #[test]

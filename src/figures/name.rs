@@ -41,25 +41,43 @@ pub struct NameFigures {
 }
 
 /// A bounded sample of failure messages: the first distinct ones with their
-/// counts, and a count of the failures whose message was not kept.
+/// counts and when each was last seen, and a count of the failures whose
+/// message was not kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FailureSample {
     /// Message -> how many failures had it.
     messages: BTreeMap<String, u64>,
+    /// Message -> when a failure last had it, in milliseconds since the
+    /// Unix epoch (absent when not known: a sample read back from history).
+    last_seen_ms: BTreeMap<String, u64>,
     /// Failures whose message was not among the kept ones.
     others: u64,
 }
 
 impl FailureSample {
-    fn add(&mut self, message: &str, count: u64) {
-        if let Some(n) = self.messages.get_mut(message) {
+    /// Counts `count` failures with `message`, the last at `seen_ms` (0:
+    /// not known).
+    fn add(&mut self, message: &str, count: u64, seen_ms: u64) {
+        let kept = if let Some(n) = self.messages.get_mut(message) {
             *n += count;
+            message.to_owned()
         } else if self.messages.len() < SAMPLED_MESSAGES {
             let kept: String = message.chars().take(MESSAGE_CHARS).collect();
-            *self.messages.entry(kept).or_default() += count;
+            *self.messages.entry(kept.clone()).or_default() += count;
+            kept
         } else {
             self.others += count;
+            return;
+        };
+        if seen_ms > 0 {
+            let last = self.last_seen_ms.entry(kept).or_default();
+            *last = (*last).max(seen_ms);
         }
+    }
+
+    /// When a failure last had `message` (ms since the Unix epoch), if known.
+    pub fn last_seen_ms(&self, message: &str) -> Option<u64> {
+        self.last_seen_ms.get(message).copied()
     }
 
     /// The kept messages and their counts.
@@ -71,6 +89,13 @@ impl FailureSample {
     pub fn others(&self) -> u64 {
         self.others
     }
+}
+
+/// Now, in milliseconds since the Unix epoch (0 if the clock is before it).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl NameFigures {
@@ -102,7 +127,7 @@ impl NameFigures {
             None => self.successes += 1,
             Some(message) => {
                 self.failures += 1;
-                self.failure_sample.add(message, 1);
+                self.failure_sample.add(message, 1, unix_ms());
             }
         }
     }
@@ -124,7 +149,8 @@ impl NameFigures {
             *self.statuses.entry(*status).or_default() += n;
         }
         for (message, n) in &other.failure_sample.messages {
-            self.failure_sample.add(message, *n);
+            let seen = other.failure_sample.last_seen_ms(message).unwrap_or(0);
+            self.failure_sample.add(message, *n, seen);
         }
         self.failure_sample.others += other.failure_sample.others;
     }
@@ -230,6 +256,25 @@ mod tests {
         b.merge(&a);
         assert_eq!(b.response_sizes(), &[4, 2, 0, 0, 0, 0, 0, 2, 2]);
         assert_eq!(b.request_type(), "GET");
+    }
+
+    #[test]
+    fn a_message_is_last_seen_at_its_latest_and_merged_so() {
+        let mut a = FailureSample::default();
+        a.add("refused", 2, 100);
+        a.add("refused", 1, 90);
+        let mut b = FailureSample::default();
+        b.add("refused", 1, 150);
+        b.add("reset", 1, 0);
+        let mut merged = NameFigures::new();
+        merged.failure_sample = a;
+        let mut other = NameFigures::new();
+        other.failure_sample = b;
+        merged.merge(&other);
+        let sample = merged.failure_sample();
+        assert_eq!(sample.messages().get("refused"), Some(&4));
+        assert_eq!(sample.last_seen_ms("refused"), Some(150));
+        assert_eq!(sample.last_seen_ms("reset"), None);
     }
 
     #[test]
