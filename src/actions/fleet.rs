@@ -88,10 +88,12 @@ async fn prepare_test(ctx: ActionContext, args: Args) -> Result<Value, ActionErr
         reply.insert("notes".into(), json!(ready.notes()));
     }
     let state = ctx.state();
+    let expires_at = unix_ms(SystemTime::now() + expires);
     let replaced = state.prepared().hold(state, id.clone(), ready, expires);
     reply.insert("test_id".into(), json!(id));
     reply.insert("prepared".into(), json!(true));
     reply.insert("expires_s".into(), json!(expires.as_secs_f64()));
+    reply.insert("expires_at_unix_ms".into(), json!(expires_at));
     if let Some(replaced) = replaced {
         reply.insert("replaced".into(), json!(replaced));
     }

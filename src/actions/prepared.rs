@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use super::load::Ready;
 use super::ActionError;
@@ -29,6 +30,11 @@ struct Held {
     ready: Ready,
     /// Which hold this is: the expiry frees only its own.
     generation: u64,
+    /// When it expires: past it, it is never started, whether or not
+    /// `expiry` has run yet.
+    deadline: Instant,
+    /// How long it was held for.
+    expires: Duration,
     /// Frees it at its deadline; aborted when it leaves earlier.
     expiry: Option<AbortHandle>,
 }
@@ -76,16 +82,19 @@ impl PreparedSlot {
         slot.generations += 1;
         let generation = slot.generations;
         let state: Weak<State> = Arc::downgrade(state);
+        let deadline = Instant::now() + expires;
         let expiry = tokio::spawn(async move {
-            tokio::time::sleep(expires).await;
+            tokio::time::sleep_until(deadline).await;
             if let Some(state) = state.upgrade() {
-                state.prepared().expire(generation, expires);
+                state.prepared().expire(generation);
             }
         });
         let replaced = slot.held.replace(Held {
             id: id.clone(),
             ready,
             generation,
+            deadline,
+            expires,
             expiry: Some(expiry.abort_handle()),
         });
         let replaced = replaced.map(|mut old| {
@@ -101,22 +110,15 @@ impl PreparedSlot {
     }
 
     /// Drops hold `generation` if it is still held.
-    fn expire(&self, generation: u64, after: Duration) {
+    fn expire(&self, generation: u64) {
         let mut slot = self.lock();
-        if slot
-            .held
-            .as_ref()
-            .is_some_and(|h| h.generation == generation)
-        {
-            if let Some(held) = slot.held.take() {
-                slot.gone = Some((held.id, Gone::Expired(after)));
-            }
-        }
+        slot.drop_if(|held| held.generation == generation);
     }
 
     /// Fails unless `id` is the test held (with why it is not).
     pub(super) fn check(&self, id: &str) -> Result<(), ActionError> {
-        let slot = self.lock();
+        let mut slot = self.lock();
+        slot.drop_expired();
         match &slot.held {
             Some(held) if held.id == id => Ok(()),
             _ => Err(not_held(&slot, id)),
@@ -126,6 +128,7 @@ impl PreparedSlot {
     /// Takes the test held as `id` out of the slot, to start it.
     pub(super) fn take(&self, id: &str) -> Result<Ready, ActionError> {
         let mut slot = self.lock();
+        slot.drop_expired();
         match slot.held.take_if(|held| held.id == id) {
             Some(mut held) => {
                 if let Some(expiry) = held.expiry.take() {
@@ -139,13 +142,31 @@ impl PreparedSlot {
     }
 }
 
+impl Slot {
+    /// Drops the test held, as expired, if `due` says so.
+    fn drop_if(&mut self, due: impl FnOnce(&Held) -> bool) {
+        if let Some(mut held) = self.held.take_if(|held| due(held)) {
+            if let Some(expiry) = held.expiry.take() {
+                expiry.abort();
+            }
+            self.gone = Some((held.id, Gone::Expired(held.expires)));
+        }
+    }
+
+    /// Drops the test held if its deadline has passed.
+    fn drop_expired(&mut self) {
+        let now = Instant::now();
+        self.drop_if(|held| held.deadline <= now);
+    }
+}
+
 /// Why `id` is not held.
 fn not_held(slot: &Slot, id: &str) -> ActionError {
     let why = match &slot.gone {
         Some((gone, why)) if gone == id => match why {
             Gone::Expired(after) => format!(
                 "expired: not started within {}s of LD_prepare_test; prepare it again",
-                after.as_secs()
+                after.as_secs_f64()
             ),
             Gone::Replaced(by) => format!("replaced by the prepared test {by:?}"),
             Gone::Started => "already started (a prepared test starts once)".to_owned(),
