@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 
+use crate::actions::prepared::PreparedSlot;
 use crate::auth::SecurityCounters;
 use crate::dashboard::DashboardSlot;
 use crate::engine::{Engine, EngineLimits, Finished, Network, OTHER_NAMES};
@@ -73,6 +74,8 @@ pub struct State {
     dashboard: DashboardSlot,
     /// The exporters and sinks clients started.
     outputs: Outputs,
+    /// The test `LD_prepare_test` holds for `LD_start_prepared`.
+    prepared: PreparedSlot,
 }
 
 /// The figures of every test that ended since the state was made.
@@ -123,6 +126,7 @@ impl State {
             observers: BindRule::loopback(),
             dashboard: DashboardSlot::default(),
             outputs: Outputs::default(),
+            prepared: PreparedSlot::default(),
         }
     }
 
@@ -219,6 +223,11 @@ impl State {
     /// The load engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The test held ready for `LD_start_prepared`.
+    pub(crate) fn prepared(&self) -> &PreparedSlot {
+        &self.prepared
     }
 
     /// Keeps a finished (or cancelled) test's figures and series.

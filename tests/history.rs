@@ -88,6 +88,7 @@ fn finish(control: &Control, points: &[(u64, u64, u64)], last: LastRun) {
         abandoned: 0,
         series: series(points),
         elapsed: Duration::from_secs_f64(last.elapsed_s),
+        started_at: std::time::SystemTime::now(),
         users_started: 1,
         stopped_early: false,
         changes: Default::default(),

@@ -96,6 +96,7 @@ fn record(state: &State) {
         abandoned: 0,
         series,
         elapsed: Duration::from_secs(3),
+        started_at: std::time::SystemTime::now(),
         users_started: 2,
         stopped_early: false,
         changes: Default::default(),

@@ -14,34 +14,26 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::target::Target;
+use common::tokens::principals_file;
 use common::{serve_in, ServeProcess, DEADLINE};
 use ld_tower::client::{Client, ClientConfig};
 use ld_tower::codec::Framing;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 const RUNNER_TOKEN: &str = "runner-5d1f0b7c93a2e846-token";
 const READER_TOKEN: &str = "reader-a04e6c2b81f7d395-token";
 
-/// A principals file: the runner may read and run, the reader only read.
-fn principals(dir: &Path) -> String {
-    let entry = |name: &str, token: &str, scopes: Value| {
-        format!(
-            "[[principal]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\nscopes = {scopes}\n\n",
-            hex::encode(Sha256::digest(token.as_bytes()))
-        )
-    };
-    let path = dir.join("principals.toml");
-    let text = entry("runner", RUNNER_TOKEN, json!(["read", "run"]))
-        + &entry("reader", READER_TOKEN, json!(["read"]));
-    std::fs::write(&path, text).expect("principals file");
-    path.to_str().expect("a UTF-8 path").to_owned()
-}
-
 /// `ld-tower serve --framed --token-file ... EXTRA`, in `dir`.
 fn server(dir: &Path, extra: &[&str]) -> ServeProcess {
-    let tokens = principals(dir);
+    // The runner may read and run, the reader only read.
+    let tokens = principals_file(
+        dir,
+        &[
+            ("runner", RUNNER_TOKEN, &["read", "run"]),
+            ("reader", READER_TOKEN, &["read"]),
+        ],
+    );
     let mut args = vec!["--framed", "--token-file", &tokens];
     args.extend_from_slice(extra);
     serve_in(dir, &args, &[])

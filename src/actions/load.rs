@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::engine::dial;
 use crate::engine::{
-    kinds, Bucket, Network, Plan, Shape, ShapeError, Wait, DEFAULT_TIMEOUT, MAX_USERS, OTHER_NAMES,
+    kinds, Bucket, Finished, Network, Plan, Shape, ShapeError, Wait, DEFAULT_TIMEOUT, MAX_USERS,
+    OTHER_NAMES,
 };
 use crate::engine::{secrets, task};
 use crate::redact;
@@ -127,7 +128,7 @@ impl Vocabulary for StartWords {
 const DEFAULT_MAX_NAMES: usize = 200;
 
 /// LoadDensity's positional order.
-const POSITIONAL: &[&str] = &[
+pub(super) const POSITIONAL: &[&str] = &[
     "user_detail_dict",
     "user_count",
     "spawn_rate",
@@ -418,6 +419,7 @@ async fn plan(
         held_names: ctx.state().figures(|f| f.per_name().len()),
         pace: caps.max_rate.map(|rps| Arc::new(Bucket::new(rps, 1))),
         redactor: Arc::new(redactor),
+        label: None,
     };
     Ok(Planned {
         plan,
@@ -449,10 +451,10 @@ async fn refused_base(network: &Network, base: &str) -> Result<(), String> {
     }
 }
 
-/// Parses `LD_start_test`'s arguments; the keys nobody reads are noted (on
-/// stderr too), or refused when strict (`"strict": true`, `run --strict`).
-fn parse_start(args: Args) -> Result<(StartTest, Vec<Note>), ActionError> {
-    let map = args.into_map(POSITIONAL)?;
+/// Parses `LD_start_test`'s arguments (as keywords); the keys nobody
+/// reads are noted (on stderr too), or refused when strict (`"strict":
+/// true`, `run --strict`).
+fn parse_start(map: Map<String, Value>) -> Result<(StartTest, Vec<Note>), ActionError> {
     let (start, ignored) =
         parse::<StartTest>(Value::Object(map), &StartWords).map_err(spec_error)?;
     Ok((start, ignored))
@@ -505,22 +507,72 @@ fn load_shape(
     Ok(Some(shape))
 }
 
-/// Runs a load test to its end; returns its parameters and summary.
-async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    let (args, mut ignored) = parse_start(args)?;
+/// A test parsed, checked against the agent's policy and caps, compiled
+/// and admitted by the engine: what `LD_start_test` runs at once and
+/// `LD_prepare_test` holds for `LD_start_prepared`.
+pub(super) struct Ready {
+    planned: Planned,
+    /// What the reply notes: keys nobody reads, what is not honoured as written.
+    notes: Vec<String>,
+}
+
+impl Ready {
+    /// Names the test (`LD_prepare_test`'s `test_id`) in its figures.
+    pub(super) fn label(&mut self, test_id: &str) {
+        self.planned.plan.label = Some(test_id.to_owned());
+    }
+
+    /// The test's parameters, as its reply will show them.
+    pub(super) fn parameters(&self) -> &Value {
+        &self.planned.parameters
+    }
+
+    /// The notes its reply will carry.
+    pub(super) fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
+/// `LD_start_test`'s arguments (keywords; `action` names the action in the
+/// log) made a [`Ready`] test: every refusal `LD_start_test` gives, with
+/// its text, the engine's (busy, over budget) included.
+pub(super) async fn ready(
+    ctx: &ActionContext,
+    map: Map<String, Value>,
+    action: &str,
+) -> Result<Ready, ActionError> {
+    let (args, mut ignored) = parse_start(map)?;
     let strict = args.strict.unwrap_or_else(|| ctx.state().strict());
     let mut notes = Vec::new();
-    let planned = plan(&ctx, args, strict, &mut ignored, &mut notes).await;
+    let planned = plan(ctx, args, strict, &mut ignored, &mut notes).await;
     for note in &ignored {
-        tracing::warn!(target: "ld_tower::spec", "LD_start_test: {note}");
+        tracing::warn!(target: "ld_tower::spec", "{action}: {note}");
     }
-    let Planned {
-        plan,
-        parameters,
-        thresholds,
-    } = planned?;
+    let planned = planned?;
+    ctx.state()
+        .engine()
+        .check(&planned.plan)
+        .map_err(|e| error(e.to_string()))?;
     let mut notes: Vec<String> = ignored.iter().map(Note::to_string).chain(notes).collect();
     notes.dedup();
+    Ok(Ready { planned, notes })
+}
+
+/// Runs a [`Ready`] test to its end; returns its parameters and summary
+/// (`LD_start_test`'s reply), and what it finished with.
+pub(super) async fn run_ready(
+    ctx: &ActionContext,
+    ready: Ready,
+) -> Result<(Value, Finished), ActionError> {
+    let Ready {
+        planned:
+            Planned {
+                plan,
+                parameters,
+                thresholds,
+            },
+        notes,
+    } = ready;
     let resolver = ctx.state().resolver(|r| r.clone());
     let state = ctx.state().clone();
     let keep_state = state.clone();
@@ -574,7 +626,13 @@ async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError
             map.insert("notes".into(), json!(notes));
         }
     }
-    Ok(result)
+    Ok((result, finished))
+}
+
+/// Runs a load test to its end; returns its parameters and summary.
+async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let ready = ready(&ctx, args.into_map(POSITIONAL)?, "LD_start_test").await?;
+    Ok(run_ready(&ctx, ready).await?.0)
 }
 
 /// Stops the running test early.

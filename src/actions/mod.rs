@@ -21,10 +21,12 @@ mod args;
 mod budget;
 mod builtin;
 mod dashboard;
+mod fleet;
 #[cfg(feature = "history")]
 mod history;
 mod load;
 mod metrics;
+pub(crate) mod prepared;
 mod registry;
 #[cfg(feature = "reports")]
 mod reports;
@@ -34,5 +36,6 @@ mod steer;
 
 pub use args::Args;
 pub use budget::{OverBudget, ReplyBudget, DEFAULT_MAX_REPLY_BYTES};
+pub use fleet::{DEFAULT_EXPIRES, MAX_EXPIRES, MAX_START_AHEAD, MAX_TEST_ID_CHARS};
 pub use registry::{Action, ActionContext, ActionError, Registry};
 pub use run::{ActionResult, RunError};

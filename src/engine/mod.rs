@@ -49,14 +49,14 @@ pub use throttle::{Bucket, Throttles};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::figures::{new_histogram, Figures, SecondPoint, SecondWindow, TimeSeries};
+use crate::figures::{new_histogram, Figures, SecondPoint, SecondWindow, TestFigures, TimeSeries};
 use crate::redact::Redactor;
 use crate::resolver::Resolver;
 use steer::{Aim, Steer};
@@ -106,6 +106,9 @@ pub struct Plan {
     /// The test's credentials: every failure reason passes through it
     /// before it is recorded ([`Watch::record`]).
     pub redactor: Arc<Redactor>,
+    /// The client's name for the test (`LD_prepare_test`'s `test_id`);
+    /// `None` for a test started by `LD_start_test`.
+    pub label: Option<String>,
 }
 
 impl Plan {
@@ -162,6 +165,8 @@ pub struct Finished {
     pub series: TimeSeries,
     /// How long it ran.
     pub elapsed: Duration,
+    /// When it started, by the wall clock (read with its start instant).
+    pub started_at: SystemTime,
     /// Users started.
     pub users_started: usize,
     /// Whether it was stopped before its time (LD_stop_test, shutdown).
@@ -209,7 +214,11 @@ pub struct Status {
 struct Live {
     /// The test's number (see [`Finished::id`]).
     id: u64,
+    /// The client's name for the test ([`Plan::label`]).
+    label: Option<String>,
     started: Instant,
+    /// `started` by the wall clock.
+    started_at: SystemTime,
     /// Users the test is heading for now.
     target_users: AtomicUsize,
     duration: Option<Duration>,
@@ -278,9 +287,25 @@ impl Live {
             abandoned: self.abandoned(),
             series: lock(&self.series).clone(),
             elapsed,
+            started_at: self.started_at,
             users_started: self.started_users.load(Ordering::Relaxed),
             stopped_early,
             changes: lock(&self.steer).changes(),
+        }
+    }
+
+    /// The test's figures and series as they stand: `running`, or (at its
+    /// close) `finished`'s.
+    fn test_figures(&self, finished: Option<&Finished>) -> TestFigures {
+        TestFigures {
+            test_id: self.label.clone(),
+            running: finished.is_none(),
+            started_at: self.started_at,
+            elapsed: finished.map_or_else(|| self.started.elapsed(), |f| f.elapsed),
+            users_started: u64::try_from(self.started_users.load(Ordering::Relaxed))
+                .unwrap_or(u64::MAX),
+            figures: finished.map_or_else(|| self.figures(), |f| f.figures.clone()),
+            series: finished.map_or_else(|| lock(&self.series).clone(), |f| f.series.clone()),
         }
     }
 
@@ -345,6 +370,8 @@ pub struct Engine {
     /// The number of the last test started.
     started_tests: std::sync::atomic::AtomicU64,
     last: Mutex<Option<Status>>,
+    /// The last test's figures and series, for `LD_fetch_figures`.
+    last_figures: Mutex<Option<Arc<TestFigures>>>,
     limits: EngineLimits,
 }
 
@@ -396,6 +423,7 @@ impl<K: Fn(&Finished)> Test<'_, K> {
         status.running = false;
         status.users = 0;
         *lock(&self.engine.last) = Some(status);
+        *lock(&self.engine.last_figures) = Some(Arc::new(self.live.test_figures(Some(&finished))));
         *lock(&self.engine.live) = None;
         finished
     }
@@ -644,6 +672,18 @@ impl Engine {
         })
     }
 
+    /// Whether `plan` could start now: refused, with the text
+    /// [`Engine::run`] would give, when a test is running or it does not
+    /// fit the engine's budget. It admits nothing: a later `run` checks
+    /// again.
+    pub fn check(&self, plan: &Plan) -> Result<(), EngineError> {
+        self.admit(plan)?;
+        match lock(&self.live).is_some() {
+            true => Err(EngineError::Busy),
+            false => Ok(()),
+        }
+    }
+
     /// Makes `plan` the live test, its users' threads started, or refuses:
     /// one test at a time.
     fn start<'a, K: Fn(&Finished)>(
@@ -668,6 +708,8 @@ impl Engine {
         let workers =
             Workers::start(admitted.workers).map_err(|e| EngineError::Workers(e.to_string()))?;
         let started = Instant::now();
+        let started_at = SystemTime::now();
+        let label = plan.label.clone();
         let aim = match &plan.shape {
             None => Aim::Count {
                 users: plan.users,
@@ -677,7 +719,9 @@ impl Engine {
         };
         let live = Arc::new(Live {
             id: self.started_tests.fetch_add(1, Ordering::Relaxed) + 1,
+            label,
             started,
+            started_at,
             target_users: AtomicUsize::new(match &plan.shape {
                 None => plan.users,
                 Some(shape) => shape.tick(0).map_or(0, |(users, _)| users),
@@ -738,6 +782,11 @@ impl Engine {
         Ok(test.end(stopped_early).await)
     }
 
+    /// Whether a test is running.
+    pub fn running(&self) -> bool {
+        lock(&self.live).is_some()
+    }
+
     /// Stops the running test; false if none runs.
     pub fn stop(&self) -> bool {
         match lock(&self.live).as_ref() {
@@ -765,6 +814,16 @@ impl Engine {
         let live = lock(&self.live).clone()?;
         let series = lock(&live.series).clone();
         Some(series)
+    }
+
+    /// The running test's figures and series so far, or, when none runs,
+    /// the last test's final ones; `None` before the first test.
+    pub fn test_figures(&self) -> Option<TestFigures> {
+        let live = lock(&self.live).clone();
+        match live {
+            Some(live) => Some(live.test_figures(None)),
+            None => lock(&self.last_figures).as_deref().cloned(),
+        }
     }
 
     /// The running test's live figures, or the last test's final ones.

@@ -6,12 +6,16 @@
 //! gives (JSON objects, LoadDensity's `build_summary(success, failures)`) is
 //! [`Summary::of_records`].
 
+mod fleet;
 mod name;
 mod python;
 mod records;
 mod series;
 mod summary;
 
+pub use fleet::{
+    unix_ms, FiguresDocumentError, TestFigures, HISTOGRAM_ENCODING, MAX_FIGURES_DOCUMENT_BYTES,
+};
 pub use name::{FailureSample, NameFigures, RESPONSE_SIZE_BOUNDS};
 pub use records::NotARecord;
 pub use series::{NamePoint, SecondPoint, SecondWindow, TimeSeries, NO_RESPONSE, NO_STATUS};

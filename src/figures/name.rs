@@ -20,24 +20,24 @@ pub const RESPONSE_SIZE_BOUNDS: [u64; 8] = [64, 256, 1024, 4096, 16384, 65536, 2
 #[derive(Clone, Debug)]
 pub struct NameFigures {
     /// Latency of every request, in microseconds.
-    latency_us: Histogram<u64>,
+    pub(super) latency_us: Histogram<u64>,
     /// Requests that succeeded.
-    successes: u64,
+    pub(super) successes: u64,
     /// Requests that failed.
-    failures: u64,
+    pub(super) failures: u64,
     /// Responses by status code (requests with no response are not here).
-    statuses: BTreeMap<u16, u64>,
+    pub(super) statuses: BTreeMap<u16, u64>,
     /// Why requests failed.
-    failure_sample: FailureSample,
+    pub(super) failure_sample: FailureSample,
     /// Bytes moved by all of them.
-    bytes: u64,
+    pub(super) bytes: u64,
     /// Requests by bytes moved: one count per bound of
     /// [`RESPONSE_SIZE_BOUNDS`] (at most it, more than the one before),
     /// then those past the last (not cumulative).
-    sizes: [u64; RESPONSE_SIZE_BOUNDS.len() + 1],
+    pub(super) sizes: [u64; RESPONSE_SIZE_BOUNDS.len() + 1],
     /// Locust's `request_type` of the first request recorded (the HTTP
     /// method, or the kind): what the exporters label the name with.
-    request_type: Box<str>,
+    pub(super) request_type: Box<str>,
 }
 
 /// A bounded sample of failure messages: the first distinct ones with their
@@ -57,7 +57,7 @@ pub struct FailureSample {
 impl FailureSample {
     /// Counts `count` failures with `message`, the last at `seen_ms` (0:
     /// not known).
-    fn add(&mut self, message: &str, count: u64, seen_ms: u64) {
+    pub(super) fn add(&mut self, message: &str, count: u64, seen_ms: u64) {
         let kept = if let Some(n) = self.messages.get_mut(message) {
             *n += count;
             message.to_owned()
@@ -78,6 +78,11 @@ impl FailureSample {
     /// When a failure last had `message` (ms since the Unix epoch), if known.
     pub fn last_seen_ms(&self, message: &str) -> Option<u64> {
         self.last_seen_ms.get(message).copied()
+    }
+
+    /// Counts `count` failures whose message was not kept.
+    pub(super) fn add_others(&mut self, count: u64) {
+        self.others = self.others.saturating_add(count);
     }
 
     /// The kept messages and their counts.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{latency_us, RequestOutcome, MAX_LATENCY_US};
 
@@ -19,7 +19,7 @@ pub const NO_RESPONSE: &str = "none";
 pub const NO_STATUS: &str = "no_status";
 
 /// One second of a test.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecondPoint {
     /// Seconds since the test started (the point covers `[second, second + 1)`).
     pub second: u64,
@@ -46,7 +46,7 @@ pub struct SecondPoint {
 }
 
 /// One request name's requests of one second.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NamePoint {
     /// Requests of that name that completed in that second.
     pub requests: u64,
@@ -219,7 +219,7 @@ impl SecondWindow {
 }
 
 /// One point per second of a test.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TimeSeries {
     points: Vec<SecondPoint>,

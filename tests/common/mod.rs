@@ -15,6 +15,7 @@ pub mod figures;
 pub mod mtls;
 pub mod target;
 pub mod through;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
