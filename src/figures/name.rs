@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::fleet::unix_ms;
 use super::{latency_us, new_histogram, RequestOutcome};
 
 /// Distinct failure messages kept per name; further ones are only counted.
@@ -96,13 +97,6 @@ impl FailureSample {
     }
 }
 
-/// Now, in milliseconds since the Unix epoch (0 if the clock is before it).
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl NameFigures {
     pub(super) fn new() -> Self {
         NameFigures {
@@ -132,7 +126,8 @@ impl NameFigures {
             None => self.successes += 1,
             Some(message) => {
                 self.failures += 1;
-                self.failure_sample.add(message, 1, unix_ms());
+                self.failure_sample
+                    .add(message, 1, unix_ms(std::time::SystemTime::now()));
             }
         }
     }

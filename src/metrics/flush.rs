@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 use tokio::net::UdpSocket;
@@ -214,6 +214,14 @@ pub(super) fn datagrams(lines: &[String]) -> Vec<String> {
         out.push(current);
     }
     out
+}
+
+/// Now, in nanoseconds since the Unix epoch (0 before it): the time
+/// stamps of the InfluxDB points and the OTLP data points.
+pub(super) fn unix_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 #[cfg(test)]

@@ -21,11 +21,11 @@
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use http::HeaderValue;
 
-use super::flush::{deltas, Deliver, Flusher, UdpLines};
+use super::flush::{deltas, unix_ns, Deliver, Flusher, UdpLines};
 use super::post::{PostUrl, Poster};
 use crate::figures::Figures;
 use crate::state::State;
@@ -141,9 +141,7 @@ struct Influx {
 
 impl Deliver for Influx {
     async fn deliver(&mut self, now: &Figures, last: &Figures) {
-        let at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let at = unix_ns();
         let lines = lines(&self.measurement, now, last, at);
         if lines.is_empty() {
             return;

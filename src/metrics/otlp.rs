@@ -22,11 +22,11 @@
 //! totals, cumulative).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::flush::{Deliver, Flusher};
+use super::flush::{unix_ns, Deliver, Flusher};
 use super::post::{PostUrl, Poster};
 use super::requests::{latency_counts, latency_sum_ms};
 use super::LATENCY_BOUNDS_MS;
@@ -120,12 +120,6 @@ impl Deliver for Otlp {
             Err(error) => tracing::warn!(%error, "OTLP exporter: cannot encode"),
         }
     }
-}
-
-fn unix_ns() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
 }
 
 /// An OTLP string attribute.

@@ -177,12 +177,6 @@ impl Outputs {
 
     /// Stops the Prometheus exporter; whether one ran.
     pub async fn stop_prometheus(&self) -> bool {
-        match self.prometheus.lock().await.take() {
-            Some(listener) => {
-                listener.stop();
-                true
-            }
-            None => false,
-        }
+        stop_slot(&self.prometheus, |listener| async move { listener.stop() }).await
     }
 }

@@ -93,9 +93,36 @@ fn with_bounds(bounds: &[u64], counts: &[u64]) -> Vec<(f64, u64)> {
         .collect()
 }
 
+/// The labels of one name: its request type, its (escaped) name, its figures.
+type Labelled<'a> = (Cow<'a, str>, Cow<'a, str>, &'a NameFigures);
+
+/// One histogram family `name`, one histogram per request name labelled
+/// `request_type` and `name`, whose sum, count and non-cumulative buckets
+/// `of` gives.
+fn histograms(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    names: &[Labelled<'_>],
+    of: impl Fn(&NameFigures) -> (f64, u64, Vec<(f64, u64)>),
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+    for (request_type, label, f) in names {
+        let labels = [
+            ("request_type", request_type.as_ref()),
+            ("name", label.as_ref()),
+        ];
+        let (sum, count, buckets) = of(f);
+        metric
+            .encode_family(&labels)?
+            .encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
+    }
+    Ok(())
+}
+
 impl Collector for RequestMetrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let names: Vec<(Cow<'_, str>, Cow<'_, str>, &NameFigures)> = self
+        let names: Vec<Labelled<'_>> = self
             .figures
             .per_name()
             .iter()
@@ -125,48 +152,23 @@ impl Collector for RequestMetrics {
                 }
             }
         }
-        {
-            let mut metric = encoder.encode_descriptor(
-                "loaddensity_request_latency_ms",
-                "Locust request latency in milliseconds",
-                None,
-                MetricType::Histogram,
-            )?;
-            for (request_type, name, f) in &names {
-                let labels = [
-                    ("request_type", request_type.as_ref()),
-                    ("name", name.as_ref()),
-                ];
-                metric
-                    .encode_family(&labels)?
-                    .encode_histogram::<NoLabelSet>(
-                        latency_sum_ms(f),
-                        f.latency_us().len(),
-                        &latency_buckets(f),
-                        None,
-                    )?;
-            }
-        }
-        let mut metric = encoder.encode_descriptor(
+        histograms(
+            &mut encoder,
+            "loaddensity_request_latency_ms",
+            "Locust request latency in milliseconds",
+            &names,
+            |f| (latency_sum_ms(f), f.latency_us().len(), latency_buckets(f)),
+        )?;
+        histograms(
+            &mut encoder,
             "loaddensity_response_bytes",
             "Locust response size in bytes",
-            None,
-            MetricType::Histogram,
+            &names,
+            |f| {
+                let buckets = with_bounds(&RESPONSE_SIZE_BOUNDS, f.response_sizes());
+                (f.bytes() as f64, f.count(), buckets)
+            },
         )?;
-        for (request_type, name, f) in &names {
-            let labels = [
-                ("request_type", request_type.as_ref()),
-                ("name", name.as_ref()),
-            ];
-            metric
-                .encode_family(&labels)?
-                .encode_histogram::<NoLabelSet>(
-                    f.bytes() as f64,
-                    f.count(),
-                    &with_bounds(&RESPONSE_SIZE_BOUNDS, f.response_sizes()),
-                    None,
-                )?;
-        }
         Ok(())
     }
 }
