@@ -16,7 +16,7 @@ mod routes;
 mod snapshot;
 
 pub use snapshot::{
-    FailureReason, Snapshot, MAX_FAILURE_REASONS, MAX_REASON_CHARS, MAX_SERIES_POINTS,
+    ChartPoint, FailureReason, Snapshot, MAX_FAILURE_REASONS, MAX_REASON_CHARS, MAX_SERIES_POINTS,
 };
 
 use std::io;

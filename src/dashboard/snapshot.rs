@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::engine::Status;
 use crate::figures::{Figures, SecondPoint, Summary, TimeSeries};
@@ -25,11 +24,42 @@ pub const MAX_FAILURE_REASONS: usize = 20;
 /// The most characters of a failure reason a snapshot carries.
 pub const MAX_REASON_CHARS: usize = 300;
 
-/// The keys of a second a snapshot carries (what the charts draw); others
-/// a [`SecondPoint`] may hold are left out, so a snapshot stays small.
-const POINT_KEYS: [&str; 8] = [
-    "second", "requests", "failures", "p50_ms", "p95_ms", "p99_ms", "users", "statuses",
-];
+/// A second as the charts draw it: a [`SecondPoint`] without its per-name
+/// points, so a snapshot stays small.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChartPoint {
+    /// Seconds since the test started.
+    pub second: u64,
+    /// Users running when the second closed.
+    pub users: u64,
+    /// Requests completed in that second.
+    pub requests: u64,
+    /// Of those, the failed ones.
+    pub failures: u64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Responses by status code.
+    pub statuses: BTreeMap<String, u64>,
+}
+
+impl From<&SecondPoint> for ChartPoint {
+    fn from(point: &SecondPoint) -> Self {
+        ChartPoint {
+            second: point.second,
+            users: point.users,
+            requests: point.requests,
+            failures: point.failures,
+            p50_ms: point.p50_ms,
+            p95_ms: point.p95_ms,
+            p99_ms: point.p99_ms,
+            statuses: point.statuses.clone(),
+        }
+    }
+}
 
 /// The dashboard's figures at one moment: the running test's, or, when
 /// none runs, what `LD_summary` shows and the last test's seconds.
@@ -53,7 +83,7 @@ pub struct Snapshot {
     /// final one; `null` before any test.
     pub status: Option<Status>,
     /// The test's closed seconds (at most [`MAX_SERIES_POINTS`], the last).
-    pub series: Vec<Map<String, Value>>,
+    pub series: Vec<ChartPoint>,
     /// Responses per status code, per request name.
     pub statuses: BTreeMap<String, BTreeMap<u16, u64>>,
     /// The latest failure reasons, the one seen last first (at most
@@ -197,16 +227,10 @@ fn mean_ms(summary: &Summary) -> f64 {
 
 /// The last [`MAX_SERIES_POINTS`] seconds, each with the keys the charts
 /// draw.
-fn last_points(points: &[SecondPoint]) -> Vec<Map<String, Value>> {
+fn last_points(points: &[SecondPoint]) -> Vec<ChartPoint> {
     points[points.len().saturating_sub(MAX_SERIES_POINTS)..]
         .iter()
-        .filter_map(|point| match serde_json::to_value(point) {
-            Ok(Value::Object(mut map)) => {
-                map.retain(|key, _| POINT_KEYS.contains(&key.as_str()));
-                Some(map)
-            }
-            _ => None,
-        })
+        .map(ChartPoint::from)
         .collect()
 }
 
@@ -330,7 +354,13 @@ mod tests {
             .collect();
         let kept = last_points(&points);
         assert_eq!(kept.len(), MAX_SERIES_POINTS);
-        assert_eq!(kept[0]["second"], 5);
-        assert!(kept[0].keys().all(|k| POINT_KEYS.contains(&k.as_str())));
+        assert_eq!(kept[0].second, 5);
+        let keys = [
+            "second", "users", "requests", "failures", "p50_ms", "p95_ms", "p99_ms", "statuses",
+        ];
+        let json = serde_json::to_value(&kept[0]).unwrap_or_default();
+        assert!(json
+            .as_object()
+            .is_some_and(|m| m.keys().all(|k| keys.contains(&k.as_str()))));
     }
 }
