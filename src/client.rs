@@ -59,6 +59,10 @@ pub struct ClientConfig {
     /// How long connecting, the TLS handshake and writing a request may
     /// take (default 10 s).
     pub connect_timeout: Duration,
+    /// The most bytes of a reply's lines (default 256 MiB, as one frame
+    /// may be): a server sending more is cut off with
+    /// [`ClientError::BadReply`], not buffered.
+    pub max_reply_bytes: usize,
 }
 
 impl Default for ClientConfig {
@@ -69,6 +73,7 @@ impl Default for ClientConfig {
             token: None,
             timeout: Duration::ZERO,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_reply_bytes: MAX_REPLY_FRAME,
         }
     }
 }
@@ -394,6 +399,7 @@ impl Client {
             tls: self.config.tls.is_some(),
             timeout: self.config.timeout,
             connect_timeout: self.config.connect_timeout,
+            max_reply_bytes: self.config.max_reply_bytes,
             buffer: BytesMut::with_capacity(4096),
         })
     }
@@ -414,6 +420,8 @@ pub struct Session {
     timeout: Duration,
     /// [`ClientConfig::connect_timeout`], which bounds writing a request.
     connect_timeout: Duration,
+    /// [`ClientConfig::max_reply_bytes`].
+    max_reply_bytes: usize,
     buffer: BytesMut,
 }
 
@@ -451,7 +459,12 @@ impl Session {
                 frame.extend_from_slice(body);
                 self.write(&frame).await?;
                 let mut lines = Vec::new();
+                let mut bytes = 0usize;
                 while let Some(piece) = self.read_frame().await? {
+                    bytes = bytes.saturating_add(piece.len());
+                    if bytes > self.max_reply_bytes {
+                        return Err(self.over_max_reply());
+                    }
                     if piece == END {
                         return Ok(Response {
                             lines,
@@ -467,7 +480,11 @@ impl Session {
             }
             Framing::Legacy => {
                 self.write(body).await?;
-                while self.read_more().await? > 0 {}
+                while self.read_more().await? > 0 {
+                    if self.buffer.len() > self.max_reply_bytes {
+                        return Err(self.over_max_reply());
+                    }
+                }
                 let all = std::mem::take(&mut self.buffer);
                 if !self.tls && mismatch::is_tls_record(&all) {
                     return Err(self.mismatch(Mismatch::TlsServer));
@@ -549,6 +566,13 @@ impl Session {
                 };
             }
         }
+    }
+
+    fn over_max_reply(&self) -> ClientError {
+        self.bad_reply(format!(
+            "a reply over {} bytes (the client's limit)",
+            self.max_reply_bytes
+        ))
     }
 
     fn mismatch(&self, mismatch: Mismatch) -> ClientError {

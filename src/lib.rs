@@ -47,6 +47,7 @@ pub mod control;
 pub mod dashboard;
 pub mod engine;
 pub mod figures;
+pub mod fleet;
 #[cfg(feature = "history")]
 pub mod history;
 pub mod json_size;

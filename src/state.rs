@@ -14,6 +14,7 @@ use crate::auth::SecurityCounters;
 use crate::dashboard::DashboardSlot;
 use crate::engine::{Engine, EngineLimits, Finished, Network, OTHER_NAMES};
 use crate::figures::{Figures, TimeSeries};
+use crate::fleet::FleetSlot;
 use crate::metrics::Outputs;
 use crate::observe::BindRule;
 use crate::paths::Paths;
@@ -76,6 +77,8 @@ pub struct State {
     outputs: Outputs,
     /// The test `LD_prepare_test` holds for `LD_start_prepared`.
     prepared: PreparedSlot,
+    /// The fleet test this process coordinates (`runner_mode: "master"`).
+    fleet: FleetSlot,
 }
 
 /// The figures of every test that ended since the state was made.
@@ -127,6 +130,7 @@ impl State {
             dashboard: DashboardSlot::default(),
             outputs: Outputs::default(),
             prepared: PreparedSlot::default(),
+            fleet: FleetSlot::default(),
         }
     }
 
@@ -223,6 +227,11 @@ impl State {
     /// The load engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The fleet test this process coordinates, if one runs.
+    pub fn fleet(&self) -> &FleetSlot {
+        &self.fleet
     }
 
     /// The test held ready for `LD_start_prepared`.

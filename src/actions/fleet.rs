@@ -172,13 +172,16 @@ async fn start_prepared(ctx: ActionContext, args: Args) -> Result<Value, ActionE
 struct FetchFigures {
     /// The test the client expects them of.
     test_id: Option<String>,
+    /// Whether to send the per-second series (default true); a
+    /// coordinator polling a running test leaves it out.
+    series: Option<bool>,
 }
 
 /// The running test's figures so far, or the last test's, with whole
 /// latency histograms ([`crate::figures::TestFigures`]'s document).
 async fn fetch_figures(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    let FetchFigures { test_id } = args.parse(&["test_id"])?;
-    let figures = ctx
+    let FetchFigures { test_id, series } = args.parse(&["test_id", "series"])?;
+    let mut figures = ctx
         .state()
         .engine()
         .test_figures()
@@ -193,6 +196,9 @@ async fn fetch_figures(ctx: ActionContext, args: Args) -> Result<Value, ActionEr
                 ),
             }));
         }
+    }
+    if series == Some(false) {
+        figures.series = Default::default();
     }
     Ok(figures.to_json())
 }

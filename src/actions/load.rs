@@ -79,9 +79,34 @@ struct StartTest {
     worker_startup_policy: Option<Value>,
     stop_requested: Option<Value>,
     on_environment: Option<Value>,
+    agents: Option<Value>,
+    agent_token: Option<Value>,
+    agent_ca: Option<Value>,
+    agent_server_name: Option<Value>,
+    agent_cert: Option<Value>,
+    agent_key: Option<Value>,
+    on_agent_lost: Option<Value>,
 }
 
 impl StartTest {
+    /// ld-tower's fleet keys, when given (a coordinator's; see
+    /// [`crate::fleet`]).
+    fn fleet_keys(&self) -> Vec<&'static str> {
+        [
+            ("agents", &self.agents),
+            ("agent_token", &self.agent_token),
+            ("agent_ca", &self.agent_ca),
+            ("agent_server_name", &self.agent_server_name),
+            ("agent_cert", &self.agent_cert),
+            ("agent_key", &self.agent_key),
+            ("on_agent_lost", &self.on_agent_lost),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.as_ref().is_some_and(|v| !v.is_null()))
+        .map(|(key, _)| key)
+        .collect()
+    }
+
     /// LoadDensity's keywords that a local ld-tower test does not use (its
     /// distributed runner's settings, its Python callbacks), when given.
     fn not_used(&self) -> Vec<&'static str> {
@@ -194,10 +219,23 @@ async fn plan(
         ));
     }
     let runner_mode = args.runner_mode.clone().unwrap_or_else(|| "local".into());
-    if runner_mode != "local" {
-        return Err(error(format!(
-            "runner_mode {runner_mode:?} is not supported: ld-tower runs tests locally (\"local\")"
-        )));
+    match runner_mode.as_str() {
+        "local" => {}
+        "worker" => {
+            return Err(error(
+                "runner_mode \"worker\" starts nothing in ld-tower: an agent is `ld-tower serve --framed`, driven by a coordinator's runner_mode \"master\"",
+            ))
+        }
+        other => {
+            return Err(error(format!(
+                "runner_mode {other:?} is not one of \"local\", \"master\" (a coordinator of agents), \"worker\""
+            )))
+        }
+    }
+    for key in args.fleet_keys() {
+        notes.push(format!(
+            "{key}: used only with runner_mode \"master\" (a coordinator of agents); this test runs locally"
+        ));
     }
     for key in args.not_used() {
         notes.push(format!(
@@ -549,6 +587,9 @@ pub(super) async fn ready(
         tracing::warn!(target: "ld_tower::spec", "{action}: {note}");
     }
     let planned = planned?;
+    if ctx.state().fleet().running().is_some() {
+        return Err(error(crate::engine::EngineError::Busy.to_string()));
+    }
     ctx.state()
         .engine()
         .check(&planned.plan)
@@ -583,6 +624,22 @@ pub(super) async fn run_ready(
         })
         .await
         .map_err(|e| error(e.to_string()))?;
+    let result = conclude(ctx, parameters, &thresholds, &notes, &finished)?;
+    Ok((result, finished))
+}
+
+/// A finished test's result (`LD_start_test`'s reply), its thresholds
+/// evaluated on its figures; the state's last run set for the reports
+/// and history (its figures are kept already). A fleet's test ends here
+/// too, with the agents' figures merged.
+pub(super) fn conclude(
+    ctx: &ActionContext,
+    parameters: Value,
+    thresholds: &Thresholds,
+    notes: &[String],
+    finished: &Finished,
+) -> Result<Value, ActionError> {
+    let state = ctx.state();
     let summary = finished.figures.summary();
     let elapsed_s = finished.elapsed.as_secs_f64();
     let verdicts = thresholds.evaluate(&summary, elapsed_s);
@@ -626,18 +683,26 @@ pub(super) async fn run_ready(
             map.insert("notes".into(), json!(notes));
         }
     }
-    Ok((result, finished))
+    Ok(result)
 }
 
 /// Runs a load test to its end; returns its parameters and summary.
 async fn start_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    let ready = ready(&ctx, args.into_map(POSITIONAL)?, "LD_start_test").await?;
+    let map = args.into_map(POSITIONAL)?;
+    if map.get("runner_mode") == Some(&json!("master")) {
+        return super::coordinate::start_fleet(&ctx, map).await;
+    }
+    let ready = ready(&ctx, map, "LD_start_test").await?;
     Ok(run_ready(&ctx, ready).await?.0)
 }
 
 /// Stops the running test early.
 async fn stop_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     args.none()?;
+    if let Some(fleet) = ctx.state().fleet().running() {
+        fleet.stop();
+        return Ok(json!({"stopped": true, "fleet": true}));
+    }
     Ok(if ctx.state().engine().stop() {
         json!({"stopped": true})
     } else {
@@ -648,6 +713,9 @@ async fn stop_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError>
 /// The running test's live figures (or the last test's final ones).
 async fn test_status(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     args.none()?;
+    if let Some(fleet) = ctx.state().fleet().running() {
+        return Ok(fleet.status());
+    }
     let status = ctx.state().engine().status().unwrap_or_default();
     serde_json::to_value(status).map_err(|e| error(e.to_string()))
 }

@@ -20,6 +20,7 @@
 mod args;
 mod budget;
 mod builtin;
+mod coordinate;
 mod dashboard;
 mod fleet;
 #[cfg(feature = "history")]

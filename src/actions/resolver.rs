@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::paths::Resolved;
 use crate::policy::Caps;
-use crate::resolver::{CsvSource as Csv, Database, DbSource, Loader, ResolverError};
+use crate::resolver::{CsvSource as Csv, Database, DbSource, Loader, ResolverError, RowShare};
 
 pub(super) fn register_actions(registry: &mut Registry) {
     registry
@@ -52,6 +52,35 @@ struct CsvSource {
     file_path: PathBuf,
     #[serde(default = "yes")]
     cycle: bool,
+    /// ld-tower's: keep only this share of the rows (a fleet's coordinator
+    /// gives each agent its own, so no two send the same row).
+    share: Option<Share>,
+}
+
+/// A CSV source's `share`: keep data row `r` when `r % of == index`.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Share {
+    pub(crate) index: u64,
+    pub(crate) of: u64,
+}
+
+/// The most agents a CSV source's rows are shared among.
+pub(crate) const MAX_SHARES: u64 = 10_000;
+
+impl Share {
+    fn rows(self) -> Result<RowShare, String> {
+        if self.of == 0 || self.of > MAX_SHARES || self.index >= self.of {
+            return Err(format!(
+                "share: index must be below of, and of from 1 to {MAX_SHARES} (got index {} of {})",
+                self.index, self.of
+            ));
+        }
+        Ok(RowShare {
+            index: self.index,
+            of: self.of,
+        })
+    }
 }
 
 fn yes() -> bool {
@@ -83,6 +112,15 @@ pub(super) async fn register(
                 .map_err(|e| ActionError::new(format!("csv source {source}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let shares = sources
+        .iter()
+        .map(|source| {
+            source
+                .share
+                .map_or(Ok(RowShare::ALL), Share::rows)
+                .map_err(|e| ActionError::new(format!("csv source {:?}: {e}", source.name)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let targets = sources
         .iter()
         .map(|source| ctx.state().paths().resolve(&source.file_path))
@@ -96,11 +134,12 @@ pub(super) async fn register(
         }
     });
     let mut loaded = Vec::with_capacity(sources.len());
-    for (source, target) in sources.into_iter().zip(targets) {
+    for ((source, target), share) in sources.into_iter().zip(targets).zip(shares) {
         let csv = load_csv(
             ctx.state().loader(),
             target,
             source.cycle,
+            share,
             ctx.state().caps(),
         )
         .await
@@ -132,6 +171,7 @@ async fn load_csv(
     loader: &Loader,
     target: Resolved,
     cycle: bool,
+    share: RowShare,
     caps: &Caps,
 ) -> Result<Csv, ResolverError> {
     let caps = caps.clone();
@@ -149,7 +189,7 @@ async fn load_csv(
                     error: std::io::Error::other(reason),
                 })?;
             }
-            Csv::read_from(target.path(), file, cycle, meter)
+            Csv::read_from(target.path(), file, cycle, share, meter)
         })
         .await
 }
@@ -174,8 +214,10 @@ async fn register_csv_source(ctx: ActionContext, args: Args) -> Result<Value, Ac
                 name,
                 file_path,
                 cycle,
-            } = other.parse(&["name", "file_path", "cycle"])?;
-            json!({"name": name, "file_path": file_path, "cycle": cycle})
+                share,
+            } = other.parse(&["name", "file_path", "cycle", "share"])?;
+            let share = share.map(|s| json!({"index": s.index, "of": s.of}));
+            json!({"name": name, "file_path": file_path, "cycle": cycle, "share": share})
         }
     };
     register(&ctx, None, Some(&[source])).await

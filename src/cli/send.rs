@@ -133,6 +133,7 @@ async fn send(args: SendArgs) -> Result<ExitCode, String> {
         token: args.token,
         timeout: args.timeout,
         connect_timeout: args.connect_timeout,
+        ..ClientConfig::default()
     };
     let host = if args.host.contains(':') && !args.host.starts_with('[') {
         format!("[{}]", args.host)

@@ -86,6 +86,28 @@ impl Rows {
     }
 }
 
+/// Which of a CSV file's data rows one agent of a fleet keeps: row `r`
+/// (0 for the first after the header) when `r % of == index`. The agents
+/// of a fleet given `index` 0 to `of - 1` keep rows no two share, and
+/// together every row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowShare {
+    /// This agent's place, from 0.
+    pub index: u64,
+    /// How many agents share the rows (at least 1).
+    pub of: u64,
+}
+
+impl RowShare {
+    /// Every row.
+    pub const ALL: RowShare = RowShare { index: 0, of: 1 };
+
+    /// Whether data row `row` is this share's.
+    pub fn keeps(self, row: u64) -> bool {
+        self.of <= 1 || row % self.of == self.index
+    }
+}
+
 impl CsvSource {
     /// Reads `path` at once, with no budget and no cancellation (for
     /// [`Resolver::register_csv_source`](super::Resolver::register_csv_source);
@@ -100,7 +122,7 @@ impl CsvSource {
             &SourceBudget::unlimited(),
             tokio_util::sync::CancellationToken::new(),
         );
-        CsvSource::read_from(path, file, cycle, meter)
+        CsvSource::read_from(path, file, cycle, RowShare::ALL, meter)
     }
 
     /// Streams `file` (named `path` in messages): a header row naming the
@@ -108,11 +130,13 @@ impl CsvSource {
     /// length). A regular file's size is reserved of `meter`'s budget
     /// first (refused unread when it does not fit); every byte read and
     /// every row kept is counted by `meter`, which stops the read when over
-    /// its budget (a FIFO, a growing file) or cancelled.
+    /// its budget (a FIFO, a growing file) or cancelled. Only the data rows
+    /// of `share` are kept (every row with [`RowShare::ALL`]).
     pub fn read_from(
         path: &Path,
         file: std::fs::File,
         cycle: bool,
+        share: RowShare,
         meter: Meter,
     ) -> Result<CsvSource, ResolverError> {
         let stopped = |error: LoadError| ResolverError::Load {
@@ -150,11 +174,15 @@ impl CsvSource {
             .map(|(index, name)| (Box::from(name), index))
             .collect();
         let mut record = csv::StringRecord::new();
+        let mut row: u64 = 0;
         loop {
             match reader.read_record(&mut record) {
                 Ok(true) => {
-                    rows.push(&record);
-                    meter.charge(ROW_BYTES).map_err(stopped)?;
+                    if share.keeps(row) {
+                        rows.push(&record);
+                        meter.charge(ROW_BYTES).map_err(stopped)?;
+                    }
+                    row += 1;
                 }
                 Ok(false) => break,
                 Err(error) => return Err(failed(&meter, error)),

@@ -90,7 +90,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use self::csv::CsvSource;
+pub use self::csv::{CsvSource, RowShare};
 pub use db::{Database, DbSource, MAX_VALUE_BYTES, QUERY_TIME_LIMIT};
 pub use env::{EnvPolicy, EnvRefused};
 pub use error::ResolverError;
