@@ -57,27 +57,27 @@ struct CsvSource {
     share: Option<Share>,
 }
 
-/// A CSV source's `share`: keep data row `r` when `r % of == index`.
+/// A CSV source's `share`: the rows of users `from` to `to - 1` of `of`
+/// ([`RowShare`]).
 #[derive(Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Share {
-    pub(crate) index: u64,
+    pub(crate) from: u64,
+    pub(crate) to: u64,
     pub(crate) of: u64,
 }
 
-/// The most agents a CSV source's rows are shared among.
-pub(crate) const MAX_SHARES: u64 = 10_000;
-
 impl Share {
     fn rows(self) -> Result<RowShare, String> {
-        if self.of == 0 || self.of > MAX_SHARES || self.index >= self.of {
+        if !(self.from < self.to && self.to <= self.of) {
             return Err(format!(
-                "share: index must be below of, and of from 1 to {MAX_SHARES} (got index {} of {})",
-                self.index, self.of
+                "share: expected from < to <= of (got from {} to {} of {})",
+                self.from, self.to, self.of
             ));
         }
         Ok(RowShare {
-            index: self.index,
+            from: self.from,
+            to: self.to,
             of: self.of,
         })
     }
@@ -216,7 +216,7 @@ async fn register_csv_source(ctx: ActionContext, args: Args) -> Result<Value, Ac
                 cycle,
                 share,
             } = other.parse(&["name", "file_path", "cycle", "share"])?;
-            let share = share.map(|s| json!({"index": s.index, "of": s.of}));
+            let share = share.map(|s| json!({"from": s.from, "to": s.to, "of": s.of}));
             json!({"name": name, "file_path": file_path, "cycle": cycle, "share": share})
         }
     };

@@ -265,9 +265,11 @@ async fn discover(
     ))
 }
 
-/// `csv_sources` for agent `index` of `of`: each source not cycling gets
-/// its share of the rows (`share`), so no two agents send the same row.
-fn shared_sources(sources: &Value, index: usize, of: usize) -> Value {
+/// `csv_sources` for the agent running users `from` to `to - 1` of the
+/// fleet's `of`: each source not cycling gets that agent's share of the
+/// rows (`share`: row `r` is user `r % of`'s), so no two agents send the
+/// same row and each has rows in proportion to its users.
+fn shared_sources(sources: &Value, from: u64, to: u64, of: u64) -> Value {
     let Value::Array(list) = sources else {
         return sources.clone();
     };
@@ -276,7 +278,7 @@ fn shared_sources(sources: &Value, index: usize, of: usize) -> Value {
             .map(|source| match source {
                 Value::Object(map) if map.get("cycle") == Some(&json!(false)) => {
                     let mut map = map.clone();
-                    map.insert("share".into(), json!({"index": index, "of": of}));
+                    map.insert("share".into(), json!({"from": from, "to": to, "of": of}));
                     Value::Object(map)
                 }
                 other => other.clone(),
@@ -429,7 +431,6 @@ pub async fn run(
             stop_sent: false,
         })
         .collect();
-    let of = agents.len();
     let test_id = format!(
         "fleet-{}-{:08x}",
         unix_ms(SystemTime::now()),
@@ -438,7 +439,10 @@ pub async fn run(
 
     // Prepare every agent; one refusal fails the start, naming it.
     let mut prepares = JoinSet::new();
+    let mut first_user = 0;
     for (i, agent) in agents.iter().enumerate() {
+        let (from, to) = (first_user, first_user + agent.users);
+        first_user = to;
         let mut args = test.clone();
         args.insert("user_count".into(), json!(agent.users));
         args.insert("spawn_rate".into(), json!(agent.spawn_rate));
@@ -446,7 +450,10 @@ pub async fn run(
             args.insert("arrival_rate".into(), json!(rate));
         }
         if let Some(sources) = test.get("csv_sources") {
-            args.insert("csv_sources".into(), shared_sources(sources, i, of));
+            args.insert(
+                "csv_sources".into(),
+                shared_sources(sources, from, to, users),
+            );
         }
         args.insert("test_id".into(), json!(test_id));
         args.insert("expires_s".into(), json!(PREPARE_EXPIRES_S));

@@ -86,25 +86,32 @@ impl Rows {
     }
 }
 
-/// Which of a CSV file's data rows one agent of a fleet keeps: row `r`
-/// (0 for the first after the header) when `r % of == index`. The agents
-/// of a fleet given `index` 0 to `of - 1` keep rows no two share, and
-/// together every row.
+/// Which of a CSV file's data rows one agent of a fleet keeps. The rows
+/// are dealt to the fleet's `of` users like cards, row `r` to user
+/// `r % of`, and an agent keeps the rows of its users, `from` to `to - 1`:
+/// agents with users that do not overlap keep rows no two share, in
+/// proportion to their users, and together every row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RowShare {
-    /// This agent's place, from 0.
-    pub index: u64,
-    /// How many agents share the rows (at least 1).
+    /// The agent's first user, from 0.
+    pub from: u64,
+    /// One past its last user.
+    pub to: u64,
+    /// The fleet's users.
     pub of: u64,
 }
 
 impl RowShare {
     /// Every row.
-    pub const ALL: RowShare = RowShare { index: 0, of: 1 };
+    pub const ALL: RowShare = RowShare {
+        from: 0,
+        to: 1,
+        of: 1,
+    };
 
     /// Whether data row `row` is this share's.
     pub fn keeps(self, row: u64) -> bool {
-        self.of <= 1 || row % self.of == self.index
+        self.of <= 1 || (self.from..self.to).contains(&(row % self.of))
     }
 }
 
