@@ -87,6 +87,23 @@ fn render(kubectl: &Path, dir: &str) -> String {
 }
 
 /// `text` with `from` replaced by `to`, which must occur.
+/// The number after `key` (`replicas: ` or `"expected_workers": `), which
+/// must occur once.
+fn number_after(text: &str, key: &str) -> u32 {
+    let mut found = text.match_indices(key).map(|(at, _)| {
+        let digits: String = text[at + key.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse::<u32>().expect("a number after the key")
+    });
+    let first = found
+        .next()
+        .unwrap_or_else(|| panic!("no {key:?} in:\n{text}"));
+    assert!(found.next().is_none(), "{key:?} more than once in:\n{text}");
+    first
+}
+
 fn broken(text: &str, from: &str, to: &str) -> String {
     assert!(text.contains(from), "the manifests no longer hold {from:?}");
     text.replacen(from, to, 1)
@@ -174,6 +191,20 @@ fn the_example_overlay_renders_agents_coordinator_and_their_wiring() {
         );
     }
     assert!(!rendered.contains(":latest"), "an image is not pinned");
+    // The coordinator waits for as many agents as the StatefulSet runs:
+    // ten in the example, the base's three in the base.
+    for (which, text, agents) in [(OVERLAY, &rendered, 10), (BASE, &base, 3)] {
+        assert_eq!(number_after(text, "replicas: "), agents, "{which}");
+        assert_eq!(
+            number_after(text, "\"expected_workers\": "),
+            agents,
+            "{which}: fleet.json's expected_workers is the StatefulSet's replicas"
+        );
+        assert!(text.contains("\"runner_mode\": \"master\""), "{which}");
+    }
+    // The coordinator reaches DNS and the agents' port, nothing else.
+    assert!(rendered.contains("name: ld-tower-coordinator\n"));
+    assert!(rendered.contains("- Egress\n"));
     // The overlay's action file replaced the base's, and the Job mounts the
     // generated ConfigMap under its hashed name.
     assert!(rendered.contains("ld-tower-agents.load-test.svc.cluster.local:9940"));
@@ -214,12 +245,12 @@ fn every_rendered_object_matches_the_kubernetes_api_schemas() {
     let wrong_type = write(
         dir.path(),
         "wrong-type.yaml",
-        &broken(&rendered, "replicas: 3\n", "replicas: \"three\"\n"),
+        &broken(&rendered, "replicas: 10\n", "replicas: \"ten\"\n"),
     );
     let out = validate(&validator, &wrong_type);
     assert!(
         !out.status.success(),
-        "replicas: \"three\" passed: {}",
+        "replicas: \"ten\" passed: {}",
         text(&out)
     );
     assert!(
