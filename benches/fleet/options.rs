@@ -29,7 +29,7 @@ pub(crate) struct Options {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     merge_agents: Option<Vec<u32>>,
 
-    /// Request names per agent [default: 20].
+    /// Request names per agent.
     #[arg(long, value_name = "K", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(crate) names: u32,
@@ -39,12 +39,12 @@ pub(crate) struct Options {
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     requests: Option<u64>,
 
-    /// Seconds of each agent's per-second series [default: 60].
+    /// Seconds of each agent's per-second series.
     #[arg(long, value_name = "S", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) seconds: u64,
 
-    /// Failed requests, percent of all [default: 2].
+    /// Failed requests, percent of all.
     #[arg(long = "failure-percent", value_name = "P", default_value_t = 2.0)]
     pub(crate) failure_percent: f64,
 
@@ -54,7 +54,7 @@ pub(crate) struct Options {
     rounds: Option<u32>,
 
     /// Real agents K started for the fetch and the start skew
-    /// (comma-separated; the fetch uses the largest) [default: 3,10].
+    /// (comma-separated; the fetch uses the largest).
     #[arg(long, value_name = "K,..", value_delimiter = ',', default_value = "3,10",
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub(crate) agents: Vec<u32>,
@@ -70,7 +70,7 @@ pub(crate) struct Options {
           value_parser = clap::value_parser!(u32).range(1..=100))]
     skew_rounds: Option<u32>,
 
-    /// How far ahead of now each round's start_at_unix_ms is, ms [default: 300].
+    /// How far ahead of now each round's start_at_unix_ms is, ms.
     #[arg(long = "start-ahead-ms", value_name = "MS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub(crate) start_ahead_ms: u64,
