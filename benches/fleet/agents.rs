@@ -1,10 +1,9 @@
 //! Parts 2 and 3: real agents (`ld-tower serve --framed --token-file`,
 //! the release binary), driven as a coordinator drives them with
 //! `ld_tower::client`: a short test on each and `LD_fetch_figures`'s reply
-//! bytes; then `LD_prepare_test` on K of them and `LD_start_prepared` to
-//! all at once for one instant, whose replies' `started_at_unix_ms` give
-//! the start skew ([`Skew::of`], fed the replies; a coordinator's result
-//! listing each agent's start can feed it the same way).
+//! bytes; then fleet tests through a real coordinator (`LD_start_test`
+//! with `runner_mode: "master"`), whose result's per-agent
+//! `started_at_unix_ms` give the start skew ([`Skew::of`]).
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -226,62 +225,60 @@ impl Skew {
     }
 }
 
-/// Part 3's test: one user, a few requests (the reply comes when it ends).
-fn skew_test(target: &str, id: &str) -> Value {
-    let mut test = test_of(target, 1, None, 5);
-    test["test_id"] = json!(id);
-    test
-}
-
-/// `rounds` rounds on `agents`: prepare on all, then `LD_start_prepared`
-/// to all at once with one instant `ahead_ms` from now.
+/// `rounds` rounds of a fleet test on `agents`, each through the real
+/// coordinator: `LD_start_test` with `runner_mode: "master"` sent to
+/// `coordinator` (an `ld-tower serve` like the agents), one user per agent
+/// making a few requests. From its result: each agent's
+/// `started_at_unix_ms` against the fleet's `start_at_unix_ms` (the skew),
+/// and the time from sending the action to the last agent running.
 pub(crate) async fn skew_rounds(
+    coordinator: &Agent,
     agents: &[Agent],
     target: &str,
     rounds: u32,
-    ahead_ms: u64,
-) -> Result<Vec<Skew>> {
+) -> Result<Vec<(Skew, u64)>> {
+    let addrs: Vec<&str> = agents.iter().map(|a| a.client.addr()).collect();
     let mut skews = Vec::new();
-    for round in 0..rounds {
-        let ids: Vec<String> = (0..agents.len())
-            .map(|i| format!("skew-{}-{round}.{i}", agents.len()))
+    for _ in 0..rounds {
+        let mut test = test_of(target, agents.len() as u64, None, 5);
+        test["runner_mode"] = json!("master");
+        test["agents"] = json!(addrs);
+        test["agent_token"] = json!(TOKEN);
+        let sent = now_ms();
+        let result = json_of(&action(coordinator, "LD_start_test", test).await?)?;
+        let fleet = &result["fleet"];
+        let start_at = fleet["start_at_unix_ms"]
+            .as_u64()
+            .ok_or_else(|| format!("no fleet.start_at_unix_ms in {result}"))?;
+        let started: Vec<u64> = fleet["agents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|row| row["started_at_unix_ms"].as_u64())
             .collect();
-        let prepared = join_all(
-            agents
-                .iter()
-                .zip(&ids)
-                .map(|(agent, id)| action(agent, "LD_prepare_test", skew_test(target, id))),
-        )
-        .await;
-        for reply in prepared {
-            reply?;
-        }
-        let start_at = now_ms() + ahead_ms;
-        let replies = join_all(agents.iter().zip(&ids).map(|(agent, id)| {
-            action(
-                agent,
-                "LD_start_prepared",
-                json!({"test_id": id, "start_at_unix_ms": start_at}),
+        if started.len() != agents.len() {
+            return Err(format!(
+                "{} of {} agents started: {result}",
+                started.len(),
+                agents.len()
             )
-        }))
-        .await;
-        let mut started = Vec::new();
-        for reply in replies {
-            let reply = json_of(&reply?)?;
-            let at = reply["started_at_unix_ms"]
-                .as_u64()
-                .ok_or_else(|| format!("no started_at_unix_ms in {reply}"))?;
-            started.push(at);
+            .into());
         }
-        skews.extend(Skew::of(start_at, &started));
+        let running = started
+            .iter()
+            .max()
+            .map_or(0, |last| last.saturating_sub(sent));
+        skews.extend(Skew::of(start_at, &started).map(|skew| (skew, running)));
     }
     Ok(skews)
 }
 
 /// Prints part 3's line for `k` agents.
-pub(crate) fn print_skews(k: usize, skews: &[Skew]) {
-    let skew: Vec<f64> = skews.iter().map(|s| s.skew_ms as f64).collect();
-    let late: Vec<f64> = skews.iter().map(|s| s.late_ms as f64).collect();
+pub(crate) fn print_skews(k: usize, skews: &[(Skew, u64)]) {
+    let skew: Vec<f64> = skews.iter().map(|(s, _)| s.skew_ms as f64).collect();
+    let late: Vec<f64> = skews.iter().map(|(s, _)| s.late_ms as f64).collect();
+    let running: Vec<f64> = skews.iter().map(|(_, r)| *r as f64).collect();
+    let [_, r_med, r_hi] = spread(&running);
     let [s_lo, s_med, s_hi] = spread(&skew);
     let [l_lo, l_med, l_hi] = spread(&late);
     let verdict = if s_hi < SKEW_GOAL_MS as f64 {
@@ -290,9 +287,10 @@ pub(crate) fn print_skews(k: usize, skews: &[Skew]) {
         format!("over (worst round {s_hi:.0} ms)")
     };
     println!(
-        "  {k:>3}  {:>6}  {:>22}  {:>22}  goal < {SKEW_GOAL_MS} ms: {verdict}",
+        "  {k:>3}  {:>6}  {:>22}  {:>22}  {:>18}  goal < {SKEW_GOAL_MS} ms: {verdict}",
         skews.len(),
         format!("{s_lo:.0} / {s_med:.0} / {s_hi:.0}"),
         format!("{l_lo:.0} / {l_med:.0} / {l_hi:.0}"),
+        format!("{r_med:.0} / {r_hi:.0}"),
     );
 }

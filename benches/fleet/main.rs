@@ -141,8 +141,8 @@ fn run(options: &Options) -> Result<()> {
     );
     println!(
         "  CPU: this process's CPU time (CLOCK_PROCESS_CPUTIME_ID) over a whole merge (decode all N, \
-         merge each), {} rounds; series decoded but not merged (no public series merge in \
-         ld_tower::figures)",
+         then the coordinator's merge: ld_tower::fleet::merge, histograms added and the 60 s \
+         series aligned), {} rounds",
         options.rounds()
     );
 
@@ -184,27 +184,31 @@ fn real_agents(options: &Options) -> Result<()> {
     agents::print_fetched(&fetched);
 
     println!(
-        "\n3. start skew: LD_prepare_test on K agents, then LD_start_prepared to all at once \
-         with one start_at_unix_ms {} ms ahead",
-        options.start_ahead_ms
+        "\n3. start skew: a coordinator (ld-tower serve) runs LD_start_test with runner_mode \
+         \"master\" on K agents: it prepares each, then starts all at one start_at_unix_ms"
     );
     println!(
-        "  {:>3}  {:>6}  {:>22}  {:>22}",
-        "K", "rounds", "skew ms min/med/max", "late ms min/med/max"
+        "  {:>3}  {:>6}  {:>22}  {:>22}  {:>18}",
+        "K", "rounds", "skew ms min/med/max", "late ms min/med/max", "sent→running med/max"
     );
+    let coordinator_dir = dir.path().join("coordinator");
+    std::fs::create_dir_all(&coordinator_dir)?;
+    let coordinator = agents::start_agents(1, &coordinator_dir)?;
     for k in &ks {
         eprintln!("[skew] K = {k}");
         let skews = runtime.block_on(agents::skew_rounds(
+            &coordinator[0],
             &agents[..*k],
             &url,
             options.skew_rounds(),
-            options.start_ahead_ms,
         ))?;
         agents::print_skews(*k, &skews);
     }
     println!(
         "  skew: max - min of the agents' started_at_unix_ms (whole ms); late: the last start - \
-         start_at_unix_ms. All agents read this machine's one clock: this is the agents' timer \
+         start_at_unix_ms; sent→running: from sending LD_start_test to the last agent's start \
+         (finding, preparing and connecting to the agents, and the lead the coordinator chose). \
+         All agents read this machine's one clock: this is the agents' timer \
          precision under load, not clock synchronisation between machines."
     );
     drop(agents);

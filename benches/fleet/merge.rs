@@ -4,6 +4,7 @@
 
 use hdrhistogram::Histogram;
 use ld_tower::figures::{Figures, TestFigures};
+use ld_tower::fleet::merge::merge;
 
 use crate::cpu::{spread, CpuClock};
 use crate::Result;
@@ -15,12 +16,15 @@ pub(crate) const QUANTILES: [(f64, &str); 3] = [(0.50, "p50"), (0.95, "p95"), (0
 /// are decoded too, but `ld_tower::figures` has no public way to merge
 /// them, so they are dropped.)
 pub(crate) fn decode_and_merge<S: AsRef<str>>(documents: &[S]) -> Result<Figures> {
-    let mut merged = Figures::default();
+    let mut decoded = Vec::with_capacity(documents.len());
     for (i, text) in documents.iter().enumerate() {
-        let test = TestFigures::from_json(text.as_ref())
-            .map_err(|e| format!("agent {i}'s figures document: {e}"))?;
-        merged.merge(&test.figures);
+        decoded.push(
+            TestFigures::from_json(text.as_ref())
+                .map_err(|e| format!("agent {i}'s figures document: {e}"))?,
+        );
     }
+    // The coordinator's own merge: figures exactly, series aligned.
+    let (merged, _series, _start) = merge(&decoded.iter().collect::<Vec<_>>());
     Ok(merged)
 }
 

@@ -15,7 +15,7 @@ use clap::{ArgAction, Parser};
                   against one histogram that recorded every sample; (2) the bytes of a real \
                   LD_fetch_figures reply from K `ld-tower serve --framed` agents after a short \
                   test against a local hyper target; (3) the start skew and lateness of K agents \
-                  sent LD_start_prepared with one instant 300 ms ahead; (4) beside it, the \
+                  started by a real coordinator (LD_start_test, runner_mode \"master\"); (4) beside it, the \
                   p50/p95/p99 error of Locust's distributed stats (latencies bucketed to 2 \
                   significant digits on each worker) on the same samples.",
     after_help = "Environment:\n  LD_TOWER_LOCUST  the locust executable (else /work/.peer/bin/locust, \
@@ -69,11 +69,6 @@ pub(crate) struct Options {
     #[arg(long = "skew-rounds", value_name = "R",
           value_parser = clap::value_parser!(u32).range(1..=100))]
     skew_rounds: Option<u32>,
-
-    /// How far ahead of now each round's start_at_unix_ms is, ms.
-    #[arg(long = "start-ahead-ms", value_name = "MS", default_value_t = 300,
-          value_parser = clap::value_parser!(u64).range(1..=60_000))]
-    pub(crate) start_ahead_ms: u64,
 
     /// Skip the real agents (parts 2 and 3).
     #[arg(long = "no-agents", action = ArgAction::SetFalse)]
