@@ -367,6 +367,12 @@ async fn a_served_coordinator_answers_status_for_the_fleet_and_stops_every_agent
         "{refused}"
     );
 
+    let steer = one(&control, "LD_set_users", json!({"user_count": 9})).await;
+    assert!(
+        steer.starts_with("Error: ") && steer.contains("fleet") && steer.contains("LD_stop_test"),
+        "{steer}"
+    );
+
     let stopped = parse(&one(&control, "LD_stop_test", json!({})).await);
     assert_eq!(stopped["stopped"], true);
     let result = tokio::time::timeout(DEADLINE, running)

@@ -54,6 +54,17 @@ fn required(map: &Map<String, Value>, key: &str, what: &str) -> Result<f64, Acti
     number(map, key)?.ok_or_else(|| error(format!("{key}: missing (give {what})")))
 }
 
+/// Refused while this process coordinates a fleet test: its users run on
+/// the agents, whose splits the coordinator does not change mid-test.
+fn not_a_fleet(ctx: &ActionContext, action: &str) -> Result<(), ActionError> {
+    match ctx.state().fleet().running() {
+        Some(_) => Err(error(format!(
+            "{action}: the running test is a fleet's (runner_mode \"master\"), which is not steered from the coordinator; send {action} to each agent, or LD_stop_test here to stop them all"
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn steered(result: Result<InEffect, SteerError>) -> Result<Value, ActionError> {
     let effect = result.map_err(|e| error(e.to_string()))?;
     serde_json::to_value(effect).map_err(|e| error(e.to_string()))
@@ -63,6 +74,7 @@ fn steered(result: Result<InEffect, SteerError>) -> Result<Value, ActionError> {
 /// `spawn_rate` users per second (by default the rate in effect); a load
 /// shape running is dropped.
 async fn set_users(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    not_a_fleet(&ctx, "LD_set_users")?;
     let map = keywords(args, &["user_count", "spawn_rate"])?;
     let users = required(&map, "user_count", "the users to run, from 0")?;
     if users < 0.0 || users.fract() != 0.0 {
@@ -82,6 +94,7 @@ async fn set_users(ctx: ActionContext, args: Args) -> Result<Value, ActionError>
 
 /// Runs the test's arrivals at `arrival_rate` iterations per second from now.
 async fn set_rate(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    not_a_fleet(&ctx, "LD_set_rate")?;
     let map = keywords(args, &["arrival_rate"])?;
     let rate = required(&map, "arrival_rate", "iterations per second")?;
     if rate.is_finite() && rate > 0.0 {
@@ -94,6 +107,7 @@ async fn set_rate(ctx: ActionContext, args: Args) -> Result<Value, ActionError> 
 /// shape; the test ends when the shape does (or at its `test_time`). A key
 /// of `shape_config` the shape does not know is refused.
 async fn set_load_shape(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    not_a_fleet(&ctx, "LD_set_load_shape")?;
     let map = keywords(args, &["load_shape", "shape_config"])?;
     let name = match map.get("load_shape") {
         Some(Value::String(name)) => name,
