@@ -50,6 +50,18 @@ fn positive(map: &Map<String, Value>, key: &str, default: f64) -> Result<f64, Ac
     }
 }
 
+/// The fleet's status until the agents answer: starting, no one running.
+fn starting(users: u64, options: &FleetOptions) -> Value {
+    json!({
+        "running": true,
+        "users": 0,
+        "target_users": users,
+        "requests": 0,
+        "failures": 0,
+        "fleet": {"starting": true, "entries": options.agents},
+    })
+}
+
 /// Runs the test in `map` (keywords, `runner_mode` "master") on the fleet.
 pub(super) async fn start_fleet(
     ctx: &ActionContext,
@@ -124,7 +136,7 @@ pub(super) async fn start_fleet(
     }
     let Some(claim) = state
         .fleet()
-        .claim(&state.shutdown_signal(), json!({"running": true}))
+        .claim(&state.shutdown_signal(), starting(users, &options))
     else {
         return Err(error(EngineError::Busy.to_string()));
     };

@@ -586,6 +586,13 @@ pub async fn run(
                 }
             },
             _ = ticks.tick() => {
+                // The merged status, once per tick (not per reply: it adds
+                // every agent's histograms).
+                live.set_status(fleet_status(
+                    &agents,
+                    start_instant.elapsed().as_secs_f64(),
+                    test_time_s,
+                ));
                 for (i, agent) in agents.iter_mut().enumerate() {
                     if !agent.running() || agent.polling {
                         continue;
@@ -656,11 +663,6 @@ pub async fn run(
                 });
             }
         }
-        live.set_status(fleet_status(
-            &agents,
-            start_instant.elapsed().as_secs_f64(),
-            test_time_s,
-        ));
     }
     // A lost agent's call is given up on.
     starts.abort_all();
