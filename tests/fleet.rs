@@ -393,4 +393,76 @@ async fn a_served_coordinator_answers_status_for_the_fleet_and_stops_every_agent
     let summary = parse(&one(&control, "LD_summary", json!({})).await);
     assert_eq!(summary, result["summary"]);
     assert!(summary["totals"]["requests"].as_u64().unwrap() <= target.total());
+
+    // The JSON report and the run history keep it as one test, with the
+    // per-agent rows in its parameters.
+    let written = parse(
+        &one(
+            &control,
+            "LD_generate_json_report",
+            json!({"json_file_name": "fleet"}),
+        )
+        .await,
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(written[0].as_str().unwrap()).unwrap())
+            .unwrap();
+    let text = report.to_string();
+    for agent in &addrs {
+        assert!(
+            text.contains(&format!("\"agent\":\"{agent}\"")),
+            "{agent} not in the report"
+        );
+    }
+    assert!(text.contains("\"runner_mode\":\"master\""), "{text:.400}");
+    let id = one(
+        &control,
+        "LD_persist_records",
+        json!({"database_path": "runs.db"}),
+    )
+    .await;
+    let run = one(
+        &control,
+        "LD_fetch_run_records",
+        json!({"database_path": "runs.db", "run_id": parse(&id)}),
+    )
+    .await;
+    assert!(
+        run.contains("start_skew_ms") && run.contains(&addrs[2]),
+        "{run:.400}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_never_answers_fails_the_start_by_name_unless_degraded_is_allowed() {
+    let target = Target::start().await;
+    let (_dirs, agents) = agents([TOKEN; 3]);
+    let mut addrs = addrs(&agents)[..2].to_vec();
+    // A port nobody listens on: the listener is closed before the test.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone_addr = gone.local_addr().unwrap().to_string();
+    drop(gone);
+    addrs.push(gone_addr.clone());
+    let mut test = fleet_test(&target, &addrs, 4, 5);
+    test["worker_startup_timeout"] = json!(1);
+    let (code, lines, _) = coordinate(json!([["LD_start_test", test.clone()]]), Vec::new()).await;
+    assert_ne!(code, 0);
+    assert!(
+        lines[0].starts_with("Error: ")
+            && lines[0].contains("only 2 of 3 agents answered within 1s")
+            && lines[0].contains(&format!("agent {gone_addr}: cannot connect")),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(target.total(), 0);
+
+    // LoadDensity's degraded startup: the two that answered run it all.
+    test["worker_startup_policy"] = json!("degraded");
+    let (code, lines, stderr) = coordinate(json!([["LD_start_test", test]]), Vec::new()).await;
+    assert_eq!(code, 0, "{lines:?}\n{stderr}");
+    let result = parse(&lines[0]);
+    assert_eq!(result["fleet"]["agents"].as_array().unwrap().len(), 2);
+    assert_eq!(result["summary"]["totals"]["requests"], 4 * 5);
+    assert_eq!(target.total(), 4 * 5);
+    assert!(result["notes"].to_string().contains("degraded"), "{result}");
 }
