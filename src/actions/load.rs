@@ -92,7 +92,7 @@ impl StartTest {
     /// ld-tower's fleet keys, when given (a coordinator's; see
     /// [`crate::fleet`]).
     fn fleet_keys(&self) -> Vec<&'static str> {
-        [
+        given_keys([
             ("agents", &self.agents),
             ("agent_token", &self.agent_token),
             ("agent_ca", &self.agent_ca),
@@ -100,17 +100,13 @@ impl StartTest {
             ("agent_cert", &self.agent_cert),
             ("agent_key", &self.agent_key),
             ("on_agent_lost", &self.on_agent_lost),
-        ]
-        .into_iter()
-        .filter(|(_, value)| value.as_ref().is_some_and(|v| !v.is_null()))
-        .map(|(key, _)| key)
-        .collect()
+        ])
     }
 
     /// LoadDensity's keywords that a local ld-tower test does not use (its
     /// distributed runner's settings, its Python callbacks), when given.
     fn not_used(&self) -> Vec<&'static str> {
-        [
+        given_keys([
             ("master_bind_host", &self.master_bind_host),
             ("master_bind_port", &self.master_bind_port),
             ("master_host", &self.master_host),
@@ -122,12 +118,17 @@ impl StartTest {
             ("worker_startup_policy", &self.worker_startup_policy),
             ("stop_requested", &self.stop_requested),
             ("on_environment", &self.on_environment),
-        ]
+        ])
+    }
+}
+
+/// The keys of `pairs` given a value other than `null`.
+fn given_keys<const N: usize>(pairs: [(&'static str, &Option<Value>); N]) -> Vec<&'static str> {
+    pairs
         .into_iter()
         .filter(|(_, value)| value.as_ref().is_some_and(|v| !v.is_null()))
         .map(|(key, _)| key)
         .collect()
-    }
 }
 
 /// The keys known at each place of `LD_start_test`'s arguments.

@@ -51,12 +51,21 @@ fn weighted(a: f64, a_n: u64, b: f64, b_n: u64) -> f64 {
     }
 }
 
+/// p50, p95 and p99 of `n` requests and of `m` more, weighed together.
+fn weigh(ours: [&mut f64; 3], n: u64, theirs: [f64; 3], m: u64) {
+    for (ours, theirs) in ours.into_iter().zip(theirs) {
+        *ours = weighted(*ours, n, theirs, m);
+    }
+}
+
 /// Adds `other`'s second into `into` (the same second of another agent).
 fn add_point(into: &mut SecondPoint, other: &SecondPoint) {
-    let (n, m) = (into.requests, other.requests);
-    into.p50_ms = weighted(into.p50_ms, n, other.p50_ms, m);
-    into.p95_ms = weighted(into.p95_ms, n, other.p95_ms, m);
-    into.p99_ms = weighted(into.p99_ms, n, other.p99_ms, m);
+    weigh(
+        [&mut into.p50_ms, &mut into.p95_ms, &mut into.p99_ms],
+        into.requests,
+        [other.p50_ms, other.p95_ms, other.p99_ms],
+        other.requests,
+    );
     into.users += other.users;
     into.requests += other.requests;
     into.failures += other.failures;
@@ -65,10 +74,12 @@ fn add_point(into: &mut SecondPoint, other: &SecondPoint) {
     }
     for (name, theirs) in &other.per_name {
         let ours = into.per_name.entry(name.clone()).or_default();
-        let (n, m) = (ours.requests, theirs.requests);
-        ours.p50_ms = weighted(ours.p50_ms, n, theirs.p50_ms, m);
-        ours.p95_ms = weighted(ours.p95_ms, n, theirs.p95_ms, m);
-        ours.p99_ms = weighted(ours.p99_ms, n, theirs.p99_ms, m);
+        weigh(
+            [&mut ours.p50_ms, &mut ours.p95_ms, &mut ours.p99_ms],
+            ours.requests,
+            [theirs.p50_ms, theirs.p95_ms, theirs.p99_ms],
+            theirs.requests,
+        );
         ours.requests += theirs.requests;
         ours.failures += theirs.failures;
     }
