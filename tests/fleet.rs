@@ -392,6 +392,11 @@ async fn a_served_coordinator_answers_status_for_the_fleet_and_stops_every_agent
     // stopped, so what the target received may include requests cut off.
     let summary = parse(&one(&control, "LD_summary", json!({})).await);
     assert_eq!(summary, result["summary"]);
+    // The coordinator's status after the test is the fleet's final one.
+    let after = parse(&one(&control, "LD_test_status", json!({})).await);
+    assert_eq!(after["running"], false, "{after}");
+    assert_eq!(after["fleet"]["agents"], 3, "{after}");
+    assert_eq!(after["requests"], summary["totals"]["requests"], "{after}");
     assert!(summary["totals"]["requests"].as_u64().unwrap() <= target.total());
 
     // The JSON report and the run history keep it as one test, with the

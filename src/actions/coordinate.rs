@@ -152,6 +152,7 @@ pub(super) async fn start_fleet(
     let outcome = crate::fleet::run::run(&network, plan, claim.live())
         .await
         .map_err(error)?;
+    state.fleet().keep_last(claim.live().status());
     drop(claim);
     state.keep_figures(&outcome.finished);
     let mut parameters = outcome.parameters.clone();

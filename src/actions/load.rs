@@ -617,6 +617,7 @@ pub(super) async fn run_ready(
     } = ready;
     let resolver = ctx.state().resolver(|r| r.clone());
     let state = ctx.state().clone();
+    state.fleet().forget_last();
     let keep_state = state.clone();
     let finished = state
         .engine()
@@ -714,8 +715,9 @@ async fn stop_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError>
 /// The running test's live figures (or the last test's final ones).
 async fn test_status(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     args.none()?;
-    if let Some(fleet) = ctx.state().fleet().running() {
-        return Ok(fleet.status());
+    let fleet = ctx.state().fleet();
+    if let Some(status) = fleet.running().map(|f| f.status()).or_else(|| fleet.last()) {
+        return Ok(status);
     }
     let status = ctx.state().engine().status().unwrap_or_default();
     serde_json::to_value(status).map_err(|e| error(e.to_string()))

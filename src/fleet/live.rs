@@ -44,6 +44,8 @@ impl FleetLive {
 #[derive(Debug, Default)]
 pub struct FleetSlot {
     live: Mutex<Option<Arc<FleetLive>>>,
+    /// The last fleet test's final status, until a local test starts.
+    last: Mutex<Option<Value>>,
 }
 
 /// Holds the slot while a fleet test runs; frees it when dropped.
@@ -84,6 +86,25 @@ impl FleetSlot {
         });
         *slot = Some(Arc::clone(&live));
         Some(Claim { slot: self, live })
+    }
+
+    /// Keeps `status` as the last fleet test's final one.
+    pub fn keep_last(&self, status: Value) {
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(status);
+    }
+
+    /// Forgets the last fleet test's status (a local test starts: the
+    /// engine's status is the latest again).
+    pub fn forget_last(&self) {
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The last fleet test's final status, if it is the latest test.
+    pub fn last(&self) -> Option<Value> {
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The fleet test running, if any.

@@ -696,6 +696,12 @@ pub async fn run(
             }
         }
     }
+    // The final status: every agent's final figures (or last polled).
+    live.set_status(fleet_status(
+        &agents,
+        start_instant.elapsed().as_secs_f64(),
+        test_time_s,
+    ));
     let mut outcome = conclude(
         agents, start_at, start_wall, stopping, notes, failure, &test_id,
     );
