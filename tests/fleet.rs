@@ -6,18 +6,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/socket.rs"]
+mod servers;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use common::framed::{framed_client as client, one};
 use common::target::Target;
-use common::{run_cli, serve_in, ServeProcess, DEADLINE};
+use common::{parse, run_cli, serve_in, ServeProcess, DEADLINE};
 use hdrhistogram::Histogram;
-use ld_tower::client::{Client, ClientConfig};
-use ld_tower::codec::Framing;
 use ld_tower::figures::TestFigures;
 use serde_json::{json, Value};
+use servers::closed_port;
 use tokio::time::Instant;
 
 const TOKEN: &str = "fleet-7d1c9a3e5b0f2846-token";
@@ -25,29 +27,6 @@ const TOKEN: &str = "fleet-7d1c9a3e5b0f2846-token";
 /// `ld-tower serve --framed --token TOKEN` in `dir`.
 fn agent(dir: &Path, token: &str) -> ServeProcess {
     serve_in(dir, &["--framed", "--token", token], &[])
-}
-
-fn client(addr: &str, token: Option<&str>) -> Client {
-    let config = ClientConfig {
-        framing: Framing::Framed,
-        token: token.map(str::to_owned),
-        timeout: DEADLINE,
-        ..ClientConfig::default()
-    };
-    Client::new(addr, config)
-}
-
-/// One action on a connection of its own: its result line.
-async fn one(client: &Client, name: &str, args: Value) -> String {
-    let request = json!([[name, args]]).to_string();
-    let mut lines = client.send(&request).await.expect("a reply").lines;
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    lines.remove(0)
-}
-
-fn parse(line: &str) -> Value {
-    assert!(!line.starts_with("Error"), "{line}");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
 }
 
 /// Three agents, each in a directory of its own; `tokens` theirs.
@@ -443,10 +422,8 @@ async fn an_agent_that_never_answers_fails_the_start_by_name_unless_degraded_is_
     let target = Target::start().await;
     let (_dirs, agents) = agents([TOKEN; 3]);
     let mut addrs = addrs(&agents)[..2].to_vec();
-    // A port nobody listens on: the listener is closed before the test.
-    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let gone_addr = gone.local_addr().unwrap().to_string();
-    drop(gone);
+    // A port nobody listens on.
+    let gone_addr = format!("127.0.0.1:{}", closed_port());
     addrs.push(gone_addr.clone());
     let mut test = fleet_test(&target, &addrs, 4, 5);
     test["worker_startup_timeout"] = json!(1);

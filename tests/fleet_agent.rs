@@ -12,12 +12,12 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::framed::{framed_client, one};
 use common::target::Target;
 use common::tokens::principals_file;
-use common::{serve_in, ServeProcess, DEADLINE};
+use common::{parse as ok, serve_in, ServeProcess, DEADLINE};
 use hdrhistogram::Histogram;
-use ld_tower::client::{Client, ClientConfig};
-use ld_tower::codec::Framing;
+use ld_tower::client::Client;
 use ld_tower::figures::{Figures, TestFigures};
 use serde_json::{json, Value};
 
@@ -38,26 +38,7 @@ fn agent(dir: &Path) -> ServeProcess {
 }
 
 fn client(server: &ServeProcess, token: &str) -> Client {
-    let config = ClientConfig {
-        framing: Framing::Framed,
-        token: Some(token.to_owned()),
-        timeout: DEADLINE,
-        ..ClientConfig::default()
-    };
-    Client::new(server.addr().to_string(), config)
-}
-
-/// One action on a connection of its own; its result line.
-async fn one(client: &Client, name: &str, args: Value) -> String {
-    let request = json!([[name, args]]).to_string();
-    let mut lines = client.send(&request).await.expect("a reply").lines;
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    lines.remove(0)
-}
-
-fn ok(line: &str) -> Value {
-    assert!(!line.starts_with("Error"), "{line}");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    framed_client(&server.addr().to_string(), Some(token))
 }
 
 fn now_ms() -> u64 {

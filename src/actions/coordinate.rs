@@ -3,13 +3,11 @@
 //! test: thresholds on the merged figures, `LD_summary`, the reports and
 //! the run history.
 
-use std::time::Duration;
-
 use serde_json::{json, Map, Value};
 
-use super::load::conclude;
+use super::load::{conclude, test_length};
 use super::{ActionContext, ActionError};
-use crate::engine::{EngineError, MAX_USERS};
+use crate::engine::EngineError;
 use crate::fleet::{FleetOptions, FleetPlan};
 use crate::thresholds::{LimitsSpec, Thresholds};
 
@@ -39,13 +37,14 @@ const NOT_PARAMETERS: &[&str] = &[
     "replaced",
 ];
 
-/// A positive number at `key`, `default` when absent.
-fn positive(map: &Map<String, Value>, key: &str, default: f64) -> Result<f64, ActionError> {
+/// A positive number at `key`, `None` when absent.
+fn positive(map: &Map<String, Value>, key: &str) -> Result<Option<f64>, ActionError> {
     match map.get(key) {
-        None | Some(Value::Null) => Ok(default),
+        None | Some(Value::Null) => Ok(None),
         Some(value) => value
             .as_f64()
             .filter(|v| v.is_finite() && *v > 0.0)
+            .map(Some)
             .ok_or_else(|| error(format!("{key} must be a positive number, got {value}"))),
     }
 }
@@ -99,35 +98,21 @@ pub(super) async fn start_fleet(
             ))
         })?,
     };
-    let most = MAX_USERS as u64 * options.agents.len().max(options.expected) as u64;
-    if users > most {
-        return Err(error(format!(
-            "user_count {users} is over {MAX_USERS} users per agent"
-        )));
-    }
     let caps = state.caps();
     caps.check_users("user_count", usize::try_from(users).unwrap_or(usize::MAX))
         .map_err(error)?;
-    let spawn_rate = positive(&map, "spawn_rate", 10.0)?;
-    let arrival_rate = match map.get("arrival_rate") {
-        None | Some(Value::Null) => None,
-        Some(_) => Some(positive(&map, "arrival_rate", 0.0)?),
-    };
+    let spawn_rate = positive(&map, "spawn_rate")?.unwrap_or(10.0);
+    let arrival_rate = positive(&map, "arrival_rate")?;
     if let Some(rate) = arrival_rate {
         caps.check_rate(rate).map_err(error)?;
     }
     let test_time = match map.get("test_time") {
-        None => Some(Duration::from_secs(60)),
+        None => Some(60.0),
         Some(Value::Null) => None,
-        Some(value) => Some(
-            value
-                .as_f64()
-                .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| error("test_time must be a positive number of seconds, or null"))?,
-        ),
+        // Not a number: refused as a local test's would be.
+        Some(value) => Some(value.as_f64().unwrap_or(f64::NAN)),
     };
-    let test_time = caps.test_time(test_time).map_err(error)?;
+    let test_time = test_length(caps, test_time)?;
     if let Some(time) = test_time {
         map.insert("test_time".into(), json!(time.as_secs_f64()));
     }

@@ -14,6 +14,7 @@ use crate::engine::{
     OTHER_NAMES,
 };
 use crate::engine::{secrets, task};
+use crate::policy::Caps;
 use crate::redact;
 use crate::spec::{parse, strict_check, unknown, Note, Segment, SpecError, Vocabulary};
 use crate::state::LastRun;
@@ -275,16 +276,7 @@ async fn plan(
         ));
     }
     let test_time = args.test_time.unwrap_or(Some(60.0));
-    let duration = match test_time {
-        None => None,
-        Some(s) => Some(
-            Duration::try_from_secs_f64(s)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| error("test_time must be a positive number of seconds, or null"))?,
-        ),
-    };
-    let duration = caps.test_time(duration).map_err(error)?;
+    let duration = test_length(caps, test_time)?;
     if let (None, Some(end)) = (test_time, duration) {
         notes.push(format!(
             "test_time: null; the agent ends the test after {}s (--max-test-time)",
@@ -465,6 +457,24 @@ async fn plan(
         parameters,
         thresholds,
     })
+}
+
+/// A test's length from `test_time` (seconds; `None`: until stopped),
+/// within the agent's `--max-test-time` (a test with no end gets the cap).
+pub(super) fn test_length(
+    caps: &Caps,
+    test_time: Option<f64>,
+) -> Result<Option<Duration>, ActionError> {
+    let duration = match test_time {
+        None => None,
+        Some(s) => Some(
+            Duration::try_from_secs_f64(s)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| error("test_time must be a positive number of seconds, or null"))?,
+        ),
+    };
+    caps.test_time(duration).map_err(error)
 }
 
 /// Refuses a test whose base URL's host the agent's policy refuses, before

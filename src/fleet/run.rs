@@ -18,7 +18,7 @@ use super::merge::merge;
 use super::options::{split_host_port, FleetOptions, OnLost, StartupPolicy, MAX_AGENTS};
 use super::split;
 use crate::engine::{dial, Changes, Finished, Network};
-use crate::figures::{new_histogram, unix_ms, Figures, TestFigures};
+use crate::figures::{unix_ms, Figures, TestFigures};
 
 /// How long an agent holds the prepared test before the start must come.
 const PREPARE_EXPIRES_S: u64 = 120;
@@ -296,17 +296,6 @@ fn fleet_status(agents: &[Agent], elapsed_s: f64, test_time_s: Option<f64>) -> V
             .filter_map(|a| a.status.as_ref()?.get(key)?.as_u64())
             .sum()
     };
-    let total = |key: &str| -> u64 {
-        agents
-            .iter()
-            .filter_map(|a| a.figures.as_ref())
-            .flat_map(|f| f.figures.per_name().values())
-            .map(|n| match key {
-                "failures" => n.failures(),
-                _ => n.count(),
-            })
-            .sum()
-    };
     let rate = |key: &str| -> f64 {
         agents
             .iter()
@@ -314,23 +303,12 @@ fn fleet_status(agents: &[Agent], elapsed_s: f64, test_time_s: Option<f64>) -> V
             .filter_map(|a| a.status.as_ref()?.get(key)?.as_f64())
             .sum()
     };
-    let mut overall = new_histogram();
-    for agent in agents {
-        for name in agent
-            .figures
-            .iter()
-            .flat_map(|f| f.figures.per_name().values())
-        {
-            let _ = overall.add(name.latency_us());
-        }
+    // The requests so far, each agent's histograms added (exact).
+    let mut figures = Figures::default();
+    for polled in agents.iter().filter_map(|a| a.figures.as_ref()) {
+        figures.merge(&polled.figures);
     }
-    let q = |q: f64| {
-        if overall.is_empty() {
-            0.0
-        } else {
-            overall.value_at_quantile(q) as f64 / 1000.0
-        }
-    };
+    let summary = figures.summary();
     let arrival = agents
         .iter()
         .any(|a| a.arrival_rate.is_some())
@@ -353,12 +331,12 @@ fn fleet_status(agents: &[Agent], elapsed_s: f64, test_time_s: Option<f64>) -> V
         "load_shape": null,
         "elapsed_s": elapsed_s,
         "test_time_s": test_time_s,
-        "requests": total("requests"),
-        "failures": total("failures"),
+        "requests": summary.totals.requests,
+        "failures": summary.totals.failures,
         "current_rps": sum("current_rps"),
-        "p50_ms": q(0.50),
-        "p95_ms": q(0.95),
-        "p99_ms": q(0.99),
+        "p50_ms": summary.latency_overall.p50_ms,
+        "p95_ms": summary.latency_overall.p95_ms,
+        "p99_ms": summary.latency_overall.p99_ms,
         "fleet": {
             "agents": agents.len(),
             "running": agents.iter().filter(|a| a.running()).count(),
@@ -702,22 +680,31 @@ pub async fn run(
         start_instant.elapsed().as_secs_f64(),
         test_time_s,
     ));
-    let mut outcome = conclude(
-        agents, start_at, start_wall, stopping, notes, failure, &test_id,
-    );
-    outcome.parameters = parameters;
-    Ok(outcome)
+    let start = Start {
+        test_id: &test_id,
+        at_unix_ms: start_at,
+        wall: start_wall,
+    };
+    Ok(conclude(
+        agents, &start, stopping, notes, failure, parameters,
+    ))
+}
+
+/// The instant the agents were asked to start at, and the test's name.
+struct Start<'a> {
+    test_id: &'a str,
+    at_unix_ms: u64,
+    wall: SystemTime,
 }
 
 /// The fleet's test from the agents' parts.
 fn conclude(
     agents: Vec<Agent>,
-    start_at: u64,
-    start_wall: SystemTime,
+    start: &Start<'_>,
     stopped: bool,
     mut notes: Vec<String>,
     failure: Option<String>,
-    test_id: &str,
+    parameters: Value,
 ) -> Outcome {
     let documents: Vec<&TestFigures> = agents.iter().filter_map(|a| a.figures.as_ref()).collect();
     let (figures, series, started_at) = merge(&documents);
@@ -789,7 +776,7 @@ fn conclude(
             .sum(),
         series,
         elapsed,
-        started_at: started_at.unwrap_or(start_wall),
+        started_at: started_at.unwrap_or(start.wall),
         users_started: agents
             .iter()
             .filter_map(|a| a.figures.as_ref())
@@ -804,8 +791,8 @@ fn conclude(
         changes: Changes::default(),
     };
     let fleet = json!({
-        "test_id": test_id,
-        "start_at_unix_ms": start_at,
+        "test_id": start.test_id,
+        "start_at_unix_ms": start.at_unix_ms,
         "start_skew_ms": skew_ms,
         "agents": rows,
         "lost": agents.iter().filter(|a| matches!(a.end, Some(End::Lost { .. }))).count(),
@@ -815,6 +802,6 @@ fn conclude(
         fleet,
         notes,
         failure,
-        parameters: Value::Null,
+        parameters,
     }
 }

@@ -12,6 +12,7 @@
 pub mod browser;
 pub mod child;
 pub mod figures;
+pub mod framed;
 pub mod mtls;
 pub mod target;
 pub mod through;
