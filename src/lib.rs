@@ -48,6 +48,7 @@ pub mod dashboard;
 pub mod engine;
 pub mod figures;
 pub mod fleet;
+pub mod formats;
 #[cfg(feature = "history")]
 pub mod history;
 pub mod json_size;
