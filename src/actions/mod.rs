@@ -34,6 +34,7 @@ mod reports;
 mod resolver;
 mod run;
 mod steer;
+pub mod vocabulary;
 
 pub use args::Args;
 pub use budget::{OverBudget, ReplyBudget, DEFAULT_MAX_REPLY_BYTES};

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::budget::ReplyBudget;
-use super::{ActionContext, ActionError, Args};
+use super::{vocabulary, ActionContext, ActionError, Args};
 use crate::json_size::json_size;
 
 /// The outcome of one action: its name and its result, or its failure
@@ -123,7 +123,7 @@ pub(super) async fn run_list(
             Ok((name, args)) => {
                 let charged_before = budget.used();
                 let result = match ctx.registry().get(name) {
-                    None => Err(ActionError::new(format!("{name}: unknown action"))),
+                    None => Err(ActionError::new(unknown(ctx, name))),
                     Some((_, scope)) if !ctx.allows(scope) => {
                         ctx.state().security().forbidden(1);
                         match ctx.principal() {
@@ -149,6 +149,19 @@ pub(super) async fn run_list(
         });
     }
     Ok(())
+}
+
+/// Why `name` did not run: a LoadDensity action ld-tower refuses, with
+/// the reason; else an unknown action, with the closest registered name
+/// when one is close enough to be a typo of it.
+fn unknown(ctx: &ActionContext, name: &str) -> String {
+    if let Some(why) = vocabulary::refusal(name) {
+        return format!("{name}: not supported by ld-tower ({why})");
+    }
+    match vocabulary::closest(name, &ctx.registry().names()) {
+        Some(known) => format!("{name}: unknown action (did you mean {known}?)"),
+        None => format!("{name}: unknown action"),
+    }
 }
 
 /// How long an action list runs before it yields to other tasks.

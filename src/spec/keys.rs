@@ -11,7 +11,7 @@ pub trait Vocabulary {
 /// The known key closest to `key`, when one is close enough to be a typo
 /// of it: Damerau-Levenshtein distance at most 2 (and less than the key's
 /// length), or the same up to case, `-` and `_`.
-pub fn closest(key: &str, known: &[&'static str]) -> Option<&'static str> {
+pub fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let folded = fold(key);
     if let Some(same) = known.iter().find(|k| fold(k) == folded) {
         return Some(same);
