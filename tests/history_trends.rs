@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 
 use common::target::Target;
-use common::{parse, serve_in};
+use common::{parse, run_actions_in, serve_in};
 use serde_json::{json, Value};
 
 const DB: &str = "runs.db";
@@ -58,35 +58,26 @@ fn three_runs(url: &str) -> Vec<Value> {
     ]
 }
 
-/// Runs `actions` with `ld-tower run --json` in `dir`: its exit code and
-/// one line per action.
+/// Runs `actions` with `ld-tower run --json` in `dir` (failed requests
+/// not counted against the exit code): its exit code and one line per
+/// action.
 fn run_file(dir: &Path, actions: &[Value]) -> (Option<i32>, Vec<String>) {
-    let file = dir.join("actions.json");
-    std::fs::write(&file, json!({"load_density": actions}).to_string()).unwrap();
-    let mut cmd = std::process::Command::new(common::bin());
-    cmd.current_dir(dir)
-        .args([
-            "run",
-            "--json",
-            "--no-progress",
-            "--exit-code-on-error",
-            "0",
-        ])
-        .arg(&file)
-        .env_remove("LOAD_DENSITY_SOCKET_TOKEN")
-        .stdin(std::process::Stdio::null());
-    let out = cmd.output().expect("runs ld-tower");
-    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(
-        lines.len(),
-        actions.len(),
-        "one line per action: {lines:#?}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code(), lines)
+    run_actions_in(dir, actions, &["--exit-code-on-error", "0"])
+}
+
+/// `tests/fixtures/history_v3.db` copied into `dir` as [`DB`]: a run
+/// history written by the build before tags (schema 3, by
+/// `LD_persist_records` in `ld-tower run`): run 1 `v3-a` with `home` and
+/// `missing` (3 requests each, `missing` all 404), run 2 `v3-b` with
+/// `home` (2).
+fn schema_3_db(dir: &Path) -> std::path::PathBuf {
+    let db = dir.join(DB);
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/history_v3.db"),
+        &db,
+    )
+    .unwrap();
+    db
 }
 
 /// Sends `actions` to an `ld-tower serve` started in `dir`: one line per
@@ -482,21 +473,14 @@ fn diff_trend_and_tags_served() {
     assert!(!Path::new("/tmp/elsewhere.db").exists());
 }
 
-/// A database written by the build before tags (schema 3, by today's
-/// `LD_persist_records` in `ld-tower run`: run 1 `v3-a` with `home` and
-/// `missing` (3 requests each, `missing` all 404), run 2 `v3-b` with
-/// `home` (2)) is brought to schema 4 as the new actions open it: its runs
+/// A database written by the build before tags ([`schema_3_db`]) is
+/// brought to schema 4 as the new actions open it: its runs
 /// still list and fetch, tags work on them, the diff and trend read them.
 /// A file of a schema newer than this build's is refused.
 #[test]
 fn a_schema_3_database_is_migrated_and_a_newer_one_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join(DB);
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/history_v3.db"),
-        &db,
-    )
-    .unwrap();
+    let db = schema_3_db(dir.path());
     let version = |db: &Path| -> i64 {
         rusqlite::Connection::open(db)
             .unwrap()
@@ -573,12 +557,7 @@ fn a_schema_3_database_is_migrated_and_a_newer_one_refused() {
 #[test]
 fn bounds_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join(DB);
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/history_v3.db"),
-        &db,
-    )
-    .unwrap();
+    let db = schema_3_db(dir.path());
     let many = |n: usize, prefix: &str| -> Value {
         Value::Object((0..n).map(|i| (format!("{prefix}{i}"), json!(i))).collect())
     };

@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 
 use common::target::Target;
-use common::{parse, serve_in};
+use common::{parse, run_actions_in, serve_in};
 use serde_json::{json, Value};
 
 /// Every kind of rule: each op in any case, per name and overall, metrics
@@ -45,22 +45,7 @@ fn test(url: &str, broken: bool) -> Value {
 /// `ld-tower run --json` of `actions` in `dir`: its exit code and one line
 /// per action.
 fn run_file(dir: &Path, actions: &[Value]) -> (Option<i32>, Vec<String>) {
-    let file = dir.join("actions.json");
-    std::fs::write(&file, json!({"load_density": actions}).to_string()).unwrap();
-    let out = std::process::Command::new(common::bin())
-        .current_dir(dir)
-        .args(["run", "--json", "--no-progress"])
-        .arg(&file)
-        .env_remove("LOAD_DENSITY_SOCKET_TOKEN")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("runs ld-tower");
-    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(lines.len(), actions.len(), "{lines:#?}");
-    (out.status.code(), lines)
+    run_actions_in(dir, actions, &[])
 }
 
 /// The rules against the recorded summary of a test of `home` and
