@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
-
 use serde_json::Value;
 
 use crate::figures::Summary;
