@@ -33,6 +33,7 @@ mod registry;
 mod reports;
 mod resolver;
 mod run;
+mod sla;
 mod steer;
 pub mod vocabulary;
 
@@ -41,3 +42,4 @@ pub use budget::{OverBudget, ReplyBudget, DEFAULT_MAX_REPLY_BYTES};
 pub use fleet::{DEFAULT_EXPIRES, MAX_EXPIRES, MAX_START_AHEAD, MAX_TEST_ID_CHARS};
 pub use registry::{Action, ActionContext, ActionError, Registry};
 pub use run::{ActionResult, RunError};
+pub use sla::MAX_SLA_RULES;
