@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::actions::prepared::PreparedSlot;
 use crate::auth::SecurityCounters;
+use crate::breaking::{Outcome, SearchSlot};
 use crate::dashboard::DashboardSlot;
 use crate::engine::{Engine, EngineLimits, Finished, Network, OTHER_NAMES};
 use crate::figures::{Figures, TimeSeries};
@@ -31,6 +32,10 @@ pub struct LastRun {
     pub elapsed_s: f64,
     /// Its thresholds' verdicts (empty when it had none).
     pub verdicts: Vec<Verdict>,
+    /// When the last test was a breaking-point search
+    /// (`LD_find_breaking_point`), what it found; the parameters and
+    /// figures are then those of the probe its records keep.
+    pub search: Option<Outcome>,
 }
 
 /// The server's shared state.
@@ -79,6 +84,8 @@ pub struct State {
     prepared: PreparedSlot,
     /// The fleet test this process coordinates (`runner_mode: "master"`).
     fleet: FleetSlot,
+    /// The breaking-point search running (`LD_find_breaking_point`).
+    search: SearchSlot,
 }
 
 /// The figures of every test that ended since the state was made.
@@ -131,6 +138,7 @@ impl State {
             outputs: Outputs::default(),
             prepared: PreparedSlot::default(),
             fleet: FleetSlot::default(),
+            search: SearchSlot::default(),
         }
     }
 
@@ -234,25 +242,48 @@ impl State {
         &self.fleet
     }
 
+    /// The breaking-point search running, if any.
+    pub fn search(&self) -> &SearchSlot {
+        &self.search
+    }
+
+    /// Whether a local test runs, or a breaking-point search (which is
+    /// between two probes' tests at times): another test may not start.
+    pub fn test_running(&self) -> bool {
+        self.engine.running() || self.search.running()
+    }
+
     /// The test held ready for `LD_start_prepared`.
     pub(crate) fn prepared(&self) -> &PreparedSlot {
         &self.prepared
     }
 
-    /// Keeps a finished (or cancelled) test's figures and series.
+    /// Keeps a finished (or cancelled) test's figures and series: in the
+    /// records and among the figures since start.
     pub fn keep_figures(&self, finished: &Finished) {
+        self.count_since_start(finished);
+        self.keep_records(finished);
+    }
+
+    /// Adds a finished test's figures to the records and makes its series
+    /// the last test's (what `LD_summary` and the reports show).
+    pub fn keep_records(&self, finished: &Finished) {
         self.figures(|figures| figures.merge(&finished.figures));
-        {
-            let mut since = self
-                .since_start
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            since
-                .figures
-                .merge_within(&finished.figures, MAX_NAMES_SINCE_START, OTHER_NAMES);
-            since.through = since.through.max(finished.id);
-        }
         *self.series.lock().unwrap_or_else(PoisonError::into_inner) = finished.series.clone();
+    }
+
+    /// Adds a finished test's figures to those since start (what the
+    /// exporters count), and to nothing else: a breaking-point search's
+    /// probes are counted there, though the records keep one probe at most.
+    pub fn count_since_start(&self, finished: &Finished) {
+        let mut since = self
+            .since_start
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        since
+            .figures
+            .merge_within(&finished.figures, MAX_NAMES_SINCE_START, OTHER_NAMES);
+        since.through = since.through.max(finished.id);
     }
 
     /// Tells the state the server is shutting down: a running test stops

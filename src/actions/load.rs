@@ -580,6 +580,12 @@ impl Ready {
     pub(super) fn notes(&self) -> &[String] {
         &self.notes
     }
+
+    /// The plan to run and its parameters, for a caller that runs the
+    /// plan itself (a breaking-point search runs it once per probe).
+    pub(super) fn into_plan(self) -> (Plan, Value) {
+        (self.planned.plan, self.planned.parameters)
+    }
 }
 
 /// `LD_start_test`'s arguments (keywords; `action` names the action in the
@@ -598,7 +604,7 @@ pub(super) async fn ready(
         tracing::warn!(target: "ld_tower::spec", "{action}: {note}");
     }
     let planned = planned?;
-    if ctx.state().fleet().running().is_some() {
+    if ctx.state().fleet().running().is_some() || ctx.state().search().running() {
         return Err(error(crate::engine::EngineError::Busy.to_string()));
     }
     ctx.state()
@@ -671,6 +677,7 @@ pub(super) fn conclude(
         parameters: parameters.clone(),
         elapsed_s,
         verdicts: verdicts.clone(),
+        search: None,
     });
     let mut result = parameters;
     if let Value::Object(map) = &mut result {
@@ -714,6 +721,9 @@ async fn stop_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError>
     if let Some(fleet) = ctx.state().fleet().running() {
         fleet.stop();
         return Ok(json!({"stopped": true, "fleet": true}));
+    }
+    if ctx.state().search().stop() {
+        return Ok(json!({"stopped": true, "search": true}));
     }
     Ok(if ctx.state().engine().stop() {
         json!({"stopped": true})

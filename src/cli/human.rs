@@ -1,11 +1,13 @@
 //! What a person reads: `ld-tower demo`'s summary (totals, one row per
-//! request name, each threshold passed or `FAILED`), which `run` also ends
-//! with on a terminal, and `run`'s one short line per action there.
+//! request name, each threshold passed or `FAILED`, a breaking-point
+//! search's probes), which `run` also ends with on a terminal, and `run`'s
+//! one short line per action there.
 
 use std::io::{self, Write};
 
 use serde_json::Value;
 
+use ld_tower::breaking::{Outcome, Searched};
 use ld_tower::figures::Summary;
 use ld_tower::protocol::{Reply, END};
 use ld_tower::state::LastRun;
@@ -74,6 +76,52 @@ pub(super) fn write_summary(
                 v.actual
             )?;
         }
+    }
+    if let Some(search) = last.and_then(|last| last.search.as_ref()) {
+        write_search(out, search)?;
+    }
+    Ok(())
+}
+
+/// Writes a breaking-point search's result and one row per probe.
+fn write_search(out: &mut impl Write, search: &Outcome) -> io::Result<()> {
+    let (what, level) = match search.searched {
+        Searched::Users => ("users", "users"),
+        Searched::ArrivalRate { .. } => ("arrival rate", "rate/s"),
+    };
+    let breaking = search
+        .breaking
+        .map_or_else(|| "none found".to_owned(), |b| b.to_string());
+    writeln!(
+        out,
+        "\nBreaking point: safe {what} {}, breaking at {breaking}{}",
+        search.safe,
+        if search.stopped_early {
+            " (stopped early)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(
+        out,
+        "  {:>8} {:>9} {:>8} {:>9} {:>9}  result",
+        level, "requests", "failed", "fail %", "p95 ms"
+    )?;
+    for probe in &search.history {
+        let m = &probe.measured;
+        writeln!(
+            out,
+            "  {:>8} {:>9} {:>8} {:>9.2} {:>9.1}  {}",
+            probe.level,
+            m.requests,
+            m.failures + m.abandoned,
+            m.failure_rate() * 100.0,
+            m.p95_ms,
+            match &probe.reason {
+                None => "safe".to_owned(),
+                Some(reason) => format!("UNSAFE: {reason}"),
+            }
+        )?;
     }
     Ok(())
 }

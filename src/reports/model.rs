@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::breaking::Outcome;
 use crate::engine::task::outline::{self as tasks, TaskRow};
 use crate::figures::{new_histogram, Figures, NameFigures, SecondPoint, Summary};
 use crate::state::State;
@@ -46,6 +47,10 @@ pub struct Report {
     pub parameters: Value,
     /// The last test's threshold verdicts.
     pub thresholds: Vec<Verdict>,
+    /// When the last test was a breaking-point search, what it found (its
+    /// probes); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaking_point: Option<Outcome>,
 }
 
 /// One request name's figures, latency in milliseconds.
@@ -114,9 +119,9 @@ impl Report {
             )
         });
         let rps = rate(summary.totals.requests, elapsed_s);
-        let (parameters, thresholds) = match last {
-            Some(last) => (last.parameters, last.verdicts),
-            None => (Value::Null, Vec::new()),
+        let (parameters, thresholds, breaking_point) = match last {
+            Some(last) => (last.parameters, last.verdicts, last.search),
+            None => (Value::Null, Vec::new(), None),
         };
         let title = match tasks::test_label(&parameters) {
             Some(test) => format!("{test} \u{2014} {title}"),
@@ -133,6 +138,7 @@ impl Report {
             distribution,
             parameters,
             thresholds,
+            breaking_point,
         }
     }
 
@@ -305,6 +311,7 @@ mod tests {
             parameters: json!({"user_count": 2, "user_detail": {"user": "fast_http_user"}}),
             elapsed_s: 2.0,
             verdicts: Vec::new(),
+            search: None,
         });
         let report = Report::from_state(&state, "t");
         let home = &report.per_name[0];
