@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::actions::prepared::PreparedSlot;
 use crate::auth::SecurityCounters;
-use crate::breaking::{Outcome, SearchSlot};
+use crate::breaking::SearchSlot;
 use crate::dashboard::DashboardSlot;
 use crate::engine::{Engine, EngineLimits, Finished, Network, OTHER_NAMES};
 use crate::figures::{Figures, TimeSeries};
@@ -26,16 +26,15 @@ use crate::thresholds::Verdict;
 /// What is known of the last test, for reports.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LastRun {
-    /// `LD_start_test`'s parameters, as its result shows them.
+    /// `LD_start_test`'s parameters, as its result shows them. After a
+    /// breaking-point search (`LD_find_breaking_point`), those of the probe
+    /// its records keep, with what the search found under
+    /// `breaking_point` ([`Outcome::to_json`](crate::breaking::Outcome::to_json)).
     pub parameters: Value,
     /// How long it ran, in seconds.
     pub elapsed_s: f64,
     /// Its thresholds' verdicts (empty when it had none).
     pub verdicts: Vec<Verdict>,
-    /// When the last test was a breaking-point search
-    /// (`LD_find_breaking_point`), what it found; the parameters and
-    /// figures are then those of the probe its records keep.
-    pub search: Option<Outcome>,
 }
 
 /// The server's shared state.

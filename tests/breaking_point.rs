@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use common::framed::{framed_client, one};
@@ -25,18 +24,15 @@ use ld_tower::paths::Paths;
 use ld_tower::policy::Caps;
 use ld_tower::state::State;
 use serde_json::{json, Value};
+use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 /// Requests in flight the target serves at once; one more fails.
 const K: u64 = 13;
 
-/// One load test at a time.
-static LOAD: Mutex<()> = Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    LOAD.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+/// One load test at a time (each test has a runtime of its own: the
+/// lock is tokio's, which any runtime waits on).
+static LOAD: Mutex<()> = Mutex::const_new(());
 
 /// The test to probe: closed-loop users, no wait, one GET of `path`.
 fn test_of(target: &Target, path: &str) -> Value {
@@ -138,7 +134,7 @@ fn probe_at(result: &Value, users: u64) -> &Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_finds_the_concurrency_a_target_breaks_at_and_reports_it() {
-    let _one = one_at_a_time();
+    let _one = LOAD.lock().await;
     let target = Target::start().await;
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("search");
@@ -179,6 +175,7 @@ async fn run_finds_the_concurrency_a_target_breaks_at_and_reports_it() {
         result_without_run_keys(&result)
     );
     assert_eq!(json_report["parameters"]["user_count"], json!(safe));
+    assert_eq!(json_report["parameters"].get("breaking_point"), None);
     assert_eq!(json_report["parameters"]["test_time"], 1.0);
     assert_eq!(
         json_report["summary"]["totals"]["requests"],
@@ -226,7 +223,7 @@ fn rows_safe(result: &Value) -> usize {
 /// `run --summary`: the person's summary ends with the search's probes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_summary_shows_the_probes() {
-    let _one = one_at_a_time();
+    let _one = LOAD.lock().await;
     let target = Target::start().await;
     // 1 to 4 users, K = 2: probes at 2 (safe) and 3 (unsafe), then done.
     let (code, stdout, stderr) = run_file(
@@ -263,7 +260,7 @@ async fn run_summary_shows_the_probes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_runs_a_search_refuses_tests_meanwhile_and_stop_ends_it() {
-    let _one = one_at_a_time();
+    let _one = LOAD.lock().await;
     let target = Target::start().await;
     let server = serve(&["--framed"]);
     let addr = server.addr().to_string();
@@ -335,7 +332,7 @@ async fn serve_runs_a_search_refuses_tests_meanwhile_and_stop_ends_it() {
 /// 105 ms holds up to 10 users, whatever the failures (threshold 1).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_latency_limit_breaks_where_latency_crosses_it() {
-    let _one = one_at_a_time();
+    let _one = LOAD.lock().await;
     let target = Target::start().await;
     let control = Control::default();
     let line = run_one(
@@ -374,7 +371,7 @@ async fn a_latency_limit_breaks_where_latency_crosses_it() {
 /// requests per second (5 in flight at 20 ms apart).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_arrival_rate_search_finds_the_rate_a_target_breaks_at() {
-    let _one = one_at_a_time();
+    let _one = LOAD.lock().await;
     let target = Target::start().await;
     let control = Control::default();
     let mut test = test_of(&target, "/limited?max=5&ms=100");

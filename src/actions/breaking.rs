@@ -431,13 +431,17 @@ async fn find_breaking_point(ctx: ActionContext, args: Args) -> Result<Value, Ac
     }
     let mut outcome: Outcome = search.outcome(settings.searched, stopped_early);
     outcome.kept = kept.as_ref().map(|k| k.level);
-    if let Some(kept) = kept {
+    if let Some(mut kept) = kept {
+        // The reports and the run history show what the search found with
+        // the kept probe's parameters.
+        if let Value::Object(map) = &mut kept.parameters {
+            map.insert("breaking_point".into(), outcome.to_json());
+        }
         state.keep_records(&kept.finished);
         state.set_last_run(LastRun {
             parameters: kept.parameters,
             elapsed_s: kept.finished.elapsed.as_secs_f64(),
             verdicts: Vec::new(),
-            search: Some(outcome.clone()),
         });
     }
     drop(claim);

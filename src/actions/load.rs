@@ -677,7 +677,6 @@ pub(super) fn conclude(
         parameters: parameters.clone(),
         elapsed_s,
         verdicts: verdicts.clone(),
-        search: None,
     });
     let mut result = parameters;
     if let Value::Object(map) = &mut result {

@@ -268,10 +268,9 @@ impl Outcome {
     pub fn probe_json(&self, probe: &Probe) -> Value {
         let m = &probe.measured;
         let mut entry = Map::new();
+        // A users search's level is its users.
+        entry.insert("users".into(), json!(m.users));
         entry.insert(self.level_key().into(), json!(probe.level));
-        if let Searched::ArrivalRate { .. } = self.searched {
-            entry.insert("users".into(), json!(m.users));
-        }
         for (key, value) in [
             ("failure_rate", json!(m.failure_rate())),
             ("requests", json!(m.requests)),
@@ -328,6 +327,79 @@ impl Outcome {
         map.insert("stopped_early".into(), json!(self.stopped_early));
         map.insert("records_from".into(), json!(self.kept));
         Value::Object(map)
+    }
+
+    /// An outcome read back from its [`Outcome::to_json`] form (as the
+    /// last run's parameters keep it); `None` when `value` is not one.
+    pub fn from_json(value: &Value) -> Option<Outcome> {
+        let count = |key: &str| value.get(key).and_then(Value::as_u64);
+        let searched = match value.get("search")?.as_str()? {
+            "users" => Searched::Users,
+            "arrival_rate" => Searched::ArrivalRate {
+                users: count("users")?,
+            },
+            _ => return None,
+        };
+        let (safe, breaking, min, max) = match searched {
+            Searched::Users => ("safe_users", "breaking_users", "min_users", "max_users"),
+            Searched::ArrivalRate { .. } => (
+                "safe_arrival_rate",
+                "breaking_arrival_rate",
+                "min_rate",
+                "max_rate",
+            ),
+        };
+        let mut outcome = Outcome {
+            searched,
+            bounds: Bounds {
+                min: count(min)?,
+                max: count(max)?,
+                max_iterations: u32::try_from(count("max_iterations")?).ok()?,
+            },
+            limits: Limits {
+                failure_threshold: value.get("failure_threshold")?.as_f64()?,
+                latency: match (
+                    value.get("latency_percentile").and_then(Value::as_f64),
+                    value.get("latency_limit_ms").and_then(Value::as_f64),
+                ) {
+                    (Some(percentile), Some(limit_ms)) => Some(LatencyLimit {
+                        percentile,
+                        limit_ms,
+                    }),
+                    _ => None,
+                },
+            },
+            safe: count(safe)?,
+            breaking: count(breaking),
+            history: Vec::new(),
+            stopped_early: value.get("stopped_early")?.as_bool()?,
+            kept: count("records_from"),
+        };
+        let level_key = outcome.level_key();
+        for entry in value.get("history")?.as_array()? {
+            let count = |key: &str| entry.get(key).and_then(Value::as_u64);
+            let ms = |key: &str| entry.get(key).and_then(Value::as_f64);
+            let level = count(level_key)?;
+            outcome.history.push(Probe {
+                level,
+                measured: Measured {
+                    users: count("users")?,
+                    requests: count("requests")?,
+                    failures: count("failures")?,
+                    abandoned: count("abandoned")?,
+                    p50_ms: ms("p50_ms")?,
+                    p95_ms: ms("p95_ms")?,
+                    p99_ms: ms("p99_ms")?,
+                    latency_ms: ms("latency_ms"),
+                },
+                safe: entry.get("safe")?.as_bool()?,
+                reason: entry
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            });
+        }
+        Some(outcome)
     }
 }
 
@@ -466,5 +538,17 @@ mod tests {
         assert_eq!(rate["history"][1]["users"], json!(3));
         assert_eq!(rate["users"], json!(7));
         assert!(rate.get("safe_users").is_none());
+        // Read back as the reports read it from the last run's parameters.
+        for searched in [Searched::Users, Searched::ArrivalRate { users: 7 }] {
+            let mut outcome = search.outcome(searched, true);
+            outcome.kept = Some(2);
+            outcome.limits.latency = Some(LatencyLimit {
+                percentile: 99.9,
+                limit_ms: 12.5,
+            });
+            outcome.history[0].measured.latency_ms = Some(3.25);
+            assert_eq!(Outcome::from_json(&outcome.to_json()), Some(outcome));
+        }
+        assert_eq!(Outcome::from_json(&json!({"search": "users"})), None);
     }
 }

@@ -77,8 +77,11 @@ pub(super) fn write_summary(
             )?;
         }
     }
-    if let Some(search) = last.and_then(|last| last.search.as_ref()) {
-        write_search(out, search)?;
+    if let Some(search) = last
+        .and_then(|last| last.parameters.get("breaking_point"))
+        .and_then(Outcome::from_json)
+    {
+        write_search(out, &search)?;
     }
     Ok(())
 }

@@ -119,9 +119,16 @@ impl Report {
             )
         });
         let rps = rate(summary.totals.requests, elapsed_s);
-        let (parameters, thresholds, breaking_point) = match last {
-            Some(last) => (last.parameters, last.verdicts, last.search),
-            None => (Value::Null, Vec::new(), None),
+        let (mut parameters, thresholds) = match last {
+            Some(last) => (last.parameters, last.verdicts),
+            None => (Value::Null, Vec::new()),
+        };
+        // A breaking-point search's outcome has a place of its own.
+        let breaking_point = match &mut parameters {
+            Value::Object(map) => map
+                .remove("breaking_point")
+                .and_then(|found| Outcome::from_json(&found)),
+            _ => None,
         };
         let title = match tasks::test_label(&parameters) {
             Some(test) => format!("{test} \u{2014} {title}"),
@@ -311,7 +318,6 @@ mod tests {
             parameters: json!({"user_count": 2, "user_detail": {"user": "fast_http_user"}}),
             elapsed_s: 2.0,
             verdicts: Vec::new(),
-            search: None,
         });
         let report = Report::from_state(&state, "t");
         let home = &report.per_name[0];
