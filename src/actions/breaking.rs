@@ -123,6 +123,19 @@ fn integer(
     }
 }
 
+/// The lowest and highest level searched: `min` from 1 (default 1),
+/// `max` from 1 to `most` (default 1000, LoadDensity's `max_users`).
+fn level_bounds(
+    (min_key, min): (&str, Option<i64>),
+    (max_key, max): (&str, Option<i64>),
+    most: (u64, &str),
+) -> Result<(u64, u64), ActionError> {
+    Ok((
+        integer(min_key, min, 1, 1, None)?,
+        integer(max_key, max, 1000, 1, Some(most))?,
+    ))
+}
+
 /// What the arguments ask for, every bound checked.
 struct Settings {
     searched: Searched,
@@ -147,13 +160,10 @@ impl Settings {
                         "{key}: used by search \"arrival_rate\"; search \"users\" takes min_users and max_users"
                     )));
                 }
-                let min = integer("min_users", args.min_users, 1, 1, None)?;
-                let max = integer(
-                    "max_users",
-                    args.max_users,
-                    1000,
-                    1,
-                    Some((MAX_USERS as u64, "the most users ld-tower runs")),
+                let (min, max) = level_bounds(
+                    ("min_users", args.min_users),
+                    ("max_users", args.max_users),
+                    (MAX_USERS as u64, "the most users ld-tower runs"),
                 )?;
                 caps.check_users("max_users", usize::try_from(max).unwrap_or(usize::MAX))
                     .map_err(error)?;
@@ -168,13 +178,10 @@ impl Settings {
                         "{key}: used by search \"users\"; search \"arrival_rate\" takes min_rate, max_rate and users"
                     )));
                 }
-                let min = integer("min_rate", args.min_rate, 1, 1, None)?;
-                let max = integer(
-                    "max_rate",
-                    args.max_rate,
-                    1000,
-                    1,
-                    Some((MAX_SEARCH_RATE, "the highest rate a search probes")),
+                let (min, max) = level_bounds(
+                    ("min_rate", args.min_rate),
+                    ("max_rate", args.max_rate),
+                    (MAX_SEARCH_RATE, "the highest rate a search probes"),
                 )?;
                 caps.check_rate(max as f64)
                     .map_err(|e| error(format!("max_rate: {e}")))?;

@@ -439,17 +439,21 @@ mod tests {
         search
     }
 
+    fn bounds(min: u64, max: u64) -> Bounds {
+        Bounds {
+            min,
+            max,
+            max_iterations: 12,
+        }
+    }
+
     fn levels(search: &Search) -> Vec<u64> {
         search.history().iter().map(|p| p.level).collect()
     }
 
     #[test]
     fn converges_on_the_breaking_point_as_loaddensity_does() {
-        let bounds = Bounds {
-            min: 1,
-            max: 64,
-            max_iterations: 12,
-        };
+        let bounds = bounds(1, 64);
         let search = run(bounds, 0.0, |n| if n > 13 { 0.5 } else { 0.0 });
         // LoadDensity's sequence: (1+64)//2 = 32, 16, 8, 12, 14, 13.
         assert_eq!(levels(&search), [32, 16, 8, 12, 14, 13]);
@@ -458,11 +462,7 @@ mod tests {
 
     #[test]
     fn nothing_safe_is_zero_and_iterations_bound_the_probes() {
-        let bounds = Bounds {
-            min: 1,
-            max: 1000,
-            max_iterations: 12,
-        };
+        let bounds = bounds(1, 1000);
         let search = run(bounds, 0.01, |_| 1.0);
         assert_eq!(levels(&search), [500, 250, 125, 62, 31, 15, 7, 3, 1]);
         assert_eq!((search.safe(), search.breaking()), (0, Some(1)));
@@ -519,11 +519,7 @@ mod tests {
 
     #[test]
     fn result_names_the_level_searched() {
-        let bounds = Bounds {
-            min: 1,
-            max: 4,
-            max_iterations: 12,
-        };
+        let bounds = bounds(1, 4);
         let search = run(bounds, 0.0, |n| if n > 2 { 1.0 } else { 0.0 });
         let users = search.outcome(Searched::Users, false).to_json();
         assert_eq!(users["safe_users"], json!(2));

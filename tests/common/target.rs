@@ -275,6 +275,14 @@ async fn handle(
     Ok(response)
 }
 
+/// The query parameter `key` as a `T`, `default` when absent or not one.
+fn param<T: std::str::FromStr>(params: &BTreeMap<String, String>, key: &str, default: T) -> T {
+    params
+        .get(key)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The response to `req`, `in_flight` requests in flight as it arrived
 /// (itself included).
 async fn route(
@@ -293,32 +301,23 @@ async fn route(
     }
     match path {
         "/slow" => {
-            let ms = params.get("ms").and_then(|ms| ms.parse().ok()).unwrap_or(0);
-            tokio::time::sleep(Duration::from_millis(ms)).await;
+            tokio::time::sleep(Duration::from_millis(param(&params, "ms", 0))).await;
             respond(200, "text/plain", "slow")
         }
         "/limited" => {
-            let max: u64 = params.get("max").and_then(|n| n.parse().ok()).unwrap_or(0);
-            if in_flight > max {
+            if in_flight > param(&params, "max", 0) {
                 return respond(503, "text/plain", "busy");
             }
-            let ms = params.get("ms").and_then(|ms| ms.parse().ok()).unwrap_or(0);
-            tokio::time::sleep(Duration::from_millis(ms)).await;
+            tokio::time::sleep(Duration::from_millis(param(&params, "ms", 0))).await;
             respond(200, "text/plain", "ok")
         }
         "/crowded" => {
-            let per: u64 = params
-                .get("per_ms")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
+            let per: u64 = param(&params, "per_ms", 0);
             tokio::time::sleep(Duration::from_millis(per * in_flight)).await;
             respond(200, "text/plain", "ok")
         }
         "/redirect" => {
-            let status: u16 = params
-                .get("status")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(302);
+            let status: u16 = param(&params, "status", 302);
             let mut response = respond(status, "text/plain", "moved");
             if let Some(Ok(to)) = params.get("to").map(|to| http::HeaderValue::from_str(to)) {
                 response.headers_mut().insert(http::header::LOCATION, to);
@@ -328,11 +327,8 @@ async fn route(
         "/flaky" => {
             counts.queries.lock().unwrap().push(query.clone());
             let key = params.get("key").cloned().unwrap_or_default();
-            let fail: u64 = params.get("fail").and_then(|n| n.parse().ok()).unwrap_or(0);
-            let status: u16 = params
-                .get("status")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(503);
+            let fail: u64 = param(&params, "fail", 0);
+            let status: u16 = param(&params, "status", 503);
             let seen = {
                 let mut flaky = counts.flaky.lock().unwrap();
                 let seen = flaky.entry(key).or_default();
