@@ -12,12 +12,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/http2.rs"]
+#[allow(dead_code)] // Its TLS targets and other counts are http2.rs's.
+mod h2_target;
 
 use std::time::Duration;
 
 use common::framed::{framed_client, one};
 use common::target::Target;
 use common::{parse, run_cli, run_one, serve, DEADLINE};
+use h2_target::{H2Target, Listen};
 use ld_tower::actions::{Registry, MAX_ITERATIONS, MAX_PROBE_TIME};
 use ld_tower::control::Control;
 use ld_tower::paths::Paths;
@@ -406,6 +410,42 @@ async fn an_arrival_rate_search_finds_the_rate_a_target_breaks_at() {
     assert_eq!(target.count("/limited"), served);
 }
 
+/// Each probe is a test of its own, compiled afresh: HTTP/2 users share
+/// connections within a test, whose drivers live on that test's worker
+/// threads, so a probe never inherits the last one's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_probe_is_a_fresh_test_http2_connections_included() {
+    let _one = LOAD.lock().await;
+    let target = H2Target::start(Listen::Plain).await;
+    let line = run_one(
+        &Control::default(),
+        json!(["LD_find_breaking_point", {
+            "test": {"host": format!("http://{}", target.addr), "wait_time": 0.01,
+                     "http2": true, "h2_connections": 1, "wait_tim": 0,
+                     "tasks": [{"method": "get", "url": "/ok", "name": "ok"}]},
+            "min_users": 1, "max_users": 4, "failure_threshold": 0, "probe_time": 0.5,
+        }]),
+    )
+    .await;
+    let result = parse(&line);
+    // 2, 3, 4: every probe safe.
+    assert_eq!(result["safe_users"], 4, "{result}");
+    assert_eq!(result["breaking_users"], Value::Null, "{result}");
+    // Said once, of the key in `test`, not once per probe.
+    assert_eq!(
+        result["notes"],
+        json!(["test.wait_tim: unknown key, ignored (did you mean \"wait_time\"?)"])
+    );
+    let history = result["history"].as_array().unwrap();
+    assert_eq!(history.len(), 3, "{result}");
+    let mut requests = 0;
+    for probe in history {
+        assert_eq!(probe["failures"], 0, "{probe}");
+        requests += probe["requests"].as_u64().unwrap();
+    }
+    assert_eq!(target.seen.version("HTTP/2.0"), requests);
+}
+
 /// Every bad bound, LoadDensity's and ld-tower's, is refused by name
 /// before anything is sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -530,7 +570,7 @@ async fn bad_bounds_are_refused_before_any_load() {
         // LD_start_test's own refusals, for the test at the search's top.
         (
             with(json!({"test": {"user_detail_dict": {"host": target.url()}}})),
-            "tasks: missing (give a list of tasks)",
+            "test (at max_users 40): tasks: missing (give a list of tasks)",
         ),
     ];
     for (args, message) in &cases {

@@ -3,20 +3,21 @@
 //! Where LoadDensity takes a Python callable (`probe(users) ->
 //! failure_rate`, which no action file can give), ld-tower takes the test
 //! to probe: `LD_start_test`'s keywords under `test`, made ready by
-//! `LD_start_test`'s own path (every bound it enforces applies), then run
-//! once per probe at the level the search asks for, all users at once, for
-//! `probe_time` seconds.
+//! `LD_start_test`'s own path (every bound it enforces applies) at the
+//! search's highest level before anything is sent, then again for each
+//! probe, a test of its own at the level the search asks for, all users at
+//! once, for `probe_time` seconds.
 
 use std::time::Instant;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::load::{ready, test_length};
+use super::load::{probe_ready, ready, test_length};
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::auth::Scope;
 use crate::breaking::{Bounds, LatencyLimit, Limits, Measured, Outcome, Search, Searched};
-use crate::engine::{EngineError, Finished, Plan, MAX_USERS};
+use crate::engine::{EngineError, Finished, MAX_USERS};
 use crate::policy::Caps;
 use crate::state::LastRun;
 
@@ -286,23 +287,6 @@ impl Settings {
         keys.insert("test_time".into(), json!(self.probe_time));
         keys
     }
-
-    /// The validated plan moved to `level`, and its parameters.
-    fn probe_plan(&self, plan: &Plan, parameters: &Value, level: u64) -> (Plan, Value) {
-        let mut plan = plan.clone();
-        let mut parameters = parameters.clone();
-        match self.searched {
-            Searched::Users => {
-                plan.users = usize::try_from(level).unwrap_or(usize::MAX);
-                parameters["user_count"] = json!(level);
-            }
-            Searched::ArrivalRate { .. } => {
-                plan.arrival_rate = Some(level as f64);
-                parameters["arrival_rate"] = json!(level);
-            }
-        }
-        (plan, parameters)
-    }
 }
 
 /// The first key of `pairs` given.
@@ -389,14 +373,23 @@ async fn find_breaking_point(ctx: ActionContext, args: Args) -> Result<Value, Ac
     // The test made ready at the search's highest level: every check
     // LD_start_test makes (policy, caps, budget, a test running), once,
     // before the first probe.
-    let ready = ready(
-        &ctx,
-        settings.probe_keys(&test, settings.bounds.max),
-        ACTION,
-    )
-    .await?;
-    let notes = ready.notes().to_vec();
-    let (plan, parameters) = ready.into_plan();
+    // A search or test running is refused as LD_start_test refuses it.
+    if state.test_running() || state.fleet().running().is_some() {
+        return Err(error(EngineError::Busy.to_string()));
+    }
+    let top = settings.bounds.max;
+    let ready = ready(&ctx, settings.probe_keys(&test, top), ACTION)
+        .await
+        .map_err(|e| {
+            let at = match settings.searched {
+                Searched::Users => "max_users",
+                Searched::ArrivalRate { .. } => "max_rate",
+            };
+            error(format!("test (at {at} {top}): {}", e.message()))
+        })?;
+    // Every note is about a key of `test`.
+    let notes: Vec<String> = ready.notes().iter().map(|n| format!("test.{n}")).collect();
+    drop(ready);
     let Some(claim) = state.search().claim(&state.shutdown_signal()) else {
         return Err(error(EngineError::Busy.to_string()));
     };
@@ -410,7 +403,12 @@ async fn find_breaking_point(ctx: ActionContext, args: Args) -> Result<Value, Ac
             stopped_early = true;
             break;
         }
-        let (plan, parameters) = settings.probe_plan(&plan, &parameters, level);
+        // Each probe made ready afresh: a test of its own, whose load
+        // (HTTP/2 connections and all) no other probe shares.
+        let probe = probe_ready(&ctx, settings.probe_keys(&test, level), ACTION)
+            .await
+            .map_err(|e| error(format!("the probe at {level}: {}", e.message())))?;
+        let (plan, parameters) = probe.into_plan();
         let resolver = state.resolver(|r| r.clone());
         let counted = state.clone();
         let finished = state
