@@ -495,7 +495,7 @@ fn breaking_table(report: &Report) -> Markup {
                     " · " span class="fail" { "stopped early" }
                 }
                 @if let Some(kept) = search.kept {
-                    " · the figures above are the probe at " (kept) "'s"
+                    " · the figures above are those of the probe at " (kept)
                 }
             }
             table id="probes" {
@@ -505,7 +505,9 @@ fn breaking_table(report: &Report) -> Markup {
                         th class="num" { "requests" } th class="num" { "failures" }
                         th class="num" { "failure rate" } th class="num" { "p50 ms" }
                         th class="num" { "p95 ms" } th class="num" { "p99 ms" }
-                        @if let Some(limit) = latency { th class="num" { "p" (limit.percentile) " ms" } }
+                        @if let Some(limit) = latency {
+                            th class="num" { "p" (limit.percentile) " ms (limit " (limit.limit_ms) ")" }
+                        }
                         th { "result" }
                     }
                 }
