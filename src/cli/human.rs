@@ -235,6 +235,44 @@ mod tests {
     }
 
     #[test]
+    fn a_search_ends_the_summary_with_its_probes() {
+        use ld_tower::breaking::{Bounds, Limits, Measured, Search};
+        let mut search = Search::new(
+            Bounds {
+                min: 1,
+                max: 100,
+                max_iterations: 12,
+            },
+            Limits {
+                failure_threshold: 0.0,
+                latency: None,
+            },
+        );
+        let probe = |requests, failures, p95_ms| Measured {
+            users: 10,
+            requests,
+            failures,
+            p95_ms,
+            ..Measured::default()
+        };
+        search.record(50, probe(200, 0, 12.5));
+        search.record(75, probe(300, 30, 40.0));
+        let mut out = Vec::new();
+        write_search(
+            &mut out,
+            &search.outcome(Searched::ArrivalRate { users: 10 }, true),
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "\nBreaking point: safe arrival rate 50, breaking at 75 (stopped early)\n\
+             \x20   rate/s  requests   failed    fail %    p95 ms  result\n\
+             \x20       50       200        0      0.00      12.5  safe\n\
+             \x20       75       300       30     10.00      40.0  UNSAFE: failure rate 0.1000 over failure_threshold 0\n"
+        );
+    }
+
+    #[test]
     fn names_of_both_forms() {
         assert_eq!(
             action_names(&json!({"load_density": [["LD_a", {}], ["LD_b"], [1]]})),
