@@ -370,13 +370,13 @@ async fn find_breaking_point(ctx: ActionContext, args: Args) -> Result<Value, Ac
     // Every bound first, LoadDensity's among them: nothing is sent yet.
     let settings = Settings::check(&args, state.caps())?;
     let test = test_keys(&args, settings.searched)?;
-    // The test made ready at the search's highest level: every check
-    // LD_start_test makes (policy, caps, budget, a test running), once,
-    // before the first probe.
     // A search or test running is refused as LD_start_test refuses it.
     if state.test_running() || state.fleet().running().is_some() {
         return Err(error(EngineError::Busy.to_string()));
     }
+    // The test made ready at the search's highest level: every check
+    // LD_start_test makes (policy, caps, budget), once, before the first
+    // probe.
     let top = settings.bounds.max;
     let ready = ready(&ctx, settings.probe_keys(&test, top), ACTION)
         .await
