@@ -269,6 +269,35 @@ async fn serve_runs_a_search_refuses_tests_meanwhile_and_stop_ends_it() {
     let server = serve(&["--framed"]);
     let addr = server.addr().to_string();
     let client = framed_client(&addr, None);
+    let busy = "a test is already running (stop it with LD_stop_test, or wait for it to end)";
+
+    // While a test runs, a search is refused and sends nothing.
+    let testing = {
+        let client = framed_client(&addr, None);
+        let start = json!({"user_detail_dict": {"host": target.url()}, "user_count": 1,
+                           "wait_time": 0.01, "test_time": null,
+                           "tasks": [{"method": "get", "url": "/"}]});
+        tokio::spawn(async move { one(&client, "LD_start_test", start).await })
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while target.count("/") == 0 {
+        assert!(Instant::now() < deadline, "the test sent nothing");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        one(&client, "LD_find_breaking_point", search_for_k(&target)).await,
+        format!("Error: LD_find_breaking_point: {busy}")
+    );
+    assert_eq!(
+        one(&client, "LD_stop_test", json!({})).await,
+        r#"{"stopped":true}"#
+    );
+    assert_eq!(parse(&testing.await.unwrap())["stopped_early"], true);
+    assert_eq!(target.count("/limited"), 0);
+    assert_eq!(
+        one(&client, "LD_clear_records", json!({})).await,
+        r#"{"status":"cleared"}"#
+    );
 
     // A search with long probes, stopped during its first.
     let mut slow = search_for_k(&target);
@@ -283,7 +312,6 @@ async fn serve_runs_a_search_refuses_tests_meanwhile_and_stop_ends_it() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let started = Instant::now();
-    let busy = "a test is already running (stop it with LD_stop_test, or wait for it to end)";
     let start = json!({"user_detail_dict": {"host": target.url()}, "user_count": 1,
                        "test_time": 1, "tasks": [{"method": "get", "url": "/"}]});
     assert_eq!(
