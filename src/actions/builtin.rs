@@ -18,6 +18,7 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_execute_files", Scope::Write, execute_files)
         .register_scoped("LD_agent_status", Scope::Read, agent_status);
     super::load::register(registry);
+    super::breaking::register(registry);
     super::fleet::register(registry);
     super::dashboard::register(registry);
     super::metrics::register(registry);

@@ -18,6 +18,7 @@
 //! ```
 
 mod args;
+mod breaking;
 mod budget;
 mod builtin;
 mod coordinate;
@@ -38,6 +39,9 @@ mod steer;
 pub mod vocabulary;
 
 pub use args::Args;
+pub use breaking::{
+    DEFAULT_PROBE_TIME, MAX_ITERATIONS, MAX_PROBE_TIME, MAX_SEARCH_RATE, MIN_PROBE_TIME,
+};
 pub use budget::{OverBudget, ReplyBudget, DEFAULT_MAX_REPLY_BYTES};
 pub use fleet::{DEFAULT_EXPIRES, MAX_EXPIRES, MAX_START_AHEAD, MAX_TEST_ID_CHARS};
 pub use registry::{Action, ActionContext, ActionError, Registry};
