@@ -23,6 +23,7 @@ mod builtin;
 mod coordinate;
 mod dashboard;
 mod fleet;
+mod import;
 #[cfg(feature = "history")]
 mod history;
 mod load;

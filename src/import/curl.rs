@@ -39,7 +39,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{sendable, ImportError};
+use super::{sendable, too_many, ImportError, MAX_TASKS};
 
 /// The longest command, in bytes: 1 MiB.
 pub const MAX_COMMAND_BYTES: usize = 1024 * 1024;
@@ -792,6 +792,21 @@ fn cookies(flag: &str, value: &str) -> Result<Map<String, Value>, ImportError> {
         cookies.insert(name.trim().to_owned(), value.trim().into());
     }
     Ok(cookies)
+}
+
+/// The tasks of several commands; the first that cannot be imported is an
+/// error naming it (`curls[i]: ...`); more than [`MAX_TASKS`] is refused.
+pub fn to_tasks(commands: &[String]) -> Result<Vec<Value>, ImportError> {
+    if commands.len() > MAX_TASKS {
+        return Err(too_many("cURL commands", commands.len()));
+    }
+    commands
+        .iter()
+        .enumerate()
+        .map(|(i, command)| {
+            to_task(command).map_err(|e| ImportError::new(format!("curls[{i}]: {e}")))
+        })
+        .collect()
 }
 
 /// The commands of a text holding one or more (a file of them, or what a

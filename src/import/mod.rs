@@ -44,8 +44,9 @@ use crate::formats::Format;
 pub use filters::{Filters, MAX_PATTERNS, MAX_PATTERN_BYTES, REGEX_SIZE_LIMIT};
 
 /// The most bytes a document may hold (a file read, or text given inline):
-/// 32 MiB. A served agent's `--max-file-bytes` may say less for files.
-pub const MAX_DOCUMENT_BYTES: u64 = 32 * 1024 * 1024;
+/// 16 MiB (the bound of an action file). A served agent's `--max-file-bytes`
+/// may say less for files.
+pub const MAX_DOCUMENT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The most entries (HAR), operations (OpenAPI), requests (Postman) or
 /// commands (cURL) one import may read: 10,000.
