@@ -31,11 +31,23 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_curl_to_task", Scope::Read, curl_to_task)
         .register_scoped("LD_load_openapi", Scope::Write, load_openapi)
         .register_scoped("LD_openapi_to_tasks", Scope::Read, openapi_to_tasks)
-        .register_scoped("LD_openapi_to_action_json", Scope::Read, openapi_to_action_json)
+        .register_scoped(
+            "LD_openapi_to_action_json",
+            Scope::Read,
+            openapi_to_action_json,
+        )
         .register_scoped("LD_load_postman_collection", Scope::Write, load_postman)
         .register_scoped("LD_postman_to_tasks", Scope::Read, postman_to_tasks)
-        .register_scoped("LD_postman_to_action_json", Scope::Read, postman_to_action_json)
-        .register_scoped("LD_generate_from_openapi", Scope::Write, generate_from_openapi)
+        .register_scoped(
+            "LD_postman_to_action_json",
+            Scope::Read,
+            postman_to_action_json,
+        )
+        .register_scoped(
+            "LD_generate_from_openapi",
+            Scope::Write,
+            generate_from_openapi,
+        )
         .register_scoped("LD_generate_from_curls", Scope::Read, generate_from_curls);
 }
 
@@ -65,7 +77,11 @@ fn failed(error: ImportError) -> ActionError {
 
 /// Reads the document at `path` through the path rule, bounded as an
 /// action file is.
-async fn read(ctx: &ActionContext, path: &std::path::Path, kind: Kind) -> Result<Value, ActionError> {
+async fn read(
+    ctx: &ActionContext,
+    path: &std::path::Path,
+    kind: Kind,
+) -> Result<Value, ActionError> {
     let paths = ctx.state().paths();
     let target = paths
         .resolve(path)
@@ -191,7 +207,9 @@ async fn har_to_tasks(ctx: ActionContext, args: Args) -> Result<Value, ActionErr
         include,
         exclude,
     } = args.parse(&["har", "include", "exclude"])?;
-    Ok(Value::Array(har_tasks(&ctx, har, include, exclude).await?.tasks))
+    Ok(Value::Array(
+        har_tasks(&ctx, har, include, exclude).await?.tasks,
+    ))
 }
 
 /// `LD_har_to_action_json(har, user='fast_http_user', user_count=10,
@@ -223,9 +241,18 @@ async fn har_to_action_json(ctx: ActionContext, args: Args) -> Result<Value, Act
         "include",
         "exclude",
     ])?;
-    let settings = settings(given.user, given.user_count, given.spawn_rate, given.test_time);
+    let settings = settings(
+        given.user,
+        given.user_count,
+        given.spawn_rate,
+        given.test_time,
+    );
     let imported = har_tasks(&ctx, given.har, given.include, given.exclude).await?;
-    Ok(action::start_test(imported.tasks, &settings, &imported.variables))
+    Ok(action::start_test(
+        imported.tasks,
+        &settings,
+        &imported.variables,
+    ))
 }
 
 /// `LD_curl_to_task(command)`: one task.
@@ -258,7 +285,9 @@ async fn openapi_to_tasks(ctx: ActionContext, args: Args) -> Result<Value, Actio
         base_url: Option<String>,
     }
     let Given { spec, base_url } = args.parse(&["spec", "base_url"])?;
-    Ok(Value::Array(openapi_imported(&ctx, spec, base_url).await?.tasks))
+    Ok(Value::Array(
+        openapi_imported(&ctx, spec, base_url).await?.tasks,
+    ))
 }
 
 /// `LD_openapi_to_action_json(spec, user, user_count=10, spawn_rate=5,
@@ -319,7 +348,9 @@ async fn postman_to_tasks(ctx: ActionContext, args: Args) -> Result<Value, Actio
         collection: Value,
     }
     let Given { collection } = args.parse(&["collection"])?;
-    Ok(Value::Array(postman_imported(&ctx, collection).await?.tasks))
+    Ok(Value::Array(
+        postman_imported(&ctx, collection).await?.tasks,
+    ))
 }
 
 /// `LD_postman_to_action_json(collection, user, user_count=10,
@@ -345,7 +376,13 @@ async fn postman_to_action_json(ctx: ActionContext, args: Args) -> Result<Value,
         user_count,
         spawn_rate,
         test_time,
-    } = args.parse(&["collection", "user", "user_count", "spawn_rate", "test_time"])?;
+    } = args.parse(&[
+        "collection",
+        "user",
+        "user_count",
+        "spawn_rate",
+        "test_time",
+    ])?;
     let imported = postman_imported(&ctx, collection).await?;
     Ok(action::start_test(
         imported.tasks,

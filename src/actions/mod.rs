@@ -23,9 +23,9 @@ mod builtin;
 mod coordinate;
 mod dashboard;
 mod fleet;
-mod import;
 #[cfg(feature = "history")]
 mod history;
+mod import;
 mod load;
 mod metrics;
 pub(crate) mod prepared;

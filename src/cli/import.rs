@@ -11,8 +11,7 @@ use clap::{Args, ValueEnum};
 use ld_tower::formats::Format;
 use ld_tower::import::action::{self, TestSettings};
 use ld_tower::import::{
-    curl, har, openapi, parse_document, postman, Filters, ImportError, Imported,
-    MAX_DOCUMENT_BYTES,
+    curl, har, openapi, parse_document, postman, Filters, ImportError, Imported, MAX_DOCUMENT_BYTES,
 };
 use serde_json::{Map, Value};
 
@@ -212,7 +211,11 @@ fn import(args: &ImportArgs, bytes: &[u8]) -> Result<Value, ImportError> {
             }
         )));
     }
-    Ok(action::start_test(imported.tasks, &settings, &imported.variables))
+    Ok(action::start_test(
+        imported.tasks,
+        &settings,
+        &imported.variables,
+    ))
 }
 
 fn write(output: Option<&Path>, document: &Value) -> Result<(), String> {
@@ -225,7 +228,8 @@ fn write(output: Option<&Path>, document: &Value) -> Result<(), String> {
                 .and_then(|()| out.flush())
                 .map_err(|e| format!("cannot write to stdout: {e}"))
         }
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
     }
 }
