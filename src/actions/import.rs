@@ -21,7 +21,7 @@ use super::builtin::read_action_file;
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::auth::Scope;
 use crate::import::action::{self, TestSettings};
-use crate::import::{curl, har, openapi, parse_document, postman, Filters, ImportError};
+use crate::import::{curl, har, openapi, parse_document, postman, Filters, ImportError, Imported};
 
 pub(super) fn register(registry: &mut Registry) {
     registry
@@ -129,29 +129,23 @@ async fn off_thread<T: Send + 'static>(
         .map_err(failed)
 }
 
-fn default_user() -> Value {
-    TestSettings::importers().user
-}
-fn default_user_count() -> Value {
-    TestSettings::importers().user_count
-}
-fn default_generator_user_count() -> Value {
-    TestSettings::generator().user_count
-}
-fn default_spawn_rate() -> Value {
-    TestSettings::importers().spawn_rate
-}
-fn default_test_time() -> Value {
-    TestSettings::importers().test_time
-}
-
-fn settings(user: Value, user_count: Value, spawn_rate: Value, test_time: Value) -> TestSettings {
-    TestSettings {
-        user,
-        user_count,
-        spawn_rate,
-        test_time,
-    }
+/// The arguments named `names` (positional ones bound in that order), the
+/// test's `user, user_count, spawn_rate, test_time` taken out of them
+/// (`defaults` for those not given); the rest deserialized into `T`.
+fn with_settings<T: serde::de::DeserializeOwned>(
+    args: Args,
+    names: &[&str],
+    defaults: TestSettings,
+) -> Result<(T, TestSettings), ActionError> {
+    let mut map = args.into_map(names)?;
+    let mut take = |key: &str, default: Value| map.remove(key).unwrap_or(default);
+    let settings = TestSettings {
+        user: take("user", defaults.user),
+        user_count: take("user_count", defaults.user_count),
+        spawn_rate: take("spawn_rate", defaults.spawn_rate),
+        test_time: take("test_time", defaults.test_time),
+    };
+    Ok((Args::Keywords(map).parse(&[])?, settings))
 }
 
 #[derive(Deserialize)]
@@ -180,74 +174,46 @@ async fn load_postman(ctx: ActionContext, args: Args) -> Result<Value, ActionErr
     load(ctx, args, POSTMAN).await
 }
 
-async fn har_tasks(
-    ctx: &ActionContext,
+/// `har, include, exclude`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HarGiven {
     har: Value,
+    #[serde(default)]
     include: Option<Value>,
+    #[serde(default)]
     exclude: Option<Value>,
-) -> Result<crate::import::Imported, ActionError> {
-    let filters = Filters::new(include.as_ref(), exclude.as_ref()).map_err(failed)?;
-    let har = document(ctx, har, HAR).await?;
+}
+
+async fn har_imported(ctx: &ActionContext, given: HarGiven) -> Result<Imported, ActionError> {
+    let filters = Filters::new(given.include.as_ref(), given.exclude.as_ref()).map_err(failed)?;
+    let har = document(ctx, given.har, HAR).await?;
     off_thread(move || har::to_tasks(&har, &filters)).await
 }
 
 /// `LD_har_to_tasks(har, include=None, exclude=None)`: the list of tasks.
 async fn har_to_tasks(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Given {
-        har: Value,
-        #[serde(default)]
-        include: Option<Value>,
-        #[serde(default)]
-        exclude: Option<Value>,
-    }
-    let Given {
-        har,
-        include,
-        exclude,
-    } = args.parse(&["har", "include", "exclude"])?;
-    Ok(Value::Array(
-        har_tasks(&ctx, har, include, exclude).await?.tasks,
-    ))
+    let given: HarGiven = args.parse(&["har", "include", "exclude"])?;
+    Ok(Value::Array(har_imported(&ctx, given).await?.tasks))
 }
 
 /// `LD_har_to_action_json(har, user='fast_http_user', user_count=10,
 /// spawn_rate=5, test_time=60, include=None, exclude=None)`.
 async fn har_to_action_json(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Given {
-        har: Value,
-        #[serde(default = "default_user")]
-        user: Value,
-        #[serde(default = "default_user_count")]
-        user_count: Value,
-        #[serde(default = "default_spawn_rate")]
-        spawn_rate: Value,
-        #[serde(default = "default_test_time")]
-        test_time: Value,
-        #[serde(default)]
-        include: Option<Value>,
-        #[serde(default)]
-        exclude: Option<Value>,
-    }
-    let given: Given = args.parse(&[
-        "har",
-        "user",
-        "user_count",
-        "spawn_rate",
-        "test_time",
-        "include",
-        "exclude",
-    ])?;
-    let settings = settings(
-        given.user,
-        given.user_count,
-        given.spawn_rate,
-        given.test_time,
-    );
-    let imported = har_tasks(&ctx, given.har, given.include, given.exclude).await?;
+    let (given, settings) = with_settings(
+        args,
+        &[
+            "har",
+            "user",
+            "user_count",
+            "spawn_rate",
+            "test_time",
+            "include",
+            "exclude",
+        ],
+        TestSettings::importers(),
+    )?;
+    let imported = har_imported(&ctx, given).await?;
     Ok(action::start_test(
         imported.tasks,
         &settings,
@@ -266,127 +232,94 @@ async fn curl_to_task(_ctx: ActionContext, args: Args) -> Result<Value, ActionEr
     curl::to_task(&command).map_err(failed)
 }
 
+/// `spec, base_url`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenapiGiven {
+    spec: Value,
+    #[serde(default)]
+    base_url: Option<String>,
+}
+
 async fn openapi_imported(
     ctx: &ActionContext,
-    spec: Value,
-    base_url: Option<String>,
-) -> Result<crate::import::Imported, ActionError> {
-    let spec = document(ctx, spec, OPENAPI).await?;
+    given: OpenapiGiven,
+) -> Result<Imported, ActionError> {
+    let spec = document(ctx, given.spec, OPENAPI).await?;
+    let base_url = given.base_url;
     off_thread(move || openapi::to_tasks(&spec, base_url.as_deref())).await
 }
 
 /// `LD_openapi_to_tasks(spec, base_url=None)`: the list of tasks.
 async fn openapi_to_tasks(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Given {
-        spec: Value,
-        #[serde(default)]
-        base_url: Option<String>,
-    }
-    let Given { spec, base_url } = args.parse(&["spec", "base_url"])?;
-    Ok(Value::Array(
-        openapi_imported(&ctx, spec, base_url).await?.tasks,
-    ))
+    let given: OpenapiGiven = args.parse(&["spec", "base_url"])?;
+    Ok(Value::Array(openapi_imported(&ctx, given).await?.tasks))
 }
 
 /// `LD_openapi_to_action_json(spec, user, user_count=10, spawn_rate=5,
 /// test_time=60, base_url=None)`: `base_url` and the registered path
 /// parameters' examples are ld-tower's.
 async fn openapi_to_action_json(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Given {
-        spec: Value,
-        #[serde(default = "default_user")]
-        user: Value,
-        #[serde(default = "default_user_count")]
-        user_count: Value,
-        #[serde(default = "default_spawn_rate")]
-        spawn_rate: Value,
-        #[serde(default = "default_test_time")]
-        test_time: Value,
-        #[serde(default)]
-        base_url: Option<String>,
-    }
-    let Given {
-        spec,
-        user,
-        user_count,
-        spawn_rate,
-        test_time,
-        base_url,
-    } = args.parse(&[
-        "spec",
-        "user",
-        "user_count",
-        "spawn_rate",
-        "test_time",
-        "base_url",
-    ])?;
-    let imported = openapi_imported(&ctx, spec, base_url).await?;
+    let (given, settings) = with_settings(
+        args,
+        &[
+            "spec",
+            "user",
+            "user_count",
+            "spawn_rate",
+            "test_time",
+            "base_url",
+        ],
+        TestSettings::importers(),
+    )?;
+    let imported = openapi_imported(&ctx, given).await?;
     Ok(action::start_test(
         imported.tasks,
-        &settings(user, user_count, spawn_rate, test_time),
+        &settings,
         &imported.variables,
     ))
 }
 
+/// `collection`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostmanGiven {
+    collection: Value,
+}
+
 async fn postman_imported(
     ctx: &ActionContext,
-    collection: Value,
-) -> Result<crate::import::Imported, ActionError> {
-    let collection = document(ctx, collection, POSTMAN).await?;
+    given: PostmanGiven,
+) -> Result<Imported, ActionError> {
+    let collection = document(ctx, given.collection, POSTMAN).await?;
     off_thread(move || postman::to_tasks(&collection)).await
 }
 
 /// `LD_postman_to_tasks(collection)`: the list of tasks.
 async fn postman_to_tasks(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Given {
-        collection: Value,
-    }
-    let Given { collection } = args.parse(&["collection"])?;
-    Ok(Value::Array(
-        postman_imported(&ctx, collection).await?.tasks,
-    ))
+    let given: PostmanGiven = args.parse(&["collection"])?;
+    Ok(Value::Array(postman_imported(&ctx, given).await?.tasks))
 }
 
 /// `LD_postman_to_action_json(collection, user, user_count=10,
 /// spawn_rate=5, test_time=60)`: the collection's variables registered
 /// first (ld-tower's).
 async fn postman_to_action_json(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Given {
-        collection: Value,
-        #[serde(default = "default_user")]
-        user: Value,
-        #[serde(default = "default_user_count")]
-        user_count: Value,
-        #[serde(default = "default_spawn_rate")]
-        spawn_rate: Value,
-        #[serde(default = "default_test_time")]
-        test_time: Value,
-    }
-    let Given {
-        collection,
-        user,
-        user_count,
-        spawn_rate,
-        test_time,
-    } = args.parse(&[
-        "collection",
-        "user",
-        "user_count",
-        "spawn_rate",
-        "test_time",
-    ])?;
-    let imported = postman_imported(&ctx, collection).await?;
+    let (given, settings) = with_settings(
+        args,
+        &[
+            "collection",
+            "user",
+            "user_count",
+            "spawn_rate",
+            "test_time",
+        ],
+        TestSettings::importers(),
+    )?;
+    let imported = postman_imported(&ctx, given).await?;
     Ok(action::start_test(
         imported.tasks,
-        &settings(user, user_count, spawn_rate, test_time),
+        &settings,
         &imported.variables,
     ))
 }
@@ -399,42 +332,33 @@ async fn generate_from_openapi(ctx: ActionContext, args: Args) -> Result<Value, 
     #[serde(deny_unknown_fields)]
     struct Given {
         openapi_path: PathBuf,
-        #[serde(default = "default_user")]
-        user: Value,
-        #[serde(default = "default_generator_user_count")]
-        user_count: Value,
-        #[serde(default = "default_spawn_rate")]
-        spawn_rate: Value,
-        #[serde(default = "default_test_time")]
-        test_time: Value,
         #[serde(default)]
         variables: Option<Map<String, Value>>,
         #[serde(default)]
         base_url: Option<String>,
     }
-    let Given {
-        openapi_path,
-        user,
-        user_count,
-        spawn_rate,
-        test_time,
-        variables,
-        base_url,
-    } = args.parse(&[
-        "openapi_path",
-        "user",
-        "user_count",
-        "spawn_rate",
-        "test_time",
-        "variables",
-        "base_url",
-    ])?;
-    let spec = read(&ctx, &openapi_path, OPENAPI).await?;
+    let (given, settings): (Given, _) = with_settings(
+        args,
+        &[
+            "openapi_path",
+            "user",
+            "user_count",
+            "spawn_rate",
+            "test_time",
+            "variables",
+            "base_url",
+        ],
+        TestSettings::generator(),
+    )?;
+    let spec = read(&ctx, &given.openapi_path, OPENAPI).await?;
+    let base_url = given.base_url;
     let mut imported = off_thread(move || openapi::to_tasks(&spec, base_url.as_deref())).await?;
-    imported.variables.extend(variables.unwrap_or_default());
+    imported
+        .variables
+        .extend(given.variables.unwrap_or_default());
     Ok(action::generated(
         imported.tasks,
-        &settings(user, user_count, spawn_rate, test_time),
+        &settings,
         &imported.variables,
     ))
 }
@@ -447,36 +371,25 @@ async fn generate_from_curls(_ctx: ActionContext, args: Args) -> Result<Value, A
     #[serde(deny_unknown_fields)]
     struct Given {
         curls: Vec<String>,
-        #[serde(default = "default_user")]
-        user: Value,
-        #[serde(default = "default_generator_user_count")]
-        user_count: Value,
-        #[serde(default = "default_spawn_rate")]
-        spawn_rate: Value,
-        #[serde(default = "default_test_time")]
-        test_time: Value,
         #[serde(default)]
         variables: Option<Map<String, Value>>,
     }
-    let Given {
-        curls,
-        user,
-        user_count,
-        spawn_rate,
-        test_time,
-        variables,
-    } = args.parse(&[
-        "curls",
-        "user",
-        "user_count",
-        "spawn_rate",
-        "test_time",
-        "variables",
-    ])?;
-    let tasks = curl::to_tasks(&curls).map_err(failed)?;
+    let (given, settings): (Given, _) = with_settings(
+        args,
+        &[
+            "curls",
+            "user",
+            "user_count",
+            "spawn_rate",
+            "test_time",
+            "variables",
+        ],
+        TestSettings::generator(),
+    )?;
+    let tasks = curl::to_tasks(&given.curls).map_err(failed)?;
     Ok(action::generated(
         tasks,
-        &settings(user, user_count, spawn_rate, test_time),
-        &variables.unwrap_or_default(),
+        &settings,
+        &given.variables.unwrap_or_default(),
     ))
 }
