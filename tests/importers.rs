@@ -741,3 +741,55 @@ fn served_import_actions_run_and_refuse_past_their_bounds() {
         );
     });
 }
+
+/// Scopes: the transformations of a document given inline need `read`;
+/// reading a file (`LD_load_*`, a document given by path) needs `write`.
+#[test]
+fn reading_files_needs_the_write_scope() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("chrome.har"), work.path().join("chrome.har")).unwrap();
+    let tokens = common::tokens::principals_file(
+        work.path(),
+        &[
+            ("reader", "reader-token", &["read"]),
+            ("writer", "writer-token", &["read", "write"]),
+        ],
+    );
+    let server = serve_in(work.path(), &["--framed", "--token-file", &tokens], &[]);
+    let addr = server.addr().to_string();
+    let reader = framed_client(&addr, Some("reader-token"));
+    let writer = framed_client(&addr, Some("writer-token"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        assert_eq!(
+            one(&reader, "LD_load_har", json!({"file_path": "chrome.har"})).await,
+            "Error: LD_load_har: forbidden for reader"
+        );
+        assert_eq!(
+            one(&reader, "LD_har_to_tasks", json!({"har": "chrome.har"})).await,
+            "Error: LD_har_to_tasks: reading the HAR from a file needs the write scope, which \
+             reader lacks: give the document itself"
+        );
+        let inline =
+            json!({"log": {"entries": [{"request": {"method": "GET", "url": "http://h/a"}}]}});
+        assert_eq!(
+            one(&reader, "LD_har_to_tasks", json!({"har": inline})).await,
+            r#"[{"method":"get","request_url":"http://h/a","name":"GET /a"}]"#
+        );
+        assert_eq!(
+            one(&reader, "LD_curl_to_task", json!(["curl http://h/b"])).await,
+            r#"{"method":"get","request_url":"http://h/b"}"#
+        );
+        let tasks = one(&writer, "LD_har_to_tasks", json!({"har": "chrome.har"})).await;
+        assert_eq!(
+            serde_json::from_str::<Value>(&tasks)
+                .unwrap()
+                .as_array()
+                .map(Vec::len),
+            Some(5)
+        );
+    });
+}

@@ -83,7 +83,7 @@ pub fn to_tasks(har: &Value, filters: &Filters) -> Result<Imported, ImportError>
             continue;
         }
         if !sendable(&method) {
-            imported.notes.push(format!(
+            imported.note(format!(
                 "{}: {} {url}: a task cannot send {}",
                 at(),
                 method.to_uppercase(),

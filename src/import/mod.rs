@@ -92,9 +92,33 @@ pub struct Imported {
     /// for a method no task can have, a path parameter without an
     /// example): `ld-tower import` prints them on stderr.
     pub notes: Vec<String>,
+    /// Notes past [`MAX_NOTES`], counted.
+    notes_left_out: usize,
 }
 
+/// The most notes kept: 100.
+pub const MAX_NOTES: usize = 100;
+
 impl Imported {
+    /// Adds a note, unless it is there already; past [`MAX_NOTES`] the
+    /// last one says how many more there were.
+    pub(crate) fn note(&mut self, text: String) {
+        if self.notes.contains(&text) {
+            return;
+        }
+        if self.notes.len() + 1 < MAX_NOTES {
+            self.notes.push(text);
+            return;
+        }
+        self.notes_left_out += 1;
+        let more = format!("... and {} more notes", self.notes_left_out);
+        if self.notes.len() + 1 == MAX_NOTES {
+            self.notes.push(more);
+        } else if let Some(last) = self.notes.last_mut() {
+            *last = more;
+        }
+    }
+
     /// Adds `task`, refusing one past [`MAX_TASKS`].
     pub(crate) fn push(&mut self, task: Value) -> Result<(), ImportError> {
         if self.tasks.len() >= MAX_TASKS {
@@ -199,6 +223,17 @@ mod tests {
         assert_eq!(yaml, Ok(serde_json::json!({"a": 1, "b": ["x"]})));
         let refused = parse_document(b"a: 1", "the HAR", false).err();
         assert!(refused.is_some_and(|e| e.to_string().starts_with("the HAR is not JSON: ")));
+    }
+
+    #[test]
+    fn notes_are_bounded() {
+        let mut imported = Imported::default();
+        for i in 0..250 {
+            imported.note(format!("note {}", i % 200));
+        }
+        assert_eq!(imported.notes.len(), MAX_NOTES);
+        assert_eq!(imported.notes[MAX_NOTES - 2], "note 98");
+        assert_eq!(imported.notes[MAX_NOTES - 1], "... and 101 more notes");
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub fn to_tasks(spec: &Value, base_url: Option<&str>) -> Result<Imported, Import
                 return Err(too_many("operations", operations));
             }
             if !sendable(&method) {
-                imported.notes.push(format!(
+                imported.note(format!(
                     "paths.{path}.{key}: left out: a task cannot send {}",
                     method.to_uppercase()
                 ));
@@ -186,37 +186,37 @@ fn path_variables(
     operation: &Map<String, Value>,
     imported: &mut Imported,
 ) {
+    // The path parameters' examples, read once: the operation's override
+    // the path item's.
+    let mut examples: std::collections::HashMap<&str, String> = Default::default();
+    for parameters in [item.get("parameters"), operation.get("parameters")] {
+        for parameter in parameters.and_then(Value::as_array).into_iter().flatten() {
+            let parameter = resolve(spec, parameter);
+            if parameter.get("in").and_then(Value::as_str) != Some("path") {
+                continue;
+            }
+            if let (Some(name), Some(value)) = (
+                parameter.get("name").and_then(Value::as_str),
+                example(parameter),
+            ) {
+                examples.insert(name, value);
+            }
+        }
+    }
     let mut rest = path;
     while let Some((_, name, after)) = placeholder(rest) {
         rest = after;
         if imported.variables.contains_key(name) {
             continue;
         }
-        // The operation's parameters override the path item's.
-        let found = [operation.get("parameters"), item.get("parameters")]
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_array)
-            .flatten()
-            .map(|p| resolve(spec, p))
-            .filter(|p| {
-                p.get("in").and_then(Value::as_str) == Some("path")
-                    && p.get("name").and_then(Value::as_str) == Some(name)
-            })
-            .find_map(example);
-        match found {
+        match examples.remove(name) {
             Some(value) => {
                 imported.variables.insert(name.to_owned(), value.into());
             }
-            None => {
-                let note = format!(
-                    "path parameter {name} ({path}) has no example or default: register \
-                     the variable {name} before the test"
-                );
-                if !imported.notes.contains(&note) {
-                    imported.notes.push(note);
-                }
-            }
+            None => imported.note(format!(
+                "path parameter {name} ({path}) has no example or default: register \
+                 the variable {name} before the test"
+            )),
         }
     }
 }

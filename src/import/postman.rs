@@ -128,7 +128,7 @@ impl Walk {
             _ => "get".to_owned(),
         };
         if !sendable(&method) {
-            self.imported.notes.push(format!(
+            self.imported.note(format!(
                 "{at}: {} {url}: left out: a task cannot send {}",
                 method.to_uppercase(),
                 method.to_uppercase()
@@ -217,7 +217,7 @@ impl Walk {
                     if field.get("type").and_then(Value::as_str) == Some("file") && !disabled(field)
                     {
                         let key = field.get("key").map(text_of).unwrap_or_default();
-                        self.imported.notes.push(format!(
+                        self.imported.note(format!(
                             "{at}: formdata field {key} is a file: left out (a task's files \
                              take contents; add it by hand)"
                         ));
@@ -255,7 +255,7 @@ impl Walk {
                 ))
             }
             Some(other) => {
-                self.imported.notes.push(format!(
+                self.imported.note(format!(
                     "{at}: a {other} body is left out (a task's body is raw, urlencoded, \
                      formdata or graphql)"
                 ));
@@ -286,7 +286,7 @@ impl Walk {
             })),
             "bearer" => Some(json!({"type": "bearer", "token": field("token")})),
             other => {
-                self.imported.notes.push(format!(
+                self.imported.note(format!(
                     "{at}: {other} auth is left out (a task's auth is basic or bearer)"
                 ));
                 None
