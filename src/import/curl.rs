@@ -26,7 +26,8 @@
 //! | `-b/--cookie 'k=v; k2=v2'` | `cookies` (an object) |
 //! | `-A/--user-agent`, `-e/--referer` | `User-Agent`, `Referer` headers |
 //! | `-I/--head` | method HEAD |
-//! | `-k/--insecure` | `verify: false`; `--cacert F` | `verify: F` |
+//! | `-k/--insecure` | `verify: false` |
+//! | `--cacert F` | `verify: F` |
 //! | `-E/--cert C`, `--key K` | `cert: C` or `[C, K]` |
 //! | `-L/--location` | `allow_redirects: true` |
 //! | `-m/--max-time S` | `timeout` |
