@@ -376,6 +376,13 @@ fn words(command: &str) -> Result<Vec<String>, ImportError> {
         .replace("\r\n", "\n")
         .replace("\\\n", " ")
         .replace('\r', " ");
+    if ansi_c_quoted(&joined) {
+        return Err(ImportError::new(
+            "the cURL command uses bash's $'...' quoting, which a POSIX shell (and ld-tower) \
+             reads otherwise: copy it as cURL for a POSIX shell, or write the text in plain \
+             quotes",
+        ));
+    }
     let mut words = shlex::split(&joined).ok_or_else(|| {
         ImportError::new(
             "the cURL command cannot be split as a shell would: a quote (' or \") is not \
@@ -392,6 +399,26 @@ fn words(command: &str) -> Result<Vec<String>, ImportError> {
         words.pop();
     }
     Ok(words)
+}
+
+/// Whether `text` holds `$'` outside quotes: bash's ANSI-C quoting (a
+/// browser's "Copy as cURL (bash)" writes bodies with escapes so), which
+/// shlex would read as `$` and a plain quote, silently changing the text.
+fn ansi_c_quoted(text: &str) -> bool {
+    let mut quote = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\\') | (Some('"'), '\\') => {
+                chars.next();
+            }
+            (None, '$') if chars.peek() == Some(&'\'') => return true,
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// What the flags said so far.
@@ -952,6 +979,8 @@ mod tests {
         assert!(error("curl -F 'f=@a.png' h/").contains("-F f=@a.png cannot be imported"));
         assert!(error("curl -b cookies.txt h/").contains("names a cookie file"));
         assert!(error("curl 'h/x -H a").contains("a quote (' or \") is not closed"));
+        assert!(error("curl h/x --data-raw $'{\"a\":\"b\\n\"}'").contains("bash's $'...' quoting"));
+        assert_eq!(task("curl h/x -d 'cost$' -H \"X: \\$'\"")["data"], "cost$");
         assert!(error("curl h/x -H").contains("-H needs a value"));
         assert!(error("curl -s").contains("no URL"));
         assert!(error("curl a/ b/").contains("more than one URL"));
