@@ -53,6 +53,7 @@ pub mod fleet;
 pub mod formats;
 #[cfg(feature = "history")]
 pub mod history;
+pub mod import;
 pub mod json_size;
 pub mod metrics;
 pub mod observe;

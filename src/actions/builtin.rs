@@ -24,6 +24,7 @@ pub(super) fn register(registry: &mut Registry) {
     super::metrics::register(registry);
     super::resolver::register_actions(registry);
     super::sla::register(registry);
+    super::import::register(registry);
     #[cfg(feature = "history")]
     super::history::register(registry);
     #[cfg(feature = "reports")]
@@ -153,7 +154,7 @@ const MAX_ACTION_FILE: u64 = 16 * 1024 * 1024;
 /// Reads an action file through the path rule (confined: no link followed),
 /// on the blocking pool, refusing one over [`MAX_ACTION_FILE`] or the
 /// agent's `--max-file-bytes`.
-async fn read_action_file(
+pub(super) async fn read_action_file(
     target: crate::paths::Resolved,
     paths: &Paths,
 ) -> Result<Vec<u8>, String> {

@@ -26,6 +26,7 @@ mod dashboard;
 mod fleet;
 #[cfg(feature = "history")]
 mod history;
+mod import;
 mod load;
 mod metrics;
 pub(crate) mod prepared;

@@ -5,6 +5,7 @@ mod actions;
 mod demo;
 mod duration;
 mod human;
+mod import;
 mod init;
 mod network;
 mod policy;
@@ -59,6 +60,9 @@ pub(crate) enum Command {
     RunStr(RunStrArgs),
     /// Create a project skeleton: a README and example action files for a local target.
     Init(InitArgs),
+    /// Make an action file from a HAR recording, cURL commands, an OpenAPI description or a
+    /// Postman collection.
+    Import(import::ImportArgs),
     /// Read a token on stdin and print the --token-file line for it (its SHA-256), so the
     /// token is never stored in clear.
     TokenHash(TokenHashArgs),
@@ -111,6 +115,7 @@ pub(crate) fn main() -> ExitCode {
             Command::RunDir(args) => run::run_dir(args).await,
             Command::RunStr(args) => run::run_str(args).await,
             Command::Init(args) => init::run(&args),
+            Command::Import(args) => import::run(&args),
             Command::TokenHash(args) => token_hash::run(&args),
             Command::Actions(args) => actions::run(&args),
         }
