@@ -376,13 +376,7 @@ fn words(command: &str) -> Result<Vec<String>, ImportError> {
         .replace("\r\n", "\n")
         .replace("\\\n", " ")
         .replace('\r', " ");
-    if ansi_c_quoted(&joined) {
-        return Err(ImportError::new(
-            "the cURL command uses bash's $'...' quoting, which a POSIX shell (and ld-tower) \
-             reads otherwise: copy it as cURL for a POSIX shell, or write the text in plain \
-             quotes",
-        ));
-    }
+    let joined = posix_quoted(&joined)?;
     let mut words = shlex::split(&joined).ok_or_else(|| {
         ImportError::new(
             "the cURL command cannot be split as a shell would: a quote (' or \") is not \
@@ -401,24 +395,134 @@ fn words(command: &str) -> Result<Vec<String>, ImportError> {
     Ok(words)
 }
 
-/// Whether `text` holds `$'` outside quotes: bash's ANSI-C quoting (a
-/// browser's "Copy as cURL (bash)" writes bodies with escapes so), which
-/// shlex would read as `$` and a plain quote, silently changing the text.
-fn ansi_c_quoted(text: &str) -> bool {
+/// `text` with bash's ANSI-C quoting (`$'...'`, which a browser's "Copy as
+/// cURL (bash)" writes for bodies with escapes) rewritten as POSIX single
+/// quotes around the text it stands for, so shlex (POSIX quoting only) reads
+/// it as bash would rather than as `$` and a plain quote.
+fn posix_quoted(text: &str) -> Result<String, ImportError> {
+    let mut out = String::with_capacity(text.len());
     let mut quote = None;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match (quote, c) {
             (None, '\\') | (Some('"'), '\\') => {
-                chars.next();
+                out.push(c);
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
             }
-            (None, '$') if chars.peek() == Some(&'\'') => return true,
-            (None, '\'' | '"') => quote = Some(c),
-            (Some(q), _) if c == q => quote = None,
-            _ => {}
+            (None, '$') if chars.peek() == Some(&'\'') => {
+                chars.next();
+                let decoded = ansi_c(&mut chars)?;
+                out.push('\'');
+                out.push_str(&decoded.replace('\'', "'\\''"));
+                out.push('\'');
+            }
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            (Some(q), _) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            _ => out.push(c),
         }
     }
-    false
+    Ok(out)
+}
+
+/// The text of one `$'...'` (after its opening quote, up to and with its
+/// closing one), its escapes decoded as bash decodes them.
+fn ansi_c(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String, ImportError> {
+    let unclosed = || ImportError::new("the cURL command's $'...' quote is not closed");
+    let mut text = String::new();
+    loop {
+        let c = chars.next().ok_or_else(unclosed)?;
+        match c {
+            '\'' => return Ok(text),
+            '\\' => {
+                let e = chars.next().ok_or_else(unclosed)?;
+                match e {
+                    'a' => text.push('\u{7}'),
+                    'b' => text.push('\u{8}'),
+                    'e' | 'E' => text.push('\u{1b}'),
+                    'f' => text.push('\u{c}'),
+                    'n' => text.push('\n'),
+                    'r' => text.push('\r'),
+                    't' => text.push('\t'),
+                    'v' => text.push('\u{b}'),
+                    '\\' | '\'' | '"' | '?' => text.push(e),
+                    '0'..='7' => {
+                        let mut value = e.to_digit(8).unwrap_or(0);
+                        for _ in 0..2 {
+                            match chars.peek().and_then(|d| d.to_digit(8)) {
+                                Some(d) => {
+                                    value = value * 8 + d;
+                                    chars.next();
+                                }
+                                None => break,
+                            }
+                        }
+                        text.push(byte_char(value)?);
+                    }
+                    'x' | 'u' | 'U' => {
+                        let most = match e {
+                            'x' => 2,
+                            'u' => 4,
+                            _ => 8,
+                        };
+                        let mut value: u32 = 0;
+                        let mut digits = 0;
+                        while digits < most {
+                            match chars.peek().and_then(|d| d.to_digit(16)) {
+                                Some(d) => {
+                                    value = value.saturating_mul(16).saturating_add(d);
+                                    digits += 1;
+                                    chars.next();
+                                }
+                                None => break,
+                            }
+                        }
+                        if digits == 0 {
+                            // bash keeps an escape with no digits as written.
+                            text.push('\\');
+                            text.push(e);
+                        } else if e == 'x' {
+                            text.push(byte_char(value)?);
+                        } else {
+                            text.push(char::from_u32(value).ok_or_else(|| {
+                                ImportError::new(format!(
+                                    "the cURL command's $'...' quote has \\{e}{value:X}, not a character"
+                                ))
+                            })?);
+                        }
+                    }
+                    'c' => {
+                        let x = chars.next().ok_or_else(unclosed)?;
+                        text.push(char::from_u32(u32::from(x) & 0x1f).unwrap_or('\0'));
+                    }
+                    other => {
+                        text.push('\\');
+                        text.push(other);
+                    }
+                }
+            }
+            other => text.push(other),
+        }
+    }
+}
+
+/// A byte escape (`\\xHH`, `\\NNN`) as text: ASCII only, since a byte of a
+/// UTF-8 sequence alone is not text a task can carry.
+fn byte_char(value: u32) -> Result<char, ImportError> {
+    match char::from_u32(value) {
+        Some(c) if c.is_ascii() => Ok(c),
+        _ => Err(ImportError::new(format!(
+            "the cURL command's $'...' quote has the byte {value:#04x} alone, which is not \
+             text; write the character itself"
+        ))),
+    }
 }
 
 /// What the flags said so far.
@@ -979,7 +1083,13 @@ mod tests {
         assert!(error("curl -F 'f=@a.png' h/").contains("-F f=@a.png cannot be imported"));
         assert!(error("curl -b cookies.txt h/").contains("names a cookie file"));
         assert!(error("curl 'h/x -H a").contains("a quote (' or \") is not closed"));
-        assert!(error("curl h/x --data-raw $'{\"a\":\"b\\n\"}'").contains("bash's $'...' quoting"));
+        assert_eq!(
+            task("curl h/x --data-raw $'{\"a\":\"b\\\\n\\u00e9\\x41\\101\\'\"}'")["json"],
+            serde_json::json!({"a": "b\n\u{e9}AA'"})
+        );
+        assert_eq!(task("curl h/x -d $'a\\tb' -d 'c'")["data"], "a\tb&c");
+        assert!(error("curl h/x -d $'open").contains("not closed"));
+        assert!(error("curl h/x -d $'\\xff'").contains("0xff"));
         assert_eq!(task("curl h/x -d 'cost$' -H \"X: \\$'\"")["data"], "cost$");
         assert!(error("curl h/x -H").contains("-H needs a value"));
         assert!(error("curl -s").contains("no URL"));
