@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{ActionContext, ActionError, Args, Registry};
+use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::history::{self, HistoryError, NewRun, Open, Store, DEFAULT_TOLERANCE_PCT};
 use crate::paths::Resolved;
 
@@ -18,7 +18,28 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_persist_records", Scope::Write, persist_records)
         .register_scoped("LD_list_runs", Scope::Write, list_runs)
         .register_scoped("LD_fetch_run_records", Scope::Write, fetch_run_records)
-        .register_scoped("LD_compare_runs", Scope::Write, compare_runs);
+        .register_scoped("LD_compare_runs", Scope::Write, compare_runs)
+        .describe(
+            "LD_persist_records",
+            Signature::of::<Persist>(&["database_path", "label", "metadata"]),
+        )
+        .describe(
+            "LD_list_runs",
+            Signature::of::<List>(&["database_path", "limit"]),
+        )
+        .describe(
+            "LD_fetch_run_records",
+            Signature::of::<Fetch>(&["database_path", "run_id"]),
+        )
+        .describe(
+            "LD_compare_runs",
+            Signature::of::<Compare>(&[
+                "database_path",
+                "baseline_run_id",
+                "run_id",
+                "tolerance_pct",
+            ]),
+        );
 }
 
 fn error(e: impl std::fmt::Display) -> ActionError {
@@ -51,7 +72,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(error)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Persist {
     database_path: PathBuf,
@@ -80,7 +101,7 @@ fn default_limit() -> u32 {
     20
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct List {
     database_path: PathBuf,
@@ -99,7 +120,7 @@ async fn list_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionError>
     serde_json::to_value(runs).map_err(error)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Fetch {
     database_path: PathBuf,
@@ -117,7 +138,7 @@ async fn fetch_run_records(ctx: ActionContext, args: Args) -> Result<Value, Acti
     blocking(move || open_store(&path, Open::Existing)?.fetch(run_id)?.to_json()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Compare {
     database_path: PathBuf,

@@ -17,6 +17,7 @@
 //! assert!(registry.contains("MY_echo"));
 //! ```
 
+mod action_files;
 mod args;
 mod budget;
 mod builtin;
@@ -25,6 +26,7 @@ mod dashboard;
 mod fleet;
 #[cfg(feature = "history")]
 mod history;
+mod lint;
 mod load;
 mod metrics;
 pub(crate) mod prepared;
@@ -33,6 +35,8 @@ mod registry;
 mod reports;
 mod resolver;
 mod run;
+mod signature;
+mod start_check;
 mod steer;
 pub mod vocabulary;
 
@@ -40,4 +44,6 @@ pub use args::Args;
 pub use budget::{OverBudget, ReplyBudget, DEFAULT_MAX_REPLY_BYTES};
 pub use fleet::{DEFAULT_EXPIRES, MAX_EXPIRES, MAX_START_AHEAD, MAX_TEST_ID_CHARS};
 pub use registry::{Action, ActionContext, ActionError, Registry};
+pub(crate) use run::{action_list, split_action, unknown_action};
 pub use run::{ActionResult, RunError};
+pub use signature::{Check, Describe, Signature};
