@@ -40,7 +40,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::actions::ActionContext;
-use crate::spec::{Note, SpecError};
+use crate::spec::{segments_of, Note, Segment, SpecError};
 
 /// Problems listed at most; past it, one last problem says how many more.
 pub const MAX_PROBLEMS: usize = 1000;
@@ -72,7 +72,7 @@ pub enum Severity {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Problem {
     /// What kind: `invalid-shape`, `unknown-command`, `unsupported-command`,
-    /// `unknown-key`, `invalid-argument`, `missing-tasks`, `relative-url`,
+    /// `unknown-key` (refused), `ignored`, `invalid-argument`, `missing-tasks`, `relative-url`,
     /// `unknown-threshold-name`, `not-checked`, `too-many-problems`.
     pub rule: &'static str,
     /// How serious.
@@ -116,10 +116,11 @@ impl Problem {
         Problem::error("invalid-argument", error.path, error.message)
     }
 
-    /// A key nobody reads (`unknown-key`): a warning (the action ignores
-    /// it, as LoadDensity does).
+    /// What the action accepts but ignores (`ignored`: an unknown key,
+    /// with the closest known one; a key another makes moot): a warning
+    /// (the action runs, as LoadDensity's would, and notes it).
     pub fn ignored(note: Note) -> Self {
-        Problem::warning("unknown-key", note.path, note.message)
+        Problem::warning("ignored", note.path, note.message)
     }
 }
 
@@ -266,7 +267,10 @@ impl Linter<'_> {
             host: self.host.as_deref(),
             rounds,
         };
-        let found = signature.check(&checking, map);
+        let mut found = signature.check(&checking, map);
+        if let Some(written) = action.get(1) {
+            found.sort_by_cached_key(|problem| position(written, &problem.location));
+        }
         self.work = self
             .work
             .saturating_add(size.saturating_mul(rounds.min(found.len() + 1)));
@@ -310,6 +314,30 @@ impl Linter<'_> {
             self.host = Some(host.clone());
         }
     }
+}
+
+/// Where `location` (a path from an action's arguments, `written`) is in
+/// the document: each step's position among its siblings (past them when
+/// absent), so problems sort in the order they were written.
+fn position(written: &Value, location: &str) -> Vec<usize> {
+    let mut here = Some(written);
+    segments_of(location)
+        .iter()
+        .map(|segment| {
+            let (index, next) = match (segment, here) {
+                (Segment::Key(key), Some(Value::Object(map))) => {
+                    match map.keys().position(|k| k == key) {
+                        Some(index) => (index, map.get(key)),
+                        None => (map.len(), None),
+                    }
+                }
+                (Segment::Index(index), Some(Value::Array(items))) => (*index, items.get(*index)),
+                _ => (usize::MAX, None),
+            };
+            here = next;
+            index
+        })
+        .collect()
 }
 
 /// `at` then `relative` (an argument's path from the action's arguments).
