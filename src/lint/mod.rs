@@ -18,7 +18,7 @@
 //!
 //! let ctx = ActionContext::new(
 //!     Arc::new(Registry::with_builtins()),
-//!     Arc::new(State::new(Paths::open())),
+//!     Arc::new(State::new(Paths::default())),
 //! );
 //! let doc = serde_json::json!({"load_density": [["LD_sumary"], ["LD_summary", {"succes": []}]]});
 //! let lines: Vec<String> = ld_tower::lint::lint(&ctx, &doc, None)

@@ -10,7 +10,9 @@ use super::{Segment, SpecError};
 
 /// Runs `attempt` on `value` until it passes, collecting each error; after
 /// an error its place is taken out of `value` ([`take_out`]) before the
-/// next round. At most `rounds` attempts. Returns the last attempt's
+/// next round. An error around a place taken out (its object now missing
+/// a required key) is what the taking out caused: that place is taken out
+/// in turn, unreported. At most `rounds` attempts. Returns the last attempt's
 /// success, if any, and the errors in the order found.
 pub fn every_error<R>(
     value: &mut Value,
@@ -22,12 +24,19 @@ pub fn every_error<R>(
         match attempt(value) {
             Ok(done) => return (Some(done), errors),
             Err(error) => {
-                let again = errors.iter().any(|e| within(&error.path, &e.path));
-                if again {
+                // At (or in) a place taken out already: no progress left.
+                if errors.iter().any(|e| within(&error.path, &e.path)) {
                     return (None, errors);
                 }
+                // Around one: what taking it out caused (a required key
+                // now missing), not a mistake of its own.
+                let caused = errors
+                    .iter()
+                    .any(|e| error.path.is_empty() || within(&e.path, &error.path));
                 let taken = take_out(value, &segments_of(&error.path));
-                errors.push(error);
+                if !caused {
+                    errors.push(error);
+                }
                 if !taken {
                     return (None, errors);
                 }
