@@ -244,9 +244,8 @@ fn format_actions_write_loaddensitys_exact_text() {
     assert!(lines[6].contains("--allow-any-path"), "{}", lines[6]);
 }
 
-#[test]
-fn an_alias_bomb_or_an_oversized_file_is_refused_while_the_agent_serves() {
-    let root = tempfile::tempdir().unwrap();
+/// A small YAML file of 10^12 nodes once its aliases are replayed.
+fn alias_bomb() -> String {
     let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
         let p = i - 1;
@@ -254,7 +253,13 @@ fn an_alias_bomb_or_an_oversized_file_is_refused_while_the_agent_serves() {
             "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
         ));
     }
-    std::fs::write(root.path().join("bomb.yaml"), &bomb).unwrap();
+    bomb
+}
+
+#[test]
+fn an_alias_bomb_or_an_oversized_file_is_refused_while_the_agent_serves() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("bomb.yaml"), alias_bomb()).unwrap();
     std::fs::write(
         root.path().join("big.json"),
         format!("[{}[\"LD_summary\"]]", " ".repeat(5000)),
@@ -291,15 +296,8 @@ fn an_alias_bomb_or_an_oversized_file_is_refused_while_the_agent_serves() {
 #[test]
 fn run_refuses_a_bomb_or_a_broken_file_with_exit_three() {
     let dir = tempfile::tempdir().unwrap();
-    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-    for i in 1..12 {
-        let p = i - 1;
-        bomb.push_str(&format!(
-            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
-        ));
-    }
     let file = dir.path().join("bomb.yml");
-    std::fs::write(&file, bomb).unwrap();
+    std::fs::write(&file, alias_bomb()).unwrap();
     let (status, stdout, stderr) = run_cli(&["run", file.to_str().unwrap()], &[]);
     assert_eq!((status.code(), stdout.as_str()), (Some(3), ""));
     assert!(
