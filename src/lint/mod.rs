@@ -149,6 +149,16 @@ pub struct Checking<'a> {
 /// (LoadDensity's `known_commands`); registered ones are still checked
 /// deeply.
 pub fn lint(ctx: &ActionContext, doc: &Value, known: Option<&[String]>) -> Vec<Problem> {
+    lint_within(ctx, doc, known, MAX_WORK_BYTES)
+}
+
+/// [`lint`] parsing at most `budget` bytes of arguments in all.
+fn lint_within(
+    ctx: &ActionContext,
+    doc: &Value,
+    known: Option<&[String]>,
+    budget: usize,
+) -> Vec<Problem> {
     let mut linter = Linter {
         ctx,
         known,
@@ -156,6 +166,7 @@ pub fn lint(ctx: &ActionContext, doc: &Value, known: Option<&[String]>) -> Vec<P
         omitted: 0,
         host: None,
         work: 0,
+        budget,
     };
     linter.document(doc, "$", 0);
     if linter.omitted > 0 {
@@ -178,8 +189,10 @@ struct Linter<'a> {
     omitted: usize,
     /// The `host` variable registered by the actions so far.
     host: Option<String>,
-    /// Bytes of arguments parsed so far (see [`MAX_WORK_BYTES`]).
+    /// Bytes of arguments parsed so far.
     work: usize,
+    /// Bytes of arguments it may parse (see [`MAX_WORK_BYTES`]).
+    budget: usize,
 }
 
 impl Linter<'_> {
@@ -244,7 +257,7 @@ impl Linter<'_> {
         };
         self.remember_host(name, &map);
         let size = crate::json_size::json_size(&map, usize::MAX).unwrap_or(usize::MAX);
-        let rounds = MAX_ROUNDS.min((MAX_WORK_BYTES.saturating_sub(self.work)) / size.max(1));
+        let rounds = MAX_ROUNDS.min(self.budget.saturating_sub(self.work) / size.max(1));
         if rounds == 0 {
             if self.work < usize::MAX {
                 self.work = usize::MAX;
@@ -252,8 +265,8 @@ impl Linter<'_> {
                     "not-checked",
                     &args_at,
                     format!(
-                        "the document's arguments are over the {} MiB lint parses: this action and the rest are checked by name and shape only",
-                        MAX_WORK_BYTES >> 20
+                        "the document's arguments are over the {} bytes lint parses: this action and the rest are checked by name and shape only",
+                        self.budget
                     ),
                 ));
             }
@@ -274,6 +287,15 @@ impl Linter<'_> {
         self.work = self
             .work
             .saturating_add(size.saturating_mul(rounds.min(found.len() + 1)));
+        if found.len() >= rounds {
+            found.push(Problem::warning(
+                "not-checked",
+                "",
+                format!(
+                    "checks stopped after {rounds} problems of this action: correct them and lint again"
+                ),
+            ));
+        }
         for mut problem in found {
             problem.location = join(&args_at, &problem.location);
             self.push(problem);
@@ -348,3 +370,6 @@ fn join(at: &str, relative: &str) -> String {
         r => format!("{at}.{r}"),
     }
 }
+
+#[cfg(test)]
+mod tests;
