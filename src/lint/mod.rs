@@ -236,7 +236,7 @@ impl Linter<'_> {
                 "unknown-command"
             };
             let message = match self.known {
-                Some(names) if !registry.contains(name) || rule == "unknown-command" => {
+                Some(names) if rule == "unknown-command" => {
                     let names: Vec<&str> = names.iter().map(String::as_str).collect();
                     match crate::actions::vocabulary::closest(name, &names) {
                         Some(near) => format!("{name}: unknown action (did you mean {near}?)"),

@@ -66,7 +66,7 @@ pub fn action_schema(registry: &Registry, known: Option<&[String]>) -> Value {
             "allOf": cases,
         }),
     );
-    json!({
+    let mut schema = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "ld-tower action document",
@@ -84,5 +84,22 @@ pub fn action_schema(registry: &Registry, known: Option<&[String]>) -> Value {
             }
         ],
         "$defs": defs,
-    })
+    });
+    drop_null_defaults(&mut schema);
+    schema
+}
+
+/// Takes out the `"default": null` schemars writes for every optional key
+/// (noise in an editor: an absent key is what the action's default is).
+fn drop_null_defaults(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("default") == Some(&Value::Null) {
+                map.remove("default");
+            }
+            map.values_mut().for_each(drop_null_defaults);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_defaults),
+        _ => {}
+    }
 }
