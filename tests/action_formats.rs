@@ -310,3 +310,32 @@ fn run_refuses_a_bomb_or_a_broken_file_with_exit_three() {
     assert_eq!(status.code(), Some(3));
     assert!(stderr.contains("is not TOML"), "{stderr}");
 }
+
+#[test]
+fn a_document_over_the_action_files_limit_is_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = "x".repeat(16 << 20);
+    let doc = json!([
+        ["LD_write_action_toml", {"toml_save_path": "big.toml", "action_doc": {"load_density": [], "pad": big}}],
+        ["LD_write_action_toml", {"toml_save_path": "small.toml", "action_doc": {"load_density": []}}],
+    ]);
+    let file = dir.path().join("write.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args(["run", "--json", "write.json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "Error: LD_write_action_toml: big.toml would hold {} bytes, over the 16 MiB an action file may hold",
+            (16 << 20) + "load_density = []\npad = \"\"\n".len()
+        )
+    );
+    assert!(!dir.path().join("big.toml").exists());
+    assert!(lines[1].ends_with("small.toml"), "{}", lines[1]);
+}
