@@ -1,14 +1,21 @@
 //! Thresholds in the spirit of k6's: pass/fail limits on a test's figures,
 //! `{"p95_ms": 200, "failure_rate": 0.01, "per_name": {"login": {"p99_ms": 500}}}`.
 //! Latency and failure-rate limits are maxima; `min_rps` is a minimum.
+//! They, and LoadDensity's SLA rules ([`sla`]), are read and compared by one
+//! evaluator ([`gate`]).
 
 use std::collections::BTreeMap;
 
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::figures::Summary;
 use crate::spec::SpecError;
+use gate::{Metric, Op, Subject};
+
+pub mod gate;
+pub mod sla;
 
 /// Limits on the whole test and per request name.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -113,72 +120,50 @@ impl Thresholds {
     /// The verdicts on `summary`, a test that ran `elapsed_s` seconds. A
     /// limit on a name the test never requested fails (its figure is absent).
     pub fn evaluate(&self, summary: &Summary, elapsed_s: f64) -> Vec<Verdict> {
-        let mut verdicts = Vec::new();
-        let rate = |n: u64| {
-            if elapsed_s > 0.0 {
-                n as f64 / elapsed_s
-            } else {
-                0.0
-            }
-        };
-        for (metric, limit) in &self.overall {
-            let o = &summary.latency_overall;
-            let actual = match metric.as_str() {
-                "p50_ms" => Some(o.p50_ms),
-                "p90_ms" => Some(o.p90_ms),
-                "p95_ms" => Some(o.p95_ms),
-                "p99_ms" => Some(o.p99_ms),
-                "max_ms" => Some(o.max_ms),
-                "mean_ms" => {
-                    let (sum, n) = summary.per_name.values().fold((0.0, 0u64), |(s, n), p| {
-                        (s + p.mean_ms * p.count as f64, n + p.count)
-                    });
-                    Some(if n == 0 { 0.0 } else { sum / n as f64 })
+        // Our own figures always serialize; a NaN would be null, so absent.
+        let figures = serde_json::to_value(summary).unwrap_or(Value::Null);
+        let overall = self
+            .overall
+            .iter()
+            .map(|(metric, limit)| ("overall", Subject::Overall, metric, *limit));
+        let per_name = self.per_name.iter().flat_map(|(name, limits)| {
+            limits
+                .iter()
+                .map(move |(metric, limit)| (name.as_str(), Subject::Name(name), metric, *limit))
+        });
+        overall
+            .chain(per_name)
+            .map(|(scope, subject, metric, limit)| {
+                let (gauge, op) = gauge(metric, elapsed_s);
+                // Our figures are numbers: nothing `float()` refuses.
+                let actual = gauge.and_then(|g| gate::read(&figures, subject, g).ok().flatten());
+                Verdict {
+                    scope: scope.to_owned(),
+                    metric: metric.clone(),
+                    limit,
+                    actual: actual.unwrap_or(f64::NAN),
+                    passed: actual.is_some_and(|a| op.holds(a, limit)),
                 }
-                "failure_rate" => Some(summary.totals.failure_rate),
-                "min_rps" => Some(rate(summary.totals.requests)),
-                _ => None,
-            };
-            verdicts.push(verdict("overall", metric, *limit, actual));
-        }
-        for (name, limits) in &self.per_name {
-            let figures = summary.per_name.get(name);
-            for (metric, limit) in limits {
-                let actual = figures.and_then(|p| match metric.as_str() {
-                    "p50_ms" => Some(p.p50_ms),
-                    "p90_ms" => Some(p.p90_ms),
-                    "p95_ms" => Some(p.p95_ms),
-                    "p99_ms" => Some(p.p99_ms),
-                    "max_ms" => Some(p.max_ms),
-                    "mean_ms" => Some(p.mean_ms),
-                    "failure_rate" => Some(if p.count == 0 {
-                        0.0
-                    } else {
-                        p.failures as f64 / p.count as f64
-                    }),
-                    "min_rps" => Some(rate(p.count)),
-                    _ => None,
-                });
-                verdicts.push(verdict(name, metric, *limit, actual));
-            }
-        }
-        verdicts
+            })
+            .collect()
     }
 }
 
-fn verdict(scope: &str, metric: &str, limit: f64, actual: Option<f64>) -> Verdict {
-    let passed = match actual {
-        None => false,
-        Some(actual) if metric == "min_rps" => actual >= limit,
-        Some(actual) => actual <= limit,
+/// A threshold's metric as the gate reads it, and how it holds: latency
+/// and failure-rate limits are maxima, `min_rps` a minimum.
+fn gauge(metric: &str, elapsed_s: f64) -> (Option<Metric>, Op) {
+    let gauge = match metric {
+        "p50_ms" => Metric::P50,
+        "p90_ms" => Metric::P90,
+        "p95_ms" => Metric::P95,
+        "p99_ms" => Metric::P99,
+        "max_ms" => Metric::Max,
+        "mean_ms" => Metric::Mean,
+        "failure_rate" => Metric::FailureRate,
+        "min_rps" => return (Some(Metric::Rps { elapsed_s }), Op::Gte),
+        _ => return (None, Op::Lte),
     };
-    Verdict {
-        scope: scope.to_owned(),
-        metric: metric.to_owned(),
-        limit,
-        actual: actual.unwrap_or(f64::NAN),
-        passed,
-    }
+    (Some(gauge), Op::Lte)
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub(super) fn register(registry: &mut Registry) {
     super::dashboard::register(registry);
     super::metrics::register(registry);
     super::resolver::register_actions(registry);
+    super::sla::register(registry);
     #[cfg(feature = "history")]
     super::history::register(registry);
     #[cfg(feature = "reports")]

@@ -1,5 +1,7 @@
 //! The run-history actions: `LD_persist_records`, `LD_list_runs`,
-//! `LD_fetch_run_records`, `LD_compare_runs` (see [`crate::history`]).
+//! `LD_fetch_run_records`, `LD_compare_runs`, and LoadDensity's
+//! `LD_diff_runs`, `LD_trend_runs`, `LD_tag_run`, `LD_list_tags`,
+//! `LD_search_runs_by_tag` (see [`crate::history`]).
 //! SQLite is blocking: each action's database work runs on tokio's blocking
 //! pool.
 
@@ -7,10 +9,13 @@ use crate::auth::Scope;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map, Number, Value};
 
 use super::{ActionContext, ActionError, Args, Registry, Signature};
-use crate::history::{self, HistoryError, NewRun, Open, Store, DEFAULT_TOLERANCE_PCT};
+use crate::figures::str_of;
+use crate::history::{
+    self, HistoryError, NewRun, Open, Store, DEFAULT_TOLERANCE_PCT, MAX_TREND_RUNS,
+};
 use crate::paths::Resolved;
 
 pub(super) fn register(registry: &mut Registry) {
@@ -19,6 +24,11 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_list_runs", Scope::Write, list_runs)
         .register_scoped("LD_fetch_run_records", Scope::Write, fetch_run_records)
         .register_scoped("LD_compare_runs", Scope::Write, compare_runs)
+        .register_scoped("LD_diff_runs", Scope::Write, diff_runs)
+        .register_scoped("LD_trend_runs", Scope::Write, trend_runs)
+        .register_scoped("LD_tag_run", Scope::Write, tag_run)
+        .register_scoped("LD_list_tags", Scope::Write, list_tags)
+        .register_scoped("LD_search_runs_by_tag", Scope::Write, search_runs_by_tag)
         .describe(
             "LD_persist_records",
             Signature::of::<Persist>(&["database_path", "label", "metadata"]),
@@ -39,6 +49,31 @@ pub(super) fn register(registry: &mut Registry) {
                 "run_id",
                 "tolerance_pct",
             ]),
+        )
+        .describe(
+            "LD_diff_runs",
+            Signature::of::<Diff>(&[
+                "database_path",
+                "baseline_run_id",
+                "current_run_id",
+                "tolerance",
+            ]),
+        )
+        .describe(
+            "LD_trend_runs",
+            Signature::of::<TrendArgs>(&["database_path", "limit", "name_filter"]),
+        )
+        .describe(
+            "LD_tag_run",
+            Signature::of::<Tag>(&["database_path", "run_id", "tags"]),
+        )
+        .describe(
+            "LD_list_tags",
+            Signature::of::<ListTags>(&["database_path", "run_id"]),
+        )
+        .describe(
+            "LD_search_runs_by_tag",
+            Signature::of::<Search>(&["database_path", "key", "value"]),
         );
 }
 
@@ -174,4 +209,161 @@ async fn compare_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionErr
     })
     .await?;
     serde_json::to_value(comparison).map_err(error)
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Diff {
+    database_path: PathBuf,
+    baseline_run_id: i64,
+    current_run_id: i64,
+    #[serde(default)]
+    tolerance: Option<Number>,
+}
+
+/// LoadDensity's default tolerance: 10%.
+const DEFAULT_DIFF_TOLERANCE: f64 = 0.1;
+
+/// LoadDensity's cross-run diff: per name, the change of p50/p95/p99,
+/// failure rate and mean, and the names beyond `tolerance` (a fraction).
+async fn diff_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let Diff {
+        database_path,
+        baseline_run_id,
+        current_run_id,
+        tolerance,
+    } = args.parse(&[
+        "database_path",
+        "baseline_run_id",
+        "current_run_id",
+        "tolerance",
+    ])?;
+    let tolerance = match tolerance {
+        Some(given) => given,
+        None => Number::from_f64(DEFAULT_DIFF_TOLERANCE).unwrap_or_else(|| Number::from(0)),
+    };
+    if !tolerance
+        .as_f64()
+        .is_some_and(|t| t.is_finite() && t >= 0.0)
+    {
+        return Err(ActionError::new(
+            "tolerance must be a number from 0 (a fraction: 0.1 allows 10%)",
+        ));
+    }
+    let path = database(&ctx, &database_path)?;
+    let diff = blocking(move || {
+        let store = open_store(&path, Open::Existing)?;
+        let baseline = store.run_names(baseline_run_id)?;
+        let current = store.run_names(current_run_id)?;
+        Ok(history::diff(
+            (baseline_run_id, &baseline),
+            (current_run_id, &current),
+            tolerance,
+        ))
+    })
+    .await?;
+    serde_json::to_value(diff).map_err(error)
+}
+
+fn default_trend_limit() -> i64 {
+    10
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TrendArgs {
+    database_path: PathBuf,
+    #[serde(default = "default_trend_limit")]
+    limit: i64,
+    #[serde(default)]
+    name_filter: Option<String>,
+}
+
+/// LoadDensity's multi-run trend: the latest `limit` runs, oldest first,
+/// overall and per name.
+async fn trend_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let TrendArgs {
+        database_path,
+        limit,
+        name_filter,
+    } = args.parse(&["database_path", "limit", "name_filter"])?;
+    let limit = u32::try_from(limit)
+        .ok()
+        .filter(|l| *l <= MAX_TREND_RUNS)
+        .ok_or_else(|| {
+            ActionError::new(format!(
+                "limit must be from 0 to {MAX_TREND_RUNS} runs, not {limit}"
+            ))
+        })?;
+    let path = database(&ctx, &database_path)?;
+    let trend =
+        blocking(move || open_store(&path, Open::Existing)?.trend(limit, name_filter.as_deref()))
+            .await?;
+    serde_json::to_value(trend).map_err(error)
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Tag {
+    database_path: PathBuf,
+    run_id: i64,
+    tags: Map<String, Value>,
+}
+
+/// Sets tags on a run (a key it has is overwritten; values as Python's
+/// `str()` writes them); `null`.
+async fn tag_run(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let Tag {
+        database_path,
+        run_id,
+        tags,
+    } = args.parse(&["database_path", "run_id", "tags"])?;
+    let tags: Vec<(String, String)> = tags
+        .iter()
+        .map(|(key, value)| (key.clone(), str_of(value).into_owned()))
+        .collect();
+    let path = database(&ctx, &database_path)?;
+    blocking(move || open_store(&path, Open::Existing)?.tag(run_id, &tags)).await?;
+    Ok(Value::Null)
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ListTags {
+    database_path: PathBuf,
+    run_id: i64,
+}
+
+/// A run's tags, `{key: value}` by key.
+async fn list_tags(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let ListTags {
+        database_path,
+        run_id,
+    } = args.parse(&["database_path", "run_id"])?;
+    let path = database(&ctx, &database_path)?;
+    let tags = blocking(move || open_store(&path, Open::Existing)?.tags(run_id)).await?;
+    serde_json::to_value(tags).map_err(error)
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Search {
+    database_path: PathBuf,
+    key: String,
+    value: Value,
+}
+
+/// The runs whose tag `key` is `value` (as Python's `str()` writes it),
+/// newest first: `[{id, started_at, label}]`.
+async fn search_runs_by_tag(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let Search {
+        database_path,
+        key,
+        value,
+    } = args.parse(&["database_path", "key", "value"])?;
+    let value = str_of(&value).into_owned();
+    let path = database(&ctx, &database_path)?;
+    let runs =
+        blocking(move || open_store(&path, Open::Existing)?.search_by_tag(&key, &value)).await?;
+    serde_json::to_value(runs).map_err(error)
 }

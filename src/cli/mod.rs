@@ -1,6 +1,7 @@
 //! The `ld-tower` command line (clap): `serve` and `send`; `run`,
 //! `run-dir` and `run-str`, which run action JSON in-process; `init`.
 
+mod actions;
 mod demo;
 mod duration;
 mod human;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub(crate) use actions::ActionsArgs;
 pub(crate) use demo::DemoArgs;
 pub(crate) use init::InitArgs;
 pub(crate) use lint::LintArgs;
@@ -69,6 +71,8 @@ pub(crate) enum Command {
     /// Read a token on stdin and print the --token-file line for it (its SHA-256), so the
     /// token is never stored in clear.
     TokenHash(TokenHashArgs),
+    /// List the actions ld-tower runs, and each LoadDensity action it refuses, with why.
+    Actions(ActionsArgs),
 }
 
 /// Exit code: `serve` could not start; `send` got an error line; an action
@@ -120,6 +124,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Lint(args) => lint::run(&args),
             Command::Schema(args) => schema::run(&args),
             Command::TokenHash(args) => token_hash::run(&args),
+            Command::Actions(args) => actions::run(&args),
         }
     };
     runtime.block_on(async {

@@ -16,12 +16,23 @@ use serde_json::Value;
 /// `_` between digits, `inf`/`nan`. (Non-ASCII digits, which `float()` also
 /// takes, are refused.)
 pub(crate) fn finite_number(value: &Value) -> Option<f64> {
-    let number = match value {
+    if value.is_boolean() {
+        return None;
+    }
+    float(value).filter(|number| number.is_finite())
+}
+
+/// Python's `float(value)` of a JSON value as `json.loads` gave it: a
+/// number, a boolean (`1.0`, `0.0`), a string read as `float()` reads it
+/// (`"inf"` and `"nan"` included); `None` where `float()` raises (null,
+/// lists, objects, other strings).
+pub(crate) fn float(value: &Value) -> Option<f64> {
+    match value {
         Value::Number(n) => n.as_f64(),
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
         Value::String(text) => parse_float(text),
-        Value::Null | Value::Bool(_) | Value::Array(_) | Value::Object(_) => None,
-    }?;
-    number.is_finite().then_some(number)
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
 }
 
 /// Whether Python's `str.strip()` strips `c` (Unicode whitespace and the
@@ -61,11 +72,7 @@ fn parse_float(text: &str) -> Option<f64> {
 pub(crate) fn str_of(value: &Value) -> Cow<'_, str> {
     match value {
         Value::String(text) => Cow::Borrowed(text),
-        other => {
-            let mut out = String::new();
-            repr(other, &mut out);
-            Cow::Owned(out)
-        }
+        other => Cow::Owned(repr_of(other)),
     }
 }
 
@@ -80,6 +87,14 @@ pub(crate) fn truthy(value: &Value) -> bool {
         Value::Array(a) => !a.is_empty(),
         Value::Object(o) => !o.is_empty(),
     }
+}
+
+/// Python's `repr(value)` of a JSON value as `json.loads` gave it
+/// (`'text'`, `None`, `1.5`, `[1, 'a']`).
+pub(crate) fn repr_of(value: &Value) -> String {
+    let mut out = String::new();
+    repr(value, &mut out);
+    out
 }
 
 /// Python's `repr` of a JSON value.

@@ -4,7 +4,7 @@
 //! with their deltas and a verdict per metric, so "did this build get
 //! slower?" has an answer.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -275,6 +275,25 @@ fn changes(
     }
 }
 
+/// A name's record in the baseline and in the run (`None` where it lacks
+/// the name).
+pub(super) type Pair<'a> = (Option<&'a NameRecord>, Option<&'a NameRecord>);
+
+/// The union of two runs' names, in name order, each with its records.
+pub(super) fn paired<'a>(
+    baseline: &'a [NameRecord],
+    run: &'a [NameRecord],
+) -> BTreeMap<&'a str, Pair<'a>> {
+    let mut pairs: BTreeMap<&str, Pair<'a>> = BTreeMap::new();
+    for record in baseline {
+        pairs.entry(&record.name).or_default().0 = Some(record);
+    }
+    for record in run {
+        pairs.entry(&record.name).or_default().1 = Some(record);
+    }
+    pairs
+}
+
 /// Compares `run` with `baseline`; a metric within `tolerance_pct` percent
 /// of the baseline's is `"same"`.
 pub fn compare(
@@ -289,20 +308,10 @@ pub fn compare(
         tolerance_pct,
     );
     changes("overall", &overall, &mut regressions, &mut improvements);
-    let theirs: BTreeMap<&str, &NameRecord> = baseline
-        .names
-        .iter()
-        .map(|n| (n.name.as_str(), n))
-        .collect();
-    let ours: BTreeMap<&str, &NameRecord> =
-        run.names.iter().map(|n| (n.name.as_str(), n)).collect();
-    let all: BTreeSet<&str> = theirs.keys().chain(ours.keys()).copied().collect();
     let mut per_name = BTreeMap::new();
-    for name in all {
-        let b = theirs
-            .get(name)
-            .map(|n| Side::of_name(n, baseline.info.elapsed_s));
-        let r = ours.get(name).map(|n| Side::of_name(n, run.info.elapsed_s));
+    for (name, (theirs, ours)) in paired(&baseline.names, &run.names) {
+        let b = theirs.map(|n| Side::of_name(n, baseline.info.elapsed_s));
+        let r = ours.map(|n| Side::of_name(n, run.info.elapsed_s));
         let presence = match (&b, &r) {
             (Some(_), Some(_)) => "both",
             (Some(_), None) => "baseline_only",

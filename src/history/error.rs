@@ -32,6 +32,10 @@ pub enum HistoryError {
         /// The version this build writes.
         supported: i64,
     },
+    /// A request past one of the history's bounds (what it is and the
+    /// bound are said).
+    #[error("{0}")]
+    Bound(String),
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::HistoryError;
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1: a run, its names (with their serialized HDR histograms), its
 /// per-second series and its thresholds' verdicts.
@@ -85,6 +85,18 @@ CREATE TABLE IF NOT EXISTS run_series_names (
 );
 ";
 
+/// Version 4: tags on runs (`LD_tag_run`), one value per run and key,
+/// searched by key and value.
+const SCHEMA_V4: &str = "
+CREATE TABLE IF NOT EXISTS run_tags (
+    run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key     TEXT    NOT NULL,
+    value   TEXT    NOT NULL,
+    PRIMARY KEY (run_id, key)
+);
+CREATE INDEX IF NOT EXISTS run_tags_key_value ON run_tags (key, value);
+";
+
 /// Creates the tables if the file has none yet, or brings an older
 /// version's up to this one; refuses a file written by
 /// a newer schema. Done in one transaction, so two processes opening a new
@@ -106,6 +118,9 @@ pub(super) fn ensure(conn: &mut Connection) -> Result<(), HistoryError> {
     }
     if found < 3 {
         tx.execute_batch(SCHEMA_V3)?;
+    }
+    if found < 4 {
+        tx.execute_batch(SCHEMA_V4)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

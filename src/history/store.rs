@@ -31,7 +31,7 @@ pub enum Open {
 /// An open run history.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 /// One run as `LD_list_runs` shows it.
@@ -290,18 +290,42 @@ impl Store {
         Ok(StoredRun {
             info,
             parameters,
-            names: self.names(id)?,
+            names: self.names(id, None)?,
             series: self.series(id)?,
             verdicts: self.verdicts(id)?,
         })
     }
 
-    fn names(&self, id: i64) -> Result<Vec<NameRecord>, HistoryError> {
+    /// [`HistoryError::UnknownRun`] unless a run has id `id`.
+    pub fn check_run(&self, id: i64) -> Result<(), HistoryError> {
+        let found = self
+            .conn
+            .query_row("SELECT 1 FROM runs WHERE id = ?1", params![id], |_| Ok(()))
+            .optional()?;
+        found.ok_or(HistoryError::UnknownRun(id))
+    }
+
+    /// The figures per name of the run of id `id` (by name), or
+    /// [`HistoryError::UnknownRun`]: what [`Store::fetch`] reads, without
+    /// its series and verdicts.
+    pub fn run_names(&self, id: i64) -> Result<Vec<NameRecord>, HistoryError> {
+        self.check_run(id)?;
+        self.names(id, None)
+    }
+
+    /// The run's names (by name), only those holding `containing` when
+    /// given (a substring, case counts).
+    pub(super) fn names(
+        &self,
+        id: i64,
+        containing: Option<&str>,
+    ) -> Result<Vec<NameRecord>, HistoryError> {
         let mut select = self.conn.prepare(
             "SELECT name, successes, failures, statuses, failures_sample, histogram, bytes
-             FROM run_names WHERE run_id = ?1 ORDER BY name",
+             FROM run_names WHERE run_id = ?1 AND (?2 IS NULL OR instr(name, ?2) > 0)
+             ORDER BY name",
         )?;
-        let rows = select.query_map(params![id], |row| {
+        let rows = select.query_map(params![id, containing], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, i64>(1)?,
@@ -419,6 +443,20 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// A run's `created_at` (RFC 3339 with microseconds) as LoadDensity writes
+/// its `started_at`: UTC, to the second, `+00:00`
+/// (`datetime.isoformat(timespec="seconds")`); as it is if unreadable.
+pub(super) fn started_at(created_at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(created_at).map_or_else(
+        |_| created_at.to_owned(),
+        |t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%dT%H:%M:%S+00:00")
+                .to_string()
+        },
+    )
 }
 
 /// A `runs` row before its metadata is parsed.

@@ -250,6 +250,34 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String, Stri
     )
 }
 
+/// Runs `actions` (written to `DIR/actions.json`) by `ld-tower run --json
+/// --no-progress ARGS` in `dir`: its exit code and its stdout lines, one
+/// per action.
+pub fn run_actions_in(dir: &Path, actions: &[Value], args: &[&str]) -> (Option<i32>, Vec<String>) {
+    let file = dir.join("actions.json");
+    std::fs::write(&file, json!({"load_density": actions}).to_string()).expect("writes");
+    let out = Command::new(bin())
+        .current_dir(dir)
+        .args(["run", "--json", "--no-progress"])
+        .args(args)
+        .arg(&file)
+        .env_remove("LOAD_DENSITY_SOCKET_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ld-tower");
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        lines.len(),
+        actions.len(),
+        "one line per action: {lines:#?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), lines)
+}
+
 pub(crate) use child::proc_status_kib;
 
 // ---------------------------------------------------------------- TLS material
