@@ -21,6 +21,7 @@
 //! - [`actions`]: the action registry and the built-in actions;
 //! - [`engine`]: the load engine (virtual users, HTTP client, tasks,
 //!   pacing); [`resolver`]: the `${...}` placeholders of tasks;
+//! - [`breaking`]: the breaking-point search of `LD_find_breaking_point`;
 //! - [`figures`] and [`state`]: what the actions act on; [`thresholds`]:
 //!   pass/fail limits on them; [`paths`]: where actions may touch files;
 //! - [`json_size`]: a JSON value's size, counted up to a limit;
@@ -42,6 +43,7 @@ pub mod acceptor;
 pub mod actions;
 pub mod audit;
 pub mod auth;
+pub mod breaking;
 pub mod client;
 pub mod codec;
 pub mod control;
@@ -52,6 +54,7 @@ pub mod fleet;
 pub mod formats;
 #[cfg(feature = "history")]
 pub mod history;
+pub mod import;
 pub mod json_size;
 pub mod lint;
 pub mod metrics;

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::actions::prepared::PreparedSlot;
 use crate::auth::SecurityCounters;
+use crate::breaking::SearchSlot;
 use crate::dashboard::DashboardSlot;
 use crate::engine::{Engine, EngineLimits, Finished, Network, OTHER_NAMES};
 use crate::figures::{Figures, TimeSeries};
@@ -25,7 +26,10 @@ use crate::thresholds::Verdict;
 /// What is known of the last test, for reports.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LastRun {
-    /// `LD_start_test`'s parameters, as its result shows them.
+    /// `LD_start_test`'s parameters, as its result shows them. After a
+    /// breaking-point search (`LD_find_breaking_point`), those of the probe
+    /// its records keep, with what the search found under
+    /// `breaking_point` ([`Outcome::to_json`](crate::breaking::Outcome::to_json)).
     pub parameters: Value,
     /// How long it ran, in seconds.
     pub elapsed_s: f64,
@@ -79,6 +83,8 @@ pub struct State {
     prepared: PreparedSlot,
     /// The fleet test this process coordinates (`runner_mode: "master"`).
     fleet: FleetSlot,
+    /// The breaking-point search running (`LD_find_breaking_point`).
+    search: SearchSlot,
 }
 
 /// The figures of every test that ended since the state was made.
@@ -131,6 +137,7 @@ impl State {
             outputs: Outputs::default(),
             prepared: PreparedSlot::default(),
             fleet: FleetSlot::default(),
+            search: SearchSlot::default(),
         }
     }
 
@@ -234,25 +241,48 @@ impl State {
         &self.fleet
     }
 
+    /// The breaking-point search running, if any.
+    pub fn search(&self) -> &SearchSlot {
+        &self.search
+    }
+
+    /// Whether a local test runs, or a breaking-point search (which is
+    /// between two probes' tests at times): another test may not start.
+    pub fn test_running(&self) -> bool {
+        self.engine.running() || self.search.running()
+    }
+
     /// The test held ready for `LD_start_prepared`.
     pub(crate) fn prepared(&self) -> &PreparedSlot {
         &self.prepared
     }
 
-    /// Keeps a finished (or cancelled) test's figures and series.
+    /// Keeps a finished (or cancelled) test's figures and series: in the
+    /// records and among the figures since start.
     pub fn keep_figures(&self, finished: &Finished) {
+        self.count_since_start(finished);
+        self.keep_records(finished);
+    }
+
+    /// Adds a finished test's figures to the records and makes its series
+    /// the last test's (what `LD_summary` and the reports show).
+    pub fn keep_records(&self, finished: &Finished) {
         self.figures(|figures| figures.merge(&finished.figures));
-        {
-            let mut since = self
-                .since_start
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            since
-                .figures
-                .merge_within(&finished.figures, MAX_NAMES_SINCE_START, OTHER_NAMES);
-            since.through = since.through.max(finished.id);
-        }
         *self.series.lock().unwrap_or_else(PoisonError::into_inner) = finished.series.clone();
+    }
+
+    /// Adds a finished test's figures to those since start (what the
+    /// exporters count), and to nothing else: a breaking-point search's
+    /// probes are counted there, though the records keep one probe at most.
+    pub fn count_since_start(&self, finished: &Finished) {
+        let mut since = self
+            .since_start
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        since
+            .figures
+            .merge_within(&finished.figures, MAX_NAMES_SINCE_START, OTHER_NAMES);
+        since.through = since.through.max(finished.id);
     }
 
     /// Tells the state the server is shutting down: a running test stops

@@ -34,11 +34,13 @@ pub(super) fn register(registry: &mut Registry) {
     super::lint::register(registry);
     super::action_files::register(registry);
     super::load::register(registry);
+    super::breaking::register(registry);
     super::fleet::register(registry);
     super::dashboard::register(registry);
     super::metrics::register(registry);
     super::resolver::register_actions(registry);
     super::sla::register(registry);
+    super::import::register(registry);
     #[cfg(feature = "history")]
     super::history::register(registry);
     #[cfg(feature = "reports")]

@@ -116,7 +116,7 @@ pub(super) async fn start_fleet(
     if let Some(time) = test_time {
         map.insert("test_time".into(), json!(time.as_secs_f64()));
     }
-    if state.engine().running() {
+    if state.test_running() {
         return Err(error(EngineError::Busy.to_string()));
     }
     let Some(claim) = state

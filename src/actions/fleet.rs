@@ -138,7 +138,7 @@ async fn start_prepared(ctx: ActionContext, args: Args) -> Result<Value, ActionE
     };
     let state = ctx.state();
     state.prepared().check(&test_id)?;
-    if state.engine().running() {
+    if state.test_running() {
         return Err(error(EngineError::Busy.to_string()));
     }
     let ready = state.prepared().take(&test_id)?;

@@ -620,6 +620,12 @@ impl Ready {
     pub(super) fn notes(&self) -> &[String] {
         &self.notes
     }
+
+    /// The plan to run and its parameters, for a caller that runs the
+    /// plan itself (a breaking-point search's probe).
+    pub(super) fn into_plan(self) -> (Plan, Value) {
+        (self.planned.plan, self.planned.parameters)
+    }
 }
 
 /// `LD_start_test`'s arguments (keywords; `action` names the action in the
@@ -630,15 +636,35 @@ pub(super) async fn ready(
     map: Map<String, Value>,
     action: &str,
 ) -> Result<Ready, ActionError> {
+    make_ready(ctx, map, action, false).await
+}
+
+/// A probe of the breaking-point search under way made [`ready`]: every
+/// refusal the same, but the search itself is not a test running, and the
+/// keys nobody reads are not logged again (the search's first check did).
+pub(super) async fn probe_ready(
+    ctx: &ActionContext,
+    map: Map<String, Value>,
+    action: &str,
+) -> Result<Ready, ActionError> {
+    make_ready(ctx, map, action, true).await
+}
+
+async fn make_ready(
+    ctx: &ActionContext,
+    map: Map<String, Value>,
+    action: &str,
+    probe: bool,
+) -> Result<Ready, ActionError> {
     let (args, mut ignored) = parse_start(map)?;
     let strict = args.strict.unwrap_or_else(|| ctx.state().strict());
     let mut notes = Vec::new();
     let planned = plan(ctx, args, strict, &mut ignored, &mut notes).await;
-    for note in &ignored {
+    for note in ignored.iter().filter(|_| !probe) {
         tracing::warn!(target: "ld_tower::spec", "{action}: {note}");
     }
     let planned = planned?;
-    if ctx.state().fleet().running().is_some() {
+    if ctx.state().fleet().running().is_some() || (!probe && ctx.state().search().running()) {
         return Err(error(crate::engine::EngineError::Busy.to_string()));
     }
     ctx.state()
@@ -754,6 +780,9 @@ async fn stop_test(ctx: ActionContext, args: Args) -> Result<Value, ActionError>
     if let Some(fleet) = ctx.state().fleet().running() {
         fleet.stop();
         return Ok(json!({"stopped": true, "fleet": true}));
+    }
+    if ctx.state().search().stop() {
+        return Ok(json!({"stopped": true, "search": true}));
     }
     Ok(if ctx.state().engine().stop() {
         json!({"stopped": true})

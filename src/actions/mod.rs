@@ -19,6 +19,7 @@
 
 mod action_files;
 mod args;
+mod breaking;
 mod budget;
 mod builtin;
 mod coordinate;
@@ -26,6 +27,7 @@ mod dashboard;
 mod fleet;
 #[cfg(feature = "history")]
 mod history;
+mod import;
 mod lint;
 mod load;
 mod metrics;
@@ -42,6 +44,9 @@ mod steer;
 pub mod vocabulary;
 
 pub use args::Args;
+pub use breaking::{
+    DEFAULT_PROBE_TIME, MAX_ITERATIONS, MAX_PROBE_TIME, MAX_SEARCH_RATE, MIN_PROBE_TIME,
+};
 pub use budget::{OverBudget, ReplyBudget, DEFAULT_MAX_REPLY_BYTES};
 pub use fleet::{DEFAULT_EXPIRES, MAX_EXPIRES, MAX_START_AHEAD, MAX_TEST_ID_CHARS};
 pub use registry::{Action, ActionContext, ActionError, Registry};

@@ -1,11 +1,13 @@
 //! What a person reads: `ld-tower demo`'s summary (totals, one row per
-//! request name, each threshold passed or `FAILED`), which `run` also ends
-//! with on a terminal, and `run`'s one short line per action there.
+//! request name, each threshold passed or `FAILED`, a breaking-point
+//! search's probes), which `run` also ends with on a terminal, and `run`'s
+//! one short line per action there.
 
 use std::io::{self, Write};
 
 use serde_json::Value;
 
+use ld_tower::breaking::{Outcome, Searched};
 use ld_tower::figures::Summary;
 use ld_tower::protocol::{Reply, END};
 use ld_tower::state::LastRun;
@@ -74,6 +76,55 @@ pub(super) fn write_summary(
                 v.actual
             )?;
         }
+    }
+    if let Some(search) = last
+        .and_then(|last| last.parameters.get("breaking_point"))
+        .and_then(Outcome::from_json)
+    {
+        write_search(out, &search)?;
+    }
+    Ok(())
+}
+
+/// Writes a breaking-point search's result and one row per probe.
+fn write_search(out: &mut impl Write, search: &Outcome) -> io::Result<()> {
+    let (what, level) = match search.searched {
+        Searched::Users => ("users", "users"),
+        Searched::ArrivalRate { .. } => ("arrival rate", "rate/s"),
+    };
+    let breaking = search
+        .breaking
+        .map_or_else(|| "none found".to_owned(), |b| b.to_string());
+    writeln!(
+        out,
+        "\nBreaking point: safe {what} {}, breaking at {breaking}{}",
+        search.safe,
+        if search.stopped_early {
+            " (stopped early)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(
+        out,
+        "  {:>8} {:>9} {:>8} {:>9} {:>9}  result",
+        level, "requests", "failed", "fail %", "p95 ms"
+    )?;
+    for probe in &search.history {
+        let m = &probe.measured;
+        writeln!(
+            out,
+            "  {:>8} {:>9} {:>8} {:>9.2} {:>9.1}  {}",
+            probe.level,
+            m.requests,
+            m.failures + m.abandoned,
+            m.failure_rate() * 100.0,
+            m.p95_ms,
+            match &probe.reason {
+                None => "safe".to_owned(),
+                Some(reason) => format!("UNSAFE: {reason}"),
+            }
+        )?;
     }
     Ok(())
 }
@@ -180,6 +231,44 @@ mod tests {
         assert_eq!(
             written(&[], &["Error: not a list"], 80),
             "Error: not a list\n"
+        );
+    }
+
+    #[test]
+    fn a_search_ends_the_summary_with_its_probes() {
+        use ld_tower::breaking::{Bounds, Limits, Measured, Search};
+        let mut search = Search::new(
+            Bounds {
+                min: 1,
+                max: 100,
+                max_iterations: 12,
+            },
+            Limits {
+                failure_threshold: 0.0,
+                latency: None,
+            },
+        );
+        let probe = |requests, failures, p95_ms| Measured {
+            users: 10,
+            requests,
+            failures,
+            p95_ms,
+            ..Measured::default()
+        };
+        search.record(50, probe(200, 0, 12.5));
+        search.record(75, probe(300, 30, 40.0));
+        let mut out = Vec::new();
+        write_search(
+            &mut out,
+            &search.outcome(Searched::ArrivalRate { users: 10 }, true),
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "\nBreaking point: safe arrival rate 50, breaking at 75 (stopped early)\n\
+             \x20   rate/s  requests   failed    fail %    p95 ms  result\n\
+             \x20       50       200        0      0.00      12.5  safe\n\
+             \x20       75       300       30     10.00      40.0  UNSAFE: failure rate 0.1000 over failure_threshold 0\n"
         );
     }
 

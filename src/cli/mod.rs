@@ -5,6 +5,7 @@ mod actions;
 mod demo;
 mod duration;
 mod human;
+mod import;
 mod init;
 mod lint;
 mod network;
@@ -68,6 +69,9 @@ pub(crate) enum Command {
     Schema(SchemaArgs),
     /// Create a project skeleton: a README and example action files for a local target.
     Init(InitArgs),
+    /// Make an action file from a HAR recording, cURL commands, an OpenAPI description or a
+    /// Postman collection.
+    Import(import::ImportArgs),
     /// Read a token on stdin and print the --token-file line for it (its SHA-256), so the
     /// token is never stored in clear.
     TokenHash(TokenHashArgs),
@@ -123,6 +127,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Init(args) => init::run(&args),
             Command::Lint(args) => lint::run(&args),
             Command::Schema(args) => schema::run(&args),
+            Command::Import(args) => import::run(&args),
             Command::TokenHash(args) => token_hash::run(&args),
             Command::Actions(args) => actions::run(&args),
         }

@@ -76,15 +76,25 @@ pub(crate) fn build(
             );
         }
     }
+    // A Content-Type the task's headers give wins over the body's, as in
+    // requests and Locust's FastHttpSession (not sent twice).
+    let typed = task.headers.iter().any(|(name, _)| name == CONTENT_TYPE);
+    let body_type = |builder: http::request::Builder, value: HeaderValue| {
+        if typed {
+            builder
+        } else {
+            builder.header(CONTENT_TYPE, value)
+        }
+    };
     let body = match &task.body {
         Body::None => Bytes::new(),
         Body::Json(value) => {
-            builder = builder.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            builder = body_type(builder, HeaderValue::from_static("application/json"));
             Bytes::from(scope.render_value(value).to_string())
         }
         Body::Form(pairs) => {
-            builder = builder.header(
-                CONTENT_TYPE,
+            builder = body_type(
+                builder,
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             );
             let mut form = form_urlencoded::Serializer::new(String::new());
@@ -109,7 +119,7 @@ pub(crate) fn build(
                 })
                 .collect();
             let (content_type, body) = multipart::encode(&fields, &files);
-            builder = builder.header(CONTENT_TYPE, content_type);
+            builder = body_type(builder, content_type);
             body
         }
     };

@@ -24,6 +24,7 @@ pub use series::{NamePoint, SecondPoint, SecondWindow, TimeSeries, NO_RESPONSE, 
 pub(crate) use summary::{max_ms, quantile_ms};
 pub use summary::{Overall, PerName, Summary, Totals};
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -167,6 +168,34 @@ impl Figures {
     /// `LD_summary`'s figures.
     pub fn summary(&self) -> Summary {
         Summary::of(self)
+    }
+
+    /// The latency histogram over every name (µs): one name's own, several
+    /// merged; `None` when nothing was recorded.
+    pub(crate) fn overall_latency(&self) -> Option<Cow<'_, Histogram<u64>>> {
+        match self.per_name.len() {
+            0 => None,
+            1 => self
+                .per_name
+                .values()
+                .next()
+                .map(|f| Cow::Borrowed(f.latency_us())),
+            _ => {
+                let mut all = new_histogram();
+                for f in self.per_name.values() {
+                    // Same bounds on both sides: adding cannot fail.
+                    let _ = all.add(f.latency_us());
+                }
+                Some(Cow::Owned(all))
+            }
+        }
+    }
+
+    /// The latency at `percentile` (0 to 100) over every name, ms; 0 when
+    /// nothing was recorded.
+    pub fn latency_percentile_ms(&self, percentile: f64) -> f64 {
+        self.overall_latency()
+            .map_or(0.0, |h| summary::quantile_ms(&h, percentile / 100.0))
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 #[cfg(test)]
 use super::RequestOutcome;
-use super::{new_histogram, Figures, NameFigures};
+use super::{Figures, NameFigures};
 
 /// `LD_summary`'s result.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -113,28 +113,10 @@ impl Summary {
             failures += f.failures();
             per_name.insert(name.clone(), PerName::of(f));
         }
-        // One name's histogram is the overall one; only several are merged.
-        let merged;
-        let overall = match figures.per_name().len() {
-            0 => None,
-            1 => figures
-                .per_name()
-                .values()
-                .next()
-                .map(NameFigures::latency_us),
-            _ => {
-                let mut all = new_histogram();
-                for f in figures.per_name().values() {
-                    // Same bounds on both sides: adding cannot fail.
-                    let _ = all.add(f.latency_us());
-                }
-                merged = all;
-                Some(&merged)
-            }
-        };
+        let overall = figures.overall_latency();
         Summary {
             totals: Totals::new(successes, failures),
-            latency_overall: overall.map_or_else(Overall::zero, Overall::of),
+            latency_overall: overall.as_deref().map_or_else(Overall::zero, Overall::of),
             per_name,
         }
     }

@@ -6,6 +6,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::model::Report;
 use super::svg::{Chart, Line};
+use crate::breaking::Searched;
 use crate::figures::{NamePoint, SecondPoint};
 use crate::thresholds::Verdict;
 
@@ -93,6 +94,7 @@ fn document(report: &Report) -> Markup {
                     (names_table(report))
                     (failures_table(report))
                     (thresholds_table(report))
+                    (breaking_table(report))
                     (parameters_table(report))
                 }
             }
@@ -456,6 +458,75 @@ fn thresholds_table(report: &Report) -> Markup {
                                     @if v.passed { span class="pass" { "passed" } }
                                     @else { span class="fail" { "failed" } }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A breaking-point search's probes, when the last test was one.
+fn breaking_table(report: &Report) -> Markup {
+    let Some(search) = &report.breaking_point else {
+        return html! {};
+    };
+    let (level, safe_label) = match search.searched {
+        Searched::Users => ("users", "safe users"),
+        Searched::ArrivalRate { .. } => ("arrival rate /s", "safe arrival rate"),
+    };
+    let latency = search.limits.latency;
+    html! {
+        section {
+            h2 { "Breaking point" }
+            p {
+                (safe_label) ": " strong { (search.safe) }
+                @if let Some(breaking) = search.breaking {
+                    " · breaking at " strong { (breaking) }
+                } @else {
+                    " · no probe broke the limits"
+                }
+                " · failure threshold " (search.limits.failure_threshold)
+                @if let Some(limit) = latency {
+                    " · p" (limit.percentile) " latency limit " (limit.limit_ms) " ms"
+                }
+                @if search.stopped_early {
+                    " · " span class="fail" { "stopped early" }
+                }
+                @if let Some(kept) = search.kept {
+                    " · the figures above are those of the probe at " (kept)
+                }
+            }
+            table id="probes" {
+                thead {
+                    tr {
+                        th class="num" { "#" } th class="num" { (level) }
+                        th class="num" { "requests" } th class="num" { "failures" }
+                        th class="num" { "failure rate" } th class="num" { "p50 ms" }
+                        th class="num" { "p95 ms" } th class="num" { "p99 ms" }
+                        @if let Some(limit) = latency {
+                            th class="num" { "p" (limit.percentile) " ms (limit " (limit.limit_ms) ")" }
+                        }
+                        th { "result" }
+                    }
+                }
+                tbody {
+                    @for (n, probe) in search.history.iter().enumerate() {
+                        @let m = &probe.measured;
+                        tr {
+                            td class="num" { (n + 1) }
+                            td class="num" { (probe.level) }
+                            td class="num" { (m.requests) }
+                            td class="num" { (m.failures + m.abandoned) }
+                            td class="num" { (percent(m.failure_rate())) }
+                            td class="num" { (num(m.p50_ms, 2)) }
+                            td class="num" { (num(m.p95_ms, 2)) }
+                            td class="num" { (num(m.p99_ms, 2)) }
+                            @if latency.is_some() { td class="num" { (num(m.latency_ms.unwrap_or(0.0), 2)) } }
+                            td class="text" {
+                                @if probe.safe { span class="pass" { "safe" } }
+                                @else { span class="fail" { "unsafe" } " " (probe.reason.as_deref().unwrap_or("")) }
                             }
                         }
                     }

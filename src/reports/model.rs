@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::breaking::Outcome;
 use crate::engine::task::outline::{self as tasks, TaskRow};
 use crate::figures::{new_histogram, Figures, NameFigures, SecondPoint, Summary};
 use crate::state::State;
@@ -46,6 +47,10 @@ pub struct Report {
     pub parameters: Value,
     /// The last test's threshold verdicts.
     pub thresholds: Vec<Verdict>,
+    /// When the last test was a breaking-point search, what it found (its
+    /// probes); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaking_point: Option<Outcome>,
 }
 
 /// One request name's figures, latency in milliseconds.
@@ -114,9 +119,16 @@ impl Report {
             )
         });
         let rps = rate(summary.totals.requests, elapsed_s);
-        let (parameters, thresholds) = match last {
+        let (mut parameters, thresholds) = match last {
             Some(last) => (last.parameters, last.verdicts),
             None => (Value::Null, Vec::new()),
+        };
+        // A breaking-point search's outcome has a place of its own.
+        let breaking_point = match &mut parameters {
+            Value::Object(map) => map
+                .remove("breaking_point")
+                .and_then(|found| Outcome::from_json(&found)),
+            _ => None,
         };
         let title = match tasks::test_label(&parameters) {
             Some(test) => format!("{test} \u{2014} {title}"),
@@ -133,6 +145,7 @@ impl Report {
             distribution,
             parameters,
             thresholds,
+            breaking_point,
         }
     }
 

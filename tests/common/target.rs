@@ -18,6 +18,12 @@
 //!   S (503 unless given), the rest 200 `ok`; each request's query is kept
 //!   for [`Target::queries`];
 //! - `/redirect?to=URL&status=S` → S (302 unless given) with `Location: URL`;
+//! - `/limited?max=K&ms=N` → 503 `busy` at once when more than K requests
+//!   (of any path, this one included) are in flight as it arrives, else
+//!   sleeps N ms, then 200 `ok`: a target that breaks past K at once;
+//! - `/crowded?per_ms=N` → sleeps N ms for each request in flight as it
+//!   arrives (this one included), then 200 `ok`: latency grows with
+//!   concurrency;
 //! - anything else → 200 `ok`.
 //!
 //! The arrival times of the first [`MAX_ARRIVALS`] requests are kept, per
@@ -261,7 +267,7 @@ async fn handle(
         }
     }
     bump(&counts.by_path, &path);
-    let response = route(&counts, &path, req).await;
+    let response = route(&counts, &path, req, now).await;
     bump(
         &counts.by_status,
         &format!("{path} {}", response.status().as_u16()),
@@ -269,7 +275,22 @@ async fn handle(
     Ok(response)
 }
 
-async fn route(counts: &Counts, path: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// The query parameter `key` as a `T`, `default` when absent or not one.
+fn param<T: std::str::FromStr>(params: &BTreeMap<String, String>, key: &str, default: T) -> T {
+    params
+        .get(key)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The response to `req`, `in_flight` requests in flight as it arrived
+/// (itself included).
+async fn route(
+    counts: &Counts,
+    path: &str,
+    req: Request<Incoming>,
+    in_flight: u64,
+) -> Response<Full<Bytes>> {
     let query = req.uri().query().unwrap_or("").to_owned();
     let params: BTreeMap<String, String> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -280,15 +301,23 @@ async fn route(counts: &Counts, path: &str, req: Request<Incoming>) -> Response<
     }
     match path {
         "/slow" => {
-            let ms = params.get("ms").and_then(|ms| ms.parse().ok()).unwrap_or(0);
-            tokio::time::sleep(Duration::from_millis(ms)).await;
+            tokio::time::sleep(Duration::from_millis(param(&params, "ms", 0))).await;
             respond(200, "text/plain", "slow")
         }
+        "/limited" => {
+            if in_flight > param(&params, "max", 0) {
+                return respond(503, "text/plain", "busy");
+            }
+            tokio::time::sleep(Duration::from_millis(param(&params, "ms", 0))).await;
+            respond(200, "text/plain", "ok")
+        }
+        "/crowded" => {
+            let per: u64 = param(&params, "per_ms", 0);
+            tokio::time::sleep(Duration::from_millis(per * in_flight)).await;
+            respond(200, "text/plain", "ok")
+        }
         "/redirect" => {
-            let status: u16 = params
-                .get("status")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(302);
+            let status: u16 = param(&params, "status", 302);
             let mut response = respond(status, "text/plain", "moved");
             if let Some(Ok(to)) = params.get("to").map(|to| http::HeaderValue::from_str(to)) {
                 response.headers_mut().insert(http::header::LOCATION, to);
@@ -298,11 +327,8 @@ async fn route(counts: &Counts, path: &str, req: Request<Incoming>) -> Response<
         "/flaky" => {
             counts.queries.lock().unwrap().push(query.clone());
             let key = params.get("key").cloned().unwrap_or_default();
-            let fail: u64 = params.get("fail").and_then(|n| n.parse().ok()).unwrap_or(0);
-            let status: u16 = params
-                .get("status")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(503);
+            let fail: u64 = param(&params, "fail", 0);
+            let status: u16 = param(&params, "status", 503);
             let seen = {
                 let mut flaky = counts.flaky.lock().unwrap();
                 let seen = flaky.entry(key).or_default();
