@@ -30,7 +30,8 @@
 //! - [`tls`]: the rustls crypto provider all of them use, and the control
 //!   socket's TLS session resumption;
 //! - `spec`: the action-file language's parse machinery (typed errors at a
-//!   JSON path, unknown keys noted);
+//!   JSON path, unknown keys noted); [`lint`]: an action document checked
+//!   without running it, its JSON Schema, its canonical formatting;
 //! - history and reports (cargo features `history`, `reports`).
 //!
 //! The `ld-tower` command line and its demo are the binary's own
@@ -55,6 +56,7 @@ pub mod formats;
 pub mod history;
 pub mod import;
 pub mod json_size;
+pub mod lint;
 pub mod metrics;
 pub mod observe;
 pub mod paths;

@@ -312,7 +312,10 @@ fn unreadable_or_non_json_input_exits_three_with_one_stderr_line() {
         (&["run", garbage.to_str().unwrap()], "is not JSON"),
         (&["run-str", "not json"], "is not JSON"),
         (&["run-dir", missing.to_str().unwrap()], "cannot read"),
-        (&["run-dir", empty_dir.to_str().unwrap()], "no *.json file"),
+        (
+            &["run-dir", empty_dir.to_str().unwrap()],
+            "holds no action file (*.json, *.yaml",
+        ),
     ];
     for (args, needle) in cases {
         let output = ld(args);

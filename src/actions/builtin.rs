@@ -6,7 +6,7 @@ use crate::auth::Scope;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ActionContext, ActionError, Args, Registry};
+use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::paths::Paths;
 use crate::policy::{file_limit, file_over};
 
@@ -16,7 +16,23 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_clear_records", Scope::Run, clear_records)
         .register_scoped("LD_execute_action", Scope::Read, execute_action)
         .register_scoped("LD_execute_files", Scope::Write, execute_files)
-        .register_scoped("LD_agent_status", Scope::Read, agent_status);
+        .register_scoped("LD_agent_status", Scope::Read, agent_status)
+        .describe(
+            "LD_summary",
+            Signature::of::<SummaryArgs>(&["success", "failures"]),
+        )
+        .describe("LD_clear_records", Signature::none())
+        .describe(
+            "LD_execute_action",
+            Signature::of::<ExecuteAction>(&["action_list"]),
+        )
+        .describe(
+            "LD_execute_files",
+            Signature::of::<ExecuteFiles>(&["execute_files_list"]),
+        )
+        .describe("LD_agent_status", Signature::none());
+    super::lint::register(registry);
+    super::action_files::register(registry);
     super::load::register(registry);
     super::breaking::register(registry);
     super::fleet::register(registry);
@@ -31,7 +47,7 @@ pub(super) fn register(registry: &mut Registry) {
     super::reports::register(registry);
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SummaryArgs {
     #[serde(default)]
@@ -106,9 +122,11 @@ async fn clear_records(ctx: ActionContext, args: Args) -> Result<Value, ActionEr
     Ok(json!({"status": "cleared"}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ExecuteAction {
+    /// The nested action list.
+    #[schemars(with = "Vec<Value>")]
     action_list: Value,
 }
 
@@ -149,7 +167,7 @@ async fn run_nested(ctx: &ActionContext, actions: &Value) -> Result<Value, Actio
 
 /// The largest action file `LD_execute_files` reads unless the agent's
 /// `--max-file-bytes` says less: 16 MiB.
-const MAX_ACTION_FILE: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_ACTION_FILE: u64 = 16 * 1024 * 1024;
 
 /// Reads an action file through the path rule (confined: no link followed),
 /// on the blocking pool, refusing one over [`MAX_ACTION_FILE`] or the
@@ -185,13 +203,14 @@ pub(super) async fn read_action_file(
         .unwrap_or_else(|e| Err(format!("cannot read {shown}: {e}")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ExecuteFiles {
     execute_files_list: Vec<std::path::PathBuf>,
 }
 
-/// Runs the action files in order; one result list per file. Fails when one
+/// Runs the action files in order (JSON, or YAML or TOML by their
+/// extension); one result list per file. Fails when one
 /// cannot be read or parsed or one of its actions failed, naming the files
 /// that failed, the results as the failure's detail; the files after a
 /// failing one still run.
@@ -200,20 +219,11 @@ async fn execute_files(ctx: ActionContext, args: Args) -> Result<Value, ActionEr
     let mut results = Vec::with_capacity(execute_files_list.len());
     let mut failed = Vec::new();
     for given in &execute_files_list {
-        let outcome = match ctx.state().paths().resolve(given) {
-            Err(e) => Err(ActionError::new(e.to_string())),
-            Ok(target) => match read_action_file(target, ctx.state().paths()).await {
-                Err(message) => Err(ActionError::new(message)),
-                Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-                    Err(e) => Err(ActionError::new(format!(
-                        "{} is not JSON: {e}",
-                        given.display()
-                    ))),
-                    Ok(actions) => run_nested(&ctx, &actions)
-                        .await
-                        .map_err(|e| e.prefixed(&given.display().to_string())),
-                },
-            },
+        let outcome = match super::action_files::read_document(&ctx, given, None).await {
+            Err(message) => Err(ActionError::new(message)),
+            Ok(actions) => run_nested(&ctx, &actions)
+                .await
+                .map_err(|e| e.prefixed(&given.display().to_string())),
         };
         match outcome {
             Ok(value) => results.push(value),

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{json, Map, Number, Value};
 
-use super::{ActionContext, ActionError, Args, Registry};
+use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::figures::str_of;
 use crate::history::{
     self, HistoryError, NewRun, Open, Store, DEFAULT_TOLERANCE_PCT, MAX_TREND_RUNS,
@@ -28,7 +28,53 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_trend_runs", Scope::Write, trend_runs)
         .register_scoped("LD_tag_run", Scope::Write, tag_run)
         .register_scoped("LD_list_tags", Scope::Write, list_tags)
-        .register_scoped("LD_search_runs_by_tag", Scope::Write, search_runs_by_tag);
+        .register_scoped("LD_search_runs_by_tag", Scope::Write, search_runs_by_tag)
+        .describe(
+            "LD_persist_records",
+            Signature::of::<Persist>(&["database_path", "label", "metadata"]),
+        )
+        .describe(
+            "LD_list_runs",
+            Signature::of::<List>(&["database_path", "limit"]),
+        )
+        .describe(
+            "LD_fetch_run_records",
+            Signature::of::<Fetch>(&["database_path", "run_id"]),
+        )
+        .describe(
+            "LD_compare_runs",
+            Signature::of::<Compare>(&[
+                "database_path",
+                "baseline_run_id",
+                "run_id",
+                "tolerance_pct",
+            ]),
+        )
+        .describe(
+            "LD_diff_runs",
+            Signature::of::<Diff>(&[
+                "database_path",
+                "baseline_run_id",
+                "current_run_id",
+                "tolerance",
+            ]),
+        )
+        .describe(
+            "LD_trend_runs",
+            Signature::of::<TrendArgs>(&["database_path", "limit", "name_filter"]),
+        )
+        .describe(
+            "LD_tag_run",
+            Signature::of::<Tag>(&["database_path", "run_id", "tags"]),
+        )
+        .describe(
+            "LD_list_tags",
+            Signature::of::<ListTags>(&["database_path", "run_id"]),
+        )
+        .describe(
+            "LD_search_runs_by_tag",
+            Signature::of::<Search>(&["database_path", "key", "value"]),
+        );
 }
 
 fn error(e: impl std::fmt::Display) -> ActionError {
@@ -61,7 +107,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(error)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Persist {
     database_path: PathBuf,
@@ -90,7 +136,7 @@ fn default_limit() -> u32 {
     20
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct List {
     database_path: PathBuf,
@@ -109,7 +155,7 @@ async fn list_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionError>
     serde_json::to_value(runs).map_err(error)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Fetch {
     database_path: PathBuf,
@@ -127,7 +173,7 @@ async fn fetch_run_records(ctx: ActionContext, args: Args) -> Result<Value, Acti
     blocking(move || open_store(&path, Open::Existing)?.fetch(run_id)?.to_json()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Compare {
     database_path: PathBuf,
@@ -165,7 +211,7 @@ async fn compare_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionErr
     serde_json::to_value(comparison).map_err(error)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Diff {
     database_path: PathBuf,
@@ -223,7 +269,7 @@ fn default_trend_limit() -> i64 {
     10
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TrendArgs {
     database_path: PathBuf,
@@ -256,7 +302,7 @@ async fn trend_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionError
     serde_json::to_value(trend).map_err(error)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Tag {
     database_path: PathBuf,
@@ -281,7 +327,7 @@ async fn tag_run(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
     Ok(Value::Null)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListTags {
     database_path: PathBuf,
@@ -299,7 +345,7 @@ async fn list_tags(ctx: ActionContext, args: Args) -> Result<Value, ActionError>
     serde_json::to_value(tags).map_err(error)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Search {
     database_path: PathBuf,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
-use super::{ActionContext, ActionError, Args, Registry};
+use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::engine::dial;
 use crate::engine::{
     kinds, Bucket, Finished, Network, Plan, Shape, ShapeError, Wait, DEFAULT_TIMEOUT, MAX_USERS,
@@ -24,7 +24,15 @@ pub(super) fn register(registry: &mut Registry) {
     registry
         .register_scoped("LD_start_test", Scope::Run, start_test)
         .register_scoped("LD_stop_test", Scope::Run, stop_test)
-        .register_scoped("LD_test_status", Scope::Read, test_status);
+        .register_scoped("LD_test_status", Scope::Read, test_status)
+        .describe(
+            "LD_start_test",
+            Signature::of::<StartTest>(POSITIONAL)
+                .checked_by(super::start_check::check_start)
+                .described_by(super::start_check::describe_start),
+        )
+        .describe("LD_stop_test", Signature::none())
+        .describe("LD_test_status", Signature::none());
     super::steer::register(registry);
 }
 
@@ -39,21 +47,25 @@ fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 /// every keyword it knows (its distributed ones included), and ld-tower's
 /// own. A key not here is noted (or, strict, refused), never an error by
 /// itself: LoadDensity ignores what it does not know.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
-struct StartTest {
+#[schemars(deny_unknown_fields)]
+pub(super) struct StartTest {
+    /// `{"user": "fast_http_user" | "http_user" | ..., "host": ...}`.
     user_detail_dict: Option<Map<String, Value>>,
     user_count: Option<u64>,
     spawn_rate: Option<f64>,
     #[serde(deserialize_with = "given")]
+    #[schemars(with = "Option<f64>")]
     test_time: Option<Option<f64>>,
     web_ui_dict: Option<Value>,
     runner_mode: Option<String>,
     load_shape: Option<Value>,
     shape_config: Option<Value>,
-    tasks: Option<Value>,
+    #[schemars(with = "Option<task::spec::TasksSpec>")]
+    pub(super) tasks: Option<Value>,
     host: Option<String>,
-    variables: Option<Map<String, Value>>,
+    pub(super) variables: Option<Map<String, Value>>,
     csv_sources: Option<Vec<Value>>,
     db_sources: Option<Vec<Value>>,
     wait_time: Option<Wait>,
@@ -61,11 +73,13 @@ struct StartTest {
     request_timeout: Option<f64>,
     iterations: Option<u64>,
     engine: Option<String>,
-    thresholds: Option<LimitsSpec>,
+    /// `{"p95_ms": .., "failure_rate": .., "per_name": {NAME: {...}}}`.
+    #[schemars(with = "Option<Map<String, Value>>")]
+    pub(super) thresholds: Option<LimitsSpec>,
     max_names: Option<u64>,
     strict: Option<bool>,
     /// HTTP users: every task over HTTP/2 unless it says otherwise.
-    http2: Option<bool>,
+    pub(super) http2: Option<bool>,
     /// HTTP/2: connections per origin, shared by the users (as h2load's
     /// `-c`); none: one per origin per worker thread.
     h2_connections: Option<u64>,
@@ -133,7 +147,7 @@ fn given_keys<const N: usize>(pairs: [(&'static str, &Option<Value>); N]) -> Vec
 }
 
 /// The keys known at each place of `LD_start_test`'s arguments.
-struct StartWords;
+pub(super) struct StartWords;
 
 /// `user_detail_dict`'s keys.
 const USER_DETAIL_KEYS: &[&str] = &["user", "host", "base_url"];
@@ -193,33 +207,9 @@ async fn plan(
     notes: &mut Vec<String>,
 ) -> Result<Planned, ActionError> {
     let shape = load_shape(&args, ignored, notes)?;
-    let detail = args.user_detail_dict.clone().unwrap_or_else(|| {
-        json!({"user": "fast_http_user"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-    });
-    let user = match detail.get("user") {
-        None | Some(Value::Null) => "fast_http_user",
-        Some(Value::String(user)) => user.as_str(),
-        Some(_) => return Err(error("user_detail_dict.user: expected a string")),
-    };
-    let Some(kind) = kinds::find(user) else {
-        return Err(error(format!(
-            "user_detail_dict.user: user type {user:?} is not supported by ld-tower; it runs {}",
-            kinds::names()
-        )));
-    };
-    for key in detail
-        .keys()
-        .filter(|k| !USER_DETAIL_KEYS.contains(&k.as_str()))
-    {
-        ignored.push(unknown(
-            format!("user_detail_dict.{key}"),
-            key,
-            USER_DETAIL_KEYS,
-        ));
-    }
+    let detail = detail_of(&args);
+    let kind = user_kind(&detail, ignored).map_err(spec_error)?;
+    let base = host_given(&args, &detail).or_else(|| registered_host(ctx));
     let runner_mode = args.runner_mode.clone().unwrap_or_else(|| "local".into());
     match runner_mode.as_str() {
         "local" => {}
@@ -312,10 +302,6 @@ async fn plan(
         Some(0) => return Err(error("max_names must be at least 1")),
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
     };
-    let text = |key: &str| match detail.get(key) {
-        Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
-        _ => None,
-    };
     let http2_settings = crate::engine::Http2Settings {
         connections: match args.h2_connections {
             None => None,
@@ -334,26 +320,6 @@ async fn plan(
         },
     };
     let given = args.variables.as_ref();
-    let base = args
-        .host
-        .clone()
-        .filter(|h| !h.is_empty())
-        .or_else(|| text("host"))
-        .or_else(|| text("base_url"))
-        .or_else(|| {
-            given
-                .and_then(|v| v.get("host"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .or_else(|| {
-            ctx.state().resolver(|r| {
-                r.variables()
-                    .get("host")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-        });
     // The tasks are compiled (unnamed ones named with the test's own
     // variables first) before anything is registered: a refusal, strict
     // included, changes nothing.
@@ -459,6 +425,80 @@ async fn plan(
     })
 }
 
+/// `user_detail_dict`, or its default `{"user": "fast_http_user"}`.
+pub(super) fn detail_of(args: &StartTest) -> Map<String, Value> {
+    args.user_detail_dict.clone().unwrap_or_else(|| {
+        json!({"user": "fast_http_user"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    })
+}
+
+/// The user kind `detail` names (`fast_http_user` by default); its keys
+/// nobody reads go to `ignored`.
+pub(super) fn user_kind(
+    detail: &Map<String, Value>,
+    ignored: &mut Vec<Note>,
+) -> Result<&'static kinds::Kind, SpecError> {
+    let user = match detail.get("user") {
+        None | Some(Value::Null) => "fast_http_user",
+        Some(Value::String(user)) => user.as_str(),
+        Some(_) => return Err(SpecError::at("user_detail_dict.user", "expected a string")),
+    };
+    let Some(kind) = kinds::find(user) else {
+        return Err(SpecError::at(
+            "user_detail_dict.user",
+            format!(
+                "user type {user:?} is not supported by ld-tower; it runs {}",
+                kinds::names()
+            ),
+        ));
+    };
+    for key in detail
+        .keys()
+        .filter(|k| !USER_DETAIL_KEYS.contains(&k.as_str()))
+    {
+        ignored.push(unknown(
+            format!("user_detail_dict.{key}"),
+            key,
+            USER_DETAIL_KEYS,
+        ));
+    }
+    Ok(kind)
+}
+
+/// The host the test's own arguments give: `host`, else
+/// `user_detail_dict`'s `host` or `base_url`, else `variables.host`.
+pub(super) fn host_given(args: &StartTest, detail: &Map<String, Value>) -> Option<String> {
+    let text = |key: &str| match detail.get(key) {
+        Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
+        _ => None,
+    };
+    args.host
+        .clone()
+        .filter(|h| !h.is_empty())
+        .or_else(|| text("host"))
+        .or_else(|| text("base_url"))
+        .or_else(|| {
+            args.variables
+                .as_ref()
+                .and_then(|v| v.get("host"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+}
+
+/// The `host` variable registered on the agent (`LD_register_variables`).
+pub(super) fn registered_host(ctx: &ActionContext) -> Option<String> {
+    ctx.state().resolver(|r| {
+        r.variables()
+            .get("host")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    })
+}
+
 /// A test's length from `test_time` (seconds; `None`: until stopped),
 /// within the agent's `--max-test-time` (a test with no end gets the cap).
 pub(super) fn test_length(
@@ -512,7 +552,7 @@ fn parse_start(map: Map<String, Value>) -> Result<(StartTest, Vec<Note>), Action
 /// `load_shape` with `shape_config`, if a shape is given: it then sets the
 /// users and spawn rate, and `notes` says `user_count`/`spawn_rate` are
 /// ignored when they were given.
-fn load_shape(
+pub(super) fn load_shape(
     args: &StartTest,
     ignored: &mut Vec<Note>,
     notes: &mut Vec<String>,

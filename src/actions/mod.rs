@@ -17,6 +17,7 @@
 //! assert!(registry.contains("MY_echo"));
 //! ```
 
+mod action_files;
 mod args;
 mod breaking;
 mod budget;
@@ -27,6 +28,7 @@ mod fleet;
 #[cfg(feature = "history")]
 mod history;
 mod import;
+mod lint;
 mod load;
 mod metrics;
 pub(crate) mod prepared;
@@ -35,7 +37,9 @@ mod registry;
 mod reports;
 mod resolver;
 mod run;
+mod signature;
 mod sla;
+mod start_check;
 mod steer;
 pub mod vocabulary;
 
@@ -46,5 +50,7 @@ pub use breaking::{
 pub use budget::{OverBudget, ReplyBudget, DEFAULT_MAX_REPLY_BYTES};
 pub use fleet::{DEFAULT_EXPIRES, MAX_EXPIRES, MAX_START_AHEAD, MAX_TEST_ID_CHARS};
 pub use registry::{Action, ActionContext, ActionError, Registry};
+pub(crate) use run::{action_list, split_action, unknown_action};
 pub use run::{ActionResult, RunError};
+pub use signature::{Check, Describe, Signature};
 pub use sla::MAX_SLA_RULES;

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::budget::{ReplyBudget, DEFAULT_MAX_REPLY_BYTES};
 use super::run::{run_list, ActionResult, RunError};
-use super::{builtin, Args};
+use super::{builtin, Args, Signature};
 use crate::auth::Scope;
 use crate::protocol::one_line;
 use crate::state::State;
@@ -143,6 +143,8 @@ pub struct Registry {
 struct Registered {
     action: Arc<dyn Action>,
     scope: Scope,
+    /// Its arguments, for checking and the schema (none: by name only).
+    signature: Option<Signature>,
 }
 
 impl Registry {
@@ -175,9 +177,30 @@ impl Registry {
         action: impl Action,
     ) -> &mut Self {
         let action = Arc::new(action);
-        self.actions
-            .insert(name.into(), Registered { action, scope });
+        self.actions.insert(
+            name.into(),
+            Registered {
+                action,
+                scope,
+                signature: None,
+            },
+        );
         self
+    }
+
+    /// Says what the arguments of the action `name` (registered already)
+    /// look like: `LD_lint_action` checks them by it, `LD_export_schema`
+    /// describes them. An action without one is checked by its name only.
+    pub fn describe(&mut self, name: &str, signature: Signature) -> &mut Self {
+        if let Some(registered) = self.actions.get_mut(name) {
+            registered.signature = Some(signature);
+        }
+        self
+    }
+
+    /// The signature the action `name` was described with.
+    pub fn signature(&self, name: &str) -> Option<Signature> {
+        self.actions.get(name).and_then(|r| r.signature)
     }
 
     /// The scope an action needs, if it is registered.

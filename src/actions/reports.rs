@@ -6,11 +6,10 @@
 //! document itself, unwritten).
 
 use crate::auth::Scope;
-use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{ActionContext, ActionError, Args, Registry};
+use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::reports::{csv, files, html, junit, xml, Report};
 
 pub(super) fn register(registry: &mut Registry) {
@@ -23,7 +22,16 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_generate_summary_report", Scope::Write, summary_report)
         .register_scoped("LD_generate_html", Scope::Read, html_document)
         .register_scoped("LD_generate_json", Scope::Read, json_document)
-        .register_scoped("LD_generate_xml", Scope::Read, xml_document);
+        .register_scoped("LD_generate_xml", Scope::Read, xml_document)
+        .describe("LD_generate_html_report", named::<HtmlName>())
+        .describe("LD_generate_json_report", named::<JsonName>())
+        .describe("LD_generate_xml_report", named::<XmlName>())
+        .describe("LD_generate_csv_report", named::<CsvName>())
+        .describe("LD_generate_junit_report", named::<ReportName>())
+        .describe("LD_generate_summary_report", named::<ReportName>())
+        .describe("LD_generate_html", Signature::none())
+        .describe("LD_generate_json", Signature::none())
+        .describe("LD_generate_xml", Signature::none());
 }
 
 /// LoadDensity's default report name.
@@ -35,23 +43,50 @@ fn error(e: impl ToString) -> ActionError {
     ActionError::new(e.to_string())
 }
 
-/// The one name argument: `key` by keyword or first positional; `null` or
-/// absent means `default`.
-fn name_arg(args: Args, key: &str, default: &str) -> Result<String, ActionError> {
-    let mut given: BTreeMap<String, Value> = args.parse(&[key])?;
-    let value = given.remove(key).unwrap_or(Value::Null);
-    if let Some(unknown) = given.keys().next() {
-        return Err(error(format!(
-            "bad arguments: unknown keyword {unknown:?}, expected `{key}`"
-        )));
-    }
-    match value {
-        Value::Null => Ok(default.to_owned()),
-        Value::String(name) => Ok(name),
-        other => Err(error(format!(
-            "bad arguments: `{key}` must be a string, got {other}"
-        ))),
-    }
+/// A report action's one argument, its file's name: by keyword or first
+/// positional; `null` or absent means the action's default.
+trait NameArg: serde::de::DeserializeOwned + schemars::JsonSchema {
+    /// Its keyword, alone.
+    const KEY: &'static [&'static str];
+    /// The name given, if any.
+    fn given(self) -> Option<String>;
+}
+
+/// A [`NameArg`] type named `$type`, of keyword `$key`.
+macro_rules! name_arg {
+    ($type:ident, $key:ident) => {
+        #[derive(serde::Deserialize, schemars::JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        struct $type {
+            /// The file's name, without its extension.
+            #[serde(default)]
+            $key: Option<String>,
+        }
+
+        impl NameArg for $type {
+            const KEY: &'static [&'static str] = &[stringify!($key)];
+            fn given(self) -> Option<String> {
+                self.$key
+            }
+        }
+    };
+}
+
+name_arg!(HtmlName, html_name);
+name_arg!(JsonName, json_file_name);
+name_arg!(XmlName, xml_file_name);
+name_arg!(CsvName, csv_name);
+name_arg!(ReportName, report_name);
+
+/// The name `T` takes from `args`, or `default`.
+fn name_arg<T: NameArg>(args: Args, default: &str) -> Result<String, ActionError> {
+    let given: T = args.parse(T::KEY)?;
+    Ok(given.given().unwrap_or_else(|| default.to_owned()))
+}
+
+/// `T`'s signature.
+fn named<T: NameArg>() -> Signature {
+    Signature::of::<T>(T::KEY)
 }
 
 /// The report of the state's figures, titled after the file's name.
@@ -73,7 +108,7 @@ async fn write(
 
 /// Writes `<html_name>.html`; returns its path.
 async fn html_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    let name = name_arg(args, "html_name", DEFAULT_NAME)?;
+    let name = name_arg::<HtmlName>(args, DEFAULT_NAME)?;
     let document = html::render(&report(&ctx, &name));
     Ok(json!(
         write(&ctx, &name, "html", document.into_bytes()).await?
@@ -82,7 +117,7 @@ async fn html_report(ctx: ActionContext, args: Args) -> Result<Value, ActionErro
 
 /// Writes `<json_file_name>.json` (the report model); returns `[path]`.
 async fn json_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    let name = name_arg(args, "json_file_name", DEFAULT_NAME)?;
+    let name = name_arg::<JsonName>(args, DEFAULT_NAME)?;
     let mut document = serde_json::to_vec_pretty(&report(&ctx, &name)).map_err(error)?;
     document.push(b'\n');
     Ok(json!([write(&ctx, &name, "json", document).await?]))
@@ -90,7 +125,7 @@ async fn json_report(ctx: ActionContext, args: Args) -> Result<Value, ActionErro
 
 /// Writes `<xml_file_name>.xml`; returns `[path]`.
 async fn xml_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    let name = name_arg(args, "xml_file_name", DEFAULT_NAME)?;
+    let name = name_arg::<XmlName>(args, DEFAULT_NAME)?;
     let document = xml::render(&report(&ctx, &name)).map_err(error)?;
     Ok(json!([
         write(&ctx, &name, "xml", document.into_bytes()).await?
@@ -99,14 +134,14 @@ async fn xml_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError
 
 /// Writes `<csv_name>.csv`, one row per request name; returns its path.
 async fn csv_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    let name = name_arg(args, "csv_name", DEFAULT_NAME)?;
+    let name = name_arg::<CsvName>(args, DEFAULT_NAME)?;
     let document = csv::render(&report(&ctx, &name)).map_err(error)?;
     Ok(json!(write(&ctx, &name, "csv", document).await?))
 }
 
 /// Writes `<report_name>.xml` as JUnit XML; returns its path.
 async fn junit_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    let name = name_arg(args, "report_name", "loaddensity-junit")?;
+    let name = name_arg::<ReportName>(args, "loaddensity-junit")?;
     let document = junit::render(&report(&ctx, &name)).map_err(error)?;
     Ok(json!(
         write(&ctx, &name, "xml", document.into_bytes()).await?
@@ -115,7 +150,7 @@ async fn junit_report(ctx: ActionContext, args: Args) -> Result<Value, ActionErr
 
 /// Writes `<report_name>.json` holding `LD_summary`'s result; returns its path.
 async fn summary_report(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
-    let name = name_arg(args, "report_name", "loaddensity-summary")?;
+    let name = name_arg::<ReportName>(args, "loaddensity-summary")?;
     let summary = ctx.state().figures(|figures| figures.summary());
     let mut document = serde_json::to_vec_pretty(&summary).map_err(error)?;
     document.push(b'\n');

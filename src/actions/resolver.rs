@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{ActionContext, ActionError, Args, Registry};
+use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::paths::Resolved;
 use crate::policy::Caps;
 use crate::resolver::{CsvSource as Csv, Database, DbSource, Loader, ResolverError, RowShare};
@@ -29,23 +29,48 @@ pub(super) fn register_actions(registry: &mut Registry) {
             Scope::Write,
             register_db_sources_action,
         )
-        .register_scoped("LD_clear_resolver", Scope::Run, clear_resolver);
+        .register_scoped("LD_clear_resolver", Scope::Run, clear_resolver)
+        .describe(
+            "LD_register_variable",
+            Signature::of::<Variable>(&["name", "value"]),
+        )
+        .describe(
+            "LD_register_variables",
+            Signature::of::<Variables>(&["variables"]),
+        )
+        .describe(
+            "LD_register_csv_source",
+            Signature::of::<CsvSource>(&["name", "file_path", "cycle", "share"]),
+        )
+        .describe(
+            "LD_register_csv_sources",
+            Signature::of::<CsvSources>(&["sources"]),
+        )
+        .describe(
+            "LD_register_db_source",
+            Signature::of::<Db>(&["name", "connection_string", "query", "cycle"]),
+        )
+        .describe(
+            "LD_register_db_sources",
+            Signature::of::<DbSources>(&["sources"]),
+        )
+        .describe("LD_clear_resolver", Signature::none());
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Variable {
     name: String,
     value: Value,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Variables {
     variables: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CsvSource {
     name: String,
@@ -59,7 +84,7 @@ struct CsvSource {
 
 /// A CSV source's `share`: the rows of users `from` to `to - 1` of `of`
 /// ([`RowShare`]).
-#[derive(Clone, Copy, Deserialize)]
+#[derive(Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Share {
     pub(crate) from: u64,
@@ -87,7 +112,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CsvSources {
     sources: Vec<Value>,
@@ -229,7 +254,7 @@ async fn register_csv_sources(ctx: ActionContext, args: Args) -> Result<Value, A
 }
 
 /// `LD_register_db_source`'s arguments: all but `cycle` required.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Db {
     name: String,
@@ -242,7 +267,7 @@ struct Db {
 /// An entry of `LD_register_db_sources`' `sources` (and `LD_start_test`'s
 /// `db_sources`): one without a name, a connection string or a query is
 /// skipped, as LoadDensity skipped it.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DbEntry {
     #[serde(default)]
@@ -255,7 +280,7 @@ struct DbEntry {
     cycle: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DbSources {
     sources: Vec<Value>,

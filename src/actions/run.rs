@@ -44,7 +44,7 @@ impl std::error::Error for RunError {}
 
 /// The outer forms: `{"load_density": [...]}` or a bare list; missing key,
 /// a non-list or an empty list fails the whole command.
-fn action_list(actions: &Value) -> Result<&[Value], RunError> {
+pub(crate) fn action_list(actions: &Value) -> Result<&[Value], RunError> {
     let list = match actions {
         Value::Array(list) => Some(list),
         Value::Object(map) => map.get("load_density").and_then(Value::as_array),
@@ -61,7 +61,7 @@ fn action_list(actions: &Value) -> Result<&[Value], RunError> {
 }
 
 /// One action's name and arguments, or why its shape is wrong.
-fn split_action(action: &Value) -> Result<(&str, Args), String> {
+pub(crate) fn split_action(action: &Value) -> Result<(&str, Args), String> {
     let shape = || {
         "an action is [\"NAME\"], [\"NAME\", {keyword args}] or [\"NAME\", [positional args]]"
             .to_owned()
@@ -123,7 +123,7 @@ pub(super) async fn run_list(
             Ok((name, args)) => {
                 let charged_before = budget.used();
                 let result = match ctx.registry().get(name) {
-                    None => Err(ActionError::new(unknown(ctx, name))),
+                    None => Err(ActionError::new(unknown_action(ctx.registry(), name))),
                     Some((_, scope)) if !ctx.allows(scope) => {
                         ctx.state().security().forbidden(1);
                         match ctx.principal() {
@@ -154,11 +154,11 @@ pub(super) async fn run_list(
 /// Why `name` did not run: a LoadDensity action ld-tower refuses, with
 /// the reason; else an unknown action, with the closest registered name
 /// when one is close enough to be a typo of it.
-fn unknown(ctx: &ActionContext, name: &str) -> String {
+pub(crate) fn unknown_action(registry: &super::Registry, name: &str) -> String {
     if let Some(why) = vocabulary::refusal(name) {
         return format!("{name}: not supported by ld-tower ({why})");
     }
-    match vocabulary::closest(name, &ctx.registry().names()) {
+    match vocabulary::closest(name, &registry.names()) {
         Some(known) => format!("{name}: unknown action (did you mean {known}?)"),
         None => format!("{name}: unknown action"),
     }

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{ActionContext, ActionError, Args, Registry};
+use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::auth::Scope;
 use crate::thresholds::sla::{self, SlaResult};
 
@@ -16,10 +16,18 @@ pub const MAX_SLA_RULES: usize = 1_000;
 pub(super) fn register(registry: &mut Registry) {
     registry
         .register_scoped("LD_evaluate_sla", Scope::Read, evaluate_sla)
-        .register_scoped("LD_assert_sla", Scope::Read, assert_sla);
+        .register_scoped("LD_assert_sla", Scope::Read, assert_sla)
+        .describe(
+            "LD_evaluate_sla",
+            Signature::of::<Rules>(&["rules", "summary"]),
+        )
+        .describe(
+            "LD_assert_sla",
+            Signature::of::<Rules>(&["rules", "summary"]),
+        );
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Rules {
     rules: Value,

@@ -7,10 +7,12 @@ mod duration;
 mod human;
 mod import;
 mod init;
+mod lint;
 mod network;
 mod policy;
 mod progress;
 mod run;
+mod schema;
 mod send;
 mod serve;
 mod size;
@@ -23,6 +25,8 @@ use clap::{Parser, Subcommand};
 pub(crate) use actions::ActionsArgs;
 pub(crate) use demo::DemoArgs;
 pub(crate) use init::InitArgs;
+pub(crate) use lint::LintArgs;
+pub(crate) use schema::SchemaArgs;
 
 pub(crate) use run::{RunArgs, RunDirArgs, RunStrArgs};
 pub(crate) use send::SendArgs;
@@ -54,10 +58,15 @@ pub(crate) enum Command {
     Send(SendArgs),
     /// Run an action file in this process (no server) and print each result line.
     Run(RunArgs),
-    /// Run every *.json action file of a directory, in name order, sharing one state.
+    /// Run every action file (*.json, *.yaml, *.yml, *.toml) of a directory, in name order,
+    /// sharing one state.
     RunDir(RunDirArgs),
     /// Run action JSON given on the command line, in this process.
     RunStr(RunStrArgs),
+    /// Check action files without running them: every problem, one a line, at its JSON path.
+    Lint(LintArgs),
+    /// Print (or write) the JSON Schema of action files, for editors.
+    Schema(SchemaArgs),
     /// Create a project skeleton: a README and example action files for a local target.
     Init(InitArgs),
     /// Make an action file from a HAR recording, cURL commands, an OpenAPI description or a
@@ -71,14 +80,15 @@ pub(crate) enum Command {
 }
 
 /// Exit code: `serve` could not start; `send` got an error line; an action
-/// of `run*` failed; `init` could not create the project.
+/// of `run*` failed; `init` could not create the project; `lint` found a
+/// problem; `schema` could not write its file.
 pub(crate) const EXIT_FAILURE: u8 = 1;
 
 /// Exit code of `send` when the request could not be made or answered.
 pub(crate) const EXIT_NO_REPLY: u8 = 3;
 
-/// Exit code of `run*` when an action file cannot be read or is not JSON
-/// (the same number as [`EXIT_NO_REPLY`]: nothing ran).
+/// Exit code of `run*` and `lint` when an action file cannot be read or
+/// parsed (the same number as [`EXIT_NO_REPLY`]: nothing ran).
 pub(crate) const EXIT_NO_INPUT: u8 = 3;
 
 /// Exit code of `run*` interrupted by SIGINT (Ctrl-C): 128 + 2.
@@ -115,6 +125,8 @@ pub(crate) fn main() -> ExitCode {
             Command::RunDir(args) => run::run_dir(args).await,
             Command::RunStr(args) => run::run_str(args).await,
             Command::Init(args) => init::run(&args),
+            Command::Lint(args) => lint::run(&args),
+            Command::Schema(args) => schema::run(&args),
             Command::Import(args) => import::run(&args),
             Command::TokenHash(args) => token_hash::run(&args),
             Command::Actions(args) => actions::run(&args),

@@ -23,6 +23,7 @@ use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NO_INPUT, EXIT_TERMINATED, EXIT
 use ld_tower::actions::Registry;
 use ld_tower::control::Control;
 use ld_tower::engine::{self, Descriptors, EngineLimits};
+use ld_tower::formats::Format;
 use ld_tower::paths::Paths;
 use ld_tower::protocol::{Reply, END};
 use ld_tower::resolver::EnvPolicy;
@@ -52,7 +53,7 @@ Exit: 0 when every action succeeded; 1 when an action failed (or the JSON is not
 list); 4 when every action succeeded but a test's threshold failed (LD_start_test's \
 `thresholds`); --exit-code-on-error (default 1) when every action succeeded, no threshold \
 failed, but a test that set no thresholds had failed requests (Locust's rule: a dead target \
-fails CI); 2 on bad usage; 3 when an action file cannot be read or is not JSON, or a \
+fails CI); 2 on bad usage; 3 when an action file cannot be read or parsed (JSON, YAML, TOML), or a \
 --ca-file holds no usable certificate (nothing ran); 130 after Ctrl-C (SIGINT) and 143 after SIGTERM, whatever the results.";
 
 /// What every `run*` subcommand takes.
@@ -98,8 +99,8 @@ pub(crate) struct RunOptions {
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub(crate) struct RunArgs {
-    /// The action file: {"load_density": [["NAME", {...}], ...]} or the bare list [...];
-    /// - reads it from stdin.
+    /// The action file: {"load_density": [["NAME", {...}], ...]} or the bare list [...], in
+    /// JSON, or YAML when named *.yaml/*.yml, TOML when named *.toml; - reads JSON from stdin.
     #[arg(value_name = "FILE")]
     pub(crate) file: PathBuf,
 
@@ -112,7 +113,7 @@ pub(crate) struct RunArgs {
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub(crate) struct RunDirArgs {
-    /// The directory: each of its *.json files runs in name order, all on one state (variables,
+    /// The directory: each of its *.json, *.yaml, *.yml and *.toml files runs in name order, all on one state (variables,
     /// records), as LoadDensity's run-dir does; a `== FILE ==` line on stderr precedes each
     /// file's results. Every file is read and parsed before any runs.
     #[arg(value_name = "DIR")]
@@ -138,35 +139,43 @@ pub(crate) struct RunStrArgs {
 
 /// One action list to run, with what names it in messages.
 #[derive(Debug)]
-struct Source {
-    label: String,
-    actions: Value,
+pub(super) struct Source {
+    /// The file's name as given (`stdin`, `the JSON argument`).
+    pub(super) label: String,
+    /// Its document.
+    pub(super) actions: Value,
 }
 
 /// Why nothing ran: one line for stderr.
-type NoInput = String;
+pub(super) type NoInput = String;
 
-fn parse(label: &str, text: &str) -> Result<Source, NoInput> {
-    serde_json::from_str(text)
+fn parse(label: &str, bytes: &[u8], format: Format) -> Result<Source, NoInput> {
+    format
+        .parse(bytes)
         .map(|actions| Source {
             label: label.to_owned(),
             actions,
         })
-        .map_err(|e| format!("{label} is not JSON: {e}"))
+        .map_err(|e| format!("{label} is not {e}"))
 }
 
-fn read_file(path: &Path) -> Result<Source, NoInput> {
+/// The action document of the file at `path` (`-`: stdin, JSON), in the
+/// format its extension says ([`Format::of_path`]).
+pub(super) fn read_file(path: &Path) -> Result<Source, NoInput> {
     if path == Path::new("-") {
-        let mut text = String::new();
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read the actions from stdin: {e}"))?;
-        return parse("stdin", &text);
+        return parse("stdin", &bytes, Format::Json);
     }
     let label = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {label}: {e}"))?;
-    parse(&label, &text)
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {label}: {e}"))?;
+    parse(&label, &bytes, Format::of_path(path))
 }
+
+/// The extensions `run-dir` picks.
+const ACTION_FILE_EXTENSIONS: &[&str] = &["json", "yaml", "yml", "toml"];
 
 fn read_dir(dir: &Path) -> Result<Vec<Source>, NoInput> {
     let entries =
@@ -176,12 +185,19 @@ fn read_dir(dir: &Path) -> Result<Vec<Source>, NoInput> {
         let path = entry
             .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
             .path();
-        if path.extension().is_some_and(|ext| ext == "json") && path.is_file() {
+        let picked = path
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .is_some_and(|ext| ACTION_FILE_EXTENSIONS.contains(&ext));
+        if picked && path.is_file() {
             paths.push(path);
         }
     }
     if paths.is_empty() {
-        return Err(format!("{} holds no *.json file", dir.display()));
+        return Err(format!(
+            "{} holds no action file (*.json, *.yaml, *.yml, *.toml)",
+            dir.display()
+        ));
     }
     paths.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
     paths.iter().map(|path| read_file(path)).collect()
@@ -205,7 +221,7 @@ pub(super) async fn run_dir(args: RunDirArgs) -> ExitCode {
 
 /// Runs `ld-tower run-str`.
 pub(super) async fn run_str(args: RunStrArgs) -> ExitCode {
-    match parse("the JSON argument", &args.json) {
+    match parse("the JSON argument", args.json.as_bytes(), Format::Json) {
         Ok(source) => execute(vec![source], false, &args.options).await,
         Err(message) => no_input(&message),
     }

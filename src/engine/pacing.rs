@@ -40,6 +40,24 @@ fn seconds<E: de::Error>(s: f64) -> Result<Duration, E> {
     Err(E::custom(format!("{s} is not a number of seconds from 0")))
 }
 
+/// `wait_time`'s schema: what [`Wait`]'s visitor takes.
+impl schemars::JsonSchema for Wait {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WaitTime".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The pause after each iteration, seconds: 0, a number, [min, max] or {\"min\": .., \"max\": ..}",
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "array", "prefixItems": [{"type": "number", "minimum": 0}, {"type": "number", "minimum": 0}], "minItems": 2, "maxItems": 2},
+                {"type": "object", "properties": {"min": {"type": "number", "minimum": 0}, "max": {"type": ["number", "null"], "minimum": 0}}, "required": ["min"], "additionalProperties": false}
+            ]
+        })
+    }
+}
+
 /// `wait_time`: `0`, a number of seconds, `[min, max]` or `{"min": .., "max": ..}`.
 impl<'de> Deserialize<'de> for Wait {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -252,6 +252,8 @@ pub trait Protocol: Debug + Send + Sync + Sized + 'static {
 pub trait Load: Debug + Send + Sync {
     /// How many request names its tasks have.
     fn name_count(&self) -> usize;
+    /// Its tasks' request names, each once, in task order.
+    fn names(&self) -> Vec<&str>;
     /// Keeps at most `max` names (see
     /// [`Scenario::cap_names`](super::task::Scenario::cap_names)); how many
     /// were folded.

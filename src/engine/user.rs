@@ -168,6 +168,10 @@ impl<P: Protocol> Load for Scripted<P> {
         self.scenario.name_count()
     }
 
+    fn names(&self) -> Vec<&str> {
+        self.scenario.names()
+    }
+
     fn cap_names(&mut self, max: usize) -> usize {
         self.scenario.cap_names(max)
     }

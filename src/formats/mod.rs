@@ -22,6 +22,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
+/// The largest indent [`Format::json_indented`] takes (a deep document
+/// indented by much more is mostly spaces).
+pub const MAX_INDENT: usize = 16;
+
 /// A document format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -100,18 +104,34 @@ impl Format {
         }
     }
 
+    /// Writes a document as JSON indented by `indent` spaces (at most
+    /// [`MAX_INDENT`]), as Python's `json.dumps(doc, indent=indent,
+    /// ensure_ascii=False)` does (0: one item a line, not indented), with a
+    /// line break at the end.
+    pub fn json_indented(value: &Value, indent: usize) -> Result<String, FormatError> {
+        if indent > MAX_INDENT {
+            return Err(FormatError::new(
+                Format::Json,
+                format!("indent {indent} is over {MAX_INDENT}"),
+            ));
+        }
+        let spaces = " ".repeat(indent);
+        let mut out = Vec::new();
+        let formatter = serde_json::ser::PrettyFormatter::with_indent(spaces.as_bytes());
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+        serde::Serialize::serialize(value, &mut serializer)
+            .map_err(|e| FormatError::new(Format::Json, e.to_string()))?;
+        out.push(b'\n');
+        String::from_utf8(out).map_err(|e| FormatError::new(Format::Json, e.to_string()))
+    }
+
     /// Writes a document: JSON indented by 2, YAML block style, TOML with
     /// the top level as a table (so it must be an object, and TOML has no
     /// null: one is refused, naming where it is). Every rendering ends
     /// with a line break and reads back as the same value.
     pub fn render(self, value: &Value) -> Result<String, FormatError> {
         match self {
-            Format::Json => serde_json::to_string_pretty(value)
-                .map(|mut text| {
-                    text.push('\n');
-                    text
-                })
-                .map_err(|e| FormatError::new(self, e.to_string())),
+            Format::Json => Format::json_indented(value, 2),
             Format::Yaml => yaml::render(value),
             Format::Toml => toml::render(value),
         }

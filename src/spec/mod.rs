@@ -9,6 +9,7 @@
 //! for tasks, `actions::load` for `LD_start_test`); this module only runs
 //! them over a JSON value.
 
+mod every;
 mod keys;
 
 use std::fmt;
@@ -16,6 +17,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use every::{every_error, segments_of, take_out};
 pub use keys::{closest, Vocabulary};
 
 /// A mistake in an action's arguments, at a JSON path.

@@ -360,6 +360,16 @@ impl<T: Step> Scenario<T> {
         }
     }
 
+    /// Its tasks' request names, each once, in task order.
+    pub fn names(&self) -> Vec<&str> {
+        let mut seen = HashSet::new();
+        self.tasks
+            .iter()
+            .map(|t| &*t.head().name)
+            .filter(|name| seen.insert(*name))
+            .collect()
+    }
+
     /// How many request names its tasks have.
     pub fn name_count(&self) -> usize {
         self.tasks

@@ -10,6 +10,7 @@
 
 use std::fmt;
 
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -18,8 +19,9 @@ use serde_json::{Map, Value};
 use crate::spec::{Segment, Vocabulary};
 
 /// One task as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default)]
+#[schemars(deny_unknown_fields)]
 pub struct TaskSpec {
     /// `get`, `post`, ... (any case); from the key in the legacy map form.
     pub method: Option<String>,
@@ -75,8 +77,9 @@ pub struct TaskSpec {
 }
 
 /// `auth`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default)]
+#[schemars(deny_unknown_fields)]
 pub struct AuthSpec {
     /// `basic` or `bearer` (any case).
     #[serde(rename = "type")]
@@ -90,8 +93,9 @@ pub struct AuthSpec {
 }
 
 /// One assertion: `{"type": ..., "value": ..., "path"/"name": ...}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default)]
+#[schemars(deny_unknown_fields)]
 pub struct AssertionSpec {
     /// `status_code`, `contains`, `not_contains`, `json_path`, `header`.
     #[serde(rename = "type")]
@@ -105,8 +109,9 @@ pub struct AssertionSpec {
 }
 
 /// One extractor: `{"var": ..., "from": ..., "path"/"name": ..., "scope": ...}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default)]
+#[schemars(deny_unknown_fields)]
 pub struct ExtractSpec {
     /// The variable to set.
     pub var: Option<String>,
@@ -121,8 +126,9 @@ pub struct ExtractSpec {
 }
 
 /// `throttle`: `{rps, key, burst}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default)]
+#[schemars(deny_unknown_fields)]
 pub struct ThrottleSpec {
     /// Requests per second across every user; none: no throttle.
     pub rps: Option<f64>,
@@ -133,8 +139,9 @@ pub struct ThrottleSpec {
 }
 
 /// `retry`: LoadDensity's adaptive retry policy, its defaults.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(default)]
+#[schemars(deny_unknown_fields)]
 pub struct RetrySpec {
     /// Retries of transport errors (refused, reset, timeout).
     pub transient: u32,
@@ -504,6 +511,84 @@ impl<'de> Deserialize<'de> for TasksSpec {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A schema written by hand, for a type with a hand-written visitor: its
+/// name in `$defs` and the schema.
+macro_rules! schema_by_hand {
+    ($type:ty, $name:literal, $schema:tt) => {
+        impl JsonSchema for $type {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!($schema)
+            }
+        }
+    };
+}
+
+schema_by_hand!(ThinkTimeSpec, "ThinkTime", {
+    "description": "A pause after the task, seconds, or {\"min\": .., \"max\": ..}",
+    "anyOf": [
+        {"type": "number"},
+        {"type": "object", "properties": {"min": {"type": "number"}, "max": {"type": ["number", "null"]}},
+         "additionalProperties": false}
+    ]
+});
+
+schema_by_hand!(VerifySpec, "Verify", {
+    "description": "Check the server's certificate (true), not (false), or trust this CA bundle (its path)",
+    "type": ["boolean", "string"]
+});
+
+schema_by_hand!(CertSpec, "ClientCert", {
+    "description": "A PEM file's path (certificate and key), or [certificate path, key path]",
+    "anyOf": [
+        {"type": "string"},
+        {"type": "array", "prefixItems": [{"type": "string"}, {"type": "string"}], "minItems": 2, "maxItems": 2}
+    ]
+});
+
+schema_by_hand!(FilesSpec, "Files", {
+    "description": "Multipart files: field name to the file's content, or [filename, content(, content_type)]",
+    "type": "object",
+    "additionalProperties": {"anyOf": [
+        {"type": "string"},
+        {"type": "array", "prefixItems": [{"type": "string"}, {"type": "string"}, {"type": "string"}],
+         "minItems": 2, "maxItems": 3}
+    ]}
+});
+
+/// `tasks`: a list of tasks, `{"mode": ..., "tasks": <list or map>}`, or
+/// LoadDensity's legacy map of method to task.
+impl JsonSchema for TasksSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Tasks".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let task = generator.subschema_for::<TaskSpec>();
+        json_schema!({
+            "description": "The tasks: a list, {\"mode\": \"sequence\" | \"weighted\" | \"conditional\", \"tasks\": [...]}, or {\"get\": {...}, \"post\": {...}}",
+            "anyOf": [
+                {"type": "array", "items": task},
+                {"type": "object",
+                 "properties": {
+                     "mode": {"type": "string", "enum": ["sequence", "weighted", "conditional"]},
+                     "tasks": {"anyOf": [
+                         {"type": "array", "items": task},
+                         {"type": "object", "additionalProperties": task}
+                     ]}
+                 },
+                 "required": ["tasks"],
+                 "additionalProperties": false},
+                {"type": "object",
+                 "propertyNames": {"not": {"enum": ["mode", "tasks"]}},
+                 "additionalProperties": task}
+            ]
+        })
     }
 }
 
