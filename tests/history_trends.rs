@@ -445,7 +445,25 @@ fn diff_trend_and_tags_served() {
         diff["per_name"]["api"]["deltas"],
         expected_deltas(&run1, &run2, "api")
     );
-    assert_eq!(diff["regressions"][0]["name"], "home", "{diff}");
+    // home regressed by 40 ms; api (2 ms both times) only if the figures
+    // say so: which is timing's, on a busy machine.
+    let api_regressed = expected_deltas(&run1, &run2, "api")
+        .as_object()
+        .unwrap()
+        .values()
+        .any(|d| f(&d["pct"]) > 0.1);
+    let names: Vec<&Value> = diff["regressions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["name"])
+        .collect();
+    let want: &[&str] = if api_regressed {
+        &["api", "home"]
+    } else {
+        &["home"]
+    };
+    assert_eq!(names, want, "{diff}");
     let trend = ok();
     let ids: Vec<&Value> = trend["per_run"]
         .as_array()
