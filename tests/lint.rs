@@ -357,3 +357,28 @@ fn help_explains_lint_and_schema() {
         "{help}"
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_output_not_in_a_panic() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    // As `ld-tower schema | head -c 100` does: read a little, close the pipe.
+    let mut child = Command::new(common::bin())
+        .arg("schema")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ld-tower schema");
+    let mut first = [0u8; 100];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("the schema's first bytes");
+    assert!(first.starts_with(b"{\n  \"$schema\""));
+    let output = child.wait_with_output().expect("exit");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

@@ -1,5 +1,6 @@
 //! `ld-tower lint FILE...`: every problem of action files, none run.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub(super) fn run(args: &LintArgs) -> ExitCode {
     );
     let mut unreadable = false;
     let mut problems = false;
+    // A closed pipe (`| head`) ends the output, not the process.
+    let mut out = std::io::stdout().lock();
     for file in &args.files {
         match read_file(file) {
             Err(message) => {
@@ -54,7 +57,7 @@ pub(super) fn run(args: &LintArgs) -> ExitCode {
             Ok(source) => {
                 for problem in ld_tower::lint::lint(&ctx, &source.actions, None) {
                     problems = true;
-                    println!("{}: {problem}", source.label);
+                    let _ = writeln!(out, "{}: {problem}", source.label);
                 }
             }
         }

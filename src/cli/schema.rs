@@ -41,7 +41,12 @@ pub(super) fn run(args: &SchemaArgs) -> ExitCode {
         }
     };
     match &args.output {
-        None => print!("{text}"),
+        None => {
+            // A closed pipe (`| head`) ends the output, not the process.
+            let mut out = std::io::stdout().lock();
+            let _ = std::io::Write::write_all(&mut out, text.as_bytes());
+            let _ = std::io::Write::flush(&mut out);
+        }
         Some(path) => {
             if let Err(e) = std::fs::write(path, text) {
                 eprintln!("ld-tower: cannot write {}: {e}", path.display());
