@@ -13,7 +13,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -27,7 +26,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use common::framed::{framed_client, one};
-use common::{bin, serve_in};
+use common::serve_in;
 
 /// One request as the target received it.
 #[derive(Clone, Debug)]
@@ -169,18 +168,8 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Runs `ld-tower ARGS` in `dir`: (success, stdout, stderr).
 fn ld_tower(dir: &Path, args: &[String]) -> (bool, String, String) {
-    let out = Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("LOAD_DENSITY_SOCKET_TOKEN")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ld-tower");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (status, stdout, stderr) = common::run_cli_in(dir, args);
+    (status.success(), stdout, stderr)
 }
 
 fn strings(args: &[&str]) -> Vec<String> {

@@ -9,10 +9,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use common::target::Target;
-use common::{bin, parse, serve_in};
+use common::{parse, serve_in};
 use serde_json::{json, Value};
 
 const FIXTURE: &str = concat!(
@@ -103,18 +102,8 @@ fn connect_to(target: &Target) -> String {
 }
 
 fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("LOAD_DENSITY_SOCKET_TOKEN")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ld-tower");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (status, stdout, stderr) = common::run_cli_in(dir, args);
+    (status.code().unwrap_or(-1), stdout, stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -237,8 +237,27 @@ pub fn legacy(port: u16, request: &[u8]) -> Vec<u8> {
 
 /// Runs `ld-tower ARGS` to completion: (status, stdout, stderr).
 pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String, String) {
+    cli(None, args, env)
+}
+
+/// Runs `ld-tower ARGS` to completion in `dir`: (status, stdout, stderr).
+pub fn run_cli_in<S: AsRef<std::ffi::OsStr>>(
+    dir: &Path,
+    args: &[S],
+) -> (ExitStatus, String, String) {
+    cli(Some(dir), args, &[])
+}
+
+fn cli<S: AsRef<std::ffi::OsStr>>(
+    dir: Option<&Path>,
+    args: &[S],
+    env: &[(&str, &str)],
+) -> (ExitStatus, String, String) {
     let mut cmd = Command::new(bin());
     cmd.args(args).env_remove("LOAD_DENSITY_SOCKET_TOKEN");
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
