@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -54,19 +55,65 @@ impl<'de> Deserialize<'de> for Limit {
     }
 }
 
+impl JsonSchema for Limit {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Limit".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "number", "minimum": 0})
+    }
+}
+
 /// The limits of one scope, as written; `per_name` only at the top.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default)]
+#[schemars(rename = "Thresholds", deny_unknown_fields)]
 pub struct LimitsSpec {
+    /// The most the median latency may be, ms.
     p50_ms: Option<Limit>,
+    /// The most the 90th percentile latency may be, ms.
     p90_ms: Option<Limit>,
+    /// The most the 95th percentile latency may be, ms.
     p95_ms: Option<Limit>,
+    /// The most the 99th percentile latency may be, ms.
     p99_ms: Option<Limit>,
+    /// The most the slowest request may take, ms.
     max_ms: Option<Limit>,
+    /// The most the mean latency may be, ms.
     mean_ms: Option<Limit>,
+    /// The most the share of failed requests may be (0.01: 1%).
     failure_rate: Option<Limit>,
+    /// The fewest requests per second the test must make.
     min_rps: Option<Limit>,
+    /// Limits per request name: `{NAME: {"p99_ms": ..}}`.
+    #[schemars(with = "Option<BTreeMap<String, NameLimits>>")]
     per_name: Option<BTreeMap<String, LimitsSpec>>,
+}
+
+/// The schema of one name's limits under `per_name`: a scope's, without
+/// a `per_name` of its own ([`Thresholds::from_spec`] refuses one there).
+struct NameLimits;
+
+impl JsonSchema for NameLimits {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NameThresholds".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = LimitsSpec::json_schema(generator);
+        if let Some(properties) = schema
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            properties.remove("per_name");
+        }
+        schema
+    }
 }
 
 impl LimitsSpec {

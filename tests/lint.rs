@@ -205,8 +205,20 @@ fn lint_actions_over_a_served_agent_are_confined_and_send_nothing() {
     assert_eq!(target.total(), 0);
 }
 
-/// The action documents in the repository: the fixtures, the deployment
-/// examples, `ld-tower init`'s files and the README's JSON blocks.
+/// One test of every user kind other than HTTP's, with the tasks their
+/// own tests (tests/websocket.rs, sse.rs, socket.rs, grpc.rs, redis.rs)
+/// run against real servers.
+const KIND_EXAMPLES: &[&str] = &[
+    "tests/fixtures/kinds/websocket_user.json",
+    "tests/fixtures/kinds/sse_user.json",
+    "tests/fixtures/kinds/socket_user.json",
+    "tests/fixtures/kinds/grpc_user.json",
+    "tests/fixtures/kinds/redis_user.json",
+];
+
+/// The action documents in the repository: the fixtures (one per user
+/// kind among them), the deployment examples, `ld-tower init`'s files and
+/// the README's JSON blocks.
 fn examples(init: &Path) -> Vec<(String, Value)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec![
@@ -215,6 +227,7 @@ fn examples(init: &Path) -> Vec<(String, Value)> {
         root.join("deploy/kubernetes/base/fleet.json"),
         root.join("deploy/kubernetes/overlays/example/fleet.json"),
     ];
+    files.extend(KIND_EXAMPLES.iter().map(|file| root.join(file)));
     let (status, _, stderr) = run_cli(&["init", init.to_str().unwrap()], &[]);
     assert!(status.success(), "{stderr}");
     for entry in std::fs::read_dir(init.join("actions")).unwrap() {
@@ -266,7 +279,10 @@ fn the_schema_accepts_every_example_and_refuses_typos() {
 
     let init = tempfile::tempdir().unwrap();
     let docs = examples(&init.path().join("project"));
-    assert!(docs.len() >= 9, "{}", docs.len());
+    assert!(docs.len() >= 14, "{}", docs.len());
+    for kind in KIND_EXAMPLES {
+        assert!(docs.iter().any(|(name, _)| name.ends_with(kind)), "{kind}");
+    }
     for (name, doc) in &docs {
         let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{name}: {errors:?}");
@@ -293,10 +309,146 @@ fn the_schema_accepts_every_example_and_refuses_typos() {
     ] {
         assert!(!validator.is_valid(&bad), "{bad}");
     }
-    // Other user kinds' tasks are theirs: not held to the HTTP task schema.
-    let socket = start(json!({"user_detail_dict": {"user": "socket_user"},
-                              "tasks": [{"address": "127.0.0.1:9", "payload": "x"}]}));
-    assert!(validator.is_valid(&socket));
+    // Each user kind's tasks are its own, held to its own keys.
+    let of = |user: Value, tasks: Value| {
+        start(json!({"user_detail_dict": {"user": user}, "tasks": tasks}))
+    };
+    let ws_task = json!({"method": "sendrecv", "payload": "ping", "expect": "ping"});
+    let http_task = json!({"method": "get", "request_url": "http://h/"});
+    for good in [
+        of(json!("websocket_user"), json!([ws_task])),
+        of(
+            json!("websocket_user"),
+            json!({"mode": "sequence", "tasks": [ws_task]}),
+        ),
+        of(
+            json!("socket_user"),
+            json!([{"target": "127.0.0.1:9", "payload": "x"}]),
+        ),
+        of(
+            json!("grpc_user"),
+            json!({"mode": "weighted", "tasks": [
+            {"service": "demo.Greeter", "method": "SayHello", "weight": 2, "tls": false}]}),
+        ),
+        of(
+            json!("http_user"),
+            json!({"get": {"request_url": "http://h/"}}),
+        ),
+        of(Value::Null, json!([http_task])),
+        start(json!({"user_detail_dict": {"host": "http://h"}, "tasks": [http_task]})),
+        start(
+            json!({"tasks": [http_task], "thresholds": {"p95_ms": 0, "failure_rate": 0.5,
+            "per_name": {"home": {"p99_ms": 2000, "min_rps": null}}}}),
+        ),
+    ] {
+        let errors: Vec<String> = validator
+            .iter_errors(&good)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{good}: {errors:?}");
+    }
+    // Refused, with every error (the ones under the document's `oneOf`
+    // of forms included).
+    let refused = |doc: &Value| -> String {
+        assert!(!validator.is_valid(doc), "accepted: {doc}");
+        let evaluation = validator.evaluate(doc);
+        let errors: Vec<String> = evaluation.iter_errors().map(|e| e.to_string()).collect();
+        errors.join("; ")
+    };
+    // A websocket step with a typo'd key.
+    let typo = refused(&of(
+        json!("websocket_user"),
+        json!([{"method": "send", "paylod": "x"}]),
+    ));
+    assert!(typo.contains("paylod"), "{typo}");
+    // An HTTP task with a websocket-only key, with the user absent or named.
+    for user in [None, Some("fast_http_user"), Some("http_user")] {
+        let mut task = http_task.clone();
+        task["binary"] = json!(true);
+        let doc = match user {
+            None => start(json!({"tasks": [task]})),
+            Some(user) => of(json!(user), json!([task])),
+        };
+        assert!(refused(&doc).contains("binary"), "{doc}");
+    }
+    // An HTTP task under another kind, and the legacy method map there.
+    let post = json!({"method": "post", "request_url": "http://h/", "json": {"a": 1}});
+    assert!(refused(&of(json!("sse_user"), json!([post]))).contains("json"));
+    refused(&of(json!("redis_user"), json!({"get": {"key": "k"}})));
+    refused(&of(
+        json!("socket_user"),
+        json!([{"address": "127.0.0.1:9", "payload": "x"}]),
+    ));
+    refused(&of(json!("websocket_user"), json!([])));
+    refused(&of(
+        json!("websocket_user"),
+        json!({"mode": "weighted", "tasks": [ws_task]}),
+    ));
+    // An unknown user kind: refused with the kinds ld-tower runs.
+    let unknown = refused(&of(json!("mqtt_user"), json!([ws_task])));
+    assert!(
+        unknown.contains("/user_detail_dict/user: \"mqtt_user\" is not one of \"fast_http_user\""),
+        "{unknown}"
+    );
+    let kinds = json!([
+        "fast_http_user",
+        "http_user",
+        "websocket_user",
+        "socket_user",
+        "sse_user",
+        "grpc_user",
+        "redis_user",
+        null
+    ]);
+    assert_eq!(enums_with(&schema, "websocket_user"), vec![&kinds]);
+    refused(&of(json!(3), json!([http_task])));
+    // Thresholds: a typo'd metric, a negative limit, a per_name in a per_name.
+    for (thresholds, error) in [
+        (
+            json!({"p95": 100}),
+            "/thresholds: Additional properties are not allowed ('p95' was unexpected)",
+        ),
+        (
+            json!({"p95_ms": -1}),
+            "/thresholds/p95_ms: -1 is less than the minimum of 0",
+        ),
+        (
+            json!({"per_name": {"home": {"failure_rate": -0.5}}}),
+            "/thresholds/per_name/home/failure_rate: -0.5 is less than the minimum of 0",
+        ),
+        (
+            json!({"per_name": {"home": {"p42_ms": 1}}}),
+            "('p42_ms' was unexpected)",
+        ),
+        (
+            json!({"per_name": {"home": {"per_name": {}}}}),
+            "('per_name' was unexpected)",
+        ),
+        (
+            json!({"p95_ms": "100"}),
+            "/thresholds/p95_ms: \"100\" is not of types (null, number)",
+        ),
+    ] {
+        let errors = refused(&start(
+            json!({"tasks": [http_task], "thresholds": thresholds}),
+        ));
+        assert!(errors.contains(error), "{errors}");
+    }
+}
+
+/// The `enum`s of `schema` that list `value`.
+fn enums_with<'a>(schema: &'a Value, value: &str) -> Vec<&'a Value> {
+    match schema {
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(key, v)| match (key.as_str(), v) {
+                ("enum", Value::Array(items)) if items.contains(&json!(value)) => vec![v],
+                _ => enums_with(v, value),
+            })
+            .collect(),
+        Value::Array(items) => items.iter().flat_map(|v| enums_with(v, value)).collect(),
+        _ => Vec::new(),
+    }
 }
 
 #[test]

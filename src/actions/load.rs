@@ -62,7 +62,7 @@ pub(super) struct StartTest {
     runner_mode: Option<String>,
     load_shape: Option<Value>,
     shape_config: Option<Value>,
-    #[schemars(with = "Option<task::spec::TasksSpec>")]
+    /// The tasks, in the form the user kind (`user_detail_dict.user`) reads.
     pub(super) tasks: Option<Value>,
     host: Option<String>,
     pub(super) variables: Option<Map<String, Value>>,
@@ -74,7 +74,6 @@ pub(super) struct StartTest {
     iterations: Option<u64>,
     engine: Option<String>,
     /// `{"p95_ms": .., "failure_rate": .., "per_name": {NAME: {...}}}`.
-    #[schemars(with = "Option<Map<String, Value>>")]
     pub(super) thresholds: Option<LimitsSpec>,
     max_names: Option<u64>,
     strict: Option<bool>,
@@ -428,7 +427,7 @@ async fn plan(
 /// `user_detail_dict`, or its default `{"user": "fast_http_user"}`.
 pub(super) fn detail_of(args: &StartTest) -> Map<String, Value> {
     args.user_detail_dict.clone().unwrap_or_else(|| {
-        json!({"user": "fast_http_user"})
+        json!({"user": kinds::DEFAULT})
             .as_object()
             .cloned()
             .unwrap_or_default()
@@ -442,7 +441,7 @@ pub(super) fn user_kind(
     ignored: &mut Vec<Note>,
 ) -> Result<&'static kinds::Kind, SpecError> {
     let user = match detail.get("user") {
-        None | Some(Value::Null) => "fast_http_user",
+        None | Some(Value::Null) => kinds::DEFAULT,
         Some(Value::String(user)) => user.as_str(),
         Some(_) => return Err(SpecError::at("user_detail_dict.user", "expected a string")),
     };

@@ -3,7 +3,7 @@
 //! the same user kind's task compiler, and what only shows when the test
 //! runs (a relative URL with no host, a threshold for a name no task has).
 
-use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use schemars::{json_schema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 use super::load::{
@@ -140,29 +140,43 @@ fn unknown_threshold_names(args: &Value, names: &[String]) -> Vec<Problem> {
         .collect()
 }
 
-/// `LD_start_test`'s schema: HTTP users' tasks described in full; another
-/// kind's tasks (`user_detail_dict.user` naming it) are its own.
+/// `LD_start_test`'s schema: its keys, and `tasks` as the user kind
+/// `user_detail_dict.user` names reads them, picked as [`user_kind`]
+/// picks it (no `user_detail_dict`, no `user` or `null`: the default
+/// kind); a `user` naming no kind is refused with the kinds ld-tower runs.
 pub(super) fn describe_start(generator: &mut SchemaGenerator) -> Schema {
-    let http = generator.subschema_for::<StartTest>();
-    let mut other = StartTest::json_schema(generator).to_value();
-    if let Some(tasks) = other.pointer_mut("/properties/tasks") {
-        *tasks = json!({"description": "the tasks of the user kind user_detail_dict.user names"});
-    }
-    let others: Vec<&str> = kinds::KINDS
-        .iter()
-        .map(|kind| kind.name)
-        .filter(|name| !HTTP_KINDS.contains(name))
-        .collect();
-    json_schema!({
-        "if": {
-            "type": "object",
+    let mut cases = vec![generator.subschema_for::<StartTest>().to_value()];
+    let mut users: Vec<Value> = kinds::KINDS.iter().map(|kind| json!(kind.name)).collect();
+    users.push(Value::Null);
+    cases.push(json!({"properties": {"user_detail_dict": {"properties": {"user": {
+        "enum": users,
+        "description": "the user kind: what the virtual users speak, and so what their tasks are"
+    }}}}}));
+    let default = json!({"anyOf": [
+        {"not": {"required": ["user_detail_dict"]}},
+        {"properties": {"user_detail_dict": {"anyOf": [
+            {"type": "null"},
+            {"not": {"required": ["user"]}},
+            {"properties": {"user": {"type": "null"}}}
+        ]}}}
+    ]});
+    for kind in kinds::KINDS {
+        let named = json!({
             "properties": {"user_detail_dict": {
-                "properties": {"user": {"enum": others}},
+                "properties": {"user": {"const": kind.name}},
                 "required": ["user"]
             }},
             "required": ["user_detail_dict"]
-        },
-        "then": other,
-        "else": http
-    })
+        });
+        let picked = if kind.name == kinds::DEFAULT {
+            json!({"anyOf": [named, default]})
+        } else {
+            named
+        };
+        cases.push(json!({
+            "if": picked,
+            "then": {"properties": {"tasks": (kind.tasks_schema)(generator)}}
+        }));
+    }
+    json_schema!({ "allOf": cases })
 }

@@ -25,13 +25,20 @@ use crate::spec::{Note, SpecError};
 pub(super) const FAST_HTTP_USER: Kind = Kind {
     name: "fast_http_user",
     compile: fast_http,
+    tasks_schema,
 };
 
 /// `http_user`: unnamed tasks are named by their path and query.
 pub(super) const HTTP_USER: Kind = Kind {
     name: "http_user",
     compile: http,
+    tasks_schema,
 };
+
+/// HTTP tasks' schema: a list, `{"mode", "tasks"}`, or the legacy map.
+fn tasks_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<task::spec::TasksSpec>()
+}
 
 fn fast_http(
     tasks: Value,

@@ -17,6 +17,7 @@ mod sse;
 mod steps;
 mod websocket;
 
+use schemars::{Schema, SchemaGenerator};
 use serde_json::Value;
 
 pub use super::protocol::{Load, Protocol};
@@ -36,14 +37,24 @@ pub static KINDS: &[Kind] = &[
     redis::REDIS_USER,
 ];
 
-/// A user kind: its name and how its tasks are compiled.
+/// The kind of a test whose `user_detail_dict` names none (LoadDensity's
+/// default).
+pub const DEFAULT: &str = "fast_http_user";
+
+/// A user kind: its name, how its tasks are compiled, and their schema.
 #[derive(Debug)]
 pub struct Kind {
     /// What `user_detail_dict.user` calls it.
     pub name: &'static str,
     /// Its tasks' compiler.
     pub compile: Compile,
+    /// The JSON Schema of its `tasks` keyword (`LD_export_schema`),
+    /// generated from the serde types the compiler parses them into.
+    pub tasks_schema: TasksSchema,
 }
+
+/// The JSON Schema of a kind's `tasks` keyword.
+pub type TasksSchema = fn(&mut SchemaGenerator) -> Schema;
 
 /// How a kind compiles the `tasks` keyword's value; what is accepted but
 /// not read goes into the notes (with the closest known key).

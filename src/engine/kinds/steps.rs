@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 
 use crate::engine::task::spec::ThrottleSpec;
@@ -184,6 +185,32 @@ impl<'de, S: DeserializeOwned> Deserialize<'de> for StepsSpec<S> {
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }
+}
+
+/// The modes a kind that walks every step in order reads without a note.
+pub(in crate::engine::kinds) const WALKED: &[&str] = &["sequence", "conditional"];
+
+/// The JSON Schema of a [`StepsSpec`] of `S` steps (a kind's `tasks`): a
+/// non-empty list of them, or `{"mode": one of modes, "tasks": [...]}`.
+pub(in crate::engine::kinds) fn steps_schema<S: JsonSchema>(
+    generator: &mut SchemaGenerator,
+    modes: &[&str],
+) -> Schema {
+    let step = generator.subschema_for::<S>();
+    let list = json_schema!({"type": "array", "minItems": 1, "items": step});
+    json_schema!({
+        "description": "The tasks: a non-empty list, or {\"mode\": ..., \"tasks\": [...]}",
+        "anyOf": [
+            list,
+            {"type": "object",
+             "properties": {
+                 "mode": {"type": "string", "enum": modes},
+                 "tasks": list
+             },
+             "required": ["tasks"],
+             "additionalProperties": false}
+        ]
+    })
 }
 
 /// Why a step failed: the reason, and the status of a handshake's HTTP

@@ -71,7 +71,16 @@ use wire::{Channel, Raw, H2};
 pub(super) const GRPC_USER: Kind = Kind {
     name: "grpc_user",
     compile,
+    tasks_schema,
 };
+
+/// Its `tasks` keyword's schema: its tasks, in sequence or weighted.
+fn tasks_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    super::steps::steps_schema::<spec::GrpcTaskSpec>(
+        generator,
+        &["sequence", "weighted", "conditional"],
+    )
+}
 
 fn compile(
     tasks: Value,

@@ -19,8 +19,9 @@ use crate::resolver::{Template, TemplateValue};
 use crate::spec::{Note, Segment, SpecError, Vocabulary};
 
 /// One `grpc_user` task as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
+#[schemars(rename = "GrpcTask", deny_unknown_fields)]
 pub(super) struct GrpcTaskSpec {
     /// What figures are grouped by (default `service.method`).
     pub name: Option<String>,
@@ -45,9 +46,12 @@ pub(super) struct GrpcTaskSpec {
     pub timeout: Option<f64>,
     /// `true`/`false`, or `{"verify": ..., "cert": ...}`.
     pub tls: Option<TlsOption>,
-    /// LoadDensity's Python stub class: refused with what to write instead.
+    /// LoadDensity's Python stub class: refused with what to write instead
+    /// (so not in the schema).
+    #[schemars(skip)]
     pub stub_path: Option<Value>,
     /// LoadDensity's Python request class: refused the same way.
+    #[schemars(skip)]
     pub request_path: Option<Value>,
     /// Weight in `weighted` mode.
     pub weight: Option<i64>,
@@ -71,8 +75,9 @@ pub(super) enum TlsOption {
 }
 
 /// `tls` as an object.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
+#[schemars(rename = "GrpcTlsKeys", deny_unknown_fields)]
 pub(super) struct TlsKeys {
     /// `false`, or a CA bundle's path (default: the agent's roots).
     pub verify: Option<VerifySpec>,
@@ -97,6 +102,20 @@ impl<'de> Deserialize<'de> for TlsOption {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl schemars::JsonSchema for TlsOption {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "GrpcTls".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let keys = generator.subschema_for::<TlsKeys>();
+        schemars::json_schema!({
+            "description": "TLS on (true) or off (false), or on with {\"verify\": ..., \"cert\": ...}",
+            "anyOf": [{"type": "boolean"}, keys]
+        })
     }
 }
 

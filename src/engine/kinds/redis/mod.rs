@@ -50,7 +50,13 @@ use crate::spec::{Note, SpecError};
 pub(super) const REDIS_USER: Kind = Kind {
     name: "redis_user",
     compile,
+    tasks_schema,
 };
+
+/// Its `tasks` keyword's schema: its steps, walked in order.
+fn tasks_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    super::steps::steps_schema::<spec::RedisStepSpec>(generator, super::steps::WALKED)
+}
 
 fn compile(
     tasks: Value,

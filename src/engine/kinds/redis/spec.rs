@@ -19,8 +19,9 @@ use crate::spec::{Note, SpecError};
 pub(super) const DEFAULT_URL: &str = "redis://127.0.0.1:6379/0";
 
 /// One step as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
+#[schemars(rename = "RedisStep", deny_unknown_fields)]
 pub(super) struct RedisStepSpec {
     /// `get`, `set`, `incr`, `lpush`, `rpop`, `delete`, `exists`.
     method: Option<String>,

@@ -53,7 +53,13 @@ use crate::spec::{Note, SpecError};
 pub(super) const SOCKET_USER: Kind = Kind {
     name: "socket_user",
     compile,
+    tasks_schema,
 };
+
+/// Its `tasks` keyword's schema: its steps, walked in order.
+fn tasks_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    super::steps::steps_schema::<spec::SocketTaskSpec>(generator, super::steps::WALKED)
+}
 
 /// LoadDensity's timeout of a socket step.
 const SOCKET_TIMEOUT: Duration = Duration::from_secs(5);

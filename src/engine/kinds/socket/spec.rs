@@ -22,8 +22,9 @@ use crate::spec::{Note, SpecError};
 pub(crate) const DEFAULT_TARGET: &str = "127.0.0.1:9000";
 
 /// One step as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
+#[schemars(rename = "SocketTask", deny_unknown_fields)]
 pub(crate) struct SocketTaskSpec {
     /// `tcp` (default) or `udp`, any case.
     pub(crate) protocol: Option<String>,

@@ -65,7 +65,13 @@ const MIN_RETRY: Duration = Duration::from_millis(10);
 pub(super) const SSE_USER: Kind = Kind {
     name: "sse_user",
     compile,
+    tasks_schema,
 };
+
+/// Its `tasks` keyword's schema: its steps, walked in order.
+fn tasks_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    super::steps::steps_schema::<spec::StepSpec>(generator, super::steps::WALKED)
+}
 
 fn compile(
     tasks: Value,

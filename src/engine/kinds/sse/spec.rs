@@ -83,9 +83,10 @@ impl Step for SseStep {
 }
 
 /// One step as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
-struct StepSpec {
+#[schemars(rename = "SseStep", deny_unknown_fields)]
+pub(super) struct StepSpec {
     /// `open`/`connect`, `wait` (default), `close`.
     method: Option<String>,
     /// The stream's URL.

@@ -51,7 +51,13 @@ use spec::{Method, Payload, WsStep};
 pub(super) const WEBSOCKET_USER: Kind = Kind {
     name: "websocket_user",
     compile,
+    tasks_schema,
 };
+
+/// Its `tasks` keyword's schema: its steps, walked in order.
+fn tasks_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    super::steps::steps_schema::<spec::StepSpec>(generator, super::steps::WALKED)
+}
 
 fn compile(
     tasks: Value,

@@ -103,8 +103,9 @@ impl Step for WsStep {
 }
 
 /// One step as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
+#[schemars(rename = "WebsocketStep", deny_unknown_fields)]
 pub(super) struct StepSpec {
     /// `connect`, `send` (default), `recv`, `sendrecv`, `close`.
     method: Option<String>,
