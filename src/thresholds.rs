@@ -15,6 +15,7 @@ use crate::figures::Summary;
 use crate::spec::SpecError;
 use gate::{Metric, Op, Subject};
 
+pub mod canary;
 pub mod gate;
 pub mod sla;
 

@@ -680,3 +680,94 @@ fn bounds_are_refused_by_name() {
     assert_eq!(found[0]["id"], 1003);
     assert_eq!(found[999]["id"], 4);
 }
+
+/// LoadDensity's `calibrate_sla` over `per_run` of a trend, computed here
+/// from the trend's own figures: p95 and failure-rate gates with the
+/// headroom, `requests gte` half the median count.
+fn calibrated(trend: &Value, tolerance_pct: f64) -> Value {
+    let runs = trend["per_run"].as_array().unwrap();
+    let headroom = 1.0 + tolerance_pct / 100.0;
+    let round = |x: f64, digits: usize| -> f64 { format!("{x:.digits$}").parse().unwrap() };
+    let p95 = runs.iter().map(|r| f(&r["p95_ms"])).fold(0.0, f64::max);
+    let failure = runs
+        .iter()
+        .map(|r| f(&r["failure_rate"]))
+        .fold(0.0, f64::max);
+    let mut counts: Vec<u64> = runs
+        .iter()
+        .map(|r| r["requests"].as_u64().unwrap())
+        .collect();
+    counts.sort_unstable();
+    let n = counts.len();
+    let half_median = if n % 2 == 1 {
+        counts[n / 2] / 2
+    } else {
+        (counts[n / 2 - 1] + counts[n / 2]) / 4
+    };
+    json!([
+        {"type": "latency_p95", "value": exact(round(p95 * headroom, 2)),
+         "note": format!("max observed * {headroom:.2}")},
+        {"type": "failure_rate", "value": exact(round((failure * headroom).max(0.01), 4))},
+        {"type": "requests", "op": "gte", "value": half_median}
+    ])
+}
+
+#[test]
+fn calibrate_sla_through_run_and_serve() {
+    let (_runtime, target) = Target::in_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut actions = three_runs(&target.url());
+    let first = actions.len();
+    actions.extend([
+        json!(["LD_trend_runs", {"database_path": DB}]),
+        json!(["LD_calibrate_sla", {"database_path": DB}]),
+        json!(["LD_trend_runs", [DB, 2, "home"]]),
+        json!(["LD_calibrate_sla", [DB, 2, 50, "home"]]),
+        json!(["LD_calibrate_sla", {"database_path": DB, "runs_to_use": 0}]),
+        json!(["LD_calibrate_sla", {"database_path": DB, "tolerance_pct": -1}]),
+        json!(["LD_calibrate_sla", {"database_path": DB, "runs_to_use": 1001}]),
+    ]);
+    let (code, lines) = run_file(dir.path(), &actions);
+    assert_eq!(code, Some(1), "two refusals: {lines:#?}");
+    let lines = &lines[first..];
+    let all = parse(&lines[1]);
+    assert_eq!(all, calibrated(&parse(&lines[0]), 10.0));
+    // Three runs of 6, 6 and 2 requests: the median is 6.
+    assert_eq!(all[2], json!({"type": "requests", "op": "gte", "value": 3}));
+    // The `gone` name of the first run failed every time: a rate of 1/3
+    // overall there, with 10% headroom.
+    assert_eq!(all[1]["value"], json!(0.3667));
+    assert_eq!(parse(&lines[3]), calibrated(&parse(&lines[2]), 50.0));
+    assert_eq!(
+        parse(&lines[3])[1]["value"],
+        json!(0.01),
+        "home never failed"
+    );
+    assert_eq!(parse(&lines[4]), json!([]));
+    assert_eq!(
+        lines[5],
+        "Error: LD_calibrate_sla: tolerance_pct must be a number from 0, not -1"
+    );
+    assert_eq!(
+        lines[6],
+        "Error: LD_calibrate_sla: runs_to_use must be from 0 to 1000 runs, not 1001"
+    );
+
+    // Served, on the same database copied into the server's folder: the
+    // same rules, and a path outside it refused.
+    let served_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.path().join(DB), served_dir.path().join(DB)).unwrap();
+    let lines = served(
+        served_dir.path(),
+        &[
+            json!(["LD_calibrate_sla", {"database_path": DB}]),
+            json!(["LD_calibrate_sla", {"database_path": "../runs.db"}]),
+        ],
+    );
+    assert_eq!(parse(&lines[0]), all);
+    assert!(
+        lines[1].starts_with("Error: LD_calibrate_sla: ") && lines[1].contains("runs.db"),
+        "{}",
+        lines[1]
+    );
+}

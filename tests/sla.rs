@@ -234,3 +234,75 @@ fn rules_served() {
     );
     assert_eq!(parse(&lines[5]), recorded, "the next action ran");
 }
+
+/// LoadDensity 0.0.79's `canary_verdict` on a baseline and a candidate
+/// with one passing `requests` rule, less its defect: it gave every rule,
+/// passed ones too, as a reason (`"SLA: {'type': 'requests', ...}"`), so
+/// any rule meant "rollback"; here only the p95 regression is a reason.
+const CANARY: &str = r#"{"verdict": "rollback", "reasons": ["regression: p95_ms 20.00 -> 25.00"], "sla_findings": [{"passed": true, "rule": {"type": "requests", "value": 50, "op": "gte"}, "actual": 100.0, "reason": ""}], "diff": [{"metric": "failure_rate", "baseline": 0.01, "candidate": 0.01, "threshold": 0.011000000000000001, "status": "ok"}, {"metric": "p50_ms", "baseline": 10.0, "candidate": 10.5, "threshold": 11.0, "status": "ok"}, {"metric": "p95_ms", "baseline": 20.0, "candidate": 25.0, "threshold": 22.0, "status": "regression"}, {"metric": "p99_ms", "baseline": 30.0, "candidate": 30.0, "threshold": 33.0, "status": "ok"}]}"#;
+
+#[test]
+fn canary_verdicts_through_run_and_serve() {
+    let (_runtime, target) = Target::in_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let slow_baseline = json!({"totals": {"failure_rate": 0.0},
+        "latency_overall": {"p50_ms": 60000, "p95_ms": 60000, "p99_ms": 60000}});
+    let fast_baseline = json!({"totals": {"failure_rate": 0.0},
+        "latency_overall": {"p50_ms": 0.0001, "p95_ms": 0.0001, "p99_ms": 0.0001}});
+    let (code, lines) = run_file(
+        dir.path(),
+        &[
+            test(&target.url(), false),
+            json!(["LD_summary"]),
+            // The recorded test as the candidate (candidate_summary null).
+            json!(["LD_canary_verdict", {"baseline_summary": slow_baseline,
+                "candidate_summary": null,
+                "sla_rules": [{"type": "requests", "value": 4, "op": "gte"}]}]),
+            json!(["LD_canary_verdict", [fast_baseline, null,
+                [{"type": "requests", "value": 5, "op": "gte"}], 10]]),
+            json!(["LD_canary_verdict", {"baseline_summary": slow_baseline,
+                "candidate_summary": null, "sla_rules": [], "tolerance_pct": -5}]),
+            json!(["LD_canary_verdict", {"baseline_summary": [], "sla_rules": []}]),
+        ],
+    );
+    assert_eq!(code, Some(1), "{lines:#?}");
+    let summary = parse(&lines[1]);
+    let promoted = parse(&lines[2]);
+    assert_eq!(promoted["verdict"], "promote", "a passed rule is no reason");
+    assert_eq!(promoted["reasons"], json!([]));
+    assert_eq!(promoted["sla_findings"][0]["actual"], 4.0);
+    let latency = &summary["latency_overall"];
+    for (i, metric) in ["p50_ms", "p95_ms", "p99_ms"].iter().enumerate() {
+        assert_eq!(promoted["diff"][i + 1]["candidate"], latency[metric]);
+        assert_eq!(promoted["diff"][i + 1]["status"], "ok");
+    }
+    let rolled = parse(&lines[3]);
+    assert_eq!(rolled["verdict"], "rollback");
+    let mut reasons = vec![json!("SLA: {'type': 'requests', 'value': 5, 'op': 'gte'}")];
+    for metric in ["p50_ms", "p95_ms", "p99_ms"] {
+        let candidate = latency[metric].as_f64().unwrap();
+        reasons.push(json!(format!(
+            "regression: {metric} 0.00 -> {candidate:.2}"
+        )));
+    }
+    assert_eq!(rolled["reasons"], Value::from(reasons));
+    assert_eq!(
+        lines[4],
+        "Error: LD_canary_verdict: tolerance_pct must be a number from 0, not -5"
+    );
+    assert_eq!(
+        lines[5],
+        "Error: LD_canary_verdict: baseline_summary must be an object in LD_summary's shape"
+    );
+
+    let server = serve_in(dir.path(), &[], &[]);
+    let baseline = json!({"totals": {"failure_rate": 0.01},
+        "latency_overall": {"p50_ms": 10, "p95_ms": 20, "p99_ms": 30}});
+    let candidate = json!({"totals": {"failure_rate": 0.01, "requests": 100},
+        "latency_overall": {"p50_ms": 10.5, "p95_ms": 25, "p99_ms": 30}});
+    let actions = json!([["LD_canary_verdict", {"baseline_summary": baseline,
+        "candidate_summary": candidate,
+        "sla_rules": [{"type": "requests", "value": 50, "op": "gte"}]}]]);
+    let lines = server.legacy_lines(&actions.to_string()).unwrap();
+    assert_eq!(lines, [value(CANARY).to_string()]);
+}

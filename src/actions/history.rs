@@ -26,6 +26,7 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_compare_runs", Scope::Write, compare_runs)
         .register_scoped("LD_diff_runs", Scope::Write, diff_runs)
         .register_scoped("LD_trend_runs", Scope::Write, trend_runs)
+        .register_scoped("LD_calibrate_sla", Scope::Write, calibrate_sla)
         .register_scoped("LD_tag_run", Scope::Write, tag_run)
         .register_scoped("LD_list_tags", Scope::Write, list_tags)
         .register_scoped("LD_search_runs_by_tag", Scope::Write, search_runs_by_tag)
@@ -62,6 +63,10 @@ pub(super) fn register(registry: &mut Registry) {
         .describe(
             "LD_trend_runs",
             Signature::of::<TrendArgs>(&["database_path", "limit", "name_filter"]),
+        )
+        .describe(
+            "LD_calibrate_sla",
+            Signature::of::<CalibrateArgs>(CALIBRATE_ARGS),
         )
         .describe(
             "LD_tag_run",
@@ -279,6 +284,30 @@ struct TrendArgs {
     name_filter: Option<String>,
 }
 
+/// A number of runs as a trend's `limit`: from 0 to [`MAX_TREND_RUNS`];
+/// `key` names it.
+fn trend_limit(key: &str, limit: i64) -> Result<u32, ActionError> {
+    u32::try_from(limit)
+        .ok()
+        .filter(|l| *l <= MAX_TREND_RUNS)
+        .ok_or_else(|| {
+            ActionError::new(format!(
+                "{key} must be from 0 to {MAX_TREND_RUNS} runs, not {limit}"
+            ))
+        })
+}
+
+/// The trend of the latest `limit` runs (blocking work on the pool).
+async fn trend_of(
+    ctx: &ActionContext,
+    database_path: &PathBuf,
+    limit: u32,
+    name_filter: Option<String>,
+) -> Result<history::Trend, ActionError> {
+    let path = database(ctx, database_path)?;
+    blocking(move || open_store(&path, Open::Existing)?.trend(limit, name_filter.as_deref())).await
+}
+
 /// LoadDensity's multi-run trend: the latest `limit` runs, oldest first,
 /// overall and per name.
 async fn trend_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
@@ -287,19 +316,53 @@ async fn trend_runs(ctx: ActionContext, args: Args) -> Result<Value, ActionError
         limit,
         name_filter,
     } = args.parse(&["database_path", "limit", "name_filter"])?;
-    let limit = u32::try_from(limit)
-        .ok()
-        .filter(|l| *l <= MAX_TREND_RUNS)
-        .ok_or_else(|| {
-            ActionError::new(format!(
-                "limit must be from 0 to {MAX_TREND_RUNS} runs, not {limit}"
-            ))
-        })?;
-    let path = database(&ctx, &database_path)?;
-    let trend =
-        blocking(move || open_store(&path, Open::Existing)?.trend(limit, name_filter.as_deref()))
-            .await?;
+    let limit = trend_limit("limit", limit)?;
+    let trend = trend_of(&ctx, &database_path, limit, name_filter).await?;
     serde_json::to_value(trend).map_err(error)
+}
+
+const CALIBRATE_ARGS: &[&str] = &[
+    "database_path",
+    "runs_to_use",
+    "tolerance_pct",
+    "name_filter",
+];
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CalibrateArgs {
+    database_path: PathBuf,
+    #[serde(default = "default_trend_limit")]
+    runs_to_use: i64,
+    #[serde(default = "default_calibrate_tolerance")]
+    tolerance_pct: f64,
+    #[serde(default)]
+    name_filter: Option<String>,
+}
+
+/// LoadDensity's `calibrate_sla` headroom: 10%.
+fn default_calibrate_tolerance() -> f64 {
+    10.0
+}
+
+/// LoadDensity's `calibrate_sla`: SLA rules the latest `runs_to_use`
+/// runs all pass, with `tolerance_pct` of headroom (see
+/// [`history::calibrate`]); `[]` without runs.
+async fn calibrate_sla(ctx: ActionContext, args: Args) -> Result<Value, ActionError> {
+    let CalibrateArgs {
+        database_path,
+        runs_to_use,
+        tolerance_pct,
+        name_filter,
+    } = args.parse(CALIBRATE_ARGS)?;
+    if !tolerance_pct.is_finite() || tolerance_pct < 0.0 {
+        return Err(ActionError::new(format!(
+            "tolerance_pct must be a number from 0, not {tolerance_pct}"
+        )));
+    }
+    let limit = trend_limit("runs_to_use", runs_to_use)?;
+    let trend = trend_of(&ctx, &database_path, limit, name_filter).await?;
+    Ok(Value::Array(history::calibrate(&trend, tolerance_pct)))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

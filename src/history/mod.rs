@@ -21,6 +21,7 @@
 //! - [`Store::tag`], [`Store::tags`], [`Store::search_by_tag`]: tags on
 //!   runs (LoadDensity's run tagging, schema 4).
 
+mod calibrate;
 mod codec;
 mod compare;
 mod diff;
@@ -33,6 +34,7 @@ mod summary;
 mod tags;
 mod trend;
 
+pub use calibrate::calibrate;
 pub use compare::{
     compare, Change, Comparison, Delta, Metrics, NameComparison, RunRef, DEFAULT_TOLERANCE_PCT,
 };
