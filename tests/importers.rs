@@ -312,7 +312,12 @@ fn a_chrome_har_runs_as_recorded() {
         login.header("content-type"),
         Some("application/x-www-form-urlencoded")
     );
-    assert_eq!(login.text(), "user=ada&password=s3cret&remember=on");
+    // The bytes the browser sent: Chrome records `params` still encoded,
+    // which LoadDensity's rule would have encoded again (`%2540`).
+    assert_eq!(
+        login.text(),
+        "user=ada%40shop.example.test&password=s3+cr%26t&remember=on"
+    );
 }
 
 #[test]

@@ -7,8 +7,9 @@
 //! but `Host`, `Content-Length`, `Connection` and HTTP/2's pseudo-headers
 //! (`:authority`, `:method`, `:path`, `:scheme`), left out when none is
 //! left; the body as `json` when the MIME type says JSON and the text
-//! parses, else the form's `params` as a `data` object, else the text as
-//! `data`; a `status_code` assertion of the recorded status when it is a
+//! parses, else the text as `data` (with a `Content-Type` of the recorded
+//! MIME type if the headers have none), else the form's `params` as a
+//! `data` object when the recording has no text; a `status_code` assertion of the recorded status when it is a
 //! non-zero integer (a blocked request records 0).
 
 use serde_json::{Map, Value};
@@ -161,6 +162,16 @@ fn body(task: &mut Map<String, Value>, post: &Map<String, Value>) {
         };
         return;
     }
+    if let (Some(_), Some(text)) = (params, text) {
+        // The bytes the browser sent. A recorder writes `params` as they
+        // appear in the body, still percent-encoded (Chrome does), so
+        // LoadDensity's rule (params as a `data` object, which the client
+        // encodes again) sent `a%40b` as `a%2540b`, and kept one of a
+        // repeated name.
+        task.insert("data".into(), text.into());
+        content_type(task, &mime, post);
+        return;
+    }
     if let Some(params) = params {
         let mut form = Map::new();
         for param in params {
@@ -175,6 +186,25 @@ fn body(task: &mut Map<String, Value>, post: &Map<String, Value>) {
     }
     if let Some(text) = text {
         task.insert("data".into(), text.into());
+    }
+}
+
+/// A `Content-Type` header of the recorded MIME type, unless the recorded
+/// headers have one: a text body's client adds none of its own.
+fn content_type(task: &mut Map<String, Value>, mime: &str, post: &Map<String, Value>) {
+    let Some(Value::String(recorded)) = post.get("mimeType").filter(|_| !mime.is_empty()) else {
+        return;
+    };
+    let headers = task
+        .entry("headers")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(headers) = headers {
+        if !headers
+            .keys()
+            .any(|name| name.eq_ignore_ascii_case("content-type"))
+        {
+            headers.insert("Content-Type".into(), recorded.clone().into());
+        }
     }
 }
 
@@ -227,7 +257,8 @@ mod tests {
                        "name": "POST /api/cart", "json": {"sku": "A1", "qty": 2},
                        "assertions": [{"type": "status_code", "value": 201}]}),
                 json!({"method": "post", "request_url": "https://shop.test/login",
-                       "name": "POST /login", "data": {"user": "ada", "pw": "x"}}),
+                       "name": "POST /login", "data": "user=ada&pw=x",
+                       "headers": {"Content-Type": "application/x-www-form-urlencoded"}}),
                 json!({"method": "put", "request_url": "https://shop.test",
                        "name": "PUT /", "data": "not json"}),
             ]
