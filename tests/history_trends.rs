@@ -91,6 +91,16 @@ fn served(dir: &Path, actions: &[Value]) -> Vec<String> {
     lines
 }
 
+/// The run ids of a trend's `per_run`, in its order.
+fn run_ids(trend: &Value) -> Vec<i64> {
+    trend["per_run"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_i64().unwrap())
+        .collect()
+}
+
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
@@ -258,8 +268,7 @@ fn diff_trend_and_tags_through_run() {
     // ---- trend: oldest first, limited, filtered.
     let trend = ok();
     let per_run = trend["per_run"].as_array().unwrap();
-    let ids: Vec<&Value> = per_run.iter().map(|r| &r["run_id"]).collect();
-    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(run_ids(&trend), [1, 2, 3]);
     let listed_oldest: Vec<&Value> = listed.as_array().unwrap().iter().rev().collect();
     for (row, run) in per_run.iter().zip(&listed_oldest) {
         assert_eq!(row["started_at"], started_at(run));
@@ -314,13 +323,7 @@ fn diff_trend_and_tags_through_run() {
         ]
     );
     let latest = ok();
-    let ids: Vec<&Value> = latest["per_run"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| &r["run_id"])
-        .collect();
-    assert_eq!(ids, [2, 3]);
+    assert_eq!(run_ids(&latest), [2, 3]);
     assert!(
         latest["per_name"].get("gone").is_none(),
         "run 1 is not among the latest 2"
@@ -465,13 +468,7 @@ fn diff_trend_and_tags_served() {
     };
     assert_eq!(names, want, "{diff}");
     let trend = ok();
-    let ids: Vec<&Value> = trend["per_run"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| &r["run_id"])
-        .collect();
-    assert_eq!(ids, [2, 3]);
+    assert_eq!(run_ids(&trend), [2, 3]);
     assert_eq!(trend["per_run"][0]["requests"], 2, "home only");
     assert_eq!(trend["per_name"]["home"][0], name_trend(&run2, "home"));
     assert_eq!(trend["per_name"].as_object().unwrap().len(), 1);

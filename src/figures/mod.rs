@@ -17,7 +17,9 @@ pub use fleet::{
     unix_ms, FiguresDocumentError, TestFigures, HISTOGRAM_ENCODING, MAX_FIGURES_DOCUMENT_BYTES,
 };
 pub use name::{FailureSample, NameFigures, RESPONSE_SIZE_BOUNDS};
-pub(crate) use python::{float as python_float, float_repr, repr_of, str_of, truthy};
+pub(crate) use python::{
+    float as python_float, float_repr, repr_of, round as python_round, str_of, truthy,
+};
 pub use records::NotARecord;
 pub use series::{NamePoint, SecondPoint, SecondWindow, TimeSeries, NO_RESPONSE, NO_STATUS};
 #[cfg(feature = "history")]

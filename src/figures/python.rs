@@ -22,6 +22,13 @@ pub(crate) fn finite_number(value: &Value) -> Option<f64> {
     float(value).filter(|number| number.is_finite())
 }
 
+/// Python's `round(x, digits)`: the double nearest the decimal rounded
+/// half to even from `x`'s exact value (Rust's formatting rounds so too:
+/// `round(0.125, 2)` is 0.12 in both).
+pub(crate) fn round(x: f64, digits: usize) -> f64 {
+    format!("{x:.digits$}").parse().unwrap_or(x)
+}
+
 /// Python's `float(value)` of a JSON value as `json.loads` gave it: a
 /// number, a boolean (`1.0`, `0.0`), a string read as `float()` reads it
 /// (`"inf"` and `"nan"` included); `None` where `float()` raises (null,
@@ -364,6 +371,16 @@ mod tests {
         ] {
             assert!(truthy(&true_), "{true_}");
         }
+    }
+
+    #[test]
+    fn round_is_pythons() {
+        // Python 3: round(0.125, 2), round(2.675, 2), round(22.1375, 2),
+        // round(0.5, 0).
+        assert_eq!(round(0.125, 2), 0.12);
+        assert_eq!(round(2.675, 2), 2.67);
+        assert_eq!(round(22.1375, 2), 22.14);
+        assert_eq!(round(0.5, 0), 0.0);
     }
 
     #[test]

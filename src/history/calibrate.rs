@@ -5,12 +5,7 @@
 use serde_json::{json, Value};
 
 use super::Trend;
-
-/// Python's `round(x, digits)`: the double nearest the decimal rounded
-/// half to even from `x`'s exact value (Rust's formatting rounds so too).
-fn python_round(x: f64, digits: usize) -> f64 {
-    format!("{x:.digits$}").parse().unwrap_or(x)
-}
+use crate::figures::python_round;
 
 /// The rules `calibrate_sla` suggests from `trend`'s runs: `latency_p95`
 /// at the highest p95 seen times `1 + tolerance_pct / 100` (2 decimals),
