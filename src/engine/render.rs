@@ -77,10 +77,10 @@ pub(crate) fn build(
         }
     }
     // A Content-Type the task's headers give wins over the body's, as in
-    // requests and Locust's FastHttpSession (not sent twice).
-    let typed = task.headers.iter().any(|(name, _)| name == CONTENT_TYPE);
+    // requests and Locust's FastHttpSession (not sent twice); looked for
+    // only when there is a body.
     let body_type = |builder: http::request::Builder, value: HeaderValue| {
-        if typed {
+        if task.headers.iter().any(|(name, _)| name == CONTENT_TYPE) {
             builder
         } else {
             builder.header(CONTENT_TYPE, value)
