@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::builtin::{read_action_file, MAX_ACTION_FILE};
+use super::error;
 use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::auth::Scope;
 use crate::formats::Format;
@@ -55,10 +56,6 @@ pub(super) fn register(registry: &mut Registry) {
             "LD_format_action_string",
             Signature::of::<FormatString>(&["text", "indent"]),
         );
-}
-
-fn error(e: impl ToString) -> ActionError {
-    ActionError::new(e.to_string())
 }
 
 /// The document in the file `given` (through the path rule, at most the

@@ -13,6 +13,7 @@ use std::time::Instant;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::error;
 use super::load::{probe_ready, ready, test_length};
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::auth::Scope;
@@ -98,10 +99,6 @@ const NOT_IN_TEST: &[(&str, &str)] = &[
         "a probe is judged by failure_threshold (and latency_limit_ms)",
     ),
 ];
-
-fn error(message: impl Into<String>) -> ActionError {
-    ActionError::new(message)
-}
 
 /// An integer argument from `min` up (`max` at most, when given), or its default.
 fn integer(

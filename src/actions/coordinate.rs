@@ -5,15 +5,12 @@
 
 use serde_json::{json, Map, Value};
 
+use super::error;
 use super::load::{conclude, test_length};
 use super::{ActionContext, ActionError};
 use crate::engine::EngineError;
 use crate::fleet::{FleetOptions, FleetPlan};
 use crate::thresholds::{LimitsSpec, Thresholds};
-
-fn error(message: impl Into<String>) -> ActionError {
-    ActionError::new(message)
-}
 
 /// LoadDensity's keywords for its own master's sockets and Python hooks:
 /// nothing in ld-tower's fleet uses them.

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::error;
 use super::load::{ready, run_ready, POSITIONAL};
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::auth::Scope;
@@ -28,10 +29,6 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_prepare_test", Scope::Run, prepare_test)
         .register_scoped("LD_start_prepared", Scope::Run, start_prepared)
         .register_scoped("LD_fetch_figures", Scope::Read, fetch_figures);
-}
-
-fn error(message: impl Into<String>) -> ActionError {
-    ActionError::new(message)
 }
 
 /// `test_id`: 1 to [`MAX_TEST_ID_CHARS`] of `A-Z a-z 0-9 . _ : -`.

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{json, Map, Number, Value};
 
+use super::error;
 use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::figures::str_of;
 use crate::history::{
@@ -80,10 +81,6 @@ pub(super) fn register(registry: &mut Registry) {
             "LD_search_runs_by_tag",
             Signature::of::<Search>(&["database_path", "key", "value"]),
         );
-}
-
-fn error(e: impl std::fmt::Display) -> ActionError {
-    ActionError::new(e.to_string())
 }
 
 /// `database_path` as the server's path rule allows it.

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::action_files::read_document;
+use super::error;
 use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::auth::Scope;
 use crate::formats::Format;
@@ -30,10 +31,6 @@ pub(super) fn register(registry: &mut Registry) {
             "LD_export_schema",
             Signature::of::<ExportSchema>(&["path", "known_commands"]),
         );
-}
-
-fn error(e: impl ToString) -> ActionError {
-    ActionError::new(e.to_string())
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

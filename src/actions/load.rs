@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
+use super::error;
 use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::engine::dial;
 use crate::engine::{
@@ -178,10 +179,6 @@ pub(super) const POSITIONAL: &[&str] = &[
     "load_shape",
     "shape_config",
 ];
-
-fn error(message: impl Into<String>) -> ActionError {
-    ActionError::new(message)
-}
 
 fn spec_error(e: SpecError) -> ActionError {
     error(e.to_string())

@@ -44,6 +44,11 @@ mod steer;
 pub mod vocabulary;
 
 pub use args::Args;
+
+/// An action's failure whose message is `e` (a text, or an error shown).
+fn error(e: impl std::fmt::Display) -> ActionError {
+    ActionError::new(e.to_string())
+}
 pub use breaking::{
     DEFAULT_PROBE_TIME, MAX_ITERATIONS, MAX_PROBE_TIME, MAX_SEARCH_RATE, MIN_PROBE_TIME,
 };

@@ -9,6 +9,7 @@ use crate::auth::Scope;
 
 use serde_json::{json, Value};
 
+use super::error;
 use super::{ActionContext, ActionError, Args, Registry, Signature};
 use crate::reports::{csv, files, html, junit, xml, Report};
 
@@ -38,10 +39,6 @@ pub(super) fn register(registry: &mut Registry) {
 const DEFAULT_NAME: &str = "default_name";
 /// The title of documents returned unwritten.
 const TITLE: &str = "ld-tower load test report";
-
-fn error(e: impl ToString) -> ActionError {
-    ActionError::new(e.to_string())
-}
 
 /// A report action's one argument, its file's name: by keyword or first
 /// positional; `null` or absent means the action's default.

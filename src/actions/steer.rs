@@ -9,6 +9,7 @@
 
 use serde_json::{Map, Value};
 
+use super::error;
 use super::{ActionContext, ActionError, Args, Registry};
 use crate::auth::Scope;
 use crate::engine::{InEffect, Shape, ShapeError, SteerError};
@@ -18,10 +19,6 @@ pub(super) fn register(registry: &mut Registry) {
         .register_scoped("LD_set_users", Scope::Run, set_users)
         .register_scoped("LD_set_rate", Scope::Run, set_rate)
         .register_scoped("LD_set_load_shape", Scope::Run, set_load_shape);
-}
-
-fn error(message: impl Into<String>) -> ActionError {
-    ActionError::new(message)
 }
 
 /// The keyword arguments, positional ones bound to `names` in order; a
